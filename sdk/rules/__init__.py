@@ -1,0 +1,40 @@
+"""The rules engine: one module per jurisdiction, each a table of dated rules.
+
+`evaluate(request)` answers "may we do this, to this person, by this channel, now, and on what conditions?".
+An unknown jurisdiction, or a missing fact a rule needs, never yields "allowed".
+"""
+
+from functools import lru_cache
+
+from ..decision import Decision, Findings
+from ..models import Request
+from ..vocabulary import Action, Channel
+from . import be, de, es, fr, it, nl, uk, us
+from ._base import Jurisdiction, Rule
+
+JURISDICTIONS: dict[str, Jurisdiction] = {
+    module.JURISDICTION.code: module.JURISDICTION for module in (fr, de, it, es, be, nl, uk, us)
+}
+
+__all__ = ["JURISDICTIONS", "Jurisdiction", "Rule", "evaluate"]
+
+
+@lru_cache(maxsize=32768)
+def evaluate(request: Request) -> Decision:
+    """Decide one request. Decisions are pure, so identical situations share one cached answer."""
+    findings = Findings()
+    contact = request.contact
+    if contact.jurisdiction is None:
+        findings.need("jurisdiction")
+        return findings.decide()
+    jurisdiction = JURISDICTIONS.get(contact.jurisdiction.upper())
+    if jurisdiction is None:
+        findings.forbid("NO_RULE", detail=f"no rules for jurisdiction {contact.jurisdiction!r}")
+        return findings.decide()
+    if contact.audience is None:
+        findings.need("audience")
+    if request.action is Action.SEND and request.channel is Channel.ANY:
+        findings.need("channel")
+    if not findings.blocked and not findings.incomplete:
+        jurisdiction.apply(request, findings)
+    return findings.decide()

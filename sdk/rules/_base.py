@@ -1,0 +1,66 @@
+"""Rules as data: each rule names its scope and its dates in force, and a small function does the judging."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from zoneinfo import ZoneInfo
+
+from ..decision import Findings
+from ..models import Request
+from ..vocabulary import Action, Audience, Channel
+
+Check = Callable[[Request, Findings], None]
+SEND = frozenset({Action.SEND})
+ELECTRONIC = frozenset({Channel.EMAIL, Channel.SMS, Channel.AUTOMATED_CALL, Channel.FAX})
+CONSUMER = frozenset({Audience.CONSUMER})
+BUSINESS = frozenset({Audience.NAMED_PROFESSIONAL, Audience.GENERIC_BUSINESS_ADDRESS})
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """`check` runs only for requests in scope, on days inside [in_force_from, in_force_until]."""
+
+    check: Check
+    actions: frozenset[Action] = SEND
+    channels: frozenset[Channel] | None = None
+    audiences: frozenset[Audience] | None = None
+    in_force_from: date | None = None
+    in_force_until: date | None = None
+
+    def applies(self, request: Request, legal_day: date) -> bool:
+        if request.action not in self.actions:
+            return False
+        if self.channels is not None and request.channel not in self.channels:
+            return False
+        if self.audiences is not None and request.contact.audience not in self.audiences:
+            return False
+        if self.in_force_from is not None and legal_day < self.in_force_from:
+            return False
+        return self.in_force_until is None or legal_day <= self.in_force_until
+
+
+@dataclass(frozen=True, slots=True)
+class Jurisdiction:
+    code: str
+    name: str
+    legal_time_zone: str
+    rules: tuple[Rule, ...]
+    normalise: Callable[[Request], Request] | None = None
+
+    def legal_day(self, request: Request) -> date:
+        """The calendar day in the jurisdiction's own time, which decides which rules are in force."""
+        return request.at.astimezone(zone(self.legal_time_zone)).date()
+
+    def apply(self, request: Request, findings: Findings) -> None:
+        if self.normalise is not None:
+            request = self.normalise(request)
+        day = self.legal_day(request)
+        for rule in self.rules:
+            if rule.applies(request, day):
+                rule.check(request, findings)
+
+
+@cache
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)

@@ -1,0 +1,243 @@
+"""Judgements shared by every jurisdiction: is there a consent that counts, has the person objected?"""
+
+from datetime import date, datetime
+
+from ..decision import Findings
+from ..facts import Facts
+from ..models import Request
+from ..vocabulary import Channel
+from ._base import zone
+
+CONSENT_GIVEN = frozenset({"opt_in", "granted", "given", "consent", "subscribed", "re_opt_in", "reoptin"})
+CONSENT_WITHDRAWN = frozenset({"withdrawn", "revoked", "objected", "opt_out", "unsubscribed"})
+INVALID_MECHANISMS = {
+    "pre_ticked_checkbox": "FR_CONSENT_INVALID_PRETICKED",
+    "preticked_checkbox": "FR_CONSENT_INVALID_PRETICKED",
+    "pre_ticked": "FR_CONSENT_INVALID_PRETICKED",
+    "bundled_with_terms": "FR_CONSENT_INVALID_BUNDLED",
+    "general_terms": "FR_CONSENT_INVALID_BUNDLED",
+    "condition_of_contract": "FR_CONSENT_INVALID_BUNDLED",
+    "continued_browsing": "FR_CONSENT_INVALID_DARK_PATTERN",
+    "contest_form_asymmetric_buttons": "FR_CONSENT_INVALID_DARK_PATTERN",
+    "asymmetric_buttons": "FR_CONSENT_INVALID_DARK_PATTERN",
+    "dark_pattern": "FR_CONSENT_INVALID_DARK_PATTERN",
+}
+THIRD_PARTY_COLLECTORS = frozenset({"data_broker", "partner", "primary_collector", "broker", "third_party"})
+INDIRECT_SOURCES = frozenset(
+    {
+        "purchased_list",
+        "partner_transfer",
+        "public_web",
+        "data_broker",
+        "rented_list",
+        "enrichment",
+        "scraping",
+    }
+)
+DIRECT_SOURCES = frozenset({"collected_directly", "direct", "form", "customer", "own_collection"})
+CHANNEL_WORDS = {
+    "phone": Channel.PHONE_HUMAN,
+    "telephone": Channel.PHONE_HUMAN,
+    "call": Channel.PHONE_HUMAN,
+    "mms": Channel.SMS,
+    "mail": Channel.POSTAL,
+    "post": Channel.POSTAL,
+}
+_PROOF_WHO = frozenset({"email", "phone", "contact_id", "identifier", "customer_id"})
+_PROOF_WHEN = frozenset({"timestamp", "date", "datetime", "consent_date", "time"})
+_PROOF_WHAT = frozenset({"wording", "form_version", "wording_version", "text", "screenshot", "form"})
+
+
+STOP_MECHANISM = {
+    Channel.EMAIL: "must_include_free_unsubscribe",
+    Channel.SMS: "must_include_free_stop_mechanism",
+    Channel.AUTOMATED_CALL: "must_give_valid_contact_to_stop_free",
+    Channel.FAX: "must_give_valid_contact_to_stop_free",
+    Channel.POSTAL: "must_offer_free_objection_means",
+}
+
+
+def channel_word(word: str) -> Channel | None:
+    word = word.strip().lower()
+    if word in CHANNEL_WORDS:
+        return CHANNEL_WORDS[word]
+    try:
+        return Channel(word)
+    except ValueError:
+        return None
+
+
+def is_indirect(facts: Facts) -> bool:
+    """True when the data was not collected from the person (GDPR Art. 14)."""
+    source = facts.data_source
+    return bool(source) and source not in DIRECT_SOURCES and (source in INDIRECT_SOURCES or "list" in source)
+
+
+def consent_on_file(facts: Facts) -> bool:
+    return facts.consent_state in CONSENT_GIVEN or (
+        facts.reoptin_date is not None and facts.consent_state not in ("none",)
+    )
+
+
+def collected_by_third_party(facts: Facts) -> bool:
+    return facts.consent_collected_by in THIRD_PARTY_COLLECTORS or facts.data_source in (
+        "purchased_list",
+        "partner_transfer",
+    )
+
+
+def consent_defects(request: Request, *, required_code: str) -> list[tuple[str, tuple[str, ...]]]:
+    """Why the consent on file does not count for this channel and advertiser ([] when it does).
+
+    `required_code` is the reason to give when the consent covers another channel.
+    """
+    facts = request.facts
+    defects: list[tuple[str, tuple[str, ...]]] = []
+    recollect = ("rebuild_or_recollect_consent",)
+    for mechanism in (facts.consent_mechanism, facts.reoptin_mechanism):
+        if mechanism in INVALID_MECHANISMS:
+            defects.append((INVALID_MECHANISMS[mechanism], recollect))
+    if facts.consent_channel:
+        covered = channel_word(facts.consent_channel)
+        if covered is not None and covered is not request.channel:
+            defects.append((required_code, recollect))
+    if collected_by_third_party(facts):
+        if facts.data_source == "purchased_list" and facts.individual_consent_proof is not True:
+            defects.append(("FR_PURCHASED_LIST_NO_PROOF", recollect))
+        named = (
+            facts.advertiser_named_at_collection,
+            facts.partners_named_at_collection,
+            facts.partner_list_available,
+        )
+        if False in named or (facts.privacy_policy_mentions_partners and not any(named)):
+            defects.append(("FR_PARTNER_NOT_NAMED", recollect))
+        if facts.individual_consent_proof is False and facts.data_source != "purchased_list":
+            defects.append(("FR_CONSENT_PROOF", recollect))
+    if _proof_incomplete(facts):
+        defects.append(("FR_CONSENT_PROOF", ("rebuild_or_recollect_consent", "must_keep_consent_proof")))
+    return defects
+
+
+def _proof_incomplete(facts: Facts) -> bool:
+    if facts.consent_proof_stored is False or facts.consent_documented is False or facts.missing:
+        return True
+    fields = facts.consent_proof_fields
+    if fields is None:
+        return False
+    present = {field.lower() for field in fields}
+    return not (present & _PROOF_WHO and present & _PROOF_WHEN and present & _PROOF_WHAT)
+
+
+def objection_dates(facts: Facts, channel: Channel) -> list[date | None]:
+    """Every objection or withdrawal on file that concerns this channel (None where undated)."""
+    found: list[date | None] = []
+    if facts.on_suppression_list:
+        found.append(facts.suppression_date)
+    if facts.objected or facts.ad_says_no_canvassing:
+        found.append(facts.objection_date)
+    if facts.objected_to_all_calls and channel in (Channel.PHONE_HUMAN, Channel.AUTOMATED_CALL):
+        found.append(facts.objection_date)
+    if _requests_objection(facts):
+        found.append(facts.request_date)
+    if withdrawn(facts, channel):
+        found.append(facts.withdrawal_date)
+    if facts.opted_out_on:
+        found.append(facts.opted_out_on)
+    return found
+
+
+def withdrawn(facts: Facts, channel: Channel) -> bool:
+    if facts.consent_state not in CONSENT_WITHDRAWN and facts.withdrawal_date is None:
+        return False
+    covered = channel_word(facts.consent_channel) if facts.consent_channel else None
+    return covered is None or covered is channel
+
+
+def _requests_objection(facts: Facts) -> bool:
+    return bool(facts.request) and any(
+        word in ("objection", "opt_out", "unsubscribe") for word in facts.request
+    )
+
+
+def newer_consent(request: Request, since: list[date | None]) -> date | None:
+    """The date of an explicit consent to this advertiser later than every objection, if there is one.
+
+    Only a re-opt-in, or a consent the advertiser itself collected, counts; never one given to a third party.
+    """
+    facts = request.facts
+    candidates = [facts.reoptin_date]
+    if facts.consent_collected_by == "advertiser" and facts.consent_state in CONSENT_GIVEN:
+        candidates.append(facts.consent_date)
+    dated = [d for d in candidates if d is not None and d <= request.at.date()]
+    if not dated or collected_by_third_party(facts):
+        return None
+    latest = max(dated)
+    if any(d is None or d >= latest for d in since):
+        return None
+    return latest
+
+
+def honour_objections(
+    request: Request, findings: Findings, *, list_code: str, objection_code: str = "GDPR_OBJECTION_ABSOLUTE"
+) -> bool:
+    """Block on any objection, withdrawal or suppression entry unless a newer explicit consent lifts it.
+
+    Returns True when a newer consent lifted an earlier objection, so the caller treats it as the consent.
+    """
+    facts = request.facts
+    today = request.at.date()
+    on_file = [d for d in objection_dates(facts, request.channel) if d is None or d <= today]
+    if not on_file:
+        return False
+    lifted_on = newer_consent(request, on_file)
+    if lifted_on is not None and not consent_defects(request, required_code="FR_CONSENT_PROOF"):
+        findings.permit(
+            "FR_RECONSENT_POSITIVE_ACT",
+            "must_keep_new_consent_proof",
+            "must_lift_suppression_only_for_this_channel_and_advertiser",
+            detail=f"new consent on {lifted_on.isoformat()}",
+        )
+        return True
+    suppress = () if facts.on_suppression_list else ("must_add_to_suppression_list",)
+    if facts.on_suppression_list:
+        findings.forbid(list_code)
+    if withdrawn(facts, request.channel):
+        findings.forbid("FR_CONSENT_WITHDRAWN", *suppress)
+    if facts.ad_says_no_canvassing:
+        findings.forbid("FR_PUBLIC_WEB_DATA", *suppress, detail="the person's own ad refuses canvassing")
+    findings.forbid(objection_code, *suppress)
+    return False
+
+
+def valid_consent(request: Request, findings: Findings, required_code: str) -> bool:
+    """True when a consent is on file and counts; its defects are recorded as blocks."""
+    if not consent_on_file(request.facts):
+        return False
+    defects = consent_defects(request, required_code=required_code)
+    for code, remedies in defects:
+        findings.forbid(code, *remedies)
+    return not defects
+
+
+def is_customer(facts: Facts) -> bool:
+    return bool(
+        facts.existing_customer
+        or facts.purchase_made
+        or facts.email_obtained_in_sale
+        or facts.prior_contractual_relationship
+        or facts.customer_relationship
+    )
+
+
+def callee_local_time(request: Request) -> tuple[datetime, bool]:
+    """The callee's wall clock at the moment of the request, and whether their time zone was known.
+
+    Without a time zone, a given local time or else the offset of the request's own timestamp stands for it.
+    """
+    name = request.contact.time_zone or request.facts.callee_timezone
+    if name:
+        return request.at.astimezone(zone(name)), True
+    given = request.facts.callee_local_time
+    if given is not None:
+        return datetime.combine(request.at.date(), given, tzinfo=request.at.tzinfo), False
+    return request.at, False

@@ -1,0 +1,293 @@
+"""France: keeping, collecting, reusing and passing on prospect data (RULES.md §5)."""
+
+import re
+from datetime import datetime
+
+from ...dates import add_months, add_years
+from ...decision import Findings
+from ...models import Request
+from ...vocabulary import Audience, Channel, LegalBasis
+from .._common import INVALID_MECHANISMS, channel_word
+
+OPEN_EVENTS = frozenset({"open", "email_open", "opened", "pixel_open"})
+POSITIVE_ANSWERS = frozenset({"yes", "positive", "opt_in", "confirmed", "keep"})
+FIELDS_BY_CHANNEL = {
+    Channel.EMAIL: {"email"},
+    Channel.SMS: {"phone", "mobile"},
+    Channel.PHONE_HUMAN: {"phone", "mobile"},
+    Channel.AUTOMATED_CALL: {"phone", "mobile"},
+    Channel.FAX: {"fax"},
+    Channel.POSTAL: {"postal_address", "address"},
+}
+IDENTITY_FIELDS = frozenset(
+    {"name", "first_name", "last_name", "full_name", "civility", "company", "job_title"}
+)
+SUPPRESSION_FIELD_WORDS = ("hash", "sha256", "hmac", "date", "channel", "reason", "scope", "email", "phone")
+SUPPRESSION_PURPOSES = frozenset({"suppression", "honour_objections", "objection_check", "compliance"})
+PERSONAL_DATA_AUDIENCES = frozenset({Audience.CONSUMER, Audience.NAMED_PROFESSIONAL})
+PARTNER_CONDITIONS = (
+    "partners_must_inform_at_first_contact_with_source",
+    "partners_cannot_retransfer_without_new_consent",
+    "propagate_objections_to_partners",
+)
+
+
+def retention(request: Request, findings: Findings) -> None:
+    """3 years from the last contact coming from a prospect, or from the end of a customer relationship.
+
+    On the expiry day itself only a re-permission message may go out (the scenarios' convention).
+    """
+    if request.contact.audience not in PERSONAL_DATA_AUDIENCES:
+        return
+    facts = request.facts
+    clock = _retention_clock(request, findings)
+    if clock is None:
+        return
+    code, started = clock
+    expiry = add_years(started, 3)
+    today = request.at.date()
+    if facts.reconfirmation_sent and facts.reconfirmation_answer not in POSITIVE_ANSWERS and today >= expiry:
+        findings.forbid(
+            code, "must_delete_or_archive", detail="no positive answer to the re-permission message"
+        )
+        findings.forbid("FR_RETENTION_RECONFIRM", "must_delete_or_archive")
+        return
+    if today < expiry:
+        findings.note(code, detail=f"data may be kept until {expiry.isoformat()}")
+        findings.hold_until(datetime.combine(expiry, datetime.min.time(), tzinfo=request.at.tzinfo))
+        return
+    if today == expiry:
+        findings.note(code, detail="the 3 years end today")
+        findings.note("FR_RETENTION_RECONFIRM")
+        findings.require("only_reconfirmation_request", "must_delete_or_archive_if_no_positive_answer")
+        return
+    remedies = ("must_delete_or_anonymize", "must_delete_or_archive")
+    findings.forbid(code, *remedies, detail=f"retention ended on {expiry.isoformat()}")
+    if facts.last_open and facts.last_open > started:
+        findings.forbid("FR_OPEN_NOT_CONTACT", *remedies)
+
+
+def _retention_clock(request: Request, findings: Findings):
+    facts = request.facts
+    if facts.existing_customer or facts.relationship_current or facts.relationship_end_date:
+        if facts.relationship_current or facts.contract_in_progress:
+            return None
+        ended = facts.relationship_end_date or _latest(
+            facts.last_purchase, facts.purchase_date, _contact(facts)
+        )
+        return ("FR_RETENTION_CUSTOMER_3Y", ended) if ended else None
+    started = _latest(_contact(facts), facts.consent_date, facts.reoptin_date, facts.last_purchase)
+    if started is None:
+        return None
+    if facts.last_open and facts.last_open > started:
+        findings.note("FR_OPEN_NOT_CONTACT")
+    return "FR_RETENTION_PROSPECT_3Y", started
+
+
+def _contact(facts):
+    """The last contact coming from the person; an email open is not one (CNIL, TPE 2021)."""
+    if facts.last_interaction_type in OPEN_EVENTS:
+        return None
+    return facts.last_interaction
+
+
+def _latest(*days):
+    known = [day for day in days if day is not None]
+    return max(known) if known else None
+
+
+def suppression_entry(request: Request, findings: Findings) -> None:
+    """A suppression entry keeps only what recognises the person, for no other purpose, 3 years at least."""
+    facts = request.facts
+    if facts.suppression_entry_fields is None and not (facts.request and "objection" in facts.request):
+        return
+    extra = [f for f in facts.suppression_entry_fields or () if not _minimal_field(f)]
+    if extra:
+        findings.forbid(
+            "FR_SUPPRESSION_MINIMAL", "suppression_entry_minimal_fields_only", detail=", ".join(extra)
+        )
+        return
+    findings.permit(
+        "FR_SUPPRESSION_MINIMAL",
+        "suppression_entry_minimal_fields_only",
+        "suppression_list_no_other_purpose",
+        "keep_suppression_entry_min_3_years",
+        basis=LegalBasis.LEGAL_OBLIGATION,
+    )
+    findings.permit("FR_SUPPRESSION_RETENTION")
+
+
+def _minimal_field(name: str) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in SUPPRESSION_FIELD_WORDS) and "address" not in lowered
+
+
+def phone_proof_retention(request: Request, findings: Findings) -> None:
+    """Phone consent proof: 3 years from collection (décret 2026-662, unconfirmed)."""
+    years = request.facts.proof_retention_policy_years
+    if years is None or request.channel is not Channel.PHONE_HUMAN:
+        return
+    if years < 3:
+        findings.forbid("FR_PHONE_CONSENT_PROOF_3Y", "set_phone_consent_proof_retention_3_years")
+    else:
+        findings.permit(
+            "FR_PHONE_CONSENT_PROOF_3Y", "must_keep_consent_proof", basis=LegalBasis.LEGAL_OBLIGATION
+        )
+
+
+def art14_notice(request: Request, findings: Findings) -> None:
+    """Indirectly collected data: notice with the source within 1 month, or at first contact if earlier."""
+    facts = request.facts
+    if facts.acquired_on is None or facts.art14_notice_sent or facts.first_contact_date:
+        return
+    deadline = add_months(facts.acquired_on, 1)
+    if request.at.date() > deadline:
+        findings.forbid(
+            "FR_DATA_SOURCE_ART14", "send_art14_notice_now", detail=f"due by {deadline.isoformat()}"
+        )
+    else:
+        findings.permit(
+            "FR_DATA_SOURCE_ART14", "send_art14_notice_now", detail=f"due by {deadline.isoformat()}"
+        )
+
+
+def retained_data(request: Request, findings: Findings) -> None:
+    """Keeping prospect data is lawful while its retention period runs."""
+    if findings.blocked or findings.permitted:
+        return
+    retention(request, findings)
+    if not findings.blocked and request.facts.has_any(("last_interaction", "last_purchase", "consent_date")):
+        findings.permit("FR_RETENTION_PROSPECT_3Y", basis=LegalBasis.LEGITIMATE_INTEREST)
+
+
+def minimisation(request: Request, findings: Findings) -> None:
+    """Collect only what the planned channels need (GDPR Art. 5(1)(c))."""
+    facts = request.facts
+    if facts.fields_collected is None:
+        return
+    planned = [channel_word(word) for word in facts.campaign_channels or (request.channel.value,)]
+    needed = set().union(*(FIELDS_BY_CHANNEL.get(channel, set()) for channel in planned if channel))
+    extra = [f for f in facts.fields_collected if f not in needed and f not in IDENTITY_FIELDS]
+    if extra:
+        findings.forbid(
+            "FR_MINIMIZATION", "collect_only_fields_needed_for_the_channel", detail=", ".join(extra)
+        )
+    else:
+        findings.permit("FR_MINIMIZATION", basis=LegalBasis.CONSENT)
+
+
+def collection(request: Request, findings: Findings) -> None:
+    """How data and consent are collected: a valid mechanism, and not from restricted or public sources."""
+    facts = request.facts
+    if facts.consent_mechanism in INVALID_MECHANISMS:
+        findings.forbid(INVALID_MECHANISMS[facts.consent_mechanism], "rebuild_or_recollect_consent")
+    if facts.profile_visibility and facts.profile_visibility != "public":
+        findings.forbid("FR_PUBLIC_WEB_DATA", detail="the person restricted who may see these details")
+    elif facts.data_source == "public_web" or facts.collection_method:
+        if request.channel.is_electronic and request.contact.audience is Audience.CONSUMER:
+            findings.forbid("FR_PUBLIC_WEB_DATA", "rebuild_or_recollect_consent")
+        else:
+            findings.permit(
+                "FR_PUBLIC_WEB_DATA",
+                "must_state_data_source",
+                "must_send_art14_information_at_first_contact",
+                basis=LegalBasis.LEGITIMATE_INTEREST,
+            )
+    if facts.consent_mechanism and not findings.blocked:
+        findings.permit("FR_CONSENT_PROOF", "must_keep_consent_proof", basis=LegalBasis.CONSENT)
+
+
+def suppression_reuse(request: Request, findings: Findings) -> None:
+    """The suppression list serves only to honour objections (CNIL, liste repoussoir)."""
+    facts = request.facts
+    if not facts.on_suppression_list:
+        return
+    if facts.purpose in SUPPRESSION_PURPOSES:
+        findings.permit("FR_SUPPRESSION_PURPOSE", "suppression_list_no_other_purpose")
+    else:
+        findings.forbid("FR_SUPPRESSION_PURPOSE", "suppression_list_no_other_purpose")
+
+
+def public_data_reuse(request: Request, findings: Findings) -> None:
+    facts = request.facts
+    if facts.data_source == "public_web" or facts.collection_method or facts.profile_visibility:
+        findings.forbid("FR_PUBLIC_WEB_DATA")
+
+
+def file_sale(request: Request, findings: Findings) -> None:
+    """Selling a customer file: active customers only, minus objectors and non-consenting (CNIL 2022)."""
+    facts = request.facts
+    if facts.action_detail not in ("sell_customer_file", "rent_customer_file"):
+        return
+    problems = []
+    if _inactive_years(request) > 3:
+        problems.append("exclude_inactive_over_3y")
+        findings.forbid("FR_RETENTION_CUSTOMER_3Y", "exclude_inactive_over_3y")
+    if facts.transfer_consent is not True or facts.objected_to_transfer:
+        problems.append("exclude_objectors_and_non_consenting")
+    if problems:
+        findings.forbid("FR_FILE_SALE_RULES", *problems)
+        return
+    findings.permit(
+        "FR_FILE_SALE_RULES",
+        "exclude_inactive_over_3y",
+        "exclude_objectors_and_non_consenting",
+        "partners_must_inform_at_first_contact_with_source",
+        basis=LegalBasis.CONSENT,
+    )
+
+
+def _inactive_years(request: Request) -> float:
+    facts = request.facts
+    match = re.search(r"(\d{4})", facts.segment or "")
+    ended = facts.relationship_end_date or facts.last_purchase
+    if ended is not None:
+        return (request.at.date() - ended).days / 365.25
+    return request.at.year - int(match.group(1)) if match else 0
+
+
+def partner_transfer(request: Request, findings: Findings) -> None:
+    """Giving prospect data to partners (CNIL 2018): consent to the transfer for electronic use."""
+    facts = request.facts
+    if facts.action_detail in ("sell_customer_file", "rent_customer_file"):
+        return
+    if request.contact.audience is not Audience.CONSUMER:
+        if facts.objected_to_transfer:
+            findings.forbid("FR_B2B_TRANSFER", "exclude_objectors_and_non_consenting")
+        else:
+            findings.permit("FR_B2B_TRANSFER", "must_offer_objection", *PARTNER_CONDITIONS[::2])
+        return
+    channels = [channel_word(c) for c in facts.campaign_channels or ()] or [request.channel]
+    if any(c is not None and c.is_electronic for c in channels):
+        _electronic_transfer(request, findings)
+    elif request.channel is Channel.ANY and not facts.campaign_channels:
+        if facts.transfer_consent is True:
+            _electronic_transfer(request, findings)
+        else:
+            _postal_phone_transfer(request, findings)
+    else:
+        _postal_phone_transfer(request, findings)
+
+
+def _electronic_transfer(request: Request, findings: Findings) -> None:
+    facts = request.facts
+    if facts.partners_named_at_collection is False or facts.partner_list_available is False:
+        findings.forbid("FR_PARTNER_NOT_NAMED", "exclude_objectors_and_non_consenting")
+    if facts.transfer_consent is not True:
+        findings.forbid("FR_PARTNER_TRANSFER_CONSENT", "exclude_objectors_and_non_consenting")
+        return
+    findings.permit("FR_PARTNER_TRANSFER_CONSENT", *PARTNER_CONDITIONS, basis=LegalBasis.CONSENT)
+
+
+def _postal_phone_transfer(request: Request, findings: Findings) -> None:
+    facts = request.facts
+    refused = facts.objected_to_transfer or facts.transfer_objection_offered_by_source is False
+    if refused or facts.objection_offered_at_collection is False:
+        findings.forbid("FR_PARTNER_TRANSFER_POSTAL_PHONE", "exclude_objectors_and_non_consenting")
+        return
+    findings.permit(
+        "FR_PARTNER_TRANSFER_POSTAL_PHONE",
+        "propagate_objections_to_partners",
+        "partners_must_inform_at_first_contact_with_source",
+        basis=LegalBasis.LEGITIMATE_INTEREST,
+    )

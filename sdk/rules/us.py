@@ -1,0 +1,76 @@
+"""United States: CAN-SPAM and the TCPA, a reference profile for messages sent into the US (RULES.md §8)."""
+
+from datetime import time
+
+from ..decision import Findings
+from ..models import Request
+from ..telephone import CallingCalendar
+from ..vocabulary import Channel, LegalBasis
+from ._base import Jurisdiction, Rule
+from ._common import callee_local_time, honour_objections, valid_consent
+
+TCPA_CALENDAR = CallingCalendar(
+    windows=((time(8), time(21)),), weekdays=frozenset(range(7)), observe_holidays=False
+)
+CANSPAM_REQUIREMENTS = (
+    ("physical_postal_address", "must_include_valid_postal_address"),
+    ("opt_out_mechanism", "must_include_opt_out"),
+    ("headers_accurate", "must_not_use_deceptive_headers_or_subject"),
+    ("identified_as_ad", "must_not_use_deceptive_headers_or_subject"),
+)
+
+
+def email(request: Request, findings: Findings) -> None:
+    """Opt-out regime; an opt-out is honoured at once here, though the law allows 10 business days."""
+    if honour_objections(request, findings, list_code="US_CANSPAM_10BD", objection_code="US_CANSPAM_10BD"):
+        return
+    facts = request.facts
+    missing = [condition for fact, condition in CANSPAM_REQUIREMENTS if getattr(facts, fact) is False]
+    if missing:
+        findings.forbid("US_CANSPAM_OPTOUT", *missing)
+        return
+    findings.permit(
+        "US_CANSPAM_OPTOUT",
+        *dict.fromkeys(condition for _fact, condition in CANSPAM_REQUIREMENTS),
+        "must_honor_optout_within_10_business_days",
+        basis=LegalBasis.LEGITIMATE_INTEREST,
+    )
+
+
+def live_call(request: Request, findings: Findings) -> None:
+    """No solicitation before 08:00 or from 21:00 local time, nor to Do-Not-Call numbers."""
+    honour_objections(request, findings, list_code="US_TCPA_DNC", objection_code="US_TCPA_DNC")
+    facts = request.facts
+    consented = valid_consent(request, findings, "US_TCPA_DNC")
+    if facts.national_dnc_registered and not consented:
+        findings.forbid("US_TCPA_DNC")
+    local, _zone_known = callee_local_time(request)
+    if TCPA_CALENDAR.window_at(local) is None:
+        findings.forbid("US_TCPA_HOURS", detail=f"callee local time {local.strftime('%H:%M')}")
+        return
+    basis = LegalBasis.CONSENT if consented else LegalBasis.LEGITIMATE_INTEREST
+    findings.permit("US_TCPA_HOURS", "must_identify_caller", basis=basis)
+    findings.hold_until(TCPA_CALENDAR.closes_at(local))
+
+
+def autodialled(request: Request, findings: Findings) -> None:
+    """Prerecorded or autodialled calls and texts need prior express consent."""
+    honour_objections(request, findings, list_code="US_TCPA_DNC", objection_code="US_TCPA_DNC")
+    if valid_consent(request, findings, "US_TCPA_AUTODIALER"):
+        findings.permit(
+            "US_TCPA_AUTODIALER", "must_identify_sender", "must_include_opt_out", basis=LegalBasis.CONSENT
+        )
+    else:
+        findings.forbid("US_TCPA_AUTODIALER", "rebuild_or_recollect_consent")
+
+
+JURISDICTION = Jurisdiction(
+    "US",
+    "United States",
+    "America/New_York",
+    (
+        Rule(email, channels=frozenset({Channel.EMAIL})),
+        Rule(live_call, channels=frozenset({Channel.PHONE_HUMAN})),
+        Rule(autodialled, channels=frozenset({Channel.AUTOMATED_CALL, Channel.SMS})),
+    ),
+)

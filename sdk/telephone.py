@@ -1,0 +1,86 @@
+"""Calling calendars: windows in the callee's time zone, public holidays, and the rolling frequency cap.
+
+French consumer calls (D223-9): Monday to Friday, [10:00, 13:00) and [14:00, 20:00), never on an L3133-1
+public holiday, at most 4 calls or attempts per 30 days. The end of each window is excluded (RULES.md §4.3 [H]).
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import cache
+
+import holidays
+
+Window = tuple[time, time]
+FRENCH_WINDOWS: tuple[Window, ...] = ((time(10), time(13)), (time(14), time(20)))
+WEEKDAYS = frozenset(range(5))
+ALSACE_MOSELLE = "57"
+
+
+@cache
+def french_holidays(subdivision: str | None = None) -> holidays.HolidayBase:
+    """L3133-1 holidays; with subdivision "57" (or "67"/"68") also Alsace-Moselle's Good Friday and 26 Dec."""
+    if subdivision in ("67", "68"):
+        subdivision = ALSACE_MOSELLE
+    return holidays.France(subdiv=subdivision)
+
+
+@dataclass(frozen=True, slots=True)
+class CallingCalendar:
+    """When calls may be placed, in the callee's local time."""
+
+    windows: tuple[Window, ...] = FRENCH_WINDOWS
+    weekdays: frozenset[int] = WEEKDAYS
+    holiday_subdivision: str | None = None
+    observe_holidays: bool = True
+
+    def is_holiday(self, day: date) -> bool:
+        return self.observe_holidays and day in french_holidays(self.holiday_subdivision)
+
+    def is_open_day(self, day: date) -> bool:
+        return day.weekday() in self.weekdays and not self.is_holiday(day)
+
+    def window_at(self, local: datetime) -> Window | None:
+        """The window containing `local`, or None when calls are closed then."""
+        if not self.is_open_day(local.date()):
+            return None
+        moment = local.time().replace(tzinfo=None)
+        for start, end in self.windows:
+            if start <= moment < end:
+                return start, end
+        return None
+
+    def closes_at(self, local: datetime) -> datetime | None:
+        window = self.window_at(local)
+        if window is None:
+            return None
+        return datetime.combine(local.date(), window[1], tzinfo=local.tzinfo)
+
+    def next_opening(self, local: datetime, *, horizon_days: int = 400) -> datetime:
+        """The first moment at or after `local` inside a window."""
+        if self.window_at(local):
+            return local
+        day = local.date()
+        for offset in range(horizon_days):
+            current = day + timedelta(days=offset)
+            if not self.is_open_day(current):
+                continue
+            for start, _end in self.windows:
+                candidate = datetime.combine(current, start, tzinfo=local.tzinfo)
+                if candidate >= local:
+                    return candidate
+        raise ValueError("no calling window within the horizon")
+
+
+def attempts_within(attempts: Iterable[datetime], moment: datetime, *, days: int = 30) -> list[datetime]:
+    """Calls or attempts (answered or not) in the rolling window of `days` ending at `moment`."""
+    start = moment - timedelta(days=days)
+    return sorted(a for a in attempts if start < a <= moment)
+
+
+def frequency_frees_at(attempts: Sequence[datetime], moment: datetime, *, cap: int = 4, days: int = 30):
+    """The first moment at or after `moment` when fewer than `cap` attempts fall in the rolling window."""
+    recent = attempts_within(attempts, moment, days=days)
+    if len(recent) < cap:
+        return moment
+    return recent[len(recent) - cap] + timedelta(days=days)

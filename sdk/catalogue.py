@@ -34,9 +34,7 @@ def _load(name: str) -> dict:
 
 @cache
 def sources() -> dict[str, Source]:
-    return {
-        key: Source(key, entry["title"], entry.get("url")) for key, entry in _load("sources.yaml").items()
-    }
+    return {key: Source(key, entry["title"], entry.get("url")) for key, entry in _load("sources.yaml").items()}
 
 
 @cache

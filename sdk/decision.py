@@ -135,9 +135,7 @@ class Findings:
             self.forbid("NO_RULE")
         reasons = tuple(self._unique(self._blocks + self._permits + self._notes))
         if self._blocks:
-            return Decision(
-                Verdict.FORBIDDEN, reasons, tuple(self._remedies), None, None, tuple(self._missing)
-            )
+            return Decision(Verdict.FORBIDDEN, reasons, tuple(self._remedies), None, None, tuple(self._missing))
         verdict = Verdict.ALLOWED_WITH_CONDITIONS if self._requirements else Verdict.ALLOWED
         return Decision(verdict, reasons, tuple(self._requirements), self.legal_basis, self.valid_until)
 

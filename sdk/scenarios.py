@@ -107,9 +107,7 @@ def _enum(kind, value, name: str):
     try:
         return kind(str(value).strip().lower())
     except ValueError:
-        raise InvalidInputError(
-            f"{name} is not one of {', '.join(k.value for k in kind)}", field=name
-        ) from None
+        raise InvalidInputError(f"{name} is not one of {', '.join(k.value for k in kind)}", field=name) from None
 
 
 def _moment(value: Any) -> datetime:
@@ -144,9 +142,7 @@ def parse_scenario(raw: Any, position: int) -> Scenario:
         )
         if expectation.decision is None:
             raise InvalidInputError("expected.decision is required")
-        return Scenario(
-            ident, str(raw.get("title", "")), request_from_fields(raw), expectation, raw.get("confidence")
-        )
+        return Scenario(ident, str(raw.get("title", "")), request_from_fields(raw), expectation, raw.get("confidence"))
     except InvalidInputError as error:
         return Scenario(ident, str(raw.get("title", "")), None, None, raw.get("confidence"), error=str(error))
 
@@ -171,9 +167,7 @@ def run_scenario(scenario: Scenario) -> ScenarioResult:
         scenario,
         decision,
         missing_conditions=tuple(c for c in scenario.expected.conditions if c not in decision.conditions),
-        missing_reason_codes=tuple(
-            c for c in scenario.expected.reason_codes if c not in decision.reason_codes
-        ),
+        missing_reason_codes=tuple(c for c in scenario.expected.reason_codes if c not in decision.reason_codes),
     )
 
 

@@ -154,9 +154,7 @@ def withdrawn(facts: Facts, channel: Channel) -> bool:
 
 
 def _requests_objection(facts: Facts) -> bool:
-    return bool(facts.request) and any(
-        word in ("objection", "opt_out", "unsubscribe") for word in facts.request
-    )
+    return bool(facts.request) and any(word in ("objection", "opt_out", "unsubscribe") for word in facts.request)
 
 
 def newer_consent(request: Request, since: list[date | None]) -> date | None:

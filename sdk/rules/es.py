@@ -45,9 +45,7 @@ def phone(request: Request, findings: Findings) -> None:
     if valid_consent(request, findings, "ES_PHONE_OPTIN_2023"):
         findings.permit("ES_PHONE_OPTIN_2023", *CALL_CONDUCT, basis=LegalBasis.CONSENT)
     elif is_customer(request.facts):
-        findings.permit(
-            "ES_PHONE_LEGIT_INTEREST_CUSTOMER", *CALL_CONDUCT, basis=LegalBasis.LEGITIMATE_INTEREST
-        )
+        findings.permit("ES_PHONE_LEGIT_INTEREST_CUSTOMER", *CALL_CONDUCT, basis=LegalBasis.LEGITIMATE_INTEREST)
     else:
         findings.forbid("ES_PHONE_OPTIN_2023", "rebuild_or_recollect_consent")
 

@@ -55,9 +55,7 @@ def registry(request: Request, findings: Findings) -> None:
         return
     checked = facts.rpo_checked_within_days
     if checked is not None and checked > RPO_LIST_VALID_DAYS:
-        findings.forbid(
-            "IT_PHONE_OPTOUT_RPO", "must_check_rpo_before_campaign", detail=f"checked {checked} days ago"
-        )
+        findings.forbid("IT_PHONE_OPTOUT_RPO", "must_check_rpo_before_campaign", detail=f"checked {checked} days ago")
         return
     conditions = ["must_check_rpo_before_campaign"]
     if request.channel is Channel.PHONE_HUMAN:

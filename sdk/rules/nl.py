@@ -31,11 +31,7 @@ def electronic(request: Request, findings: Findings) -> None:
     if valid_consent(request, findings, "NL_EMAIL_CONSENT_INCL_LEGAL_PERSONS"):
         findings.permit("NL_EMAIL_CONSENT_INCL_LEGAL_PERSONS", *content, basis=LegalBasis.CONSENT)
         return
-    if (
-        request.channel in (Channel.EMAIL, Channel.SMS)
-        and is_customer(facts)
-        and facts.similar_product is True
-    ):
+    if request.channel in (Channel.EMAIL, Channel.SMS) and is_customer(facts) and facts.similar_product is True:
         findings.permit(
             "NL_EMAIL_CONSENT_INCL_LEGAL_PERSONS",
             *content,
@@ -56,9 +52,7 @@ def phone(request: Request, findings: Findings) -> None:
             findings.need("recipient_legal_form")
             return
         if facts.recipient_legal_form not in NATURAL_PERSON_FORMS:
-            findings.permit(
-                "NL_TELEMARKETING_LEGAL_PERSON", *CALL_CONDUCT, basis=LegalBasis.LEGITIMATE_INTEREST
-            )
+            findings.permit("NL_TELEMARKETING_LEGAL_PERSON", *CALL_CONDUCT, basis=LegalBasis.LEGITIMATE_INTEREST)
             return
     if valid_consent(request, findings, "NL_TELEMARKETING_OPTIN_2021"):
         findings.permit("NL_TELEMARKETING_OPTIN_2021", *CALL_CONDUCT, basis=LegalBasis.CONSENT)

@@ -72,10 +72,7 @@ def messages(request: Request, findings: Findings) -> None:
 
 
 def _refusal_offered(facts) -> bool:
-    return (
-        facts.refusal_offered_at_collection is not False
-        and facts.objection_offered_at_collection is not False
-    )
+    return facts.refusal_offered_at_collection is not False and facts.objection_offered_at_collection is not False
 
 
 def _charity_soft_opt_in(facts) -> bool:
@@ -96,9 +93,7 @@ def automated(request: Request, findings: Findings) -> None:
 def fax(request: Request, findings: Findings) -> None:
     individual = subscriber_is_individual(request, findings)
     if individual is False:
-        findings.permit(
-            "UK_CORPORATE_SUBSCRIBER", "must_identify_sender", basis=LegalBasis.LEGITIMATE_INTEREST
-        )
+        findings.permit("UK_CORPORATE_SUBSCRIBER", "must_identify_sender", basis=LegalBasis.LEGITIMATE_INTEREST)
     elif individual and valid_consent(request, findings, "UK_INDIVIDUAL_SUBSCRIBER"):
         findings.permit("UK_INDIVIDUAL_SUBSCRIBER", "must_identify_sender", basis=LegalBasis.CONSENT)
     elif individual:
@@ -119,9 +114,7 @@ def live_call(request: Request, findings: Findings) -> None:
     if facts.tps_registered is not False or stale:
         findings.forbid("UK_TPS_RESCREEN_28D", "rescreen_against_tps_ctps")
         return
-    findings.permit(
-        "UK_TPS", "rescreen_against_tps_ctps", "must_identify_caller", basis=LegalBasis.LEGITIMATE_INTEREST
-    )
+    findings.permit("UK_TPS", "rescreen_against_tps_ctps", "must_identify_caller", basis=LegalBasis.LEGITIMATE_INTEREST)
     findings.note("UK_TPS_RESCREEN_28D")
 
 

@@ -9,9 +9,7 @@ from ..vocabulary import Channel, LegalBasis
 from ._base import Jurisdiction, Rule
 from ._common import callee_local_time, honour_objections, valid_consent
 
-TCPA_CALENDAR = CallingCalendar(
-    windows=((time(8), time(21)),), weekdays=frozenset(range(7)), observe_holidays=False
-)
+TCPA_CALENDAR = CallingCalendar(windows=((time(8), time(21)),), weekdays=frozenset(range(7)), observe_holidays=False)
 CANSPAM_REQUIREMENTS = (
     ("physical_postal_address", "must_include_valid_postal_address"),
     ("opt_out_mechanism", "must_include_opt_out"),
@@ -57,9 +55,7 @@ def autodialled(request: Request, findings: Findings) -> None:
     """Prerecorded or autodialled calls and texts need prior express consent."""
     honour_objections(request, findings, list_code="US_TCPA_DNC", objection_code="US_TCPA_DNC")
     if valid_consent(request, findings, "US_TCPA_AUTODIALER"):
-        findings.permit(
-            "US_TCPA_AUTODIALER", "must_identify_sender", "must_include_opt_out", basis=LegalBasis.CONSENT
-        )
+        findings.permit("US_TCPA_AUTODIALER", "must_identify_sender", "must_include_opt_out", basis=LegalBasis.CONSENT)
     else:
         findings.forbid("US_TCPA_AUTODIALER", "rebuild_or_recollect_consent")
 

@@ -23,14 +23,11 @@ def _as_the_law_sees_it(request: Request) -> Request:
     or who is in fact a consumer, is a consumer."""
     contact, facts = request.contact, request.facts
     audience = contact.audience
-    if (
-        audience is Audience.GENERIC_BUSINESS_ADDRESS
-        and facts.address_type == "generic_but_identifies_natural_person"
-    ):
+    if audience is Audience.GENERIC_BUSINESS_ADDRESS and facts.address_type == "generic_but_identifies_natural_person":
         audience = Audience.NAMED_PROFESSIONAL
-    if request.channel is Channel.PHONE_HUMAN and audience in BUSINESS:
-        if facts.callee_is_consumer or facts.offer_related_to_profession is False:
-            audience = Audience.CONSUMER
+    private_call = facts.callee_is_consumer or facts.offer_related_to_profession is False
+    if request.channel is Channel.PHONE_HUMAN and audience in BUSINESS and private_call:
+        audience = Audience.CONSUMER
     if audience is contact.audience:
         return request
     return replace(request, contact=replace(contact, audience=audience))

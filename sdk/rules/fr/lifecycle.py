@@ -19,9 +19,7 @@ FIELDS_BY_CHANNEL = {
     Channel.FAX: {"fax"},
     Channel.POSTAL: {"postal_address", "address"},
 }
-IDENTITY_FIELDS = frozenset(
-    {"name", "first_name", "last_name", "full_name", "civility", "company", "job_title"}
-)
+IDENTITY_FIELDS = frozenset({"name", "first_name", "last_name", "full_name", "civility", "company", "job_title"})
 SUPPRESSION_FIELD_WORDS = ("hash", "sha256", "hmac", "date", "channel", "reason", "scope", "email", "phone")
 SUPPRESSION_PURPOSES = frozenset({"suppression", "honour_objections", "objection_check", "compliance"})
 PERSONAL_DATA_AUDIENCES = frozenset({Audience.CONSUMER, Audience.NAMED_PROFESSIONAL})
@@ -47,9 +45,7 @@ def retention(request: Request, findings: Findings) -> None:
     expiry = add_years(started, 3)
     today = request.at.date()
     if facts.reconfirmation_sent and facts.reconfirmation_answer not in POSITIVE_ANSWERS and today >= expiry:
-        findings.forbid(
-            code, "must_delete_or_archive", detail="no positive answer to the re-permission message"
-        )
+        findings.forbid(code, "must_delete_or_archive", detail="no positive answer to the re-permission message")
         findings.forbid("FR_RETENTION_RECONFIRM", "must_delete_or_archive")
         return
     if today < expiry:
@@ -72,9 +68,7 @@ def _retention_clock(request: Request, findings: Findings):
     if facts.existing_customer or facts.relationship_current or facts.relationship_end_date:
         if facts.relationship_current or facts.contract_in_progress:
             return None
-        ended = facts.relationship_end_date or _latest(
-            facts.last_purchase, facts.purchase_date, _contact(facts)
-        )
+        ended = facts.relationship_end_date or _latest(facts.last_purchase, facts.purchase_date, _contact(facts))
         return ("FR_RETENTION_CUSTOMER_3Y", ended) if ended else None
     started = _latest(_contact(facts), facts.consent_date, facts.reoptin_date, facts.last_purchase)
     if started is None:
@@ -103,9 +97,7 @@ def suppression_entry(request: Request, findings: Findings) -> None:
         return
     extra = [f for f in facts.suppression_entry_fields or () if not _minimal_field(f)]
     if extra:
-        findings.forbid(
-            "FR_SUPPRESSION_MINIMAL", "suppression_entry_minimal_fields_only", detail=", ".join(extra)
-        )
+        findings.forbid("FR_SUPPRESSION_MINIMAL", "suppression_entry_minimal_fields_only", detail=", ".join(extra))
         return
     findings.permit(
         "FR_SUPPRESSION_MINIMAL",
@@ -130,9 +122,7 @@ def phone_proof_retention(request: Request, findings: Findings) -> None:
     if years < 3:
         findings.forbid("FR_PHONE_CONSENT_PROOF_3Y", "set_phone_consent_proof_retention_3_years")
     else:
-        findings.permit(
-            "FR_PHONE_CONSENT_PROOF_3Y", "must_keep_consent_proof", basis=LegalBasis.LEGAL_OBLIGATION
-        )
+        findings.permit("FR_PHONE_CONSENT_PROOF_3Y", "must_keep_consent_proof", basis=LegalBasis.LEGAL_OBLIGATION)
 
 
 def art14_notice(request: Request, findings: Findings) -> None:
@@ -142,13 +132,9 @@ def art14_notice(request: Request, findings: Findings) -> None:
         return
     deadline = add_months(facts.acquired_on, 1)
     if request.at.date() > deadline:
-        findings.forbid(
-            "FR_DATA_SOURCE_ART14", "send_art14_notice_now", detail=f"due by {deadline.isoformat()}"
-        )
+        findings.forbid("FR_DATA_SOURCE_ART14", "send_art14_notice_now", detail=f"due by {deadline.isoformat()}")
     else:
-        findings.permit(
-            "FR_DATA_SOURCE_ART14", "send_art14_notice_now", detail=f"due by {deadline.isoformat()}"
-        )
+        findings.permit("FR_DATA_SOURCE_ART14", "send_art14_notice_now", detail=f"due by {deadline.isoformat()}")
 
 
 def retained_data(request: Request, findings: Findings) -> None:
@@ -169,9 +155,7 @@ def minimisation(request: Request, findings: Findings) -> None:
     needed = set().union(*(FIELDS_BY_CHANNEL.get(channel, set()) for channel in planned if channel))
     extra = [f for f in facts.fields_collected if f not in needed and f not in IDENTITY_FIELDS]
     if extra:
-        findings.forbid(
-            "FR_MINIMIZATION", "collect_only_fields_needed_for_the_channel", detail=", ".join(extra)
-        )
+        findings.forbid("FR_MINIMIZATION", "collect_only_fields_needed_for_the_channel", detail=", ".join(extra))
     else:
         findings.permit("FR_MINIMIZATION", basis=LegalBasis.CONSENT)
 

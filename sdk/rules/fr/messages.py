@@ -28,9 +28,7 @@ CONSENT_VALID = {
 }
 SOFT_OPT_IN_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS, Channel.AUTOMATED_CALL})
 ENERGY_SECTORS = frozenset({"energy_renovation", "energy_saving", "renewable_energy"})
-ADAPTATION_SECTORS = frozenset(
-    {"housing_adaptation", "housing_adaptation_ageing", "housing_adaptation_disability"}
-)
+ADAPTATION_SECTORS = frozenset({"housing_adaptation", "housing_adaptation_ageing", "housing_adaptation_disability"})
 BANNED_SECTORS = ENERGY_SECTORS | ADAPTATION_SECTORS
 
 
@@ -75,9 +73,8 @@ def electronic_basis(request: Request, findings: Findings) -> None:
     if audience is Audience.GENERIC_BUSINESS_ADDRESS:
         _generic_business(request, findings)
         return
-    if audience is not Audience.CONSUMER:
-        if _named_professional(request, findings):
-            return
+    if audience is not Audience.CONSUMER and _named_professional(request, findings):
+        return
     _consumer(request, findings)
 
 
@@ -129,11 +126,7 @@ def _named_professional(request: Request, findings: Findings) -> bool:
     if request.channel is Channel.FAX:
         findings.note("FR_FAX_B2B_UNCLEAR")
         return False
-    code = (
-        "FR_AUTOMATED_CALL_B2B_OPTOUT"
-        if request.channel is Channel.AUTOMATED_CALL
-        else "FR_B2B_NOMINATIVE_OPTOUT"
-    )
+    code = "FR_AUTOMATED_CALL_B2B_OPTOUT" if request.channel is Channel.AUTOMATED_CALL else "FR_B2B_NOMINATIVE_OPTOUT"
     if facts.objection_offered_at_collection is False and not is_indirect(facts):
         findings.forbid(code, "must_offer_objection")
         return True
@@ -153,9 +146,7 @@ def _consumer(request: Request, findings: Findings, *, unrelated_b2b: bool = Fal
     if channel in SOFT_OPT_IN_CHANNELS and _is_customer(request):
         failures = soft_opt_in_failures(request)
         if not failures:
-            findings.permit(
-                "FR_SOFT_OPTIN", "must_offer_objection_in_each_message", basis=LegalBasis.SOFT_OPT_IN
-            )
+            findings.permit("FR_SOFT_OPTIN", "must_offer_objection_in_each_message", basis=LegalBasis.SOFT_OPT_IN)
             message_content(request, findings)
             return
         for code in failures:

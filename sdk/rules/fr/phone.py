@@ -17,9 +17,7 @@ OPT_IN_SWITCH = date(2026, 8, 11)
 CONSENT_LIFETIME = timedelta(days=365)
 SLOT_LENGTH = timedelta(hours=1)
 FREQUENCY_CAP = 4
-PRESS_OFFERS = frozenset(
-    {"newspaper_subscription", "magazine_subscription", "periodical_subscription", "press"}
-)
+PRESS_OFFERS = frozenset({"newspaper_subscription", "magazine_subscription", "periodical_subscription", "press"})
 CALL_CONDUCT = (
     "must_identify_caller_and_principal_and_commercial_purpose_at_start",
     "must_offer_objection_during_call",
@@ -130,9 +128,7 @@ def opt_in_era(request: Request, findings: Findings) -> None:
     if facts.offer in PRESS_OFFERS:
         findings.note("FR_PHONE_PRESS_EXCEPTION", detail="not relied on: unconfirmed after 2026-08-11")
     if _refused_since_consent(request):
-        findings.forbid(
-            "FR_CONSENT_WITHDRAWN", "must_add_to_suppression_list", detail="refusal during a call"
-        )
+        findings.forbid("FR_CONSENT_WITHDRAWN", "must_add_to_suppression_list", detail="refusal during a call")
         findings.forbid("GDPR_OBJECTION_ABSOLUTE", "must_add_to_suppression_list")
         return
     if consent_on_file(facts):
@@ -222,9 +218,7 @@ def call_windows(request: Request, findings: Findings) -> None:
     if local.time().replace(tzinfo=None) in {end for _start, end in calendar.windows}:
         findings.forbid("FR_PHONE_WINDOW_END_EXCLUSIVE", remedy)
     if request.facts.out_of_hours_consent and request.at.date() >= OPT_IN_SWITCH:
-        findings.forbid(
-            "FR_PHONE_OUT_OF_HOURS_SLOT", remedy, detail="a general consent is not a precise slot"
-        )
+        findings.forbid("FR_PHONE_OUT_OF_HOURS_SLOT", remedy, detail="a general consent is not a precise slot")
 
 
 def _closed_detail(calendar: CallingCalendar, local: datetime) -> str:
@@ -246,11 +240,7 @@ def _agreed_slot(request: Request, findings: Findings, local: datetime) -> bool:
         findings.permit("FR_PHONE_OUT_OF_HOURS_SLOT", "must_keep_slot_consent_proof")
         findings.hold_until(slot + SLOT_LENGTH)
         return True
-    if (
-        facts.out_of_hours_consent
-        and facts.out_of_hours_consent != "none"
-        and facts.consent_documented is not False
-    ):
+    if facts.out_of_hours_consent and facts.out_of_hours_consent != "none" and facts.consent_documented is not False:
         findings.permit("FR_PHONE_OUT_OF_HOURS_OLD", "must_keep_consent_proof")
         return True
     return False

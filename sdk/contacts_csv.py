@@ -1,0 +1,180 @@
+"""`consentry check`: stream a contacts CSV through the engine, one decision per row.
+
+Columns (header names; all optional but `audience` and `jurisdiction`):
+- `contact_id`: your identifier, echoed in the output (emails and phone numbers never are);
+- `email`, `phone`: checked for shape; a phone number also gives the callee's time zone when none is given;
+- `audience` (b2c, b2b_nominative, b2b_generic), `jurisdiction` (FR, DE, IT, ES, BE, NL, UK, US);
+- `time_zone` (IANA name, e.g. Europe/Paris), `subdivision` (e.g. 57 for Moselle's own holidays);
+- any fact key of the scenario format (shared/rules/VOCABULARY.md), e.g. `consent_state`, `consent_date`,
+  `existing_customer`, `calls_in_last_30_days`; lists are written with ';' between items.
+
+A row with bad data gets an error in the output and does not stop the others.
+"""
+
+import csv
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import IO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from phonenumbers import timezone as phone_timezones
+
+from .errors import InvalidInputError
+from .facts import FACT_TYPES, Facts
+from .models import Contact, Request
+from .rules import evaluate
+from .scenarios import sender_of
+from .vocabulary import Action, Audience, Channel
+
+IDENTITY_COLUMNS = ("contact_id", "email", "phone", "audience", "jurisdiction", "time_zone", "subdivision")
+KNOWN_COLUMNS = frozenset(IDENTITY_COLUMNS) | frozenset(FACT_TYPES)
+OUTPUT_FIELDS = ("row", "contact_id", "decision", "conditions", "reason_codes", "legal_basis", "valid_until", "error")
+_EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_REGION_OF = {"UK": "GB"}
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    line: int
+    contact_id: str
+    request: Request | None
+    error: str | None = None
+
+
+def read_requests(stream: IO[str], *, channel: Channel, at: datetime, action: Action = Action.SEND) -> Iterator[Row]:
+    """Parse the CSV into requests, row by row, in constant memory."""
+    reader = csv.reader(stream)
+    header = next(reader, None)
+    if header is None:
+        raise InvalidInputError("the CSV file is empty")
+    header = [name.strip() for name in header]
+    unknown = [name for name in header if name not in KNOWN_COLUMNS]
+    if unknown:
+        raise InvalidInputError(f"unknown columns: {', '.join(unknown)}")
+    if "audience" not in header or "jurisdiction" not in header:
+        raise InvalidInputError("the CSV needs the columns audience and jurisdiction")
+    width = len(header)
+    for line, cells in enumerate(reader, start=2):
+        if not cells:
+            continue
+        values = dict(zip(header, cells, strict=False))
+        contact_id = values.get("contact_id", "")
+        if len(cells) != width:
+            yield Row(line, contact_id, None, f"expected {width} cells, found {len(cells)}")
+            continue
+        try:
+            yield Row(line, contact_id, _request(values, channel, at, action))
+        except InvalidInputError as error:
+            yield Row(line, contact_id, None, str(error))
+
+
+def _request(values: dict[str, str], channel: Channel, at: datetime, action: Action) -> Request:
+    audience_text = values.get("audience", "").strip()
+    if not audience_text:
+        raise InvalidInputError("missing audience", field="audience")
+    try:
+        audience = Audience(audience_text.lower())
+    except ValueError:
+        raise InvalidInputError("audience must be b2c, b2b_nominative or b2b_generic", field="audience") from None
+    jurisdiction = values.get("jurisdiction", "").strip().upper() or None
+    email = values.get("email", "").strip()
+    if email and not _EMAIL_SHAPE.match(email):
+        raise InvalidInputError("invalid email address", field="email")
+    facts = Facts({key: value for key, value in values.items() if key in FACT_TYPES and value})
+    zone = values.get("time_zone", "").strip() or facts.callee_timezone
+    phone = values.get("phone", "").strip()
+    if zone:
+        _check_zone(zone)
+    elif phone and channel.uses_phone_number:
+        zone = zone_of_phone(phone, jurisdiction)
+    if not zone and channel.uses_phone_number and action is Action.SEND:
+        raise InvalidInputError("unknown time zone: give time_zone or a phone number", field="time_zone")
+    contact = Contact(
+        audience=audience,
+        jurisdiction=jurisdiction,
+        time_zone=zone,
+        facts=facts,
+        subdivision=values.get("subdivision", "").strip() or None,
+        contact_id=values.get("contact_id") or None,
+    )
+    return Request(contact=contact, channel=channel, at=at, action=action, sender=sender_of(facts))
+
+
+def _check_zone(name: str) -> None:
+    try:
+        _zone(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInputError("unknown time zone", field="time_zone") from None
+
+
+@lru_cache(maxsize=1024)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def zone_of_phone(phone: str, jurisdiction: str | None) -> str:
+    """The callee's time zone from the number itself (+262 is La Réunion), when it has exactly one."""
+    region = _REGION_OF.get(jurisdiction or "", jurisdiction)
+    try:
+        number = phonenumbers.parse(phone, region)
+    except phonenumbers.NumberParseException:
+        raise InvalidInputError("invalid phone number", field="phone") from None
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidInputError("invalid phone number", field="phone")
+    zones = [z for z in phone_timezones.time_zones_for_number(number) if z != "Etc/Unknown"]
+    if len(zones) != 1:
+        raise InvalidInputError("unknown time zone: the phone number spans several", field="time_zone")
+    return zones[0]
+
+
+@lru_cache(maxsize=32768)
+def _decision_cells(request: Request) -> tuple[str, str, str, str, str]:
+    decision = evaluate(request)
+    return (
+        decision.verdict.value,
+        ";".join(decision.conditions),
+        ";".join(decision.reason_codes),
+        decision.legal_basis.value if decision.legal_basis else "",
+        decision.valid_until.isoformat() if decision.valid_until else "",
+    )
+
+
+class DecisionWriter:
+    """Writes one output record per row, as CSV or JSON lines."""
+
+    def __init__(self, stream: IO[str], *, fmt: str = "csv"):
+        self._json = fmt == "jsonl"
+        self._stream = stream
+        self._csv = None if self._json else csv.writer(stream, lineterminator="\n")
+        if self._csv:
+            self._csv.writerow(OUTPUT_FIELDS)
+
+    def write(self, row: Row) -> bool:
+        """Write the row's decision or error; returns False for an error."""
+        cells = ("", "", "", "", "") if row.request is None else _decision_cells(row.request)
+        if self._json:
+            record = dict(zip(OUTPUT_FIELDS, (row.line, row.contact_id, *cells, row.error), strict=True))
+            record["conditions"] = cells[1].split(";") if cells[1] else []
+            record["reason_codes"] = cells[2].split(";") if cells[2] else []
+            self._stream.write(json.dumps(record, separators=(",", ":")) + "\n")
+        else:
+            self._csv.writerow((row.line, row.contact_id, *cells, row.error or ""))
+        return row.error is None
+
+
+def check_stream(source: IO[str], out: IO[str], *, channel: Channel, at: datetime, fmt: str = "csv", progress=None):
+    """Decide every row of `source` into `out`; returns (rows, rows with errors)."""
+    writer = DecisionWriter(out, fmt=fmt)
+    rows = errors = 0
+    for row in read_requests(source, channel=channel, at=at):
+        rows += 1
+        if not writer.write(row):
+            errors += 1
+        if progress is not None:
+            progress.update(1)
+    return rows, errors

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import IO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -48,6 +49,21 @@ class Row:
 
 def read_requests(stream: IO[str], *, channel: Channel, at: datetime, action: Action = Action.SEND) -> Iterator[Row]:
     """Parse the CSV into requests, row by row, in constant memory."""
+    header, rows = _open_csv(stream)
+    for line, cells, error in rows:
+        values = dict(zip(header, cells, strict=False))
+        contact_id = values.get("contact_id", "")
+        if error:
+            yield Row(line, contact_id, None, error)
+            continue
+        try:
+            yield Row(line, contact_id, _request(values, channel, at, action))
+        except InvalidInputError as problem:
+            yield Row(line, contact_id, None, str(problem))
+
+
+def _open_csv(stream: IO[str]) -> tuple[list[str], Iterator[tuple[int, list[str], str | None]]]:
+    """The checked header, and (line number, cells, shape error) for every non-blank row."""
     reader = csv.reader(stream)
     header = next(reader, None)
     if header is None:
@@ -58,19 +74,16 @@ def read_requests(stream: IO[str], *, channel: Channel, at: datetime, action: Ac
         raise InvalidInputError(f"unknown columns: {', '.join(unknown)}")
     if "audience" not in header or "jurisdiction" not in header:
         raise InvalidInputError("the CSV needs the columns audience and jurisdiction")
+    if len(set(header)) != len(header):
+        raise InvalidInputError("a column name appears twice in the header")
     width = len(header)
-    for line, cells in enumerate(reader, start=2):
-        if not cells:
-            continue
-        values = dict(zip(header, cells, strict=False))
-        contact_id = values.get("contact_id", "")
-        if len(cells) != width:
-            yield Row(line, contact_id, None, f"expected {width} cells, found {len(cells)}")
-            continue
-        try:
-            yield Row(line, contact_id, _request(values, channel, at, action))
-        except InvalidInputError as error:
-            yield Row(line, contact_id, None, str(error))
+
+    def rows():
+        for line, cells in enumerate(reader, start=2):
+            if cells:
+                yield line, cells, None if len(cells) == width else f"expected {width} cells, found {len(cells)}"
+
+    return header, rows()
 
 
 def _request(values: dict[str, str], channel: Channel, at: datetime, action: Action) -> Request:
@@ -132,7 +145,9 @@ def zone_of_phone(phone: str, jurisdiction: str | None) -> str:
     return zones[0]
 
 
-@lru_cache(maxsize=32768)
+_NO_DECISION = ("", "", "", "", "")
+
+
 def _decision_cells(request: Request) -> tuple[str, str, str, str, str]:
     decision = evaluate(request)
     return (
@@ -156,25 +171,79 @@ class DecisionWriter:
 
     def write(self, row: Row) -> bool:
         """Write the row's decision or error; returns False for an error."""
-        cells = ("", "", "", "", "") if row.request is None else _decision_cells(row.request)
+        cells = _NO_DECISION if row.request is None else _decision_cells(row.request)
+        return self.write_cells(row.line, row.contact_id, cells, row.error)
+
+    def write_cells(self, line: int, contact_id: str, cells: tuple[str, ...], error: str | None) -> bool:
         if self._json:
-            record = dict(zip(OUTPUT_FIELDS, (row.line, row.contact_id, *cells, row.error), strict=True))
+            record = dict(zip(OUTPUT_FIELDS, (line, contact_id, *cells, error), strict=True))
             record["conditions"] = cells[1].split(";") if cells[1] else []
             record["reason_codes"] = cells[2].split(";") if cells[2] else []
             self._stream.write(json.dumps(record, separators=(",", ":")) + "\n")
         else:
-            self._csv.writerow((row.line, row.contact_id, *cells, row.error or ""))
-        return row.error is None
+            self._csv.writerow((line, contact_id, *cells, error or ""))
+        return error is None
 
 
 def check_stream(source: IO[str], out: IO[str], *, channel: Channel, at: datetime, fmt: str = "csv", progress=None):
-    """Decide every row of `source` into `out`; returns (rows, rows with errors)."""
+    """Decide every row of `source` into `out`; returns (rows, rows with errors).
+
+    Rows that differ only by identifiers (id, email, a phone number not needed for the time zone) share one
+    decision, so a file full of similar contacts is parsed and judged once per distinct situation.
+    """
     writer = DecisionWriter(out, fmt=fmt)
-    rows = errors = 0
-    for row in read_requests(source, channel=channel, at=at):
-        rows += 1
-        if not writer.write(row):
+    header, rows = _open_csv(source)
+    column = {name: index for index, name in enumerate(header)}
+    situation = _situation_of(header, channel)
+    known: dict[tuple, tuple[tuple[str, ...], str | None]] = {}
+    count = errors = 0
+    for line, cells, error in rows:
+        count += 1
+        contact_id = cells[column["contact_id"]] if "contact_id" in column and not error else ""
+        if not error and "email" in column:
+            email = cells[column["email"]].strip()
+            if email and not _EMAIL_SHAPE.match(email):
+                error = "invalid email address"
+        if error:
+            decision = _NO_DECISION
+        else:
+            key = situation(cells)
+            known_answer = known.get(key)
+            if known_answer is None:
+                if len(known) >= _KNOWN_SITUATIONS:
+                    known.clear()
+                known_answer = known[key] = _parse(dict(zip(header, cells, strict=True)), channel, at)
+            decision, error = known_answer
+        if not writer.write_cells(line, contact_id, decision, error):
             errors += 1
         if progress is not None:
             progress.update(1)
-    return rows, errors
+    return count, errors
+
+
+def _situation_of(header: list[str], channel: Channel):
+    """A function giving what in a row can change its decision: every cell but the identifiers.
+
+    The phone number counts when the time zone must be derived from it.
+    """
+    ignored = {"contact_id", "email", "phone"}
+    if channel.uses_phone_number and "time_zone" not in header:
+        ignored.discard("phone")
+    kept = [index for index, name in enumerate(header) if name not in ignored]
+    if "time_zone" in header and "phone" in header and channel.uses_phone_number:
+        zone, phone = header.index("time_zone"), header.index("phone")
+        pick = itemgetter(*kept)
+        return lambda cells: (pick(cells), cells[phone] if not cells[zone].strip() else "")
+    if len(kept) == 1:
+        return lambda cells: (cells[kept[0]],)
+    return itemgetter(*kept)
+
+
+def _parse(values: dict[str, str], channel: Channel, at: datetime) -> tuple[tuple[str, ...], str | None]:
+    try:
+        return _decision_cells(_request(values, channel, at, Action.SEND)), None
+    except InvalidInputError as problem:
+        return _NO_DECISION, str(problem)
+
+
+_KNOWN_SITUATIONS = 131072

@@ -1,0 +1,3 @@
+"""The web service that receives opt-out webhooks (later issues fill this package)."""
+
+__all__: list[str] = []

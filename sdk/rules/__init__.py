@@ -19,7 +19,7 @@ JURISDICTIONS: dict[str, Jurisdiction] = {
 __all__ = ["JURISDICTIONS", "Jurisdiction", "Rule", "evaluate"]
 
 
-@lru_cache(maxsize=32768)
+@lru_cache(maxsize=4096)
 def evaluate(request: Request) -> Decision:
     """Decide one request. Decisions are pure, so identical situations share one cached answer."""
     findings = Findings()

@@ -29,12 +29,17 @@ class Rule:
     in_force_until: date | None = None
 
     def applies(self, request: Request, legal_day: date) -> bool:
+        return self.covers(request) and self.in_force_on(legal_day)
+
+    def covers(self, request: Request) -> bool:
+        """Whether the request's action, channel and audience are in this rule's scope."""
         if request.action not in self.actions:
             return False
         if self.channels is not None and request.channel not in self.channels:
             return False
-        if self.audiences is not None and request.contact.audience not in self.audiences:
-            return False
+        return self.audiences is None or request.contact.audience in self.audiences
+
+    def in_force_on(self, legal_day: date) -> bool:
         if self.in_force_from is not None and legal_day < self.in_force_from:
             return False
         return self.in_force_until is None or legal_day <= self.in_force_until
@@ -56,9 +61,20 @@ class Jurisdiction:
         if self.normalise is not None:
             request = self.normalise(request)
         day = self.legal_day(request)
-        for rule in self.rules:
-            if rule.applies(request, day):
+        for rule in self._in_scope(request):
+            if rule.in_force_on(day):
                 rule.check(request, findings)
+
+    def _in_scope(self, request: Request) -> tuple[Rule, ...]:
+        """The rules for this action, channel and audience, computed once per combination."""
+        key = (self.code, request.action, request.channel, request.contact.audience)
+        rules = _SCOPES.get(key)
+        if rules is None:
+            rules = _SCOPES[key] = tuple(rule for rule in self.rules if rule.covers(request))
+        return rules
+
+
+_SCOPES: dict[tuple, tuple[Rule, ...]] = {}
 
 
 @cache

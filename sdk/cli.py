@@ -1,0 +1,237 @@
+"""The `consentry` command line.
+
+The core commands live here; other packages (connectors, the web server) add theirs through the entry-point group
+`consentry.commands`: each entry is a function `register(subparsers)` that adds a sub-command whose parser sets
+`handler` to a function taking the parsed arguments and returning an exit status.
+"""
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from .contacts_csv import check_stream
+from .errors import ConsentryError, InvalidInputError
+from .explain import explain
+from .rules import evaluate
+from .scenarios import load_scenarios, request_from_fields, run_scenarios
+from .vocabulary import Channel
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+_CHANNELS = [channel.value for channel in Channel if channel is not Channel.ANY]
+SAMPLE_CONTACTS = Path(__file__).parent / "samples" / "contacts.csv"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    if not hasattr(arguments, "handler"):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        return arguments.handler(arguments)
+    except ConsentryError as error:
+        print(f"consentry: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="consentry", description="Keep commercial prospecting lawful across CRMs.")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_rules(commands)
+    _add_check(commands)
+    _add_explain(commands)
+    _add_demo(commands)
+    for entry in sorted(entry_points(group="consentry.commands"), key=lambda e: e.name):
+        entry.load()(commands)
+    return parser
+
+
+def moment(text: str) -> datetime:
+    """An ISO-8601 timestamp with its UTC offset (a bare date or naive time would be ambiguous)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected an ISO-8601 timestamp such as 2026-09-01T10:30:00+02:00") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError("the timestamp needs a UTC offset, e.g. +02:00 or Z")
+    return value
+
+
+# -- rules test ---------------------------------------------------------------------------------------------------
+
+
+def _add_rules(commands) -> None:
+    rules = commands.add_parser("rules", help="work with the rule set")
+    actions = rules.add_subparsers(title="actions", metavar="ACTION", required=True)
+    test = actions.add_parser("test", help="evaluate scenario files and report pass/fail")
+    test.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    test.add_argument("--json", action="store_true", help="one JSON object per scenario and line")
+    test.set_defaults(handler=_rules_test)
+
+
+def _rules_test(arguments) -> int:
+    total = failed = 0
+    for path in arguments.files:
+        for result in run_scenarios(load_scenarios(path)):
+            total += 1
+            failed += not result.passed
+            if arguments.json:
+                print(json.dumps({"file": str(path), **result.to_dict()}, ensure_ascii=False))
+            else:
+                print(_result_line(result))
+    if not arguments.json:
+        print(f"\n{total - failed} passed, {failed} failed, {total} scenarios")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _result_line(result) -> str:
+    scenario = result.scenario
+    if scenario.error:
+        return f"ERROR {scenario.id}: {scenario.error}"
+    if result.passed:
+        return f"ok    {scenario.id}: {result.decision.verdict.value}"
+    problems = []
+    if result.decision.verdict is not scenario.expected.decision:
+        problems.append(f"expected {scenario.expected.decision.value}, got {result.decision.verdict.value}")
+    if result.missing_conditions:
+        problems.append(f"missing conditions {', '.join(result.missing_conditions)}")
+    if result.missing_reason_codes:
+        problems.append(f"missing reason codes {', '.join(result.missing_reason_codes)}")
+    produced = ", ".join(result.decision.reason_codes)
+    return f"FAIL  {scenario.id}: {'; '.join(problems)} (reasons given: {produced})"
+
+
+# -- check ----------------------------------------------------------------------------------------------------------
+
+
+def _add_check(commands) -> None:
+    check = commands.add_parser("check", help="decide every contact of a CSV file for one channel")
+    check.add_argument("contacts", type=Path, metavar="CONTACTS.csv")
+    check.add_argument(
+        "--channel", required=True, type=Channel, choices=_CHANNELS, metavar="{" + ",".join(_CHANNELS) + "}"
+    )
+    check.add_argument("--at", type=moment, help="when the contact would happen (default: now)")
+    check.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    check.add_argument("--output", type=Path, help="write there instead of the standard output")
+    check.add_argument("--no-progress", action="store_true")
+    check.set_defaults(handler=_check)
+
+
+def _check(arguments) -> int:
+    at = arguments.at or datetime.now(UTC)
+    try:
+        source = arguments.contacts.open(newline="", encoding="utf-8")
+    except OSError as error:
+        raise InvalidInputError(f"cannot read {arguments.contacts}: {error.strerror}") from None
+    out = arguments.output.open("w", newline="", encoding="utf-8") if arguments.output else sys.stdout
+    progress = _progress_bar(arguments, out)
+    try:
+        with source:
+            rows, errors = check_stream(
+                source, out, channel=arguments.channel, at=at, fmt=arguments.format, progress=progress
+            )
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{arguments.contacts} is not UTF-8 text") from None
+    finally:
+        if progress is not None:
+            progress.close()
+        if out is not sys.stdout:
+            out.close()
+    print(f"{rows} rows checked, {errors} with errors", file=sys.stderr)
+    return EXIT_FAILED if errors else EXIT_OK
+
+
+def _progress_bar(arguments, out):
+    """A progress bar on a terminal only, and never on the stream that carries the results."""
+    if arguments.no_progress or not sys.stderr.isatty() or out is sys.stderr:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(unit=" rows", file=sys.stderr)
+
+
+# -- explain --------------------------------------------------------------------------------------------------------
+
+
+def _add_explain(commands) -> None:
+    explain_parser = commands.add_parser("explain", help="one decision in plain words, with its sources")
+    explain_parser.add_argument("--jurisdiction", default="FR")
+    explain_parser.add_argument("--channel", default="email")
+    explain_parser.add_argument("--audience", default="b2c")
+    explain_parser.add_argument("--action", default="send")
+    explain_parser.add_argument("--at", type=moment, help="default: now")
+    explain_parser.add_argument(
+        "--fact", action="append", default=[], metavar="KEY=VALUE", help="a fact of the scenario vocabulary"
+    )
+    explain_parser.add_argument("--scenario", type=Path, help="explain a scenario from this file instead")
+    explain_parser.add_argument("--id", help="the scenario's id in --scenario")
+    explain_parser.set_defaults(handler=_explain)
+
+
+def _explain(arguments) -> int:
+    if arguments.scenario:
+        request = _scenario_request(arguments.scenario, arguments.id)
+    else:
+        facts = dict(_fact(text) for text in arguments.fact)
+        request = request_from_fields(
+            {
+                "jurisdiction": arguments.jurisdiction,
+                "channel": arguments.channel,
+                "audience": arguments.audience,
+                "action": arguments.action,
+                "evaluated_at": (arguments.at or datetime.now(UTC)).isoformat(),
+                "facts": facts,
+            }
+        )
+    print(explain(request, evaluate(request)))
+    return EXIT_OK
+
+
+def _fact(text: str) -> tuple[str, object]:
+    key, separator, value = text.partition("=")
+    if not separator:
+        raise InvalidInputError("a fact is written KEY=VALUE", field="fact")
+    return key.strip(), _fact_value(value.strip())
+
+
+def _fact_value(text: str) -> object:
+    """Facts on the command line are typed the YAML way (true, 3, 2026-01-01, [a, b])."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text) if text else None
+    except yaml.YAMLError:
+        return text
+
+
+def _scenario_request(path: Path, ident: str | None):
+    scenarios = load_scenarios(path)
+    matches = [s for s in scenarios if s.id == ident] if ident else scenarios[:1]
+    if not matches:
+        raise InvalidInputError(f"no scenario with id {ident} in {path}")
+    if matches[0].request is None:
+        raise InvalidInputError(f"scenario {matches[0].id}: {matches[0].error}")
+    return matches[0].request
+
+
+# -- demo -----------------------------------------------------------------------------------------------------------
+
+
+def _add_demo(commands) -> None:
+    demo = commands.add_parser("demo", help="run the main job on the embedded defaults")
+    demo.add_argument("--at", type=moment, default=datetime(2026, 9, 15, 10, 30, tzinfo=UTC))
+    demo.set_defaults(handler=_demo)
+
+
+def _demo(arguments) -> int:
+    from .demo import run_engine_demo
+
+    return run_engine_demo(SAMPLE_CONTACTS, at=arguments.at)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

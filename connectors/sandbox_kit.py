@@ -1,0 +1,206 @@
+"""What every vendor sandbox shares: fault injection, a state file, webhook deliveries, and serving on loopback.
+
+A sandbox is a Flask app that emulates one vendor's API faithfully enough for the official client and our
+connector; this module keeps the cross-cutting machinery out of each emulator.
+"""
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from ipaddress import ip_address
+from pathlib import Path
+from queue import Empty, Queue
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from flask import Flask, Response, jsonify, request
+from werkzeug.serving import make_server
+
+ADMIN_PREFIX = "/_sandbox"
+
+
+@dataclass
+class Faults:
+    """Failures to inject, for reliability tests; all off by default.
+
+    `fail_next` makes the next N API requests answer `fail_status`; `error_rate` and `rate_limit_rate` fail a random
+    share of requests with a 5xx or the vendor's 429; `delay_seconds` slows every answer down.
+    """
+
+    fail_next: int = 0
+    fail_status: int = 503
+    error_rate: float = 0.0
+    rate_limit_rate: float = 0.0
+    delay_seconds: float = 0.0
+    seed: int | None = None
+    _random: random.Random = field(default_factory=random.Random, repr=False, compare=False)
+
+    def update(self, settings: dict[str, Any]) -> None:
+        for name in ("fail_next", "fail_status", "error_rate", "rate_limit_rate", "delay_seconds", "seed"):
+            if name in settings:
+                setattr(self, name, settings[name])
+        if self.seed is not None:
+            self._random.seed(self.seed)
+
+    def public(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if not key.startswith("_")}
+
+    def draw(self) -> str | None:
+        """'rate_limit', 'error' or None for the request being served."""
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            return "rate_limit" if self.fail_status == 429 else "error"
+        if self.rate_limit_rate and self._random.random() < self.rate_limit_rate:
+            return "rate_limit"
+        if self.error_rate and self._random.random() < self.error_rate:
+            return "error"
+        return None
+
+
+def install_faults(
+    app: Flask,
+    faults: Faults,
+    *,
+    rate_limited: Callable[[], Response],
+    server_error: Callable[[int], Response],
+) -> None:
+    """Apply `faults` before every API request; `/_sandbox/faults` reads (GET) and changes (POST) them."""
+
+    @app.before_request
+    def _inject() -> Response | None:
+        if request.path.startswith(ADMIN_PREFIX):
+            return None
+        if faults.delay_seconds:
+            time.sleep(faults.delay_seconds)
+        outcome = faults.draw()
+        if outcome == "rate_limit":
+            return rate_limited()
+        if outcome == "error":
+            return server_error(faults.fail_status if faults.fail_status >= 500 else 503)
+        return None
+
+    @app.route(f"{ADMIN_PREFIX}/faults", methods=["GET", "POST"])
+    def _faults() -> Response:
+        if request.method == "POST":
+            faults.update(request.get_json(force=True) or {})
+        return jsonify(faults.public())
+
+
+class StateFile:
+    """Keeps a sandbox's state (a JSON-serialisable dict) in memory, or in a file when a path is given."""
+
+    def __init__(self, path: str | Path | None, initial: Callable[[], dict[str, Any]]):
+        self.path = Path(path) if path else None
+        self.lock = threading.RLock()
+        if self.path and self.path.exists():
+            self.data = json.loads(self.path.read_text(encoding="utf-8"))
+        else:
+            self.data = initial()
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        temporary = self.path.with_suffix(self.path.suffix + ".tmp")
+        temporary.write_text(json.dumps(self.data), encoding="utf-8")
+        temporary.replace(self.path)
+
+
+def is_loopback_url(url: str) -> bool:
+    """Sandboxes deliver webhooks to loopback addresses only: they are test tools, never a way out."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Delivery:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    attempt: int = 0
+
+
+class WebhookDispatcher:
+    """Delivers webhook requests from a background thread, retrying failures with backoff like the vendors do.
+
+    `backoff(attempt)` gives the wait before a retry; deliveries are dropped after `max_attempts`.
+    Every outcome is kept in `log` (url, status or error, attempt) for tests and the demo.
+    """
+
+    def __init__(self, *, max_attempts: int = 10, backoff: Callable[[int], float] = lambda n: min(0.2 * 2**n, 5.0)):
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.log: list[dict[str, Any]] = []
+        self._queue: Queue[tuple[float, Delivery]] = Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sandbox-webhooks", daemon=True)
+        self._thread.start()
+
+    def send(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+        if not is_loopback_url(url):
+            raise ValueError("sandbox webhooks go to loopback addresses only")
+        self._queue.put((time.monotonic(), Delivery(url, body, headers)))
+
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                due, delivery = self._queue.get(timeout=0.05)
+            except Empty:
+                continue
+            wait = due - time.monotonic()
+            if wait > 0:
+                self._queue.put((due, delivery))
+                time.sleep(min(wait, 0.05))
+                continue
+            self._deliver(delivery)
+
+    def _deliver(self, delivery: Delivery) -> None:
+        try:
+            answer = requests.post(delivery.url, data=delivery.body, headers=delivery.headers, timeout=10)
+            outcome: int | str = answer.status_code
+            delivered = 200 <= answer.status_code < 300
+        except requests.RequestException as error:
+            outcome, delivered = type(error).__name__, False
+        self.log.append({"url": delivery.url, "outcome": outcome, "attempt": delivery.attempt})
+        if not delivered and delivery.attempt + 1 < self.max_attempts:
+            retry = Delivery(delivery.url, delivery.body, delivery.headers, delivery.attempt + 1)
+            self._queue.put((time.monotonic() + self.backoff(delivery.attempt), retry))
+
+
+class ServerThread:
+    """Serves a WSGI app on 127.0.0.1 in a thread: for tests and the demo. Port 0 picks a free port."""
+
+    def __init__(self, app, *, port: int = 0, host: str = "127.0.0.1"):
+        self._server = make_server(host, port, app, threaded=True)
+        self.port = self._server.server_port
+        self.url = f"http://{host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name=f"serve-{self.port}", daemon=True)
+
+    def __enter__(self) -> "ServerThread":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.stop()
+
+    def start(self) -> "ServerThread":
+        return self.__enter__()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from . import cli_store
 from .contacts_csv import check_stream
 from .errors import ConsentryError, InvalidInputError
 from .explain import explain
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_check(commands)
     _add_explain(commands)
     _add_demo(commands)
+    cli_store.register(commands, moment)
     for entry in sorted(entry_points(group="consentry.commands"), key=lambda e: e.name):
         entry.load()(commands)
     return parser

@@ -246,4 +246,4 @@ def _parse(values: dict[str, str], channel: Channel, at: datetime) -> tuple[tupl
         return _NO_DECISION, str(problem)
 
 
-_KNOWN_SITUATIONS = 131072
+_KNOWN_SITUATIONS = 65536

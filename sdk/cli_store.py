@@ -1,0 +1,234 @@
+"""Commands on the database: schema, ledger proof, suppression list, retention and erasure."""
+
+import json
+import sys
+from pathlib import Path
+
+from .config import load_settings
+from .consent_state import ALL_CHANNELS, ConsentEvent
+from .errors import InvalidInputError
+from .identity import IdentifierKind
+from .store import upgrade
+
+EXIT_OK, EXIT_FOUND = 0, 1
+
+
+def register(commands, moment) -> None:
+    db = commands.add_parser("db", help="database schema").add_subparsers(metavar="ACTION", required=True)
+    db.add_parser("upgrade", help="create or upgrade the schema").set_defaults(handler=_db_upgrade)
+
+    ledger = commands.add_parser("ledger", help="the consent ledger").add_subparsers(metavar="ACTION", required=True)
+    proof = ledger.add_parser("proof", help="export one person's consent history and proof as JSON")
+    _identity_arguments(proof)
+    proof.set_defaults(handler=_ledger_proof)
+    record = ledger.add_parser("record", help="append one consent event")
+    _identity_arguments(record)
+    record.add_argument("--key", required=True, help="idempotency key of the event")
+    record.add_argument("--kind", required=True, choices=("granted", "withdrawn", "objected", "regranted"))
+    record.add_argument("--channel", required=True)
+    record.add_argument("--advertiser", required=True)
+    record.add_argument("--purpose", default="prospecting")
+    record.add_argument("--occurred-at", required=True, type=moment)
+    record.add_argument("--source", default="cli", help="source system")
+    for name in ("source-record-id", "collection-point", "wording", "wording-version", "method", "ip", "user-agent"):
+        record.add_argument(f"--{name}")
+    record.set_defaults(handler=_ledger_record)
+
+    suppress = commands.add_parser("suppress", help="the suppression list (liste repoussoir)")
+    actions = suppress.add_subparsers(metavar="ACTION", required=True)
+    add = actions.add_parser("add", help="suppress an identifier")
+    _identity_arguments(add)
+    add.add_argument("--channels", default=ALL_CHANNELS, help="';'-separated channels, or all")
+    add.add_argument("--reason", default="GDPR_OBJECTION_ABSOLUTE")
+    add.set_defaults(handler=_suppress_add)
+    check = actions.add_parser("check", help="is it suppressed? exit status 1 when it is")
+    _identity_arguments(check)
+    check.set_defaults(handler=_suppress_check)
+    imported = actions.add_parser("import", help="import a hashed list, or clear identifiers (one per line)")
+    imported.add_argument("file", type=Path)
+    imported.add_argument("--clear", choices=("email", "phone"), help="the file holds clear identifiers of this kind")
+    imported.add_argument("--channels", default=ALL_CHANNELS)
+    imported.add_argument("--reason", default="IMPORTED_OBJECTION")
+    imported.set_defaults(handler=_suppress_import)
+    exported = actions.add_parser("export", help="export the hashed list as CSV")
+    exported.add_argument("--output", type=Path)
+    exported.set_defaults(handler=_suppress_export)
+
+    retention = commands.add_parser("retention", help="data past its retention period")
+    steps = retention.add_subparsers(metavar="ACTION", required=True)
+    for name, handler, text in (
+        ("plan", _retention_plan, "list what would go and why (dry run)"),
+        ("apply", _retention_apply, "delete it, keeping suppression hashes"),
+    ):
+        step = steps.add_parser(name, help=text)
+        step.add_argument("--at", type=moment, help="judge as of this moment (default: now)")
+        step.set_defaults(handler=handler)
+
+    erase = commands.add_parser("erase", help="erase a person (right to be forgotten), keeping the suppression hash")
+    _identity_arguments(erase)
+    erase.set_defaults(handler=_erase)
+
+
+def _identity_arguments(parser) -> None:
+    parser.add_argument("--email")
+    parser.add_argument("--phone")
+
+
+def _services():
+    from .services import open_services
+
+    return open_services()
+
+
+def _db_upgrade(_arguments) -> int:
+    settings = load_settings()
+    upgrade(settings.database_url)
+    print("schema up to date", file=sys.stderr)
+    return EXIT_OK
+
+
+def _ledger_proof(arguments) -> int:
+    services = _services()
+    try:
+        print(json.dumps(services.ledger.proof(email=arguments.email, phone=arguments.phone), indent=2))
+    finally:
+        services.close()
+    return EXIT_OK
+
+
+def _ledger_record(arguments) -> int:
+    event = ConsentEvent(
+        event_key=arguments.key,
+        kind=arguments.kind,
+        channel=arguments.channel,
+        occurred_at=arguments.occurred_at,
+        source_system=arguments.source,
+        advertiser=arguments.advertiser,
+        purpose=arguments.purpose,
+        source_record_id=arguments.source_record_id,
+        collection_point=arguments.collection_point,
+        wording=arguments.wording,
+        wording_version=arguments.wording_version,
+        method=arguments.method,
+        ip=arguments.ip,
+        user_agent=arguments.user_agent,
+    )
+    services = _services()
+    try:
+        added = services.ledger.append(event, email=arguments.email, phone=arguments.phone)
+    finally:
+        services.close()
+    print("recorded" if added else "already recorded (same key)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _one_identifier(arguments) -> tuple[IdentifierKind, str]:
+    if bool(arguments.email) == bool(arguments.phone):
+        raise InvalidInputError("give exactly one of --email or --phone")
+    return (IdentifierKind.EMAIL, arguments.email) if arguments.email else (IdentifierKind.PHONE, arguments.phone)
+
+
+def _suppress_add(arguments) -> int:
+    kind, value = _one_identifier(arguments)
+    services = _services()
+    try:
+        services.suppression.add(kind, value, channels=arguments.channels, reason_code=arguments.reason)
+    finally:
+        services.close()
+    print("suppressed", file=sys.stderr)
+    return EXIT_OK
+
+
+def _suppress_check(arguments) -> int:
+    kind, value = _one_identifier(arguments)
+    services = _services()
+    try:
+        found = services.suppression.check(kind, value)
+    finally:
+        services.close()
+    if found is None:
+        print("not suppressed")
+        return EXIT_OK
+    print(f"suppressed for {';'.join(sorted(found.channels))} since {found.added_on} ({found.reason_code})")
+    return EXIT_FOUND
+
+
+def _suppress_import(arguments) -> int:
+    services = _services()
+    try:
+        with arguments.file.open(newline="", encoding="utf-8") as source:
+            if arguments.clear:
+                values = [line.strip() for line in source if line.strip()]
+                count = services.suppression.import_identifiers(
+                    IdentifierKind(arguments.clear), values, channels=arguments.channels, reason_code=arguments.reason
+                )
+            else:
+                count = services.suppression.import_hashed(source)
+    except OSError as error:
+        raise InvalidInputError(f"cannot read {arguments.file}: {error.strerror}") from None
+    finally:
+        services.close()
+    print(f"{count} entries imported", file=sys.stderr)
+    return EXIT_OK
+
+
+def _suppress_export(arguments) -> int:
+    services = _services()
+    out = arguments.output.open("w", newline="", encoding="utf-8") if arguments.output else sys.stdout
+    try:
+        count = services.suppression.export(out)
+    finally:
+        services.close()
+        if out is not sys.stdout:
+            out.close()
+    print(f"{count} entries exported", file=sys.stderr)
+    return EXIT_OK
+
+
+def _retention_plan(arguments) -> int:
+    from .retention import plan
+
+    services = _services()
+    try:
+        count = 0
+        for item in plan(services.engine, at=arguments.at):
+            count += 1
+            print(
+                json.dumps(
+                    {
+                        "contact": item.contact_id,
+                        "system": item.source_system,
+                        "record": item.source_record_id,
+                        "action": item.action,
+                        "reason_codes": list(item.reason_codes),
+                    }
+                )
+            )
+    finally:
+        services.close()
+    print(f"{count} contacts due", file=sys.stderr)
+    return EXIT_OK
+
+
+def _retention_apply(arguments) -> int:
+    from .retention import apply
+
+    services = _services()
+    try:
+        deleted = apply(services.engine, at=arguments.at)
+    finally:
+        services.close()
+    print(f"{deleted} contacts deleted; suppression hashes kept", file=sys.stderr)
+    return EXIT_OK
+
+
+def _erase(arguments) -> int:
+    from .erasure import erase
+
+    services = _services()
+    try:
+        events, contacts = erase(services.engine, services.suppression, email=arguments.email, phone=arguments.phone)
+    finally:
+        services.close()
+    print(f"erased: {events} ledger events, {contacts} contacts; the suppression hash is kept", file=sys.stderr)
+    return EXIT_OK

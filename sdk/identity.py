@@ -1,0 +1,40 @@
+"""Normalised identifiers: the same person is the same key whatever system or spelling it came from."""
+
+import re
+from enum import StrEnum
+
+import phonenumbers
+
+from .errors import InvalidInputError
+
+_EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_REGION_OF = {"UK": "GB"}
+
+
+class IdentifierKind(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+
+
+def normalise_email(value: str) -> str:
+    """Trimmed and lower-cased; the shape is checked, the value never echoed in the error."""
+    email = str(value).strip().lower()
+    if not _EMAIL_SHAPE.match(email):
+        raise InvalidInputError("invalid email address", field="email")
+    return email
+
+
+def normalise_phone(value: str, region: str | None = "FR") -> str:
+    """E.164, with `region` used for numbers written in national form (default France)."""
+    region = _REGION_OF.get(region or "", region)
+    try:
+        number = phonenumbers.parse(str(value), region)
+    except phonenumbers.NumberParseException:
+        raise InvalidInputError("invalid phone number", field="phone") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidInputError("invalid phone number", field="phone")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise(kind: IdentifierKind, value: str, region: str | None = "FR") -> str:
+    return normalise_email(value) if kind is IdentifierKind.EMAIL else normalise_phone(value, region)

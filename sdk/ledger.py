@@ -1,0 +1,148 @@
+"""The consent ledger: an append-only, idempotent log of consent events with their proof.
+
+Appending the same event key twice records one event (a webhook delivered twice). The current state is always
+derived from the log (see consent_state), never stored as the only truth.
+"""
+
+from collections.abc import Iterable
+from dataclasses import fields
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from .consent_state import ConsentEvent, ConsentState, ConsentStatus, EventKind, derive_state
+from .identity import IdentifierKind
+from .persons import ensure_person, find_person, identifiers
+from .store import consent_events, insert_ignoring_duplicates, persons
+from .suppression import SuppressionList
+
+_EVENT_COLUMNS = tuple(field.name for field in fields(ConsentEvent))
+
+
+class Ledger:
+    """With a suppression list, every opt-out lands on it in the same transaction, and a newer provable consent
+    lifts it for its channel only."""
+
+    def __init__(self, engine: Engine, suppression: SuppressionList | None = None):
+        self.engine = engine
+        self.suppression = suppression
+
+    def append(self, event: ConsentEvent, *, email: str | None = None, phone: str | None = None) -> bool:
+        """Record one event for the person with these identifiers; False when its key was already recorded."""
+        return self.append_many([(event, email, phone)]) == 1
+
+    def append_many(self, items: Iterable[tuple[ConsentEvent, str | None, str | None]]) -> int:
+        """Record events in one transaction (all or nothing); returns how many were new."""
+        prepared = [(event, *identifiers(email, phone)) for event, email, phone in items]
+        now = datetime.now(UTC)
+        added = 0
+        with self.engine.begin() as connection:
+            for event, email, phone in prepared:
+                person_id = ensure_person(connection, email, phone)
+                row = {name: getattr(event, name) for name in _EVENT_COLUMNS}
+                row.update(
+                    person_id=person_id,
+                    kind=event.kind.value,
+                    occurred_at=event.occurred_at.astimezone(UTC),
+                    recorded_at=(event.recorded_at or now).astimezone(UTC),
+                )
+                statement = insert_ignoring_duplicates(connection, consent_events).values(**row)
+                is_new = connection.execute(statement.returning(consent_events.c.id)).first() is not None
+                added += is_new
+                if is_new and self.suppression is not None:
+                    self._follow_state(connection, person_id, event)
+        return added
+
+    def _follow_state(self, connection, person_id: int, event: ConsentEvent) -> None:
+        """Keep the suppression list in line with the state the log now gives for the event's channel.
+
+        The state is the person's, so every identifier the person has is suppressed, not only the one the
+        event came with."""
+        state = _derive(_events_of(connection, person_id), event.advertiser, event.purpose, event.channel)
+        person = connection.execute(select(persons.c.email, persons.c.phone).where(persons.c.id == person_id)).one()
+        for kind, value in ((IdentifierKind.EMAIL, person.email), (IdentifierKind.PHONE, person.phone)):
+            if value is None:
+                continue
+            if state.status is ConsentStatus.OPTED_OUT:
+                reason = "GDPR_OBJECTION_ABSOLUTE" if event.kind is EventKind.OBJECTED else "FR_CONSENT_WITHDRAWN"
+                self.suppression.add_normalised(connection, kind, value, frozenset({event.channel}), reason)
+            elif state.status is ConsentStatus.GRANTED and state.provable and state.event_key == event.event_key:
+                self.suppression.lift_normalised(connection, value, event.channel)
+
+    def events(self, *, email: str | None = None, phone: str | None = None) -> list[ConsentEvent]:
+        email, phone = identifiers(email, phone)
+        with self.engine.connect() as connection:
+            person_id = find_person(connection, email, phone)
+            if person_id is None:
+                return []
+            return _events_of(connection, person_id)
+
+    def state(self, *, channel: str, advertiser: str, email: str | None = None, phone: str | None = None, **scope):
+        return derive_state(self.events(email=email, phone=phone), channel=channel, advertiser=advertiser, **scope)
+
+    def proof(self, *, email: str | None = None, phone: str | None = None) -> dict[str, Any]:
+        """Everything the ledger holds about one person, as evidence: events with their proof, and the states."""
+        email, phone = identifiers(email, phone)
+        with self.engine.connect() as connection:
+            person_id = find_person(connection, email, phone)
+            person = connection.execute(select(persons).where(persons.c.id == person_id)).one_or_none()
+            events = _events_of(connection, person_id) if person_id is not None else []
+        scopes = sorted({(e.advertiser, e.purpose, e.channel) for e in events})
+        return {
+            "person": {"email": person.email, "phone": person.phone} if person else None,
+            "events": [_event_dict(event) for event in events],
+            "states": [
+                {"advertiser": a, "purpose": p, "channel": c, **_state_dict(_derive(events, a, p, c))}
+                for a, p, c in scopes
+            ],
+            "exported_at": datetime.now(UTC).isoformat(),
+        }
+
+
+def _derive(events: list[ConsentEvent], advertiser: str, purpose: str, channel: str) -> ConsentState:
+    return derive_state(events, channel=channel, advertiser=advertiser, purpose=purpose)
+
+
+def _events_of(connection, person_id: int) -> list[ConsentEvent]:
+    rows = connection.execute(
+        select(consent_events).where(consent_events.c.person_id == person_id).order_by(consent_events.c.id)
+    )
+    return [_event_from_row(row) for row in rows]
+
+
+def _event_from_row(row) -> ConsentEvent:
+    values = {name: getattr(row, name) for name in _EVENT_COLUMNS}
+    values["kind"] = EventKind(values["kind"])
+    for name in ("occurred_at", "recorded_at"):
+        if values[name] is not None and values[name].tzinfo is None:
+            values[name] = values[name].replace(tzinfo=UTC)  # SQLite hands back naive UTC
+    return _trusted(values)
+
+
+def _trusted(values: dict[str, Any]) -> ConsentEvent:
+    """Rebuild a stored event without re-validating it (it was validated on the way in)."""
+    event = object.__new__(ConsentEvent)
+    for name, value in values.items():
+        object.__setattr__(event, name, value)
+    return event
+
+
+def _event_dict(event: ConsentEvent) -> dict[str, Any]:
+    values = {name: getattr(event, name) for name in _EVENT_COLUMNS}
+    return {name: _plain(value) for name, value in values.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return None if value is None else str(value)
+
+
+def _state_dict(state: ConsentState) -> dict[str, Any]:
+    return {
+        "status": state.status.value,
+        "since": state.since.isoformat() if state.since else None,
+        "event_key": state.event_key,
+        "provable": state.provable,
+    }

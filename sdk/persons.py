@@ -1,0 +1,51 @@
+"""People, keyed by their normalised email and phone: the only place clear identifiers are stored."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, or_, select
+
+from .errors import InvalidInputError
+from .identity import normalise_email, normalise_phone
+from .store import insert_ignoring_duplicates, persons
+
+
+def identifiers(email: str | None = None, phone: str | None = None, region: str | None = "FR"):
+    """Normalised (email, phone); at least one is required."""
+    if not email and not phone:
+        raise InvalidInputError("an email address or a phone number is required", field="email")
+    return (normalise_email(email) if email else None, normalise_phone(phone, region) if phone else None)
+
+
+def find_person(connection: Connection, email: str | None, phone: str | None) -> int | None:
+    conditions = []
+    if email:
+        conditions.append(persons.c.email == email)
+    if phone:
+        conditions.append(persons.c.phone == phone)
+    return connection.execute(select(persons.c.id).where(or_(*conditions)).limit(1)).scalar()
+
+
+def ensure_person(connection: Connection, email: str | None, phone: str | None) -> int:
+    """The person's id, created when unknown; safe when two writers create the same person at once."""
+    found = find_person(connection, email, phone)
+    if found is not None:
+        if email or phone:
+            _complete(connection, found, email, phone)
+        return found
+    statement = insert_ignoring_duplicates(connection, persons).values(
+        email=email, phone=phone, created_at=datetime.now(UTC)
+    )
+    connection.execute(statement)
+    return find_person(connection, email, phone)
+
+
+def _complete(connection: Connection, person_id: int, email: str | None, phone: str | None) -> None:
+    """Fill in an identifier the person did not have yet (never overwrite one)."""
+    row = connection.execute(select(persons.c.email, persons.c.phone).where(persons.c.id == person_id)).one()
+    changes = {}
+    if email and row.email is None and find_person(connection, email, None) is None:
+        changes["email"] = email
+    if phone and row.phone is None and find_person(connection, None, phone) is None:
+        changes["phone"] = phone
+    if changes:
+        connection.execute(persons.update().where(persons.c.id == person_id).values(**changes))

@@ -1,0 +1,101 @@
+"""Retention: which contacts' data has outlived its purpose, judged by the same rules engine as every send.
+
+France: prospects 3 years after collection or the last contact coming from them, customers 3 years after the
+relationship ends, one re-permission message allowed on the anniversary. `plan` is a dry run; `apply` deletes the
+contacts in batches and keeps each person's suppression hashes, so nobody deleted is re-imported as new.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import Engine, delete, exists, select
+
+from .facts import Facts
+from .models import Contact, Request
+from .rules import evaluate
+from .store import consent_events, contacts, persons
+from .vocabulary import Action, Audience, Channel, Verdict
+
+RETENTION_CODES = frozenset({"FR_RETENTION_PROSPECT_3Y", "FR_RETENTION_CUSTOMER_3Y", "FR_RETENTION_RECONFIRM"})
+BATCH = 1000
+
+
+@dataclass(frozen=True)
+class RetentionItem:
+    contact_id: int
+    source_system: str
+    source_record_id: str
+    action: str  # "delete" or "repermission" (the anniversary: one message asking whether to keep going)
+    reason_codes: tuple[str, ...]
+    due_on: date | None
+
+
+def plan(engine: Engine, *, at: datetime | None = None) -> Iterator[RetentionItem]:
+    """Every contact whose retention has ended (delete) or ends today (one re-permission message), streamed."""
+    at = at or datetime.now(UTC)
+    query = select(contacts).order_by(contacts.c.id)
+    with engine.connect() as connection:
+        for row in connection.execution_options(stream_results=True, yield_per=BATCH).execute(query):
+            item = _judge(row, at)
+            if item is not None:
+                yield item
+
+
+def _judge(row, at: datetime) -> RetentionItem | None:
+    try:
+        audience = Audience(row.audience) if row.audience else None
+    except ValueError:
+        return None
+    facts = Facts(
+        {
+            "existing_customer": bool(row.is_customer),
+            "relationship_end_date": row.relationship_end,
+            "last_interaction": max(filter(None, (row.collected_on, row.last_inbound_contact)), default=None),
+        }
+    )
+    contact = Contact(audience=audience, jurisdiction=row.jurisdiction, time_zone=None, facts=facts)
+    decision = evaluate(Request(contact=contact, channel=Channel.ANY, at=at, action=Action.RETAIN))
+    codes = tuple(code for code in decision.reason_codes if code in RETENTION_CODES)
+    if not codes:
+        return None
+    if decision.verdict is Verdict.FORBIDDEN and decision.reasons and _blocked_by_retention(decision):
+        return RetentionItem(row.id, row.source_system, row.source_record_id, "delete", codes, None)
+    if "FR_RETENTION_RECONFIRM" in codes:
+        return RetentionItem(row.id, row.source_system, row.source_record_id, "repermission", codes, at.date())
+    return None
+
+
+def _blocked_by_retention(decision) -> bool:
+    return any(reason.code in RETENTION_CODES and reason.effect == "blocks" for reason in decision.reasons)
+
+
+def apply(engine: Engine, *, at: datetime | None = None) -> int:
+    """Delete what `plan` marks for deletion, a batch per transaction; people left with no contact and no
+    ledger event lose their clear identifiers too. Suppression entries are hashes and stay."""
+    deleted = 0
+    batch: list[int] = []
+    for item in plan(engine, at=at):
+        if item.action == "delete":
+            batch.append(item.contact_id)
+        if len(batch) == BATCH:
+            deleted += _delete(engine, batch)
+            batch = []
+    if batch:
+        deleted += _delete(engine, batch)
+    return deleted
+
+
+def _delete(engine: Engine, contact_ids: list[int]) -> int:
+    with engine.begin() as connection:
+        people = connection.execute(select(contacts.c.person_id).where(contacts.c.id.in_(contact_ids))).scalars()
+        people = set(people)
+        result = connection.execute(delete(contacts).where(contacts.c.id.in_(contact_ids)))
+        orphaned = (
+            delete(persons)
+            .where(persons.c.id.in_(people))
+            .where(~exists().where(contacts.c.person_id == persons.c.id))
+            .where(~exists().where(consent_events.c.person_id == persons.c.id))
+        )
+        connection.execute(orphaned)
+        return result.rowcount

@@ -1,0 +1,17 @@
+"""Storage: SQLAlchemy 2 tables, engine selection and Alembic migrations."""
+
+from .engine import insert_ignoring_duplicates, make_engine
+from .migrate import upgrade
+from .schema import consent_events, contacts, erasures, metadata, persons, suppression_entries
+
+__all__ = [
+    "consent_events",
+    "contacts",
+    "erasures",
+    "insert_ignoring_duplicates",
+    "make_engine",
+    "metadata",
+    "persons",
+    "suppression_entries",
+    "upgrade",
+]

@@ -1,0 +1,14 @@
+"""Alembic environment: runs migrations online against the configured URL."""
+
+from alembic import context
+
+from sdk.store.engine import make_engine
+from sdk.store.schema import metadata
+
+url = context.config.get_main_option("sqlalchemy.url")
+engine = make_engine(url)
+with engine.connect() as connection:
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=url.startswith("sqlite"))
+    with context.begin_transaction():
+        context.run_migrations()
+engine.dispose()

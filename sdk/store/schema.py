@@ -1,0 +1,105 @@
+"""The database schema: people, their contacts in each system, the consent ledger, the suppression list.
+
+Clear identifiers live only in `persons`; the suppression list holds keyed hashes; an erasure leaves a row in
+`erasures` that says when, never who.
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Identifier = BigInteger().with_variant(Integer, "sqlite")
+
+persons = Table(
+    "persons",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column("email", String(320), unique=True),
+    Column("phone", String(32), unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column("person_id", Identifier, ForeignKey("persons.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("source_system", String(40), nullable=False),
+    Column("source_record_id", String(120), nullable=False),
+    Column("jurisdiction", String(8)),
+    Column("audience", String(24)),
+    Column("is_customer", Boolean, nullable=False, default=False),
+    Column("collected_on", Date),
+    Column("last_inbound_contact", Date),
+    Column("relationship_end", Date),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("source_system", "source_record_id", name="uq_contacts_source"),
+)
+
+consent_events = Table(
+    "consent_events",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column("event_key", String(200), nullable=False, unique=True),
+    Column("person_id", Identifier, ForeignKey("persons.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("purpose", String(60), nullable=False),
+    Column("advertiser", String(120), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("source_system", String(40), nullable=False),
+    Column("source_record_id", String(120)),
+    Column("collection_point", Text),
+    Column("wording", Text),
+    Column("wording_version", String(60)),
+    Column("method", String(40)),
+    Column("ip", String(64)),
+    Column("user_agent", Text),
+    Index("ix_consent_events_person_scope", "person_id", "advertiser", "purpose", "channel"),
+)
+
+suppression_entries = Table(
+    "suppression_entries",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column("identifier_hash", LargeBinary(32), nullable=False),
+    Column("pepper_id", String(20), nullable=False),
+    Column("identifier_kind", String(8), nullable=False),
+    Column("channels", String(120), nullable=False),
+    Column("reason_code", String(60), nullable=False),
+    Column("added_on", Date, nullable=False),
+    UniqueConstraint("identifier_hash", "pepper_id", name="uq_suppression_hash"),
+)
+
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column("erased_at", DateTime(timezone=True), nullable=False),
+    Column("reason", String(40), nullable=False),
+    Column("events_removed", Integer, nullable=False),
+    Column("contacts_removed", Integer, nullable=False),
+)

@@ -1,0 +1,238 @@
+"""The suppression list ("liste repoussoir"): keyed hashes of identifiers that must never be contacted again.
+
+No email address or phone number is stored in clear: only HMAC-SHA256(pepper, normalised identifier), the
+channels covered, the date and a reason code. The pepper is a secret from the environment. Rotation: set the new
+secret as CONSENTRY_SUPPRESSION_PEPPER with a new CONSENTRY_SUPPRESSION_PEPPER_ID and move the old one to
+CONSENTRY_SUPPRESSION_OLD_PEPPERS; checks try every pepper, and an entry found under an old pepper is re-keyed
+under the new one as soon as its identifier is seen in clear (README, "Rotating the pepper").
+"""
+
+import csv
+import hmac
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from hashlib import sha256
+from typing import IO
+
+from sqlalchemy import Connection, Engine, select
+
+from .consent_state import ALL_CHANNELS, LEDGER_CHANNELS
+from .errors import InvalidInputError
+from .identity import IdentifierKind, normalise
+from .store import insert_ignoring_duplicates, suppression_entries
+
+EXPORT_FIELDS = ("identifier_hash", "pepper_id", "identifier_kind", "channels", "reason_code", "added_on")
+CHECK_CHUNK = 2000
+
+
+class Keyring:
+    """The current pepper and the rotated-out ones, each with its id."""
+
+    def __init__(self, peppers: dict[str, bytes], current_id: str):
+        if current_id not in peppers:
+            raise InvalidInputError("the current pepper is missing from the keyring")
+        self.peppers = dict(peppers)
+        self.current_id = current_id
+
+    @classmethod
+    def from_settings(cls, settings) -> "Keyring":
+        return cls({**settings.peppers, settings.current_pepper_id: settings.pepper}, settings.current_pepper_id)
+
+    def digest(self, normalised: str, pepper_id: str | None = None) -> bytes:
+        return hmac.digest(self.peppers[pepper_id or self.current_id], normalised.encode(), sha256)
+
+    def digests(self, normalised: str) -> dict[str, bytes]:
+        return {pepper_id: self.digest(normalised, pepper_id) for pepper_id in self.peppers}
+
+
+@dataclass(frozen=True)
+class Suppression:
+    channels: frozenset[str]
+    reason_code: str
+    added_on: date
+
+    def covers(self, channel: str) -> bool:
+        return ALL_CHANNELS in self.channels or channel in self.channels
+
+
+def parse_channels(channels: Iterable[str] | str) -> frozenset[str]:
+    items = channels.split(";") if isinstance(channels, str) else channels
+    parsed = frozenset(item.strip().lower() for item in items if item.strip())
+    unknown = parsed - LEDGER_CHANNELS
+    if not parsed or unknown:
+        raise InvalidInputError(f"channels must be among {', '.join(sorted(LEDGER_CHANNELS))}", field="channels")
+    return frozenset({ALL_CHANNELS}) if ALL_CHANNELS in parsed else parsed
+
+
+class SuppressionList:
+    def __init__(self, engine: Engine, keyring: Keyring):
+        self.engine = engine
+        self.keyring = keyring
+
+    # -- writing ------------------------------------------------------------------------------------------------
+
+    def add(self, kind: IdentifierKind, identifier: str, *, channels=ALL_CHANNELS, reason_code: str, on=None) -> None:
+        """Suppress one identifier for these channels (merged with what it already covers)."""
+        normalised = normalise(IdentifierKind(kind), identifier)
+        with self.engine.begin() as connection:
+            self.add_normalised(connection, IdentifierKind(kind), normalised, parse_channels(channels), reason_code, on)
+
+    def add_normalised(self, connection: Connection, kind, normalised: str, channels, reason_code: str, on=None):
+        """Inside the caller's transaction: used by the ledger and erasure, so both land or neither does."""
+        digest = self.keyring.digest(normalised)
+        self._rekey(connection, normalised)
+        existing = self._entry(connection, digest, self.keyring.current_id)
+        today = on or datetime.now(UTC).date()
+        if existing is None:
+            statement = insert_ignoring_duplicates(connection, suppression_entries).values(
+                identifier_hash=digest,
+                pepper_id=self.keyring.current_id,
+                identifier_kind=kind.value,
+                channels=_channels_text(channels),
+                reason_code=reason_code,
+                added_on=today,
+            )
+            connection.execute(statement)
+            return
+        merged = parse_channels(existing.channels.split(";")) | channels
+        merged = frozenset({ALL_CHANNELS}) if ALL_CHANNELS in merged else merged
+        connection.execute(
+            suppression_entries.update()
+            .where(suppression_entries.c.id == existing.id)
+            .values(channels=_channels_text(merged), added_on=today, reason_code=reason_code)
+        )
+
+    def lift_normalised(self, connection: Connection, normalised: str, channel: str) -> None:
+        """A newer, provable consent lifts the suppression for its channel only; 'all' keeps the others."""
+        digest = self.keyring.digest(normalised)
+        existing = self._entry(connection, digest, self.keyring.current_id)
+        if existing is None:
+            return
+        covered = set(existing.channels.split(";"))
+        if ALL_CHANNELS in covered:
+            covered = set(LEDGER_CHANNELS - {ALL_CHANNELS})
+        covered.discard(channel)
+        if covered:
+            statement = suppression_entries.update().where(suppression_entries.c.id == existing.id)
+            connection.execute(statement.values(channels=_channels_text(covered)))
+        else:
+            connection.execute(suppression_entries.delete().where(suppression_entries.c.id == existing.id))
+
+    def _rekey(self, connection: Connection, normalised: str) -> None:
+        """Move an entry made under an old pepper to the current one, now that the identifier is known."""
+        for pepper_id, digest in self.keyring.digests(normalised).items():
+            if pepper_id == self.keyring.current_id:
+                continue
+            old = self._entry(connection, digest, pepper_id)
+            if old is not None:
+                connection.execute(
+                    suppression_entries.update()
+                    .where(suppression_entries.c.id == old.id)
+                    .values(identifier_hash=self.keyring.digest(normalised), pepper_id=self.keyring.current_id)
+                )
+
+    @staticmethod
+    def _entry(connection: Connection, digest: bytes, pepper_id: str):
+        query = select(suppression_entries).where(
+            suppression_entries.c.identifier_hash == digest, suppression_entries.c.pepper_id == pepper_id
+        )
+        return connection.execute(query).one_or_none()
+
+    # -- checking -----------------------------------------------------------------------------------------------
+
+    def check(self, kind: IdentifierKind, identifier: str) -> Suppression | None:
+        return next(iter(self.check_many(kind, [identifier])))
+
+    def check_many(self, kind: IdentifierKind, identifiers: Iterable[str]) -> Iterator[Suppression | None]:
+        """One answer per identifier, in order; streams in chunks so memory stays flat for any input size."""
+        chunk: list[str] = []
+        for identifier in identifiers:
+            chunk.append(normalise(IdentifierKind(kind), identifier))
+            if len(chunk) == CHECK_CHUNK:
+                yield from self._check_chunk(chunk)
+                chunk = []
+        if chunk:
+            yield from self._check_chunk(chunk)
+
+    def _check_chunk(self, normalised: list[str]) -> Iterator[Suppression | None]:
+        wanted: dict[bytes, list[int]] = {}
+        for position, value in enumerate(normalised):
+            for digest in self.keyring.digests(value).values():
+                wanted.setdefault(digest, []).append(position)
+        found: list[Suppression | None] = [None] * len(normalised)
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(suppression_entries).where(suppression_entries.c.identifier_hash.in_(list(wanted)))
+            )
+            for row in rows:
+                suppression = Suppression(frozenset(row.channels.split(";")), row.reason_code, row.added_on)
+                for position in wanted[row.identifier_hash]:
+                    found[position] = suppression
+        return iter(found)
+
+    # -- import and export of hashed lists ----------------------------------------------------------------------
+
+    def export(self, out: IO[str]) -> int:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(EXPORT_FIELDS)
+        count = 0
+        with self.engine.connect() as connection:
+            for row in connection.execution_options(stream_results=True).execute(select(suppression_entries)):
+                writer.writerow(
+                    (
+                        row.identifier_hash.hex(),
+                        row.pepper_id,
+                        row.identifier_kind,
+                        row.channels,
+                        row.reason_code,
+                        row.added_on.isoformat(),
+                    )
+                )
+                count += 1
+        return count
+
+    def import_hashed(self, source: IO[str]) -> int:
+        """Import an exported list in one transaction: any bad row rejects the whole file and writes nothing."""
+        entries = list(self._parse_hashed(source))
+        with self.engine.begin() as connection:
+            for entry in entries:
+                connection.execute(insert_ignoring_duplicates(connection, suppression_entries).values(**entry))
+        return len(entries)
+
+    def import_identifiers(self, kind: IdentifierKind, identifiers: Iterable[str], *, channels, reason_code: str):
+        """Hash and add clear identifiers in one transaction; one invalid identifier rejects them all."""
+        normalised = [normalise(IdentifierKind(kind), value) for value in identifiers]
+        parsed = parse_channels(channels)
+        with self.engine.begin() as connection:
+            for value in normalised:
+                self.add_normalised(connection, IdentifierKind(kind), value, parsed, reason_code)
+        return len(normalised)
+
+    def _parse_hashed(self, source: IO[str]) -> Iterator[dict]:
+        reader = csv.DictReader(source)
+        if tuple(reader.fieldnames or ()) != EXPORT_FIELDS:
+            raise InvalidInputError(f"a hashed list has the columns {', '.join(EXPORT_FIELDS)}")
+        for line, row in enumerate(reader, start=2):
+            try:
+                digest = bytes.fromhex(row["identifier_hash"])
+                if len(digest) != 32:
+                    raise ValueError
+                kind = IdentifierKind(row["identifier_kind"])
+                added_on = date.fromisoformat(row["added_on"])
+            except ValueError:
+                raise InvalidInputError(f"line {line}: malformed hash, kind or date") from None
+            if row["pepper_id"] not in self.keyring.peppers:
+                raise InvalidInputError(f"line {line}: hashed with a pepper this installation does not hold")
+            yield {
+                "identifier_hash": digest,
+                "pepper_id": row["pepper_id"],
+                "identifier_kind": kind.value,
+                "channels": _channels_text(parse_channels(row["channels"])),
+                "reason_code": row["reason_code"] or "IMPORTED",
+                "added_on": added_on,
+            }
+
+
+def _channels_text(channels: Iterable[str]) -> str:
+    return ";".join(sorted(channels))

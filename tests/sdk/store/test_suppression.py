@@ -1,0 +1,106 @@
+"""The hashed suppression list: no identifier in clear, batch checks, import/export, pepper rotation."""
+
+import io
+
+import pytest
+from sqlalchemy import func, select
+
+from sdk.errors import InvalidInputError
+from sdk.identity import IdentifierKind
+from sdk.store import suppression_entries
+from sdk.suppression import Keyring, SuppressionList
+
+EMAIL, PHONE = IdentifierKind.EMAIL, IdentifierKind.PHONE
+
+
+@pytest.fixture
+def suppression(engine, keyring):
+    return SuppressionList(engine, keyring)
+
+
+def entries(engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(suppression_entries)).scalar_one()
+
+
+def test_identifiers_are_normalised_before_hashing(suppression):
+    suppression.add(EMAIL, "  Jane.Doe@Example.COM ", channels="email", reason_code="GDPR_OBJECTION_ABSOLUTE")
+    suppression.add(PHONE, "06 12 34 56 78", channels="sms;phone_human", reason_code="FR_CONSENT_WITHDRAWN")
+    assert suppression.check(EMAIL, "jane.doe@example.com").covers("email")
+    assert not suppression.check(EMAIL, "jane.doe@example.com").covers("sms")
+    assert suppression.check(PHONE, "+33 6 12 34 56 78").covers("sms")
+    assert suppression.check(EMAIL, "someone.else@example.com") is None
+
+
+def test_nothing_is_stored_in_clear(suppression, engine):
+    suppression.add(EMAIL, "jane.doe@example.com", reason_code="GDPR_OBJECTION_ABSOLUTE")
+    with engine.connect() as connection:
+        row = connection.execute(select(suppression_entries)).one()
+    assert b"jane" not in row.identifier_hash
+    assert len(row.identifier_hash) == 32
+    assert "jane" not in " ".join(str(value) for value in row)
+
+
+def test_adding_again_merges_channels(suppression, engine):
+    suppression.add(EMAIL, "jane@example.com", channels="email", reason_code="A")
+    suppression.add(EMAIL, "jane@example.com", channels="sms", reason_code="B")
+    found = suppression.check(EMAIL, "jane@example.com")
+    assert found.channels == {"email", "sms"}
+    assert entries(engine) == 1
+
+
+def test_batch_check_answers_in_order_including_repeats(suppression):
+    suppression.import_identifiers(EMAIL, ["a@example.com", "c@example.com"], channels="all", reason_code="X")
+    answers = list(suppression.check_many(EMAIL, ["a@example.com", "b@example.com", "A@example.com", "c@example.com"]))
+    assert [answer is not None for answer in answers] == [True, False, True, True]
+
+
+def test_export_then_import_round_trips(suppression, engine, keyring):
+    suppression.import_identifiers(EMAIL, ["a@example.com", "b@example.com"], channels="email", reason_code="X")
+    exported = io.StringIO()
+    assert suppression.export(exported) == 2
+    assert "@" not in exported.getvalue()
+    with engine.begin() as connection:
+        connection.execute(suppression_entries.delete())
+    assert suppression.import_hashed(io.StringIO(exported.getvalue())) == 2
+    assert suppression.check(EMAIL, "b@example.com").covers("email")
+
+
+@pytest.mark.parametrize(
+    "bad_line",
+    [
+        "zz,p1,email,all,X,2026-01-01",
+        f"{'ab' * 32},p9,email,all,X,2026-01-01",
+        f"{'ab' * 32},p1,fax,all,X,2026-01-01",
+        f"{'ab' * 32},p1,email,pigeon,X,2026-01-01",
+        f"{'ab' * 32},p1,email,all,X,yesterday",
+    ],
+)
+def test_an_import_with_one_bad_line_writes_nothing(suppression, engine, bad_line):
+    good = f"{'cd' * 32},p1,email,all,X,2026-01-01"
+    source = io.StringIO(
+        "identifier_hash,pepper_id,identifier_kind,channels,reason_code,added_on\n" + f"{good}\n{bad_line}\n"
+    )
+    with pytest.raises(InvalidInputError):
+        suppression.import_hashed(source)
+    assert entries(engine) == 0
+
+
+def test_a_clear_import_with_one_invalid_identifier_writes_nothing(suppression, engine):
+    with pytest.raises(InvalidInputError) as error:
+        suppression.import_identifiers(EMAIL, ["ok@example.com", "broken@"], channels="all", reason_code="X")
+    assert "broken" not in str(error.value)
+    assert entries(engine) == 0
+
+
+def test_pepper_rotation_keeps_old_entries_and_rekeys_them_when_seen(engine):
+    old = SuppressionList(engine, Keyring({"p1": b"old-pepper-0123456789"}, "p1"))
+    old.add(EMAIL, "jane@example.com", channels="email", reason_code="X")
+    rotated = SuppressionList(engine, Keyring({"p1": b"old-pepper-0123456789", "p2": b"new-pepper-0123456789"}, "p2"))
+    assert rotated.check(EMAIL, "jane@example.com").covers("email")
+    rotated.add(EMAIL, "jane@example.com", channels="sms", reason_code="Y")
+    with engine.connect() as connection:
+        rows = connection.execute(select(suppression_entries.c.pepper_id, suppression_entries.c.channels)).all()
+    assert rows == [("p2", "email;sms")]
+    new_only = SuppressionList(engine, Keyring({"p2": b"new-pepper-0123456789"}, "p2"))
+    assert new_only.check(EMAIL, "jane@example.com").covers("sms")

@@ -23,7 +23,7 @@ from .identity import IdentifierKind, normalise
 from .store import insert_ignoring_duplicates, suppression_entries
 
 EXPORT_FIELDS = ("identifier_hash", "pepper_id", "identifier_kind", "channels", "reason_code", "added_on")
-CHECK_CHUNK = 2000
+CHECK_CHUNK = 5000
 
 
 class Keyring:
@@ -157,17 +157,22 @@ class SuppressionList:
 
     def _check_chunk(self, normalised: list[str]) -> Iterator[Suppression | None]:
         wanted: dict[bytes, list[int]] = {}
-        for position, value in enumerate(normalised):
-            for digest in self.keyring.digests(value).values():
-                wanted.setdefault(digest, []).append(position)
+        for pepper_id in self.keyring.peppers:
+            for position, value in enumerate(normalised):
+                wanted.setdefault(self.keyring.digest(value, pepper_id), []).append(position)
         found: list[Suppression | None] = [None] * len(normalised)
+        table = suppression_entries.c
+        query = select(table.identifier_hash, table.channels, table.reason_code, table.added_on).where(
+            table.identifier_hash.in_(list(wanted))
+        )
+        shared: dict[tuple, Suppression] = {}
         with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(suppression_entries).where(suppression_entries.c.identifier_hash.in_(list(wanted)))
-            )
-            for row in rows:
-                suppression = Suppression(frozenset(row.channels.split(";")), row.reason_code, row.added_on)
-                for position in wanted[row.identifier_hash]:
+            for digest, channels, reason_code, added_on in connection.execute(query):
+                key = (channels, reason_code, added_on)
+                suppression = shared.get(key)
+                if suppression is None:
+                    suppression = shared[key] = Suppression(frozenset(channels.split(";")), reason_code, added_on)
+                for position in wanted[digest]:
                     found[position] = suppression
         return iter(found)
 

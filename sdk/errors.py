@@ -27,3 +27,46 @@ class PolicyError(ConsentryError):
     def __init__(self, message: str, *, reason_codes: tuple[str, ...] = ()):
         super().__init__(message)
         self.reason_codes = reason_codes
+
+
+class ConnectorError(ConsentryError):
+    """A vendor API call failed. `retryable` says whether trying again later can help.
+
+    `status` and `code` are the HTTP status and the vendor's error code; `response` keeps the raw response for
+    debugging and never appears in `str(error)`.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        status: int | None = None,
+        code: str | None = None,
+        response=None,
+    ):
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+        self.code = code
+        self.response = response
+
+
+class RateLimitedError(ConnectorError):
+    """The vendor's limit was hit and retries ran out; wait `retry_after` seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **details):
+        super().__init__(message, retryable=True, **details)
+        self.retry_after = retry_after
+
+
+class QuotaExhaustedError(ConnectorError):
+    """A daily budget is spent (or down to the configured reserve): stop rather than starve the account."""
+
+
+class WebhookVerificationError(ConsentryError):
+    """A webhook request is not authentic, malformed, stale or from the future; nothing was stored."""
+
+
+class PropagationError(ConsentryError):
+    """An opt-out could not be applied to a target system after every retry."""

@@ -19,13 +19,15 @@ from generate_contacts import DEFAULT_PATH, generate
 
 AT = "2026-09-15T10:30:00+02:00"
 STEPS = {
-    "parse_only": "parse",
-    "check_email": "email",
-    "check_phone_human": "phone_human",
+    "parse_only": ("parse", 1),
+    "check_email": ("email", 1),
+    "check_phone_human": ("phone_human", 1),
+    "check_email --jobs 2": ("email", 2),
+    "check_phone_human --jobs 2": ("phone_human", 2),
 }
 
 
-def _child(step: str, path: str) -> None:
+def _child(step: str, jobs: int, path: str) -> None:
     """Run one step in this process and print its wall time and peak memory as JSON."""
     from datetime import datetime
 
@@ -38,9 +40,11 @@ def _child(step: str, path: str) -> None:
         if step == "parse":
             rows = sum(1 for _ in read_requests(source, channel=Channel.EMAIL, at=at))
         else:
-            rows, _errors = check_stream(source, sink, channel=Channel(step), at=at)
+            rows, _errors = check_stream(source, sink, channel=Channel(step), at=at, jobs=jobs)
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if jobs > 1:  # each worker's peak, added: the memory the whole check needs at most
+        peak_mb += jobs * resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps({"rows": rows, "seconds": round(seconds, 2), "peak_mb": round(peak_mb, 1)}))
 
 
@@ -54,9 +58,12 @@ def main() -> None:
         generate(path, arguments.count)
     print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
     results = {}
-    for name, step in STEPS.items():
+    for name, (step, jobs) in STEPS.items():
         output = subprocess.run(
-            [sys.executable, __file__, "--child", step, str(path)], check=True, capture_output=True, text=True
+            [sys.executable, __file__, "--child", step, str(jobs), str(path)],
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
         results[name] = json.loads(output)
     base = results["parse_only"]["seconds"]
@@ -69,7 +76,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        _child(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        _child(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     else:
         main()

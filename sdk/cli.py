@@ -120,6 +120,7 @@ def _add_check(commands) -> None:
     check.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     check.add_argument("--output", type=Path, help="write there instead of the standard output")
     check.add_argument("--no-progress", action="store_true")
+    check.add_argument("--jobs", type=int, default=1, help="worker processes judging new situations (default 1)")
     check.set_defaults(handler=_check)
 
 
@@ -134,7 +135,13 @@ def _check(arguments) -> int:
     try:
         with source:
             rows, errors = check_stream(
-                source, out, channel=arguments.channel, at=at, fmt=arguments.format, progress=progress
+                source,
+                out,
+                channel=arguments.channel,
+                at=at,
+                fmt=arguments.format,
+                progress=progress,
+                jobs=arguments.jobs,
             )
     except UnicodeDecodeError:
         raise InvalidInputError(f"{arguments.contacts} is not UTF-8 text") from None

@@ -185,11 +185,22 @@ class DecisionWriter:
         return error is None
 
 
-def check_stream(source: IO[str], out: IO[str], *, channel: Channel, at: datetime, fmt: str = "csv", progress=None):
+def check_stream(
+    source: IO[str],
+    out: IO[str],
+    *,
+    channel: Channel,
+    at: datetime,
+    fmt: str = "csv",
+    progress=None,
+    jobs: int = 1,
+):
     """Decide every row of `source` into `out`; returns (rows, rows with errors).
 
     Rows that differ only by identifiers (id, email, a phone number not needed for the time zone) share one
-    decision, so a file full of similar contacts is parsed and judged once per distinct situation.
+    decision, so a file full of similar contacts is parsed and judged once per distinct situation. With
+    `jobs` > 1, new situations are judged by that many worker processes, a block of rows at a time, and the
+    output keeps the input's order.
     """
     writer = DecisionWriter(out, fmt=fmt)
     header, rows = _open_csv(source)
@@ -197,28 +208,76 @@ def check_stream(source: IO[str], out: IO[str], *, channel: Channel, at: datetim
     situation = _situation_of(header, channel)
     known: dict[tuple, tuple[tuple[str, ...], str | None]] = {}
     count = errors = 0
-    for line, cells, error in rows:
-        count += 1
-        contact_id = cells[column["contact_id"]] if "contact_id" in column and not error else ""
-        if not error and "email" in column:
-            email = cells[column["email"]].strip()
-            if email and not _EMAIL_SHAPE.match(email):
-                error = "invalid email address"
-        if error:
-            decision = _NO_DECISION
-        else:
-            key = situation(cells)
-            known_answer = known.get(key)
-            if known_answer is None:
-                if len(known) >= _KNOWN_SITUATIONS:
-                    known.clear()
-                known_answer = known[key] = _parse(dict(zip(header, cells, strict=True)), channel, at)
-            decision, error = known_answer
-        if not writer.write_cells(line, contact_id, decision, error):
-            errors += 1
-        if progress is not None:
-            progress.update(1)
+    with _Judges(jobs, channel, at) as judge:
+        for block in _blocks(rows, _BLOCK):
+            prepared, new = [], {}
+            for line, cells, error in block:
+                contact_id = cells[column["contact_id"]] if "contact_id" in column and cells else ""
+                if not error and "email" in column:
+                    email = cells[column["email"]].strip()
+                    if email and not _EMAIL_SHAPE.match(email):
+                        error = "invalid email address"
+                key = None
+                if not error:
+                    key = situation(cells)
+                    if key not in known and key not in new:
+                        new[key] = dict(zip(header, cells, strict=True))
+                prepared.append((line, contact_id, key, error))
+            answers = {key: known[key] for _, _, key, _ in prepared if key is not None and key in known}
+            judged = dict(zip(new, judge(list(new.values())), strict=True))
+            answers.update(judged)
+            if len(known) + len(judged) > _KNOWN_SITUATIONS:
+                known.clear()
+            known.update(judged)
+            for line, contact_id, key, error in prepared:
+                decision, problem = (_NO_DECISION, error) if key is None else answers[key]
+                errors += not writer.write_cells(line, contact_id, decision, problem)
+            count += len(prepared)
+            if progress is not None:
+                progress.update(len(prepared))
     return count, errors
+
+
+def _blocks(rows, size: int):
+    block = []
+    for row in rows:
+        block.append(row)
+        if len(block) == size:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+def _judge_all(values_list: list[dict[str, str]], channel: Channel, at: datetime):
+    return [_parse(values, channel, at) for values in values_list]
+
+
+class _Judges:
+    """Judges new situations in this process, or in a pool of worker processes when jobs > 1."""
+
+    def __init__(self, jobs: int, channel: Channel, at: datetime):
+        self.jobs, self.channel, self.at = max(1, jobs), channel, at
+        self.pool = None
+
+    def __enter__(self):
+        if self.jobs > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            self.pool = ProcessPoolExecutor(max_workers=self.jobs)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def __call__(self, values_list: list[dict[str, str]]):
+        if self.pool is None or len(values_list) < 2 * self.jobs:
+            return _judge_all(values_list, self.channel, self.at)
+        share = -(-len(values_list) // self.jobs)
+        parts = [values_list[start : start + share] for start in range(0, len(values_list), share)]
+        futures = [self.pool.submit(_judge_all, part, self.channel, self.at) for part in parts]
+        return [answer for future in futures for answer in future.result()]
 
 
 def _situation_of(header: list[str], channel: Channel):
@@ -247,3 +306,4 @@ def _parse(values: dict[str, str], channel: Channel, at: datetime) -> tuple[tupl
 
 
 _KNOWN_SITUATIONS = 65536
+_BLOCK = 8192

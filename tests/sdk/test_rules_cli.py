@@ -91,7 +91,7 @@ def test_check_reports_bad_rows_and_decides_the_others(tmp_path, fmt):
         assert rows["c2"]["error"] == "invalid email address"
         assert rows["c3"]["error"] == "missing audience"
         assert rows["c4"]["error"] == "unknown time zone"
-        assert rows[6]["error"].startswith("expected 7 cells")
+        assert rows["c5"]["error"].startswith("expected 7 cells")
         assert rows["c6"]["decision"] == "allowed_with_conditions"
 
 
@@ -169,3 +169,39 @@ def test_demo_prints_a_table_per_channel(capsys):
     out = capsys.readouterr().out
     for channel in ("email", "sms", "phone_human", "automated_call", "postal"):
         assert f"\n{channel} " in out
+
+
+def test_parallel_check_writes_the_same_output_in_the_same_order(tmp_path):
+    import csv
+
+    from sdk.synthetic import COLUMNS, contact_rows
+
+    contacts = tmp_path / "contacts.csv"
+    with contacts.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(contact_rows(3000))
+    outputs = []
+    for jobs in ("1", "2"):
+        output = tmp_path / f"out{jobs}.csv"
+        assert (
+            main(
+                [
+                    "check",
+                    str(contacts),
+                    "--channel",
+                    "sms",
+                    "--at",
+                    "2026-09-15T11:00:00+02:00",
+                    "--jobs",
+                    jobs,
+                    "--output",
+                    str(output),
+                    "--no-progress",
+                ]
+            )
+            == 0
+        )
+        outputs.append(output.read_text())
+    assert outputs[0] == outputs[1]
+    assert outputs[0].count("\n") == 3001

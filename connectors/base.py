@@ -1,0 +1,184 @@
+"""The base every connector builds on: declared capabilities, a config schema, and a few small hooks.
+
+A connector subclass declares `name`, `capabilities` and `config_schema`, and overrides the hooks for what it
+declares: read contacts page by page, write consent tags, push unsubscribes, verify and parse webhooks. The
+transport (retries, limits, token refresh), batching and errors come from here and from `sdk.http`.
+Every write is an idempotent state assignment ("email opt-out = true"), never a toggle, so any retry is safe.
+"""
+
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from itertools import islice
+from typing import Any, ClassVar
+
+import marshmallow
+
+from sdk.consent_state import EventKind
+from sdk.errors import ConfigurationError, WebhookVerificationError
+from sdk.webhooks import WebhookRequest, WebhookVerifier
+
+
+class Capability(StrEnum):
+    SYNC_CONTACTS = "sync_contacts"
+    TAG_CONSENT = "tag_consent"
+    PUSH_UNSUBSCRIBE = "push_unsubscribe"
+    RECEIVE_WEBHOOKS = "receive_webhooks"
+
+
+@dataclass(frozen=True)
+class RemoteContact:
+    """A contact as one system holds it, reduced to what consent decisions need."""
+
+    system: str
+    record_id: str
+    email: str | None = None
+    phone: str | None = None
+    opted_out: frozenset[str] = frozenset()  # channels this system says the person opted out of
+    subscribed: frozenset[str] = frozenset()  # channels this system says the person subscribed to
+    updated_at: datetime | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)  # jurisdiction, audience, names ...
+
+
+@dataclass(frozen=True)
+class ConsentTag:
+    """Consentry's verdict per channel for one person, written back into a CRM (a state, not a toggle)."""
+
+    email: str | None
+    status: Mapping[str, str]  # channel -> "allowed" | "allowed_with_conditions" | "forbidden"
+    legal_basis: str | None = None
+    phone: str | None = None
+    record_id: str | None = None
+    known: Mapping[str, Any] = field(default_factory=dict)  # the system's own state, as read (e.g. status)
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    """Make this person unsubscribed for these channels in the target system."""
+
+    email: str | None
+    channels: frozenset[str] = frozenset({"email"})
+    phone: str | None = None
+    record_id: str | None = None
+
+
+@dataclass
+class WriteReport:
+    """What a batch write did; `failed` holds (position in the input, error code), never an identifier."""
+
+    applied: int = 0
+    unchanged: int = 0
+    not_found: int = 0
+    failed: list[tuple[int, str]] = field(default_factory=list)
+    calls: int = 0
+
+    def merge(self, other: "WriteReport") -> "WriteReport":
+        self.applied += other.applied
+        self.unchanged += other.unchanged
+        self.not_found += other.not_found
+        self.failed.extend(other.failed)
+        self.calls += other.calls
+        return self
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    """A consent change reported by a vendor webhook, in Consentry's terms."""
+
+    event_key: str
+    kind: EventKind
+    channel: str
+    occurred_at: datetime
+    system: str
+    email: str | None = None
+    phone: str | None = None
+    record_id: str | None = None
+    origin: str = "unknown"  # who made the change in the vendor: user, admin, api, integration ...
+    vendor_type: str = ""
+
+
+@dataclass(frozen=True)
+class WebhookAnswer:
+    status: int = 200
+    body: str = ""
+    content_type: str = "text/plain"
+
+
+class ConnectorConfig(marshmallow.Schema):
+    """Our own inputs reject unknown fields; subclasses add theirs, secrets marked `load_only` and `secret`."""
+
+    class Meta:
+        unknown = marshmallow.RAISE
+
+    base_url = marshmallow.fields.Url(require_tld=False, load_default=None)
+    advertiser = marshmallow.fields.String(load_default="default")
+
+
+def secret_field(**options) -> marshmallow.fields.String:
+    """A secret: never dumped, and marked so tooling can redact it."""
+    return marshmallow.fields.String(load_only=True, metadata={"secret": True}, **options)
+
+
+def batched(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+class Connector:
+    name: ClassVar[str] = ""
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    config_schema: ClassVar[type[ConnectorConfig]] = ConnectorConfig
+
+    def __init__(self, config: Mapping[str, Any], *, sleep=time.sleep, clock=time.time):
+        try:
+            self.config = self.config_schema().load(dict(config))
+        except marshmallow.ValidationError as error:
+            fields = ", ".join(sorted(error.messages)) if isinstance(error.messages, dict) else "config"
+            raise ConfigurationError(f"{self.name}: invalid configuration ({fields})") from None
+        self.sleep, self.clock = sleep, clock
+
+    @classmethod
+    def secret_fields(cls) -> list[str]:
+        return [name for name, item in cls.config_schema().fields.items() if item.metadata.get("secret")]
+
+    def supports(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    # -- hooks ---------------------------------------------------------------------------------------------------
+
+    def fetch_contacts(self, since: datetime | None = None) -> Iterator[RemoteContact]:
+        """Every contact changed since `since` (all when None), page by page, in constant memory."""
+        raise NotImplementedError
+
+    def apply_consent(self, tags: Iterable[ConsentTag]) -> WriteReport:
+        raise NotImplementedError
+
+    def push_unsubscribes(self, items: Iterable[Unsubscribe]) -> WriteReport:
+        raise NotImplementedError
+
+    def webhook_verifier(self) -> WebhookVerifier:
+        raise NotImplementedError
+
+    def parse_webhook(self, request: WebhookRequest) -> Sequence[InboundEvent]:
+        raise NotImplementedError
+
+    # -- provided ------------------------------------------------------------------------------------------------
+
+    def receive_webhook(self, request: WebhookRequest) -> Sequence[InboundEvent]:
+        """Verify, then parse: nothing is parsed from a request that is not authentic."""
+        self.webhook_verifier().verify(request)
+        try:
+            return self.parse_webhook(request)
+        except (KeyError, ValueError, TypeError) as error:
+            raise WebhookVerificationError(f"{self.name}: malformed webhook payload ({type(error).__name__})") from None
+
+    def webhook_answer(self, events: Sequence[InboundEvent]) -> WebhookAnswer:
+        """The body the vendor expects once the events are stored (Salesforce wants a SOAP Ack)."""
+        return WebhookAnswer()
+
+    def webhook_validation(self, request: WebhookRequest) -> WebhookAnswer | None:
+        """An answer to the vendor's URL validation request (Mailchimp's GET), or None."""
+        return None

@@ -1,0 +1,157 @@
+"""The conformance suite every connector passes: subclass `ConnectorConformance` in a few lines.
+
+It runs offline against the connector's own sandbox on 127.0.0.1 and checks retries, pagination, idempotent
+writes, unsubscribing an unknown contact, webhook verification failures and replays, and that no error message
+carries an email address. Tests of capabilities a connector does not declare are skipped with a reason.
+
+A subclass provides:
+- `connector_name` and the fixtures `sandbox` (a running sandbox with `.url`) and `make_connector`
+  (a function of keyword overrides returning a connector pointed at the sandbox, with `sleep=recorded_sleep`);
+- `seed(sandbox, emails)`, `is_unsubscribed(sandbox, email)` and `set_faults(sandbox, **faults)`;
+- `webhook_request(connector, *, email, secret=None, timestamp=None, body=None)`: a signed opt-out delivery,
+  and `signature_header`, the header a forged request may drop or garble.
+"""
+
+import time
+
+import pytest
+
+from sdk.errors import ConnectorError, WebhookVerificationError
+from sdk.webhooks import WebhookRequest
+
+from .base import Capability, Unsubscribe
+
+
+class ConnectorConformance:
+    connector_name: str = ""
+    signature_header: str = ""
+    page_size: int = 5
+
+    # -- helpers for subclasses ----------------------------------------------------------------------------------
+
+    @pytest.fixture
+    def recorded_sleep(self):
+        waits: list[float] = []
+        return waits
+
+    @pytest.fixture
+    def connector(self, make_connector):
+        return make_connector()
+
+    def require(self, connector, capability: Capability) -> None:
+        if not connector.supports(capability):
+            pytest.skip(f"{connector.name} does not declare {capability.value}")
+
+    # -- contacts ------------------------------------------------------------------------------------------------
+
+    def test_reads_every_contact_across_pages(self, sandbox, make_connector):
+        connector = make_connector(page_size=self.page_size)
+        self.require(connector, Capability.SYNC_CONTACTS)
+        emails = [f"page{number}@example.com" for number in range(self.page_size * 2 + 3)]
+        self.seed(sandbox, emails)
+        fetched = [contact.email.lower() for contact in connector.fetch_contacts()]
+        assert sorted(fetched) == sorted(emails)
+        assert connector.transport.calls.total >= 3
+
+    def test_retries_rate_limits_and_server_errors(self, sandbox, make_connector, recorded_sleep):
+        connector = make_connector()
+        self.require(connector, Capability.SYNC_CONTACTS)
+        self.seed(sandbox, ["retry@example.com"])
+        self.set_faults(sandbox, fail_next=2, fail_status=429)
+        assert [c.email for c in connector.fetch_contacts()] == ["retry@example.com"]
+        self.set_faults(sandbox, fail_next=1, fail_status=503)
+        assert len(list(connector.fetch_contacts())) == 1
+        assert len(recorded_sleep) == 3
+
+    # -- writes --------------------------------------------------------------------------------------------------
+
+    def test_unsubscribe_is_an_idempotent_state_assignment(self, sandbox, connector):
+        self.require(connector, Capability.PUSH_UNSUBSCRIBE)
+        self.seed(sandbox, ["twice@example.com"])
+        first = connector.push_unsubscribes([Unsubscribe(email="twice@example.com")])
+        second = connector.push_unsubscribes([Unsubscribe(email="twice@example.com")])
+        assert self.is_unsubscribed(sandbox, "twice@example.com")
+        assert first.failed == []
+        assert second.failed == []
+
+    def test_unsubscribing_an_unknown_contact_is_not_an_error(self, sandbox, connector):
+        self.require(connector, Capability.PUSH_UNSUBSCRIBE)
+        report = connector.push_unsubscribes([Unsubscribe(email="stranger@example.com")])
+        assert report.failed == []
+
+    def test_error_messages_carry_no_email_address(self, sandbox, make_connector):
+        connector = make_connector()
+        self.require(connector, Capability.PUSH_UNSUBSCRIBE)
+        self.set_faults(sandbox, fail_next=50, fail_status=500)
+        with pytest.raises(ConnectorError) as error:
+            connector.push_unsubscribes([Unsubscribe(email="leak.check@example.com")])
+        assert "@" not in str(error.value)
+        assert "leak.check" not in repr(error.value.args)
+
+    # -- webhooks ------------------------------------------------------------------------------------------------
+
+    def test_an_authentic_webhook_gives_opt_out_events(self, connector):
+        self.require(connector, Capability.RECEIVE_WEBHOOKS)
+        events = connector.receive_webhook(self.webhook_request(connector, email="hook@example.com"))
+        assert events
+        assert all(event.kind.opts_out for event in events)
+        assert {event.email.lower() for event in events if event.email} == {"hook@example.com"}
+
+    def test_a_replayed_webhook_gives_the_same_event_keys(self, connector):
+        self.require(connector, Capability.RECEIVE_WEBHOOKS)
+        request = self.webhook_request(connector, email="hook@example.com")
+        first = [event.event_key for event in connector.receive_webhook(request)]
+        again = [event.event_key for event in connector.receive_webhook(request)]
+        assert first == again
+
+    def test_a_tampered_body_is_rejected(self, connector):
+        self.require(connector, Capability.RECEIVE_WEBHOOKS)
+        request = self.webhook_request(connector, email="hook@example.com")
+        forged = WebhookRequest(
+            request.method, request.url, request.body.replace(b"hook", b"hack"), request.headers, request.query
+        )
+        self._rejected(connector, forged)
+
+    def test_a_wrong_secret_is_rejected(self, connector):
+        self.require(connector, Capability.RECEIVE_WEBHOOKS)
+        self._rejected(connector, self.webhook_request(connector, email="hook@example.com", secret="not-the-secret"))
+
+    def test_a_missing_or_malformed_signature_is_rejected(self, connector):
+        self.require(connector, Capability.RECEIVE_WEBHOOKS)
+        if not self.signature_header:
+            pytest.skip(f"{connector.name} webhooks carry no signature header")
+        request = self.webhook_request(connector, email="hook@example.com")
+        stripped = {k: v for k, v in request.headers.items() if k.lower() != self.signature_header.lower()}
+        self._rejected(connector, WebhookRequest(request.method, request.url, request.body, stripped, request.query))
+        garbled = {**stripped, self.signature_header: "garbage=,,=="}
+        self._rejected(connector, WebhookRequest(request.method, request.url, request.body, garbled, request.query))
+
+    @pytest.mark.parametrize("offset", [-3600, 3600], ids=["stale", "future"])
+    def test_stale_and_future_timestamps_are_rejected(self, connector, offset):
+        self.require(connector, Capability.RECEIVE_WEBHOOKS)
+        if not self.signature_header:
+            pytest.skip(f"{connector.name} webhooks carry no timestamp")
+        request = self.webhook_request(connector, email="hook@example.com", timestamp=time.time() + offset)
+        self._rejected(connector, request)
+
+    @staticmethod
+    def _rejected(connector, request: WebhookRequest) -> None:
+        with pytest.raises(WebhookVerificationError) as error:
+            connector.receive_webhook(request)
+        assert "@" not in str(error.value)
+
+    # -- to provide ----------------------------------------------------------------------------------------------
+
+    def seed(self, sandbox, emails: list[str]) -> None:
+        raise NotImplementedError
+
+    def is_unsubscribed(self, sandbox, email: str) -> bool:
+        raise NotImplementedError
+
+    def set_faults(self, sandbox, **faults) -> None:
+        import requests
+
+        requests.post(f"{sandbox.url}/_sandbox/faults", json=faults, timeout=5).raise_for_status()
+
+    def webhook_request(self, connector, *, email: str, secret=None, timestamp=None) -> WebhookRequest:
+        raise NotImplementedError

@@ -5,7 +5,7 @@ derived from the log (see consent_state), never stored as the only truth.
 """
 
 from collections.abc import Iterable
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +18,13 @@ from .store import consent_events, insert_ignoring_duplicates, persons
 from .suppression import SuppressionList
 
 _EVENT_COLUMNS = tuple(field.name for field in fields(ConsentEvent))
+
+
+@dataclass(frozen=True)
+class Recorded:
+    event: ConsentEvent
+    person_id: int
+    is_new: bool
 
 
 class Ledger:
@@ -35,24 +42,29 @@ class Ledger:
     def append_many(self, items: Iterable[tuple[ConsentEvent, str | None, str | None]]) -> int:
         """Record events in one transaction (all or nothing); returns how many were new."""
         prepared = [(event, *identifiers(email, phone)) for event, email, phone in items]
-        now = datetime.now(UTC)
-        added = 0
         with self.engine.begin() as connection:
-            for event, email, phone in prepared:
-                person_id = ensure_person(connection, email, phone)
-                row = {name: getattr(event, name) for name in _EVENT_COLUMNS}
-                row.update(
-                    person_id=person_id,
-                    kind=event.kind.value,
-                    occurred_at=event.occurred_at.astimezone(UTC),
-                    recorded_at=(event.recorded_at or now).astimezone(UTC),
-                )
-                statement = insert_ignoring_duplicates(connection, consent_events).values(**row)
-                is_new = connection.execute(statement.returning(consent_events.c.id)).first() is not None
-                added += is_new
-                if is_new and self.suppression is not None:
-                    self._follow_state(connection, person_id, event)
-        return added
+            return sum(recorded.is_new for recorded in self.append_in(connection, prepared))
+
+    def append_in(self, connection, prepared) -> list["Recorded"]:
+        """Record (event, normalised email, normalised phone) triples inside the caller's transaction, so that
+        callers (the webhook inbox) commit the events and their own rows together or not at all."""
+        now = datetime.now(UTC)
+        recorded = []
+        for event, email, phone in prepared:
+            person_id = ensure_person(connection, email, phone)
+            row = {name: getattr(event, name) for name in _EVENT_COLUMNS}
+            row.update(
+                person_id=person_id,
+                kind=event.kind.value,
+                occurred_at=event.occurred_at.astimezone(UTC),
+                recorded_at=(event.recorded_at or now).astimezone(UTC),
+            )
+            statement = insert_ignoring_duplicates(connection, consent_events).values(**row)
+            is_new = connection.execute(statement.returning(consent_events.c.id)).first() is not None
+            if is_new and self.suppression is not None:
+                self._follow_state(connection, person_id, event)
+            recorded.append(Recorded(event, person_id, is_new))
+        return recorded
 
     def _follow_state(self, connection, person_id: int, event: ConsentEvent) -> None:
         """Keep the suppression list in line with the state the log now gives for the event's channel.

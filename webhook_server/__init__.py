@@ -1,3 +1,5 @@
-"""The web service that receives opt-out webhooks (later issues fill this package)."""
+"""The web service that receives opt-out webhooks and propagates them to every other connected system."""
 
-__all__: list[str] = []
+from .app import create_app
+
+__all__ = ["create_app"]

@@ -2,7 +2,7 @@
 
 from .engine import insert_ignoring_duplicates, make_engine
 from .migrate import upgrade
-from .schema import consent_events, contacts, erasures, metadata, persons, suppression_entries
+from .schema import consent_events, contacts, erasures, metadata, persons, propagation_jobs, suppression_entries
 
 __all__ = [
     "consent_events",
@@ -12,6 +12,7 @@ __all__ = [
     "make_engine",
     "metadata",
     "persons",
+    "propagation_jobs",
     "suppression_entries",
     "upgrade",
 ]

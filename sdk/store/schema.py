@@ -103,3 +103,24 @@ erasures = Table(
     Column("events_removed", Integer, nullable=False),
     Column("contacts_removed", Integer, nullable=False),
 )
+
+propagation_jobs = Table(
+    "propagation_jobs",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column("event_key", String(200), nullable=False),
+    Column("person_id", Identifier, ForeignKey("persons.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("source_system", String(40), nullable=False),
+    Column("target_system", String(40), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("status", String(10), nullable=False),  # pending, running, done, failed (will retry), dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("done_at", DateTime(timezone=True)),
+    Column("last_error", String(120)),
+    UniqueConstraint("event_key", "target_system", name="uq_propagation_event_target"),
+    Index("ix_propagation_due", "status", "next_attempt_at"),
+)

@@ -1,0 +1,43 @@
+"""The Flask application factory: `create_app(config=None)`."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from sqlalchemy import text
+
+from .errors import register_error_handlers
+from .metrics import Metrics
+from .runtime import DEFAULTS, Runtime, build_runtime
+from .webhooks import blueprint as webhooks
+
+
+@dataclass
+class ServerState:
+    runtime: Runtime
+    metrics: Metrics
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Defaults, then CONSENTRY_* environment variables, then `config`; refuses to start when misconfigured."""
+    runtime = build_runtime(config)
+    app = Flask(__name__)
+    app.config.update(DEFAULTS)
+    app.config["MAX_CONTENT_LENGTH"] = int(runtime.config.get("MAX_CONTENT_LENGTH", DEFAULTS["MAX_CONTENT_LENGTH"]))
+    app.extensions["consentry"] = ServerState(runtime=runtime, metrics=Metrics(runtime.services.engine))
+    app.register_blueprint(webhooks)
+    register_error_handlers(app)
+
+    @app.get("/healthz")
+    def healthz():
+        with runtime.services.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return jsonify({"status": "ok", "connectors": sorted(runtime.connectors)})
+
+    @app.get("/metrics")
+    def metrics():
+        state = app.extensions["consentry"]
+        return Response(state.metrics.render(), content_type="text/plain; version=0.0.4")
+
+    return app

@@ -1,0 +1,152 @@
+"""Applying opt-outs to the other systems: claim a job, push the unsubscribe, record the outcome.
+
+Jobs live in the database (the audit trail: pending, running, done, failed, dead, with timestamps); the queue only
+says "look at job N now". A job is claimed with a lease, so a worker killed mid-job loses nothing: once the lease
+runs out the job is due again. Pushing an unsubscribe is idempotent, so doing it twice is harmless.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, and_, or_, select, update
+
+from connectors.base import Connector, Unsubscribe
+from sdk.errors import ConnectorError
+from sdk.store import persons, propagation_jobs
+
+LEASE = timedelta(seconds=30)
+MAX_ATTEMPTS = 8
+
+
+def backoff(attempt: int) -> timedelta:
+    """1 s, 2 s, 4 s ... capped at 5 minutes."""
+    return timedelta(seconds=min(2 ** (attempt - 1), 300))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job_id: int
+    status: str  # done, failed (retry at `retry_at`), dead, skipped (claimed elsewhere or finished)
+    retry_at: datetime | None = None
+
+
+def due_jobs(engine: Engine, *, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Jobs waiting for a first try or a retry, and jobs whose worker died holding them."""
+    now = now or datetime.now(UTC)
+    table = propagation_jobs.c
+    query = (
+        select(table.id)
+        .where(
+            or_(
+                and_(table.status.in_(["pending", "failed"]), table.next_attempt_at <= now),
+                and_(table.status == "running", table.lease_until < now),
+            )
+        )
+        .order_by(table.next_attempt_at)
+        .limit(limit)
+    )
+    with engine.connect() as connection:
+        return list(connection.execute(query).scalars())
+
+
+def run_job(
+    engine: Engine,
+    connectors: Mapping[str, Connector],
+    job_id: int,
+    *,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    max_attempts: int = MAX_ATTEMPTS,
+) -> Outcome:
+    claimed = _claim(engine, job_id, now())
+    if claimed is None:
+        return Outcome(job_id, "skipped")
+    connector = connectors.get(claimed.target_system)
+    if connector is None:
+        return _finish(engine, job_id, "dead", now(), error="TARGET_NOT_CONFIGURED")
+    unsubscribe = Unsubscribe(
+        email=claimed.email, phone=claimed.phone, channels=frozenset({claimed.channel}), record_id=None
+    )
+    try:
+        report = connector.push_unsubscribes([unsubscribe])
+    except ConnectorError as error:
+        code = (error.code or "CONNECTOR_ERROR")[:120]
+        if error.retryable and claimed.attempts < max_attempts:
+            retry_at = now() + backoff(claimed.attempts)
+            return _finish(engine, job_id, "failed", now(), error=code, retry_at=retry_at)
+        return _finish(engine, job_id, "dead", now(), error=code)
+    if report.failed:
+        return _finish(engine, job_id, "dead", now(), error=f"REJECTED_{report.failed[0][1]}"[:120])
+    return _finish(engine, job_id, "done", now())
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    target_system: str
+    channel: str
+    attempts: int
+    email: str | None
+    phone: str | None
+
+
+def _claim(engine: Engine, job_id: int, now: datetime) -> _Claimed | None:
+    table = propagation_jobs.c
+    claimable = or_(
+        table.status.in_(["pending", "failed"]),
+        and_(table.status == "running", table.lease_until < now),
+    )
+    with engine.begin() as connection:
+        claimed = connection.execute(
+            update(propagation_jobs)
+            .where(table.id == job_id)
+            .where(claimable)
+            .values(status="running", lease_until=now + LEASE, attempts=table.attempts + 1, updated_at=now)
+            .returning(table.target_system, table.channel, table.attempts, table.person_id)
+        ).first()
+        if claimed is None:
+            return None
+        person = connection.execute(
+            select(persons.c.email, persons.c.phone).where(persons.c.id == claimed.person_id)
+        ).first()
+    if person is None:
+        return None
+    return _Claimed(claimed.target_system, claimed.channel, claimed.attempts, person.email, person.phone)
+
+
+def _finish(engine: Engine, job_id: int, status: str, now: datetime, *, error=None, retry_at=None) -> Outcome:
+    values = {"status": status, "updated_at": now, "lease_until": None, "last_error": error}
+    if status == "done":
+        values["done_at"] = now
+    if retry_at is not None:
+        values["next_attempt_at"] = retry_at
+    with engine.begin() as connection:
+        connection.execute(update(propagation_jobs).where(propagation_jobs.c.id == job_id).values(**values))
+    return Outcome(job_id, status, retry_at)
+
+
+def retry_dead(engine: Engine, *, now: datetime | None = None) -> int:
+    """Replay every dead job from scratch (`consentry propagation retry`)."""
+    now = now or datetime.now(UTC)
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(propagation_jobs)
+            .where(propagation_jobs.c.status == "dead")
+            .values(status="pending", attempts=0, next_attempt_at=now, updated_at=now, last_error=None)
+        )
+        return result.rowcount
+
+
+def dead_jobs(engine: Engine) -> list[dict]:
+    table = propagation_jobs.c
+    query = select(
+        table.id,
+        table.event_key,
+        table.source_system,
+        table.target_system,
+        table.channel,
+        table.attempts,
+        table.last_error,
+        table.updated_at,
+    ).where(table.status == "dead")
+    with engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query.order_by(table.id))]

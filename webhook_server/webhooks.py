@@ -1,0 +1,60 @@
+"""`POST /webhooks/<connector>`: verify, parse, commit the events and their jobs, and only then answer 2xx."""
+
+from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+from connectors.base import Capability
+from sdk.errors import WebhookVerificationError
+from sdk.webhooks import WebhookRequest
+
+from .errors import error_body
+from .inbox import ingest
+from .tasks import enqueue
+
+blueprint = Blueprint("webhooks", __name__)
+
+
+@blueprint.route("/webhooks/<name>", methods=["GET", "POST"])
+def receive(name: str):
+    state = current_app.extensions["consentry"]
+    connector = state.runtime.connectors.get(name)
+    if connector is None or not connector.supports(Capability.RECEIVE_WEBHOOKS):
+        raise NotFound(f"no webhook endpoint for {name!r}")
+    raw = WebhookRequest(
+        method=request.method,
+        url=_public_url(),
+        body=request.get_data(cache=False),
+        headers=dict(request.headers),
+        query=request.args.to_dict(),
+    )
+    if request.method == "GET":
+        answer = connector.webhook_validation(raw)
+        if answer is None:
+            raise MethodNotAllowed(valid_methods=["POST"])
+        return Response(answer.body, status=answer.status, content_type=answer.content_type)
+    try:
+        events = connector.receive_webhook(raw)
+    except WebhookVerificationError as error:
+        state.metrics.rejected.labels(name, "verification").inc()
+        return error_body(401, "WebhookRejected", str(error))
+    others = [target for target in state.runtime.connectors if target != name]
+    result = ingest(
+        state.runtime.services,
+        events,
+        targets=others,
+        advertiser=state.runtime.advertiser,
+        echo_window=state.runtime.echo_window,
+    )
+    state.metrics.received.labels(name).inc(result.new_events)
+    enqueue(result.job_ids)
+    answer = connector.webhook_answer(events)
+    return Response(answer.body, status=answer.status, content_type=answer.content_type)
+
+
+def _public_url() -> str:
+    """The URL the vendor called (signatures cover it); CONSENTRY_PUBLIC_URL fixes it behind a proxy."""
+    base = current_app.extensions["consentry"].runtime.config.get("PUBLIC_URL")
+    if base:
+        query = request.query_string.decode()
+        return f"{str(base).rstrip('/')}{request.path}" + (f"?{query}" if query else "")
+    return request.url

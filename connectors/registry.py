@@ -15,10 +15,20 @@ BUILTIN = {
 }
 
 
+_REGISTERED: dict[str, str] = {}
+
+
+def register(name: str, target: str) -> None:
+    """Register a connector in this process ("package.module:Class"), as an entry point would."""
+    if name in BUILTIN:
+        raise ConfigurationError(f"{name!r} is a built-in connector")
+    _REGISTERED[name] = target
+
+
 def available() -> dict[str, str]:
     """Connector names and where they come from; built-in names cannot be overridden."""
     found = {entry.name: entry.value for entry in entry_points(group="consentry.connectors")}
-    return {**found, **BUILTIN}
+    return {**found, **_REGISTERED, **BUILTIN}
 
 
 def connector_class(name: str) -> type[Connector]:

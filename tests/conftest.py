@@ -1,6 +1,7 @@
 """Shared fixtures: real databases (a SQLite file, and PostgreSQL when the CI services are up)."""
 
 import os
+import tempfile
 
 import pytest
 from sqlalchemy import text
@@ -9,6 +10,8 @@ from sdk.store import make_engine, metadata, upgrade
 from sdk.suppression import Keyring
 
 IN_CI = os.environ.get("CONSENTRY_CI") == "1"
+# Files the code under test creates by default (the SQLite queue, the default database) go to a scratch home.
+os.environ["CONSENTRY_HOME"] = tempfile.mkdtemp(prefix="consentry-tests-")
 
 
 def service_url(name: str) -> str:

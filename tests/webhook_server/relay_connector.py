@@ -1,0 +1,69 @@
+"""A minimal connector for testing the server alone: JSON webhooks signed with HMAC-SHA256, unsubscribes kept in
+memory per process. Real vendors are tested through their sandboxes in tests/integration."""
+
+import hashlib
+import hmac
+import json
+from datetime import datetime
+
+from connectors.base import Capability, Connector, ConnectorConfig, InboundEvent, WriteReport, secret_field
+from sdk.consent_state import EventKind
+from sdk.errors import ConnectorError, WebhookVerificationError
+from sdk.webhooks import WebhookVerifier
+
+UNSUBSCRIBED: dict[str, set[str]] = {}
+FAILURES: dict[str, int] = {}
+
+
+class RelayConfig(ConnectorConfig):
+    secret = secret_field(load_default=None)
+
+
+class RelayVerifier(WebhookVerifier):
+    def verify(self, request):
+        given = self.required_header(request, "X-Relay-Signature")
+        if not self.matches_any(lambda key: hmac.new(key, request.body, hashlib.sha256).hexdigest(), given):
+            raise WebhookVerificationError("relay: signature mismatch")
+
+
+class RelayConnector(Connector):
+    capabilities = frozenset({Capability.PUSH_UNSUBSCRIBE, Capability.RECEIVE_WEBHOOKS})
+    config_schema = RelayConfig
+
+    def webhook_verifier(self):
+        return RelayVerifier([self.config["secret"]])
+
+    def parse_webhook(self, request):
+        return [
+            InboundEvent(
+                event_key=item["id"],
+                kind=EventKind(item["kind"]),
+                channel=item.get("channel", "email"),
+                occurred_at=datetime.fromisoformat(item["at"]),
+                system=self.name,
+                email=item.get("email"),
+            )
+            for item in json.loads(request.body)
+        ]
+
+    def push_unsubscribes(self, items):
+        if FAILURES.get(self.name, 0) > 0:
+            FAILURES[self.name] -= 1
+            raise ConnectorError(f"{self.name}: unavailable", retryable=True, code="SERVER_ERROR")
+        report = WriteReport(calls=1)
+        for item in items:
+            UNSUBSCRIBED.setdefault(self.name, set()).add(item.email)
+            report.applied += 1
+        return report
+
+
+class AlphaConnector(RelayConnector):
+    name = "alpha"
+
+
+class BetaConnector(RelayConnector):
+    name = "beta"
+
+
+def sign(body: bytes, secret: str) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()

@@ -1,0 +1,175 @@
+"""The server's durable inbox and propagation, with two in-memory connectors (no vendor involved)."""
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from connectors import registry
+from sdk.errors import ConfigurationError
+from sdk.identity import IdentifierKind
+from sdk.store import consent_events, propagation_jobs, upgrade
+from webhook_server import create_app
+from webhook_server.propagation import due_jobs, run_job
+
+from . import relay_connector
+from .relay_connector import FAILURES, UNSUBSCRIBED, sign
+
+PEPPER = "server-test-pepper-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def _relays():
+    registry.register("alpha", "tests.webhook_server.relay_connector:AlphaConnector")
+    registry.register("beta", "tests.webhook_server.relay_connector:BetaConnector")
+    UNSUBSCRIBED.clear()
+    FAILURES.clear()
+
+
+@pytest.fixture
+def app(database_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("CONSENTRY_HOME", str(tmp_path))
+    upgrade(database_url)
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "SUPPRESSION_PEPPER": PEPPER,
+            "CONNECTORS": ["alpha", "beta"],
+            "CONNECTOR_SETTINGS": {"alpha": {"secret": "alpha-secret"}, "beta": {"secret": "beta-secret"}},
+        }
+    )
+    yield app
+    app.extensions["consentry"].runtime.close()
+
+
+def deliver(client, name, events, *, secret=None):
+    body = json.dumps(events).encode()
+    headers = {"X-Relay-Signature": sign(body, secret or f"{name}-secret"), "Content-Type": "application/json"}
+    return client.post(f"/webhooks/{name}", data=body, headers=headers)
+
+
+def optout(key, email="jane@example.com", at="2026-05-01T10:00:00+00:00"):
+    return {"id": key, "kind": "withdrawn", "email": email, "at": at}
+
+
+def count(app, table):
+    engine = app.extensions["consentry"].runtime.services.engine
+    with engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def run_all(app):
+    runtime = app.extensions["consentry"].runtime
+    return [
+        run_job(runtime.services.engine, runtime.connectors, job).status for job in due_jobs(runtime.services.engine)
+    ]
+
+
+def test_an_opt_out_is_stored_and_propagated_to_the_other_system(app):
+    client = app.test_client()
+    assert deliver(client, "alpha", [optout("a-1")]).status_code == 200
+    assert count(app, consent_events) == 1
+    assert run_all(app) == ["done"]
+    assert UNSUBSCRIBED["beta"] == {"jane@example.com"}
+    assert "alpha" not in UNSUBSCRIBED
+    suppression = app.extensions["consentry"].runtime.services.suppression
+    assert suppression.check(IdentifierKind.EMAIL, "jane@example.com").covers("email")
+
+
+def test_a_duplicate_delivery_is_acknowledged_and_changes_nothing(app):
+    client = app.test_client()
+    deliver(client, "alpha", [optout("a-1")])
+    assert deliver(client, "alpha", [optout("a-1")]).status_code == 200
+    assert count(app, consent_events) == 1
+    assert count(app, propagation_jobs) == 1
+
+
+def test_the_echo_of_our_own_write_fans_out_no_further(app):
+    client = app.test_client()
+    deliver(client, "alpha", [optout("a-1")])
+    run_all(app)
+    deliver(client, "beta", [optout("b-echo")])  # beta reports the unsubscribe we just made
+    assert count(app, consent_events) == 2
+    assert count(app, propagation_jobs) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (b'[{"id": "x"}]', {"X-Relay-Signature": "0" * 64}),
+        (b"[]", {}),
+    ],
+    ids=["forged", "unsigned"],
+)
+def test_forged_requests_get_401_and_store_nothing(app, body, headers):
+    answer = app.test_client().post("/webhooks/alpha", data=body, headers=headers)
+    assert answer.status_code == 401
+    assert answer.json["error"] == "WebhookRejected"
+    assert count(app, consent_events) == 0
+
+
+def test_oversized_requests_get_413_and_store_nothing(app):
+    huge = [optout(f"k{n}", email=f"p{n}@example.com") for n in range(20000)]
+    answer = deliver(app.test_client(), "alpha", huge)
+    assert answer.status_code == 413
+    assert answer.is_json
+    assert count(app, consent_events) == 0
+
+
+def test_a_stale_event_never_resubscribes(app):
+    client = app.test_client()
+    deliver(client, "alpha", [optout("a-1", at="2026-05-02T00:00:00+00:00")])
+    deliver(
+        client,
+        "alpha",
+        [{"id": "a-0", "kind": "granted", "email": "jane@example.com", "at": "2026-05-01T00:00:00+00:00"}],
+    )
+    ledger = app.extensions["consentry"].runtime.services.ledger
+    assert ledger.state(channel="email", advertiser="default", email="jane@example.com").status == "opted_out"
+
+
+def test_a_failing_target_is_retried_then_dead_then_replayable(app):
+    from webhook_server.propagation import dead_jobs, retry_dead
+
+    runtime = app.extensions["consentry"].runtime
+    FAILURES["beta"] = 100
+    deliver(app.test_client(), "alpha", [optout("a-1")])
+    [job] = due_jobs(runtime.services.engine)
+    statuses = [run_job(runtime.services.engine, runtime.connectors, job, max_attempts=3).status for _ in range(3)]
+    assert statuses == ["failed", "failed", "dead"]
+    assert [row["id"] for row in dead_jobs(runtime.services.engine)] == [job]
+    FAILURES["beta"] = 0
+    assert retry_dead(runtime.services.engine) == 1
+    assert run_job(runtime.services.engine, runtime.connectors, job).status == "done"
+
+
+def test_unknown_connector_is_404_json(app):
+    answer = app.test_client().post("/webhooks/nobody", data=b"{}")
+    assert answer.status_code == 404
+    assert answer.is_json
+
+
+def test_health_and_metrics(app):
+    client = app.test_client()
+    assert client.get("/healthz").json["status"] == "ok"
+    deliver(client, "alpha", [optout("a-1")])
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'consentry_events_received_total{connector="alpha"} 1.0' in metrics
+    assert "consentry_queue_depth 1.0" in metrics
+
+
+def test_refuses_to_start_without_a_webhook_secret(database_url):
+    with pytest.raises(ConfigurationError) as error:
+        create_app(
+            {
+                "DATABASE_URL": database_url,
+                "SUPPRESSION_PEPPER": PEPPER,
+                "CONNECTORS": ["alpha"],
+                "CONNECTOR_SETTINGS": {"alpha": {}},
+            }
+        )
+    assert "refusing to start" in str(error.value)
+
+
+def test_relay_module_is_importable_by_name():
+    assert relay_connector.AlphaConnector.name == "alpha"

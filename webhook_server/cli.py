@@ -1,0 +1,91 @@
+"""Server-side commands: `serve`, `worker`, `propagation failed|retry`, registered through entry points."""
+
+import os
+import sys
+
+
+def register(commands) -> None:
+    serve = commands.add_parser("serve", help="run the webhook server under gunicorn")
+    serve.add_argument("--bind", default="127.0.0.1:8000")
+    serve.add_argument("--workers", type=int, default=2)
+    serve.set_defaults(handler=_serve)
+
+    worker = commands.add_parser("worker", help="run the propagation workers (huey consumer)")
+    worker.add_argument("--threads", type=int, default=4)
+    worker.set_defaults(handler=_worker)
+
+    propagation = commands.add_parser("propagation", help="propagation jobs that ran out of retries")
+    actions = propagation.add_subparsers(metavar="ACTION", required=True)
+    actions.add_parser("failed", help="list dead jobs").set_defaults(handler=_failed)
+    actions.add_parser("retry", help="replay every dead job").set_defaults(handler=_retry)
+
+
+def _serve(arguments) -> int:
+    from .runtime import build_runtime
+
+    build_runtime().close()  # refuse to start here, with a clear message, rather than in every gunicorn worker
+    os.execvp(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            arguments.bind,
+            "--workers",
+            str(arguments.workers),
+            "--access-logfile",
+            "-",
+            "webhook_server.wsgi:app",
+        ],
+    )
+    return 0  # pragma: no cover
+
+
+def _worker(arguments) -> int:
+    from huey.consumer import Consumer
+
+    from .tasks import queue
+
+    Consumer(
+        queue,
+        workers=arguments.threads,
+        worker_type="thread",
+        periodic=True,
+        backoff=1.15,
+        max_delay=1.0,
+        initial_delay=0.05,
+    ).run()
+    return 0
+
+
+def _failed(_arguments) -> int:
+    import json
+
+    from sdk.services import open_services
+
+    from .propagation import dead_jobs
+
+    services = open_services()
+    try:
+        for job in dead_jobs(services.engine):
+            print(json.dumps({key: str(value) if value is not None else None for key, value in job.items()}))
+    finally:
+        services.close()
+    return 0
+
+
+def _retry(_arguments) -> int:
+    from sdk.services import open_services
+
+    from .propagation import due_jobs, retry_dead
+    from .tasks import enqueue
+
+    services = open_services()
+    try:
+        count = retry_dead(services.engine)
+        enqueue(due_jobs(services.engine))
+    finally:
+        services.close()
+    print(f"{count} dead jobs queued again", file=sys.stderr)
+    return 0

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from hashlib import blake2b
 from operator import itemgetter
 from typing import IO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -219,7 +220,7 @@ def check_stream(
                         error = "invalid email address"
                 key = None
                 if not error:
-                    key = situation(cells)
+                    key = _digest(situation(cells))
                     if key not in known and key not in new:
                         new[key] = dict(zip(header, cells, strict=True))
                 prepared.append((line, contact_id, key, error))
@@ -236,6 +237,11 @@ def check_stream(
             if progress is not None:
                 progress.update(len(prepared))
     return count, errors
+
+
+def _digest(situation: tuple) -> bytes:
+    """A 128-bit digest stands for the situation in the cache: a tenth of the memory, no practical collisions."""
+    return blake2b(repr(situation).encode(), digest_size=16).digest()  # repr: unambiguous whatever the cells
 
 
 def _blocks(rows, size: int):

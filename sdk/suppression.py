@@ -165,12 +165,15 @@ class SuppressionList:
         with self.engine.connect() as connection:
             # A plain driver query: at a million identifiers, compiling thousands of bound parameters through
             # the SQL layer costs more than the lookups themselves.
-            mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-            sql = (
-                "SELECT identifier_hash, channels, reason_code, added_on FROM suppression_entries "
-                f"WHERE identifier_hash IN ({','.join([mark] * len(wanted))})"
-            )
-            for digest, channels, reason_code, added_on in connection.exec_driver_sql(sql, tuple(wanted)):
+            select_sql = "SELECT identifier_hash, channels, reason_code, added_on FROM suppression_entries "
+            if connection.dialect.paramstyle == "qmark":  # SQLite
+                sql, parameters = (
+                    select_sql + f"WHERE identifier_hash IN ({','.join('?' * len(wanted))})",
+                    tuple(wanted),
+                )
+            else:  # PostgreSQL: one array parameter
+                sql, parameters = select_sql + "WHERE identifier_hash = ANY(%s)", (list(wanted),)
+            for digest, channels, reason_code, added_on in connection.exec_driver_sql(sql, parameters):
                 key = (channels, reason_code, added_on)
                 suppression = shared.get(key)
                 if suppression is None:

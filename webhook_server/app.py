@@ -7,9 +7,12 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from sqlalchemy import text
 
+from sdk.unsubscribe import UnsubscribeTokens
+
 from .errors import register_error_handlers
 from .metrics import Metrics
 from .runtime import DEFAULTS, Runtime, build_runtime
+from .unsubscribe import blueprint as unsubscribe
 from .webhooks import blueprint as webhooks
 
 
@@ -17,6 +20,7 @@ from .webhooks import blueprint as webhooks
 class ServerState:
     runtime: Runtime
     metrics: Metrics
+    tokens: UnsubscribeTokens | None = None
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -25,8 +29,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(DEFAULTS)
     app.config["MAX_CONTENT_LENGTH"] = int(runtime.config.get("MAX_CONTENT_LENGTH", DEFAULTS["MAX_CONTENT_LENGTH"]))
-    app.extensions["consentry"] = ServerState(runtime=runtime, metrics=Metrics(runtime.services.engine))
+    secret = runtime.config.get("UNSUBSCRIBE_SECRET")
+    tokens = UnsubscribeTokens(str(secret)) if secret else None
+    app.extensions["consentry"] = ServerState(runtime, Metrics(runtime.services.engine), tokens)
     app.register_blueprint(webhooks)
+    if tokens is not None:  # the unsubscribe pages exist once links can be signed
+        app.register_blueprint(unsubscribe)
     register_error_handlers(app)
 
     @app.get("/healthz")

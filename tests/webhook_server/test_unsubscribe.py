@@ -1,0 +1,136 @@
+"""Unsubscribe links: one-click POST, the confirmation page, tampered tokens; and the page in a real browser."""
+
+import shutil
+
+import pytest
+from sqlalchemy import func, select
+
+from connectors import registry
+from sdk.identity import IdentifierKind
+from sdk.store import consent_events, propagation_jobs, upgrade
+from sdk.unsubscribe import UnsubscribeTokens, build_link
+from webhook_server import create_app
+
+from .relay_connector import UNSUBSCRIBED
+
+SECRET = "unsubscribe-secret-0123456789"
+
+
+@pytest.fixture
+def app(database_url):
+    registry.register("alpha", "tests.webhook_server.relay_connector:AlphaConnector")
+    UNSUBSCRIBED.clear()
+    upgrade(database_url)
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "SUPPRESSION_PEPPER": "server-test-pepper-0123456789",
+            "CONNECTORS": ["alpha"],
+            "CONNECTOR_SETTINGS": {"alpha": {"secret": "alpha-secret"}},
+            "UNSUBSCRIBE_SECRET": SECRET,
+        }
+    )
+    yield app
+    app.extensions["consentry"].runtime.close()
+
+
+def link(app, email="jane@example.com", channels=("email", "sms")):
+    engine = app.extensions["consentry"].runtime.services.engine
+    return build_link(
+        engine,
+        UnsubscribeTokens(SECRET),
+        base_url="https://consentry.example",
+        email=email,
+        channels=channels,
+        advertiser="acme",
+    )
+
+
+def path_of(url: str) -> str:
+    return url.removeprefix("https://consentry.example")
+
+
+def rows(app, table) -> int:
+    with app.extensions["consentry"].runtime.services.engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_the_link_carries_no_readable_email_and_the_rfc_8058_headers(app):
+    made = link(app)
+    assert "jane" not in made.url
+    assert made.headers["List-Unsubscribe"] == f"<{made.url}>"
+    assert made.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_one_click_records_the_objection_and_propagates_it(app):
+    client = app.test_client()
+    answer = client.post(path_of(link(app).url), data={"List-Unsubscribe": "One-Click"})
+    assert answer.status_code == 200
+    assert answer.data == b""
+    suppression = app.extensions["consentry"].runtime.services.suppression
+    assert suppression.check(IdentifierKind.EMAIL, "jane@example.com").covers("sms")
+    assert rows(app, consent_events) == 2
+    assert rows(app, propagation_jobs) == 2
+    client.post(path_of(link(app).url), data={"List-Unsubscribe": "One-Click"})  # clicked twice: one effect
+    assert rows(app, consent_events) == 2
+
+
+def test_the_page_lets_the_recipient_choose_channels(app):
+    client = app.test_client()
+    url = path_of(link(app).url)
+    page = client.get(url, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<html lang="en">' in page
+    assert 'value="sms"' in page
+    done = client.post(url + "?lang=fr", data={"channels": ["sms"]}).get_data(as_text=True)
+    assert "C'est fait" in done
+    suppression = app.extensions["consentry"].runtime.services.suppression
+    entry = suppression.check(IdentifierKind.EMAIL, "jane@example.com")
+    assert entry.covers("sms")
+    assert not entry.covers("email")
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_tampered_token_is_refused_without_effect(app, method):
+    url = path_of(link(app).url)
+    tampered = url[:-3] + ("aaa" if not url.endswith("aaa") else "bbb")
+    answer = getattr(app.test_client(), method)(tampered, data={"List-Unsubscribe": "One-Click"})
+    assert answer.status_code == 400
+    assert rows(app, consent_events) == 0
+
+
+@pytest.mark.integration
+def test_the_page_works_in_a_real_browser(app, database_url):
+    if not shutil.which("chromium") or not shutil.which("chromedriver"):
+        from tests.conftest import IN_CI
+
+        if IN_CI:
+            pytest.fail("chromium and chromedriver are needed (bash .ci/services.sh installs them)")
+        pytest.skip("chromium and chromedriver are not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    from connectors.sandbox_kit import ServerThread
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--lang=fr-FR"):
+        options.add_argument(argument)
+    options.add_experimental_option("prefs", {"intl.accept_languages": "fr-FR,fr"})
+    with ServerThread(app) as server:
+        driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+        try:
+            driver.get(server.url + path_of(link(app).url))
+            assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
+            boxes = driver.find_elements(By.CSS_SELECTOR, "input[name=channels]")
+            assert len(boxes) == 2
+            for box in boxes:  # every box has a visible label and is reachable by keyboard
+                assert box.find_element(By.XPATH, "./..").tag_name == "label"
+            driver.find_element(By.CSS_SELECTOR, "input[value=email]").click()  # keep email, stop SMS only
+            driver.find_element(By.ID, "confirm").click()
+            assert driver.find_element(By.ID, "done").text == "C'est fait"
+        finally:
+            driver.quit()
+    entry = app.extensions["consentry"].runtime.services.suppression.check(IdentifierKind.EMAIL, "jane@example.com")
+    assert entry.covers("sms")
+    assert not entry.covers("email")

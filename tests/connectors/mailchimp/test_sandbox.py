@@ -218,3 +218,4 @@ def test_the_sandbox_command_serves_on_loopback(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+        process.stdout.close()

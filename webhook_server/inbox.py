@@ -17,7 +17,7 @@ from sdk.consent_state import ConsentEvent
 from sdk.errors import InvalidInputError
 from sdk.persons import identifiers
 from sdk.services import Services
-from sdk.store import insert_ignoring_duplicates, propagation_jobs
+from sdk.store import contacts, insert_ignoring_duplicates, persons, propagation_jobs
 
 
 @dataclass
@@ -42,8 +42,11 @@ def ingest(
     result = IngestResult()
     prepared = []
     for event in events:
+        email, phone = event.email, event.phone
+        if not email and not phone and event.record_id:
+            email, phone = _known_identity(services, event.system, event.record_id)
         try:
-            prepared.append((_consent_event(event, advertiser, now), *identifiers(event.email, event.phone)))
+            prepared.append((_consent_event(event, advertiser, now), *identifiers(email, phone)))
         except InvalidInputError:
             result.skipped += 1  # nothing to recognise the person by: acknowledged, recorded nowhere
     with services.engine.begin() as connection:
@@ -77,6 +80,18 @@ def ingest(
                 if job_id is not None:
                     result.job_ids.append(job_id)
     return result
+
+
+def _known_identity(services: Services, system: str, record_id: str) -> tuple[str | None, str | None]:
+    """The identifiers of a contact synced before, by its id in the system that reports it."""
+    query = (
+        select(persons.c.email, persons.c.phone)
+        .join(contacts, contacts.c.person_id == persons.c.id)
+        .where(contacts.c.source_system == system, contacts.c.source_record_id == record_id)
+    )
+    with services.engine.connect() as connection:
+        row = connection.execute(query).first()
+    return (row.email, row.phone) if row else (None, None)
 
 
 def _consent_event(event: InboundEvent, advertiser: str, now: datetime) -> ConsentEvent:

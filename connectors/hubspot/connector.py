@@ -1,0 +1,390 @@
+"""HubSpot: CRM contacts v3, communication preferences v4, consent properties, and app webhooks.
+
+Opt-outs are written through communication preferences (unsubscribe-all, or per subscription type), never through
+the read-only `hs_email_optout`. Re-subscription happens only through v4 with a legal basis, and only when the sync
+says the ledger holds a newer, explicit, provable consent.
+"""
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+
+import marshmallow
+import requests
+
+from connectors.base import (
+    Capability,
+    Connector,
+    ConnectorConfig,
+    ConsentTag,
+    InboundEvent,
+    RemoteContact,
+    Unsubscribe,
+    WriteReport,
+    batched,
+    secret_field,
+)
+from sdk.consent_state import EventKind
+from sdk.errors import ConnectorError
+from sdk.http import Credentials, RateLimiter, ResponsePolicy, Transport, Verdict
+from sdk.webhooks import WebhookRequest
+
+from .webhooks import HubSpotWebhookVerifier
+
+BATCH_SIZE = 100
+SEARCH_PAGE = 200
+CONTACT_PROPERTIES = ["email", "phone", "mobilephone", "hs_email_optout", "lastmodifieddate", "country"]
+LEGAL_BASIS = {  # Consentry's legal basis -> HubSpot's
+    "consent": "CONSENT_WITH_NOTICE",
+    "soft_opt_in": "LEGITIMATE_INTEREST_CLIENT",
+    "legitimate_interest": "LEGITIMATE_INTEREST_OTHER",
+    "contract": "PERFORMANCE_OF_CONTRACT",
+}
+
+
+class HubSpotConfig(ConnectorConfig):
+    access_token = secret_field(load_default=None)
+    refresh_token = secret_field(load_default=None)
+    client_id = marshmallow.fields.String(load_default=None)
+    client_secret = secret_field(load_default=None)  # the app's secret: OAuth refresh and webhook signatures
+    rate_limit = marshmallow.fields.Integer(load_default=190)  # requests per rolling 10 seconds
+    search_rate = marshmallow.fields.Integer(load_default=4)  # search requests per second
+    subscription_ids = marshmallow.fields.List(marshmallow.fields.Integer(), load_default=list)
+    status_property = marshmallow.fields.String(load_default="consentry_status")
+    page_size = marshmallow.fields.Integer(load_default=100, validate=marshmallow.validate.Range(1, 100))
+
+    @marshmallow.validates_schema
+    def _some_credentials(self, data, **_kwargs):
+        if not data.get("access_token") and not (data.get("refresh_token") and data.get("client_secret")):
+            raise marshmallow.ValidationError(
+                "an access token, or a refresh token with the client secret", "access_token"
+            )
+
+
+class HubSpotToken(Credentials):
+    """A private-app token, or an OAuth access token refreshed with the refresh token when HubSpot refuses it."""
+
+    def __init__(self, config: dict, token_url: str):
+        self.config, self.token_url = config, token_url
+        self.token = config.get("access_token")
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def refresh(self, session: requests.Session) -> bool:
+        if not (self.config.get("refresh_token") and self.config.get("client_secret")):
+            return False
+        answer = session.post(
+            self.token_url,
+            data={
+                "grant_type": "refresh_token",
+                "client_id": self.config.get("client_id") or "",
+                "client_secret": self.config["client_secret"],
+                "refresh_token": self.config["refresh_token"],
+            },
+            timeout=30,
+        )
+        if answer.status_code != 200:
+            return False
+        self.token = answer.json().get("access_token")
+        return bool(self.token)
+
+
+class HubSpotPolicy(ResponsePolicy):
+    def classify(self, response: requests.Response) -> Verdict:
+        if response.status_code == 429:
+            policy = _json(response).get("policyName", "")
+            if policy == "DAILY":
+                return Verdict("fail", code="DAILY_LIMIT", message="the daily API limit is spent")
+            wait = 1.0 if policy == "SECONDLY" else 10.0  # HubSpot's own client waits this long
+            return Verdict("retry", wait=wait, code="RATE_LIMITED", message="rate limited")
+        verdict = super().classify(response)
+        if verdict.action == "fail":
+            category = _json(response).get("category") or verdict.code
+            return Verdict("fail", code=str(category), message=f"{category} ({response.status_code})")
+        return verdict
+
+    def read_quota(self, response: requests.Response) -> dict:
+        names = {
+            "X-HubSpot-RateLimit-Remaining": "remaining",
+            "X-HubSpot-RateLimit-Max": "max",
+            "X-HubSpot-RateLimit-Daily-Remaining": "daily_remaining",
+        }
+        return {
+            key: int(response.headers[name]) for name, key in names.items() if response.headers.get(name, "").isdigit()
+        }
+
+
+def _json(response: requests.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+class HubSpotConnector(Connector):
+    name = "hubspot"
+    capabilities = frozenset(Capability)
+    config_schema = HubSpotConfig
+
+    def __init__(self, config, **options):
+        super().__init__(config, **options)
+        root = (self.config["base_url"] or "https://api.hubapi.com").rstrip("/")
+        credentials = HubSpotToken(self.config, f"{root}/oauth/v1/token")
+        common = {"policy": HubSpotPolicy(), "credentials": credentials, "sleep": self.sleep, "vendor": "hubspot"}
+        self.transport = Transport(
+            root, limiter=RateLimiter(self.config["rate_limit"], 10.0, sleep=self.sleep), **common
+        )
+        self.search = Transport(
+            root,
+            limiter=RateLimiter(self.config["search_rate"], 1.0, sleep=self.sleep),
+            session=self.transport.session,
+            **common,
+        )
+        self.search.calls = self.transport.calls  # one counter for every call made to HubSpot
+        self._property_ready = False
+
+    # -- contacts ------------------------------------------------------------------------------------------------
+
+    def fetch_contacts(self, since: datetime | None = None) -> Iterator[RemoteContact]:
+        if since is None:
+            yield from self._list_all()
+        else:
+            yield from self._search_since(since)
+
+    def _list_all(self) -> Iterator[RemoteContact]:
+        after, seen = None, set()
+        while True:
+            params = {"limit": self.config["page_size"], "properties": ",".join(self._properties())}
+            if after:
+                params["after"] = after
+            page = self.transport.request("GET", "/crm/v3/objects/contacts", params=params, kind="list contacts").json()
+            yield from (self._contact(item) for item in page.get("results", []))
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not after or after in seen:
+                return
+            seen.add(after)
+
+    def _search_since(self, since: datetime) -> Iterator[RemoteContact]:
+        """Changed contacts through the search endpoint, which has its own, lower rate limit."""
+        after = None
+        stamp = str(int(since.astimezone(UTC).timestamp() * 1000))
+        while True:
+            body = {
+                "filterGroups": [
+                    {"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": stamp}]}
+                ],
+                "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+                "properties": self._properties(),
+                "limit": SEARCH_PAGE,
+            }
+            if after:
+                body["after"] = after
+            page = self.search.request("POST", "/crm/v3/objects/contacts/search", json=body, kind="search").json()
+            yield from (self._contact(item) for item in page.get("results", []))
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return
+
+    def _properties(self) -> list[str]:
+        return [*CONTACT_PROPERTIES, self.config["status_property"]]
+
+    def _contact(self, item: dict) -> RemoteContact:
+        properties = item.get("properties") or {}
+        opted_out = properties.get("hs_email_optout") == "true"
+        return RemoteContact(
+            system=self.name,
+            record_id=str(item["id"]),
+            email=properties.get("email") or None,
+            phone=properties.get("mobilephone") or properties.get("phone") or None,
+            opted_out=frozenset({"email"}) if opted_out else frozenset(),
+            updated_at=_time(item.get("updatedAt")),
+            attributes={
+                "hs_email_optout": opted_out,
+                "country": properties.get("country"),
+                "status": properties.get(self.config["status_property"]),
+            },
+        )
+
+    # -- writes --------------------------------------------------------------------------------------------------
+
+    def apply_consent(self, tags: Iterable[ConsentTag]) -> WriteReport:
+        """Consentry's verdicts in a custom property (created once), 100 contacts per upsert by email."""
+        self._ensure_status_property()
+        report = WriteReport()
+        resubscribe = []
+        for chunk in batched((tag for tag in tags if tag.email), BATCH_SIZE):
+            inputs = [
+                {
+                    "id": tag.email,
+                    "idProperty": "email",
+                    "properties": {self.config["status_property"]: _status_text(tag)},
+                }
+                for tag in chunk
+            ]
+            report.merge(self._batch("/crm/v3/objects/contacts/batch/upsert", {"inputs": inputs}, "upsert"))
+            resubscribe.extend(tag for tag in chunk if tag.known.get("resubscribe") and tag.legal_basis)
+        if resubscribe:
+            report.merge(self._resubscribe(resubscribe))
+        return report
+
+    def _resubscribe(self, tags: list[ConsentTag]) -> WriteReport:
+        """Only through v4, with a legal basis: the sync asks for it when the ledger proves a newer consent."""
+        report = WriteReport()
+        inputs = [
+            {
+                "subscriberIdString": tag.email,
+                "channel": "EMAIL",
+                "statusState": "SUBSCRIBED",
+                "subscriptionId": subscription,
+                "legalBasis": LEGAL_BASIS.get(tag.legal_basis, "CONSENT_WITH_NOTICE"),
+                "legalBasisExplanation": "Consentry: newer explicit consent on file",
+            }
+            for tag in tags
+            for subscription in self.config["subscription_ids"]
+        ]
+        for chunk in batched(inputs, BATCH_SIZE):
+            report.merge(
+                self._batch("/communication-preferences/v4/statuses/batch/write", {"inputs": chunk}, "v4 write")
+            )
+        return report
+
+    def push_unsubscribes(self, items: Iterable[Unsubscribe]) -> WriteReport:
+        """Unsubscribe from all email (or from the configured subscription types); already unsubscribed is fine."""
+        report = WriteReport()
+        emails = (item.email for item in items if item.email and (item.channels & {"email", "all"}))
+        for chunk in batched(emails, BATCH_SIZE):
+            if self.config["subscription_ids"]:
+                inputs = [
+                    {
+                        "subscriberIdString": email,
+                        "channel": "EMAIL",
+                        "statusState": "UNSUBSCRIBED",
+                        "subscriptionId": subscription,
+                    }
+                    for email in chunk
+                    for subscription in self.config["subscription_ids"]
+                ]
+                body, path = {"inputs": inputs}, "/communication-preferences/v4/statuses/batch/write"
+            else:
+                body, path = (
+                    {"inputs": chunk},
+                    "/communication-preferences/v4/statuses/batch/unsubscribe-all?channel=EMAIL",
+                )
+            report.merge(self._batch(path, body, "unsubscribe"))
+        return report
+
+    def _batch(self, path: str, body: dict, kind: str) -> WriteReport:
+        answer = self.transport.request("POST", path, json=body, kind=kind)
+        payload = _json(answer)
+        report = WriteReport(calls=1)
+        report.applied = len(payload.get("results", []))
+        for error in payload.get("errors", []):
+            category = str(error.get("category") or error.get("subCategory") or "ERROR")
+            if category in ("OBJECT_NOT_FOUND",):
+                report.not_found += 1
+            else:
+                report.failed.append((-1, category))
+        return report
+
+    def _ensure_status_property(self) -> None:
+        if self._property_ready:
+            return
+        name = self.config["status_property"]
+        try:
+            self.transport.request("GET", f"/crm/v3/properties/contacts/{name}", kind="read property")
+        except ConnectorError as error:
+            if error.status != 404:
+                raise
+            definition = {
+                "name": name,
+                "label": "Consentry status",
+                "type": "string",
+                "fieldType": "text",
+                "groupName": "contactinformation",
+                "description": "Consentry's verdict per channel: may this contact be prospected, and how.",
+            }
+            try:
+                self.transport.request("POST", "/crm/v3/properties/contacts", json=definition, kind="create property")
+            except ConnectorError as conflict:
+                if conflict.status != 409:  # created meanwhile by another run
+                    raise
+        self._property_ready = True
+
+    # -- webhooks ------------------------------------------------------------------------------------------------
+
+    def webhook_verifier(self) -> HubSpotWebhookVerifier:
+        return HubSpotWebhookVerifier([self.config["client_secret"]], clock=self.clock)
+
+    def parse_webhook(self, request: WebhookRequest) -> Sequence[InboundEvent]:
+        """Opt-out property changes and privacy deletions; duplicates and disorder are handled by the keys."""
+        events = json.loads(request.body)
+        if not isinstance(events, list):
+            raise ValueError("a HubSpot delivery is a JSON array")
+        parsed = []
+        for event in events:
+            kind_and_channel = _meaning(event)
+            if kind_and_channel is None:
+                continue
+            kind, channel = kind_and_channel
+            kind_name = event.get("subscriptionType") or event.get("eventType")
+            key = ":".join(
+                str(event.get(part, ""))
+                for part in ("portalId", "objectId", "propertyName", "propertyValue", "occurredAt")
+            )
+            parsed.append(
+                InboundEvent(
+                    event_key=f"hubspot:{kind_name}:{key}",
+                    kind=kind,
+                    channel=channel,
+                    occurred_at=datetime.fromtimestamp(int(event["occurredAt"]) / 1000, UTC),
+                    system=self.name,
+                    record_id=str(event["objectId"]),
+                    origin=str(event.get("changeSource", "unknown")),
+                    vendor_type=str(kind_name),
+                )
+            )
+        return self._with_emails(parsed)
+
+    def _with_emails(self, events: list[InboundEvent]) -> list[InboundEvent]:
+        """Deliveries carry contact ids only: one batch read finds the addresses (deleted contacts keep none)."""
+        ids = sorted({event.record_id for event in events if event.vendor_type == "contact.propertyChange"})
+        if not ids:
+            return events
+        try:
+            answer = self.transport.request(
+                "POST",
+                "/crm/v3/objects/contacts/batch/read",
+                json={"inputs": [{"id": i} for i in ids], "properties": ["email"]},
+                kind="batch read",
+            )
+            emails = {
+                str(item["id"]): (item.get("properties") or {}).get("email")
+                for item in _json(answer).get("results", [])
+            }
+        except ConnectorError:
+            emails = {}  # the server still stores the events; the record id finds the person if synced before
+        return [InboundEvent(**{**event.__dict__, "email": emails.get(event.record_id)}) for event in events]
+
+
+def _meaning(event: dict) -> tuple[EventKind, str] | None:
+    kind = event.get("subscriptionType") or event.get("eventType")
+    if kind == "contact.privacyDeletion":
+        return EventKind.OBJECTED, "all"
+    if kind == "contact.propertyChange" and event.get("propertyName") == "hs_email_optout":
+        return (EventKind.WITHDRAWN, "email") if str(event.get("propertyValue")).lower() == "true" else None
+    return None
+
+
+def _status_text(tag: ConsentTag) -> str:
+    return ";".join(f"{channel}={verdict}" for channel, verdict in sorted(tag.status.items()))
+
+
+def _time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None

@@ -32,6 +32,7 @@ from sdk.webhooks import WebhookRequest
 from .webhooks import HubSpotWebhookVerifier
 
 BATCH_SIZE = 100
+ROLLING_WINDOW = 10.5  # HubSpot counts 10 seconds on arrival; the margin absorbs network delays
 SEARCH_PAGE = 200
 CONTACT_PROPERTIES = ["email", "phone", "mobilephone", "hs_email_optout", "lastmodifieddate", "country"]
 LEGAL_BASIS = {  # Consentry's legal basis -> HubSpot's

@@ -1,0 +1,291 @@
+"""HubSpot: the sandbox answers the official client, signatures agree with the official helper both ways, and the
+connector passes the conformance suite within HubSpot's budgets."""
+
+import json
+import time
+
+import pytest
+import requests
+from flask import Flask, request
+from hubspot import HubSpot
+from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInputUpsert, SimplePublicObjectInputForCreate
+from hubspot.utils.signature import Signature
+
+from connectors.base import ConsentTag, Unsubscribe
+from connectors.conformance import ConnectorConformance
+from connectors.hubspot import HubSpotConnector
+from connectors.hubspot.sandbox import DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN, create_app
+from connectors.hubspot.webhooks import signature_v1, signature_v2, signature_v3
+from connectors.sandbox_kit import ServerThread
+from sdk.webhooks import WebhookRequest
+
+AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+
+
+@pytest.fixture
+def sandbox():
+    with ServerThread(create_app()) as server:
+        yield server
+
+
+@pytest.fixture
+def recorded_sleep():
+    return []
+
+
+@pytest.fixture
+def make_connector(sandbox, recorded_sleep):
+    def make(**overrides):
+        config = {
+            "access_token": DEFAULT_TOKEN,
+            "client_secret": DEFAULT_CLIENT_SECRET,
+            "base_url": sandbox.url,
+            **overrides,
+        }
+        return HubSpotConnector(config, sleep=recorded_sleep.append)
+
+    return make
+
+
+def seed(sandbox, emails, **extra):
+    contacts = [{"email": email, **extra} for email in emails]
+    requests.post(f"{sandbox.url}/_sandbox/contacts/seed", json={"contacts": contacts}, timeout=30).raise_for_status()
+
+
+def opted_out(sandbox, email) -> bool:
+    return requests.get(f"{sandbox.url}/_sandbox/opted-out/{email}", timeout=5).json()["opted_out"]
+
+
+class TestHubSpotConformance(ConnectorConformance):
+    connector_name = "hubspot"
+    signature_header = "X-HubSpot-Signature-v3"
+
+    def seed(self, sandbox, emails):
+        seed(sandbox, emails)
+
+    def is_unsubscribed(self, sandbox, email):
+        return opted_out(sandbox, email)
+
+    def webhook_request(self, connector, *, email, secret=None, timestamp=None):
+        body = json.dumps(
+            [
+                {
+                    "eventId": 1,
+                    "subscriptionId": 1,
+                    "portalId": 62515,
+                    "appId": 54321,
+                    "occurredAt": 1_780_000_000_000,
+                    "subscriptionType": "contact.privacyDeletion",
+                    "attemptNumber": 0,
+                    "objectId": 1234,
+                    "changeSource": "GDPR",
+                }
+            ]
+        ).encode()
+        stamp = str(int((timestamp if timestamp is not None else time.time()) * 1000))
+        url = "https://consentry.example/webhooks/hubspot"
+        signature = signature_v3((secret or DEFAULT_CLIENT_SECRET).encode(), "POST", url, body, stamp)
+        return WebhookRequest(
+            "POST", url, body, {"X-HubSpot-Signature-v3": signature, "X-HubSpot-Request-Timestamp": stamp}
+        )
+
+    def test_an_authentic_webhook_gives_opt_out_events(self, connector):
+        [event] = connector.receive_webhook(self.webhook_request(connector, email="hook@example.com"))
+        assert event.kind.opts_out
+        assert event.channel == "all"
+        assert event.record_id == "1234"  # the server finds the person through the contact synced before
+
+
+def test_the_official_client_works_against_the_sandbox(sandbox):
+    client = HubSpot(access_token=DEFAULT_TOKEN, host=sandbox.url)
+    created = client.crm.contacts.basic_api.create(
+        SimplePublicObjectInputForCreate(properties={"email": "jane@example.com", "firstname": "Jane"})
+    )
+    assert created.properties["email"] == "jane@example.com"
+    fetched = client.crm.contacts.basic_api.get_by_id("jane@example.com", id_property="email", properties=["firstname"])
+    assert fetched.properties["firstname"] == "Jane"
+    upsert = BatchInputSimplePublicObjectBatchInputUpsert(
+        inputs=[{"id": "john@example.com", "idProperty": "email", "properties": {"firstname": "John"}}]
+    )
+    result = client.crm.contacts.batch_api.upsert(upsert)
+    assert result.results[0].properties["email"] == "john@example.com"
+    page = client.crm.contacts.basic_api.get_page(limit=1)
+    assert len(page.results) == 1
+    assert page.paging.next.after
+    everything = client.crm.contacts.get_all()
+    assert {c.properties["email"] for c in everything} == {"jane@example.com", "john@example.com"}
+    client.crm.contacts.basic_api.archive(created.id)
+    assert [c.properties["email"] for c in client.crm.contacts.get_all()] == ["john@example.com"]
+
+
+def test_hs_email_optout_is_read_only(sandbox):
+    seed(sandbox, ["jane@example.com"])
+    answer = requests.patch(
+        f"{sandbox.url}/crm/v3/objects/contacts/jane@example.com?idProperty=email",
+        json={"properties": {"hs_email_optout": "false"}},
+        headers=AUTH,
+        timeout=5,
+    )
+    assert answer.status_code == 400
+    assert answer.json()["category"] == "VALIDATION_ERROR"
+    assert set(answer.json()) >= {"status", "message", "correlationId", "category"}
+
+
+def test_v3_refuses_to_resubscribe_and_v4_needs_a_legal_basis(sandbox):
+    seed(sandbox, ["jane@example.com"], opted_out=True)
+    v3 = requests.post(
+        f"{sandbox.url}/communication-preferences/v3/subscribe",
+        json={"emailAddress": "jane@example.com", "subscriptionId": 101},
+        headers=AUTH,
+        timeout=5,
+    )
+    assert v3.status_code == 400
+    body = {"channel": "EMAIL", "statusState": "SUBSCRIBED", "subscriptionId": 101}
+    without = requests.post(
+        f"{sandbox.url}/communication-preferences/v4/statuses/jane@example.com", json=body, headers=AUTH, timeout=5
+    )
+    assert without.status_code == 400
+    assert opted_out(sandbox, "jane@example.com")
+    with_basis = requests.post(
+        f"{sandbox.url}/communication-preferences/v4/statuses/jane@example.com",
+        json={**body, "legalBasis": "CONSENT_WITH_NOTICE"},
+        headers=AUTH,
+        timeout=5,
+    )
+    assert with_basis.status_code == 200
+    assert not opted_out(sandbox, "jane@example.com")
+
+
+def test_batches_over_100_are_refused_and_partial_failures_are_207(sandbox):
+    too_many = [{"properties": {"email": f"p{n}@example.com"}} for n in range(101)]
+    assert (
+        requests.post(
+            f"{sandbox.url}/crm/v3/objects/contacts/batch/create", json={"inputs": too_many}, headers=AUTH, timeout=5
+        ).status_code
+        == 400
+    )
+    mixed = [{"properties": {"email": "ok@example.com"}}, {"properties": {"shoe_size": "42"}}]
+    answer = requests.post(
+        f"{sandbox.url}/crm/v3/objects/contacts/batch/create", json={"inputs": mixed}, headers=AUTH, timeout=5
+    )
+    assert answer.status_code == 207
+    assert answer.json()["numErrors"] == 1
+
+
+def test_the_rolling_limit_answers_hubspots_429():
+    with ServerThread(create_app(rate_limit=(3, 10.0))) as server:
+        statuses = [requests.get(f"{server.url}/crm/v3/objects/contacts", headers=AUTH, timeout=5) for _ in range(4)]
+    assert [s.status_code for s in statuses] == [200, 200, 200, 429]
+    assert statuses[-1].json()["policyName"] == "TEN_SECONDLY_ROLLING"
+    assert statuses[0].headers["X-HubSpot-RateLimit-Max"] == "3"
+
+
+@pytest.mark.parametrize("version", ["v1", "v2", "v3"])
+def test_signatures_agree_with_the_official_helper_both_ways(version):
+    body, url, stamp = '[{"eventId":1}]', "https://consentry.example/webhooks/hubspot?x=1", str(int(time.time() * 1000))
+    secret = DEFAULT_CLIENT_SECRET
+    ours = {
+        "v1": lambda: signature_v1(secret.encode(), body.encode()),
+        "v2": lambda: signature_v2(secret.encode(), "POST", url, body.encode()),
+        "v3": lambda: signature_v3(secret.encode(), "POST", url, body.encode(), stamp),
+    }[version]()
+    assert Signature.is_valid(
+        signature=ours,
+        client_secret=secret,
+        request_body=body,
+        http_uri=url,
+        http_method="POST",
+        signature_version=version,
+        timestamp=stamp,
+    )
+    theirs = Signature.get_signature(
+        client_secret=secret,
+        request_body=body,
+        signature_version=version,
+        http_uri=url,
+        http_method="POST",
+        timestamp=stamp,
+    )
+    connector = HubSpotConnector({"access_token": "t", "client_secret": secret})
+    headers = (
+        {"X-HubSpot-Signature-v3": theirs, "X-HubSpot-Request-Timestamp": stamp}
+        if version == "v3"
+        else {"X-HubSpot-Signature": theirs, "X-HubSpot-Signature-Version": version}
+    )
+    connector.webhook_verifier().verify(WebhookRequest("POST", url, body.encode(), headers))
+
+
+def test_sandbox_deliveries_validate_with_the_official_helper(sandbox):
+    received = []
+    receiver = Flask("receiver")
+
+    @receiver.post("/hook")
+    def hook():
+        received.append((request.get_data(as_text=True), dict(request.headers), request.url))
+        return ""
+
+    with ServerThread(receiver) as target:
+        requests.put(
+            f"{sandbox.url}/webhooks/v3/54321/settings",
+            json={"targetUrl": f"{target.url}/hook", "throttling": {"maxConcurrentRequests": 10}},
+            headers=AUTH,
+            timeout=5,
+        )
+        requests.post(
+            f"{sandbox.url}/webhooks/v3/54321/subscriptions",
+            json={"eventType": "contact.propertyChange", "propertyName": "hs_email_optout", "active": True},
+            headers=AUTH,
+            timeout=5,
+        )
+        seed(sandbox, [f"p{n}@example.com" for n in range(3)])
+        for n in range(3):
+            requests.post(
+                f"{sandbox.url}/_sandbox/contacts/unsubscribe", json={"email": f"p{n}@example.com"}, timeout=5
+            )
+        deadline = time.monotonic() + 5
+        while sum(len(json.loads(body)) for body, _, _ in received) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    body, headers, url = received[0]
+    assert Signature.is_valid(
+        signature=headers["X-Hubspot-Signature-V3"],
+        client_secret=DEFAULT_CLIENT_SECRET,
+        request_body=body,
+        http_uri=url,
+        http_method="POST",
+        signature_version="v3",
+        timestamp=headers["X-Hubspot-Request-Timestamp"],
+    )
+    events = [event for body, _, _ in received for event in json.loads(body)]
+    assert {e["propertyValue"] for e in events} == {"true"}
+    assert len(events) == 3
+
+
+@pytest.mark.slow
+def test_syncing_10000_contacts_stays_within_100_upserts_and_100_consent_calls(sandbox):
+    seed(sandbox, [f"bulk{n}@example.com" for n in range(10_000)])
+    config = {"access_token": DEFAULT_TOKEN, "client_secret": DEFAULT_CLIENT_SECRET, "base_url": sandbox.url}
+    connector = HubSpotConnector(config, sleep=time.sleep)  # the limiter really waits: 190 calls per 10 s
+    contacts = list(connector.fetch_contacts())
+    assert len(contacts) == 10_000
+    before = dict(connector.transport.calls.by_kind)
+    connector.apply_consent([ConsentTag(email=c.email, status={"email": "allowed"}) for c in contacts])
+    connector.push_unsubscribes([Unsubscribe(email=c.email) for c in contacts])
+    calls = connector.transport.calls.by_kind
+    assert calls["upsert"] - before.get("upsert", 0) <= 100
+    assert calls["unsubscribe"] <= 100
+    assert opted_out(sandbox, "bulk9999@example.com")
+    rate_limited = connector.transport.calls.total - sum(calls.values())
+    assert rate_limited == 0
+
+
+def test_incremental_reads_use_search(sandbox, make_connector):
+    from datetime import UTC, datetime
+
+    seed(sandbox, ["old@example.com"])
+    time.sleep(0.01)
+    mark = datetime.now(UTC)
+    time.sleep(0.01)
+    seed(sandbox, ["new@example.com"])
+    connector = make_connector()
+    assert [c.email for c in connector.fetch_contacts(since=mark)] == ["new@example.com"]
+    assert connector.transport.calls.by_kind == {"search": 1}

@@ -67,12 +67,14 @@ def install_faults(
     *,
     rate_limited: Callable[[], Response],
     server_error: Callable[[int], Response],
+    applies_to: Callable[[str], bool] = lambda path: True,
 ) -> None:
-    """Apply `faults` before every API request; `/_sandbox/faults` reads (GET) and changes (POST) them."""
+    """Apply `faults` before every API request (those whose path `applies_to`); `/_sandbox/faults` reads (GET)
+    and changes (POST) them."""
 
     @app.before_request
     def _inject() -> Response | None:
-        if request.path.startswith(ADMIN_PREFIX):
+        if request.path.startswith(ADMIN_PREFIX) or not applies_to(request.path):
             return None
         if faults.delay_seconds:
             time.sleep(faults.delay_seconds)
@@ -126,6 +128,7 @@ class Delivery:
     body: bytes
     headers: dict[str, str]
     attempt: int = 0
+    accepts: Callable[[requests.Response], bool] | None = None  # default: any 2xx
 
 
 class WebhookDispatcher:
@@ -144,10 +147,11 @@ class WebhookDispatcher:
         self._thread = threading.Thread(target=self._run, name="sandbox-webhooks", daemon=True)
         self._thread.start()
 
-    def send(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+    def send(self, url: str, body: bytes, headers: dict[str, str], *, accepts=None) -> None:
+        """Queue a delivery; `accepts(response)` says whether the receiver took it (Salesforce wants an Ack)."""
         if not is_loopback_url(url):
             raise ValueError("sandbox webhooks go to loopback addresses only")
-        self._queue.put((time.monotonic(), Delivery(url, body, headers)))
+        self._queue.put((time.monotonic(), Delivery(url, body, headers, accepts=accepts)))
 
     def pending(self) -> int:
         return self._queue.qsize()
@@ -173,12 +177,12 @@ class WebhookDispatcher:
         try:
             answer = requests.post(delivery.url, data=delivery.body, headers=delivery.headers, timeout=10)
             outcome: int | str = answer.status_code
-            delivered = 200 <= answer.status_code < 300
+            delivered = 200 <= answer.status_code < 300 and (delivery.accepts is None or delivery.accepts(answer))
         except requests.RequestException as error:
             outcome, delivered = type(error).__name__, False
         self.log.append({"url": delivery.url, "outcome": outcome, "attempt": delivery.attempt})
         if not delivered and delivery.attempt + 1 < self.max_attempts:
-            retry = Delivery(delivery.url, delivery.body, delivery.headers, delivery.attempt + 1)
+            retry = Delivery(delivery.url, delivery.body, delivery.headers, delivery.attempt + 1, delivery.accepts)
             self._queue.put((time.monotonic() + self.backoff(delivery.attempt), retry))
 
 

@@ -1,0 +1,77 @@
+"""Salesforce Outbound Messages: the SOAP 1.1 notifications envelope and the Ack answer.
+
+Parsing goes through defusedxml: a DTD, entity expansion or external entity is refused before anything is read.
+"""
+
+from xml.sax.saxutils import escape
+
+from defusedxml import ElementTree
+
+OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
+SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+SOBJECT_NS = "urn:sobject.enterprise.soap.sforce.com"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+
+ACK = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    f'<soapenv:Envelope xmlns:soapenv="{SOAP_NS}"><soapenv:Body>'
+    f'<notificationsResponse xmlns="{OUTBOUND_NS}"><Ack>true</Ack></notificationsResponse>'
+    "</soapenv:Body></soapenv:Envelope>"
+)
+
+
+def envelope(organization_id: str, action_id: str, notifications: list[tuple[str, str, dict]]) -> bytes:
+    """notifications: (notification id, sObject type, fields)."""
+    items = []
+    for notification_id, object_type, fields in notifications:
+        values = "".join(
+            f"<sf:{name}>{escape(_text(value))}</sf:{name}>" for name, value in fields.items() if value is not None
+        )
+        items.append(
+            f"<Notification><Id>{escape(notification_id)}</Id>"
+            f'<sObject xsi:type="sf:{object_type}" xmlns:sf="{SOBJECT_NS}">{values}</sObject></Notification>'
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<soapenv:Envelope xmlns:soapenv="{SOAP_NS}" xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
+        f'xmlns:xsi="{XSI_NS}"><soapenv:Body><notifications xmlns="{OUTBOUND_NS}">'
+        f"<OrganizationId>{escape(organization_id)}</OrganizationId><ActionId>{escape(action_id)}</ActionId>"
+        '<SessionId xsi:nil="true"/><EnterpriseUrl>https://sandbox.invalid/services/Soap/c/60.0</EnterpriseUrl>'
+        "<PartnerUrl>https://sandbox.invalid/services/Soap/u/60.0</PartnerUrl>"
+        f"{''.join(items)}</notifications></soapenv:Body></soapenv:Envelope>"
+    ).encode()
+
+
+def _text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def parse(body: bytes) -> tuple[str, list[tuple[str, str, dict[str, str]]]]:
+    """(organization id, [(notification id, sObject type, fields)]); raises ValueError on anything unexpected."""
+    root = ElementTree.fromstring(body, forbid_dtd=True)
+    notifications = root.find(f"{{{SOAP_NS}}}Body/{{{OUTBOUND_NS}}}notifications")
+    if notifications is None:
+        raise ValueError("not an outbound message")
+    organization = (notifications.findtext(f"{{{OUTBOUND_NS}}}OrganizationId") or "").strip()
+    parsed = []
+    for notification in notifications.findall(f"{{{OUTBOUND_NS}}}Notification"):
+        notification_id = (notification.findtext(f"{{{OUTBOUND_NS}}}Id") or "").strip()
+        sobject = notification.find(f"{{{OUTBOUND_NS}}}sObject")
+        if not notification_id or sobject is None:
+            raise ValueError("a notification without id or sObject")
+        object_type = (sobject.get(f"{{{XSI_NS}}}type") or "").split(":")[-1]
+        fields = {child.tag.split("}")[-1]: (child.text or "").strip() for child in sobject}
+        parsed.append((notification_id, object_type, fields))
+    if len(parsed) > 100:
+        raise ValueError("more than 100 notifications")
+    return organization, parsed
+
+
+def acknowledged(text: str) -> bool:
+    try:
+        root = ElementTree.fromstring(text.encode(), forbid_dtd=True)
+    except Exception:
+        return False
+    return any((element.text or "").strip() == "true" for element in root.iter(f"{{{OUTBOUND_NS}}}Ack"))

@@ -43,19 +43,31 @@ def _serve(arguments) -> int:
 
 
 def _worker(arguments) -> int:
+    import logging
+    import threading
+
     from huey.consumer import Consumer
 
-    from .tasks import queue
+    from .tasks import queue, runtime, sweep_forever
 
-    Consumer(
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    runtime()  # refuse to start here when misconfigured
+    stop = threading.Event()
+    interval = float(os.environ.get("CONSENTRY_SWEEP_SECONDS", "5"))
+    threading.Thread(target=sweep_forever, args=(interval, stop), daemon=True, name="sweeper").start()
+    consumer = Consumer(
         queue,
         workers=arguments.threads,
         worker_type="thread",
-        periodic=True,
+        periodic=False,
         backoff=1.15,
-        max_delay=1.0,
-        initial_delay=0.05,
-    ).run()
+        max_delay=0.5,
+        initial_delay=0.02,
+    )
+    try:
+        consumer.run()
+    finally:
+        stop.set()
     return 0
 
 

@@ -57,8 +57,9 @@ def run_job(
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     max_attempts: int = MAX_ATTEMPTS,
+    lease: timedelta = LEASE,
 ) -> Outcome:
-    claimed = _claim(engine, job_id, now())
+    claimed = _claim(engine, job_id, now(), lease)
     if claimed is None:
         return Outcome(job_id, "skipped")
     connector = connectors.get(claimed.target_system)
@@ -89,7 +90,7 @@ class _Claimed:
     phone: str | None
 
 
-def _claim(engine: Engine, job_id: int, now: datetime) -> _Claimed | None:
+def _claim(engine: Engine, job_id: int, now: datetime, lease: timedelta) -> _Claimed | None:
     table = propagation_jobs.c
     claimable = or_(
         table.status.in_(["pending", "failed"]),
@@ -100,7 +101,7 @@ def _claim(engine: Engine, job_id: int, now: datetime) -> _Claimed | None:
             update(propagation_jobs)
             .where(table.id == job_id)
             .where(claimable)
-            .values(status="running", lease_until=now + LEASE, attempts=table.attempts + 1, updated_at=now)
+            .values(status="running", lease_until=now + lease, attempts=table.attempts + 1, updated_at=now)
             .returning(table.target_system, table.channel, table.attempts, table.person_id)
         ).first()
         if claimed is None:

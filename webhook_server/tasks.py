@@ -1,14 +1,17 @@
 """The propagation queue (huey): SQLite storage by default, Redis when CONSENTRY_REDIS_URL is set.
 
-The queue carries job ids only; the job table is the truth. Each worker sweeps for due jobs when it starts (so
-jobs held by a killed worker come back) and every minute after that.
+The queue carries job ids only; the job table is the truth. Each worker sweeps for due jobs when it starts and
+every CONSENTRY_SWEEP_SECONDS after that (default 5), so retries come back on time and jobs held by a killed
+worker are picked up again once their lease has run out.
 """
 
 import logging
 import os
+import threading
+from datetime import timedelta
 from pathlib import Path
 
-from huey import RedisHuey, SqliteHuey, crontab
+from huey import RedisHuey, SqliteHuey
 from huey.signals import SIGNAL_ERROR
 
 from .propagation import due_jobs, run_job
@@ -42,14 +45,14 @@ def runtime():
 def propagate(job_id: int) -> str:
     current = runtime()
     max_attempts = int(current.config.get("MAX_ATTEMPTS", 8))
-    outcome = run_job(current.services.engine, current.connectors, job_id, max_attempts=max_attempts)
+    lease = timedelta(seconds=float(current.config.get("LEASE_SECONDS", 30)))
+    outcome = run_job(current.services.engine, current.connectors, job_id, max_attempts=max_attempts, lease=lease)
     if outcome.status == "failed" and outcome.retry_at is not None:
         propagate.schedule((job_id,), eta=outcome.retry_at)
     log.info("job %s: %s", job_id, outcome.status)
     return outcome.status
 
 
-@queue.periodic_task(crontab(minute="*"))
 def sweep() -> int:
     """Re-enqueue every due job: retries whose time has come, and jobs a dead worker was holding."""
     jobs = due_jobs(runtime().services.engine)
@@ -58,10 +61,13 @@ def sweep() -> int:
     return len(jobs)
 
 
-@queue.on_startup()
-def _sweep_on_start() -> None:
-    for job_id in due_jobs(runtime().services.engine):
-        propagate(job_id)
+def sweep_forever(interval: float, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            sweep()
+        except Exception:  # the next sweep tries again; a database hiccup must not stop the worker
+            log.exception("sweep failed")
+        stop.wait(interval)
 
 
 @queue.signal(SIGNAL_ERROR)

@@ -1,0 +1,94 @@
+"""End to end on 127.0.0.1: three sandboxes, the webhook server under gunicorn, and a worker process."""
+
+import time
+
+import pytest
+import requests
+
+from tests.conftest import service_url
+from webhook_server.stack import Stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+SYSTEMS = ("mailchimp", "hubspot", "salesforce")
+
+
+def wait_for(condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture
+def stack(tmp_path):
+    with Stack(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'consentry.db'}") as running:
+        yield running
+
+
+def jobs(stack):
+    answer = requests.get(f"{stack.server_url}/metrics", timeout=5).text
+    return {
+        line.split('"')[1]: float(line.split()[-1])
+        for line in answer.splitlines()
+        if line.startswith("consentry_propagation_jobs{")
+    }
+
+
+@pytest.mark.parametrize("origin", SYSTEMS)
+def test_an_unsubscribe_in_one_system_reaches_the_other_two(stack, origin):
+    email = f"jeanne.{origin}@example.com"
+    stack.seed_person(email)
+    stack.unsubscribe_in(origin, email)
+    assert wait_for(lambda: all(stack.opted_out_in(email).values())), stack.opted_out_in(email)
+    assert wait_for(lambda: jobs(stack).get("done") == 2)
+    time.sleep(1.5)  # the echoes of our own writes arrive and must fan out no further
+    assert jobs(stack) == {"pending": 0, "running": 0, "failed": 0, "done": 2, "dead": 0}
+
+
+def test_killing_the_worker_mid_burst_loses_no_opt_out(stack):
+    emails = [f"burst{n}@example.com" for n in range(20)]
+    for email in emails:
+        stack.seed_person(email)
+    for email in emails:
+        stack.unsubscribe_in("mailchimp", email)
+    time.sleep(0.5)
+    stack.kill_worker()
+    stack.start_worker()
+    assert wait_for(lambda: all(all(stack.opted_out_in(e).values()) for e in emails), timeout=60)
+
+
+def test_sandboxes_failing_for_a_while_delay_but_lose_nothing(stack):
+    email = "patience@example.com"
+    stack.seed_person(email)
+    requests.post(f"{stack.url('hubspot')}/_sandbox/faults", json={"fail_next": 4, "fail_status": 503}, timeout=5)
+    requests.post(f"{stack.url('salesforce')}/_sandbox/faults", json={"fail_next": 3, "fail_status": 429}, timeout=5)
+    stack.unsubscribe_in("mailchimp", email)
+    assert wait_for(lambda: all(stack.opted_out_in(email).values()), timeout=60), stack.opted_out_in(email)
+
+
+def test_forged_requests_store_nothing(stack):
+    forged = requests.post(
+        f"{stack.server_url}/webhooks/hubspot",
+        data=b"[]",
+        headers={"X-HubSpot-Signature-v3": "AAAA", "X-HubSpot-Request-Timestamp": "1"},
+        timeout=5,
+    )
+    assert forged.status_code == 401
+    wrong_token = requests.post(
+        f"{stack.server_url}/webhooks/mailchimp?token=guess", data=b"type=unsubscribe", timeout=5
+    )
+    assert wrong_token.status_code == 401
+    huge = requests.post(f"{stack.server_url}/webhooks/hubspot", data=b"[" + b" " * 2_000_000 + b"]", timeout=10)
+    assert huge.status_code == 413
+    assert jobs(stack) == {"pending": 0, "running": 0, "failed": 0, "done": 0, "dead": 0}
+
+
+@pytest.mark.redis
+def test_the_redis_queue_propagates_too(tmp_path):
+    redis_url = service_url("redis")
+    with Stack(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'consentry.db'}", redis_url=redis_url) as stack:
+        stack.seed_person("redis@example.com")
+        stack.unsubscribe_in("hubspot", "redis@example.com")
+        assert wait_for(lambda: all(stack.opted_out_in("redis@example.com").values()))

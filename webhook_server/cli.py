@@ -14,6 +14,14 @@ def register(commands) -> None:
     worker.add_argument("--threads", type=int, default=4)
     worker.set_defaults(handler=_worker)
 
+    sync = commands.add_parser("sync", help="read every CRM, decide, tag, and push opt-outs everywhere")
+    sync.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
+    sync.add_argument("--full", action="store_true", help="read everything, not only what changed since last run")
+    sync.set_defaults(handler=_sync, tags=True)
+    reconcile = commands.add_parser("reconcile", help="compare opt-outs across systems and repair drift")
+    reconcile.add_argument("--dry-run", action="store_true")
+    reconcile.set_defaults(handler=_sync, full=True, tags=False)
+
     propagation = commands.add_parser("propagation", help="propagation jobs that ran out of retries")
     actions = propagation.add_subparsers(metavar="ACTION", required=True)
     actions.add_parser("failed", help="list dead jobs").set_defaults(handler=_failed)
@@ -68,6 +76,24 @@ def _worker(arguments) -> int:
         consumer.run()
     finally:
         stop.set()
+    return 0
+
+
+def _sync(arguments) -> int:
+    from tqdm import tqdm
+
+    from .runtime import build_runtime
+    from .sync import run_sync
+
+    runtime = build_runtime()
+    bar = tqdm(unit=" contacts", file=sys.stderr) if sys.stderr.isatty() else None
+    try:
+        summary = run_sync(runtime, dry_run=arguments.dry_run, full=arguments.full, tags=arguments.tags, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+        runtime.close()
+    print("\n".join(summary.lines()))
     return 0
 
 

@@ -2,7 +2,16 @@
 
 from .engine import insert_ignoring_duplicates, make_engine
 from .migrate import upgrade
-from .schema import consent_events, contacts, erasures, metadata, persons, propagation_jobs, suppression_entries
+from .schema import (
+    consent_events,
+    contacts,
+    erasures,
+    metadata,
+    persons,
+    propagation_jobs,
+    suppression_entries,
+    sync_state,
+)
 
 __all__ = [
     "consent_events",
@@ -14,5 +23,6 @@ __all__ = [
     "persons",
     "propagation_jobs",
     "suppression_entries",
+    "sync_state",
     "upgrade",
 ]

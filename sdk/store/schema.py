@@ -54,6 +54,8 @@ contacts = Table(
     Column("collected_on", Date),
     Column("last_inbound_contact", Date),
     Column("relationship_end", Date),
+    Column("opted_out_channels", String(120), nullable=False, server_default=""),  # what this system says, as read
+    Column("vendor_state", String(40)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("source_system", "source_record_id", name="uq_contacts_source"),
 )
@@ -123,4 +125,12 @@ propagation_jobs = Table(
     Column("last_error", String(120)),
     UniqueConstraint("event_key", "target_system", name="uq_propagation_event_target"),
     Index("ix_propagation_due", "status", "next_attempt_at"),
+)
+
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("connector", String(40), primary_key=True),
+    Column("watermark", DateTime(timezone=True)),  # contacts changed since then are read on the next run
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -1,0 +1,90 @@
+"""Sync across the three sandboxes: overlapping and conflicting data, idempotent, dry run, never re-subscribes."""
+
+import pytest
+import requests
+
+from webhook_server.runtime import build_runtime
+from webhook_server.stack import MAILCHIMP_KEY, MAILCHIMP_LIST, Stack
+from webhook_server.sync import run_sync
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture
+def stack(tmp_path):
+    with Stack(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'consentry.db'}") as running:
+        yield running
+
+
+@pytest.fixture
+def runtime(stack):
+    current = build_runtime(environ=stack.env)
+    yield current
+    current.close()
+
+
+def seed_conflict(stack):
+    """Ann is subscribed in Mailchimp but opted out in HubSpot; Bob is everywhere and fine; Cleo only in Salesforce."""
+    stack.seed_person("ann@example.com")
+    stack.seed_person("bob@example.com")
+    requests.post(
+        f"{stack.url('hubspot')}/_sandbox/contacts/seed",
+        timeout=10,
+        json={"contacts": [{"email": "ann.alt@example.com"}]},
+    )
+    requests.post(
+        f"{stack.url('salesforce')}/_sandbox/seed",
+        json={"Lead": [{"Email": "cleo@example.com", "LastName": "C", "Company": "X"}]},
+        timeout=10,
+    )
+    requests.post(
+        f"{stack.url('hubspot')}/_sandbox/contacts/unsubscribe", json={"email": "ann@example.com"}, timeout=10
+    )
+
+
+def test_an_opt_out_anywhere_wins_everywhere_and_a_second_run_changes_nothing(stack, runtime):
+    seed_conflict(stack)
+    stack.kill_worker()  # the sync alone must do it
+    first = run_sync(runtime)
+    assert stack.opted_out_in("ann@example.com") == {"mailchimp": True, "hubspot": True, "salesforce": True}
+    assert not any(stack.opted_out_in("bob@example.com").values())
+    assert first.conflicts >= 1
+    assert first.systems["mailchimp"].unsubscribes_pushed == 1
+    second = run_sync(runtime)  # reads back the systems' new states (our own writes) and pushes nothing
+    assert all(s.unsubscribes_pushed == 0 for s in second.systems.values())
+    assert second.systems["mailchimp"].read <= first.systems["mailchimp"].read
+    third = run_sync(runtime)
+    assert all(s.unsubscribes_pushed == 0 for s in third.systems.values())
+    assert all(s.new_events == 0 for s in third.systems.values())
+    assert stack.opted_out_in("ann@example.com") == {"mailchimp": True, "hubspot": True, "salesforce": True}
+
+
+def test_a_dry_run_shows_the_changes_and_writes_nothing(stack, runtime):
+    seed_conflict(stack)
+    stack.kill_worker()
+    preview = run_sync(runtime, dry_run=True)
+    assert preview.systems["mailchimp"].unsubscribes_pushed == 1
+    assert stack.opted_out_in("ann@example.com")["mailchimp"] is False
+    assert stack.opted_out_in("ann@example.com")["salesforce"] is False
+    again = run_sync(runtime, dry_run=True)
+    assert again.systems["mailchimp"].read == preview.systems["mailchimp"].read  # the watermark did not move
+
+
+def test_sync_never_resubscribes_and_tags_every_system(stack, runtime):
+    seed_conflict(stack)
+    stack.kill_worker()
+    run_sync(runtime)
+    member = requests.get(
+        f"{stack.url('mailchimp')}/3.0/lists/{MAILCHIMP_LIST}/members/bob@example.com",
+        auth=("x", MAILCHIMP_KEY),
+        timeout=5,
+    ).json()
+    assert member["status"] == "subscribed"
+    assert any(tag["name"].startswith("consentry:email:") for tag in member["tags"])
+    ann = requests.get(
+        f"{stack.url('mailchimp')}/3.0/lists/{MAILCHIMP_LIST}/members/ann@example.com",
+        auth=("x", MAILCHIMP_KEY),
+        timeout=5,
+    ).json()
+    assert ann["status"] == "unsubscribed"
+    assert "consentry:email:forbidden" in {tag["name"] for tag in ann["tags"]}

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import requests
 from flask import Flask, Response, jsonify, request
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 ADMIN_PREFIX = "/_sandbox"
 
@@ -186,11 +186,18 @@ class WebhookDispatcher:
             self._queue.put((time.monotonic() + self.backoff(delivery.attempt), retry))
 
 
+class _QuietHandler(WSGIRequestHandler):
+    """No access log line per request: the demo and the tests print what matters themselves."""
+
+    def log_request(self, *_args, **_kwargs) -> None:
+        return None
+
+
 class ServerThread:
     """Serves a WSGI app on 127.0.0.1 in a thread: for tests and the demo. Port 0 picks a free port."""
 
     def __init__(self, app, *, port: int = 0, host: str = "127.0.0.1"):
-        self._server = make_server(host, port, app, threaded=True)
+        self._server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
         self.port = self._server.server_port
         self.url = f"http://{host}:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, name=f"serve-{self.port}", daemon=True)

@@ -45,10 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rules(commands)
     _add_check(commands)
     _add_explain(commands)
-    _add_demo(commands)
     cli_store.register(commands, moment)
     for entry in sorted(entry_points(group="consentry.commands"), key=lambda e: e.name):
         entry.load()(commands)
+    if "demo" not in commands.choices:  # the web server's full demo supersedes the engine-only one
+        _add_demo(commands)
     return parser
 
 

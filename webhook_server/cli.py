@@ -2,6 +2,7 @@
 
 import os
 import sys
+from pathlib import Path
 
 
 def register(commands) -> None:
@@ -21,6 +22,14 @@ def register(commands) -> None:
     reconcile = commands.add_parser("reconcile", help="compare opt-outs across systems and repair drift")
     reconcile.add_argument("--dry-run", action="store_true")
     reconcile.set_defaults(handler=_sync, full=True, tags=False)
+
+    demo = commands.add_parser("demo", help="the whole product on 127.0.0.1: sandboxes, server, worker, sync, report")
+    demo.add_argument("--people", type=int, default=3000)
+    demo.add_argument("--home", type=Path, help="where to keep the demo's database, logs and report")
+    demo.set_defaults(handler=_demo)
+    report = commands.add_parser("report", help="write the HTML and CSV compliance report")
+    report.add_argument("--output", type=Path, default=Path("."))
+    report.set_defaults(handler=_report)
 
     propagation = commands.add_parser("propagation", help="propagation jobs that ran out of retries")
     actions = propagation.add_subparsers(metavar="ACTION", required=True)
@@ -76,6 +85,26 @@ def _worker(arguments) -> int:
         consumer.run()
     finally:
         stop.set()
+    return 0
+
+
+def _demo(arguments) -> int:
+    from .demo import run_demo
+
+    return run_demo(people=arguments.people, home=arguments.home)
+
+
+def _report(arguments) -> int:
+    from .report import gather, write
+    from .runtime import build_runtime
+
+    runtime = build_runtime()
+    try:
+        figures = gather(runtime.services.engine, runtime.services.ledger, advertiser=runtime.advertiser)
+        paths = write(figures, arguments.output)
+    finally:
+        runtime.close()
+    print("\n".join(str(path) for path in paths))
     return 0
 
 

@@ -1,0 +1,109 @@
+"""The main job on the embedded defaults: `consentry demo`.
+
+Starts the three sandboxes, the webhook server and a worker on 127.0.0.1 with SQLite; seeds a realistic mix of
+French and European contacts (overlapping across systems, some with conflicting statuses); runs a sync; opts
+people out in each system and through an unsubscribe link; shows them reaching every system with their latencies;
+writes the report; and shuts everything down.
+"""
+
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from sdk.synthetic import contact_rows
+from sdk.unsubscribe import UnsubscribeTokens, build_link
+
+from .report import gather, write
+from .runtime import build_runtime
+from .stack import MAILCHIMP_LIST, Stack
+from .sync import run_sync
+
+SYSTEMS = ("mailchimp", "hubspot", "salesforce")
+
+
+def run_demo(*, people: int = 3000, home: Path | None = None, out=print) -> int:
+    started = time.monotonic()
+    home = home or Path(tempfile.mkdtemp(prefix="consentry-demo-"))
+    home.mkdir(parents=True, exist_ok=True)
+    out(f"Consentry demo in {home}")
+    with Stack(home=home, database_url=f"sqlite:///{home / 'consentry.db'}") as stack:
+        out(f"  sandboxes: {', '.join(f'{n} {s.url}' for n, s in stack.sandboxes.items())}")
+        out(f"  webhook server {stack.server_url} (gunicorn), one propagation worker")
+        _seed(stack, people)
+        runtime = build_runtime(environ=stack.env)
+        try:
+            out("\nSync of the three systems:")
+            summary = run_sync(runtime)
+            out("\n".join(f"  {line}" for line in summary.lines()))
+            out("\nOpt-outs, and how fast they reach the other systems:")
+            targets = [
+                ("mailchimp", "demo.mailchimp@example.com"),
+                ("hubspot", "demo.hubspot@example.com"),
+                ("salesforce", "demo.salesforce@example.com"),
+            ]
+            for _system, email in targets:
+                stack.seed_person(email)
+            for system, email in targets:
+                began = time.monotonic()
+                stack.unsubscribe_in(system, email)
+                out(f"  {system:<11} unsubscribe: {_until_everywhere(stack, email, began)}")
+            email = "demo.link@example.com"
+            stack.seed_person(email)
+            tokens = UnsubscribeTokens(stack.env["CONSENTRY_UNSUBSCRIBE_SECRET"])
+            link = build_link(
+                runtime.services.engine, tokens, base_url=stack.server_url, email=email, advertiser=runtime.advertiser
+            )
+            began = time.monotonic()
+            requests.post(link.url, data={"List-Unsubscribe": "One-Click"}, timeout=10).raise_for_status()
+            out(f"  one-click link unsubscribe: {_until_everywhere(stack, email, began)}")
+            figures = gather(runtime.services.engine, runtime.services.ledger, advertiser=runtime.advertiser)
+            html_path, csv_path = write(figures, home)
+            out(f"\nReport: {html_path}\n        {csv_path}")
+        finally:
+            runtime.close()
+    out(f"\nDone in {time.monotonic() - started:.0f} s; every process and server has stopped.")
+    return 0
+
+
+def _until_everywhere(stack: Stack, email: str, began: float, timeout: float = 30.0) -> str:
+    seen: dict[str, float] = {}
+    while time.monotonic() - began < timeout and len(seen) < len(SYSTEMS):
+        for system, done in stack.opted_out_in(email).items():
+            if done and system not in seen:
+                seen[system] = time.monotonic() - began
+        time.sleep(0.05)
+    if len(seen) < len(SYSTEMS):
+        return f"NOT everywhere after {timeout:.0f} s ({', '.join(sorted(seen))})"
+    return ", ".join(f"{system} {seconds:.2f} s" for system, seconds in sorted(seen.items(), key=lambda i: i[1]))
+
+
+def _seed(stack: Stack, people: int) -> None:
+    """Each person is in one, two or three systems; some have opted out in one of them only."""
+    chooser = random.Random(7)
+    mailchimp, hubspot, contacts, leads = [], [], [], []
+    for row in contact_rows(people, seed=11):
+        email, opted_out = row["email"], row["consent_state"] == "withdrawn"
+        where = chooser.sample(SYSTEMS, chooser.choice((1, 1, 2, 2, 3)))
+        out_in = chooser.choice(where) if opted_out else None
+        if "mailchimp" in where:
+            status = "unsubscribed" if out_in == "mailchimp" else "subscribed"
+            mailchimp.append({"email_address": email, "status": status})
+        if "hubspot" in where:
+            hubspot.append({"email": email, "opted_out": out_in == "hubspot", "country": row["jurisdiction"]})
+        if "salesforce" in where:
+            record = {"Email": email, "LastName": row["contact_id"], "HasOptedOutOfEmail": out_in == "salesforce"}
+            (leads if row["audience"] == "b2b_nominative" else contacts).append(
+                {**record, "Company": "Example SA"} if row["audience"] == "b2b_nominative" else record
+            )
+    requests.post(
+        f"{stack.url('mailchimp')}/_sandbox/lists/{MAILCHIMP_LIST}/seed", json={"members": mailchimp}, timeout=60
+    ).raise_for_status()
+    requests.post(
+        f"{stack.url('hubspot')}/_sandbox/contacts/seed", json={"contacts": hubspot}, timeout=60
+    ).raise_for_status()
+    requests.post(
+        f"{stack.url('salesforce')}/_sandbox/seed", json={"Contact": contacts, "Lead": leads}, timeout=60
+    ).raise_for_status()

@@ -289,3 +289,18 @@ def test_incremental_reads_use_search(sandbox, make_connector):
     connector = make_connector()
     assert [c.email for c in connector.fetch_contacts(since=mark)] == ["new@example.com"]
     assert connector.transport.calls.by_kind == {"search": 1}
+
+
+def test_an_expired_oauth_token_is_refreshed_once_inside_the_transport(sandbox):
+    seed(sandbox, ["oauth@example.com"])
+    connector = HubSpotConnector(
+        {
+            "access_token": "expired-token",
+            "refresh_token": "sandbox-refresh-token",
+            "client_id": "app",
+            "client_secret": DEFAULT_CLIENT_SECRET,
+            "base_url": sandbox.url,
+        }
+    )
+    assert [c.email for c in connector.fetch_contacts()] == ["oauth@example.com"]
+    assert connector.transport.credentials.token.startswith("sandbox-access-")

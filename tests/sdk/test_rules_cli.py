@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -164,8 +165,11 @@ def test_explain_prints_reasons_confidence_and_sources(capsys):
     assert "https://" in out
 
 
-def test_demo_prints_a_table_per_channel(capsys):
-    assert main(["demo"]) == 0
+def test_the_engine_demo_prints_a_table_per_channel(capsys):
+    from sdk.cli import SAMPLE_CONTACTS
+    from sdk.demo import run_engine_demo
+
+    assert run_engine_demo(SAMPLE_CONTACTS, at=datetime(2026, 9, 15, 10, 30, tzinfo=UTC)) == 0
     out = capsys.readouterr().out
     for channel in ("email", "sms", "phone_human", "automated_call", "postal"):
         assert f"\n{channel} " in out

@@ -2,7 +2,8 @@
 
 Columns (header names; all optional but `audience` and `jurisdiction`):
 - `contact_id`: your identifier, echoed in the output (emails and phone numbers never are);
-- `email`, `phone`: checked for shape; a phone number also gives the callee's time zone when none is given;
+- `email`, `phone`: checked for shape (the phone number for the channels that use it); a phone number also gives
+  the callee's time zone when none is given;
 - `audience` (b2c, b2b_nominative, b2b_generic), `jurisdiction` (FR, DE, IT, ES, BE, NL, UK, US);
 - `time_zone` (IANA name, e.g. Europe/Paris), `subdivision` (e.g. 57 for Moselle's own holidays);
 - any fact key of the scenario format (shared/rules/VOCABULARY.md), e.g. `consent_state`, `consent_date`,
@@ -37,6 +38,8 @@ IDENTITY_COLUMNS = ("contact_id", "email", "phone", "audience", "jurisdiction", 
 KNOWN_COLUMNS = frozenset(IDENTITY_COLUMNS) | frozenset(FACT_TYPES)
 OUTPUT_FIELDS = ("row", "contact_id", "decision", "conditions", "reason_codes", "legal_basis", "valid_until", "error")
 _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE_SHAPE = re.compile(r"^\+?[0-9][0-9 ().-]{4,24}$")
+_COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,60}$")
 _REGION_OF = {"UK": "GB"}
 
 
@@ -72,6 +75,8 @@ def _open_csv(stream: IO[str]) -> tuple[list[str], Iterator[tuple[int, list[str]
     header = [name.strip() for name in header]
     unknown = [name for name in header if name not in KNOWN_COLUMNS]
     if unknown:
+        if not all(_COLUMN_NAME.match(name) for name in unknown):  # data, not names: never echo it
+            raise InvalidInputError("the first line is not a header of column names")
         raise InvalidInputError(f"unknown columns: {', '.join(unknown)}")
     if "audience" not in header or "jurisdiction" not in header:
         raise InvalidInputError("the CSV needs the columns audience and jurisdiction")
@@ -102,6 +107,8 @@ def _request(values: dict[str, str], channel: Channel, at: datetime, action: Act
     facts = Facts({key: value for key, value in values.items() if key in FACT_TYPES and value})
     zone = values.get("time_zone", "").strip() or facts.callee_timezone
     phone = values.get("phone", "").strip()
+    if phone and channel.uses_phone_number and not _PHONE_SHAPE.match(phone):
+        raise InvalidInputError("invalid phone number", field="phone")
     if zone:
         _check_zone(zone)
     elif phone and channel.uses_phone_number:
@@ -207,17 +214,23 @@ def check_stream(
     header, rows = _open_csv(source)
     column = {name: index for index, name in enumerate(header)}
     situation = _situation_of(header, channel)
+    check_phone = channel.uses_phone_number and "phone" in column
     known: dict[tuple, tuple[tuple[str, ...], str | None]] = {}
     count = errors = 0
     with _Judges(jobs, channel, at) as judge:
         for block in _blocks(rows, _BLOCK):
             prepared, new = [], {}
             for line, cells, error in block:
-                contact_id = cells[column["contact_id"]] if "contact_id" in column and cells else ""
+                where = column.get("contact_id")
+                contact_id = cells[where] if where is not None and where < len(cells) else ""
                 if not error and "email" in column:
                     email = cells[column["email"]].strip()
                     if email and not _EMAIL_SHAPE.match(email):
                         error = "invalid email address"
+                if not error and check_phone:
+                    phone = cells[column["phone"]].strip()
+                    if phone and not _PHONE_SHAPE.match(phone):
+                        error = "invalid phone number"
                 key = None
                 if not error:
                     key = _digest(situation(cells))

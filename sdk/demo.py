@@ -8,7 +8,7 @@ from .contacts_csv import read_requests
 from .rules import evaluate
 from .vocabulary import Channel
 
-DEMO_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.PHONE_HUMAN, Channel.AUTOMATED_CALL, Channel.POSTAL)
+DEMO_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.PHONE_HUMAN, Channel.AUTOMATED_CALL, Channel.FAX, Channel.POSTAL)
 
 
 def summarise(contacts: Path, *, at: datetime) -> dict[Channel, tuple[Counter, Counter]]:

@@ -153,6 +153,10 @@ def load_scenarios(path: str | Path) -> list[Scenario]:
         document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise InvalidInputError(f"{path}: not valid YAML ({error.__class__.__name__})") from None
+    except OSError as error:
+        raise InvalidInputError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{path} is not UTF-8 text") from None
     items = document.get("scenarios") if isinstance(document, dict) else document
     if not isinstance(items, list):
         raise InvalidInputError(f"{path}: expected a list of scenarios")

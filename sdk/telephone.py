@@ -22,6 +22,8 @@ def french_holidays(subdivision: str | None = None) -> holidays.HolidayBase:
     """L3133-1 holidays; with subdivision "57" (or "67"/"68") also Alsace-Moselle's Good Friday and 26 Dec."""
     if subdivision in ("67", "68"):
         subdivision = ALSACE_MOSELLE
+    if subdivision not in holidays.France.subdivisions:
+        subdivision = None  # a département without holidays of its own keeps the national ones
     return holidays.France(subdiv=subdivision)
 
 

@@ -19,9 +19,17 @@ JURISDICTIONS: dict[str, Jurisdiction] = {
 __all__ = ["JURISDICTIONS", "Jurisdiction", "Rule", "evaluate"]
 
 
-@lru_cache(maxsize=4096)
 def evaluate(request: Request) -> Decision:
-    """Decide one request. Decisions are pure, so identical situations share one cached answer."""
+    """Decide one request. Decisions are pure, so identical situations share one cached answer.
+
+    The cache key carries the timestamp's offset and zone: two spellings of the same instant are equal datetimes,
+    but when the callee's time zone is unknown the offset is what tells the local hour.
+    """
+    return _evaluate(request, request.at.utcoffset(), str(request.at.tzinfo))
+
+
+@lru_cache(maxsize=4096)
+def _evaluate(request: Request, _offset, _zone) -> Decision:
     findings = Findings()
     contact = request.contact
     if contact.jurisdiction is None:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from sdk import Decision, Effect, InvalidInputError, LegalBasis, Request, Verdict, evaluate, request_from_fields
+from sdk.rules import _evaluate
 
 PARIS = ZoneInfo("Europe/Paris")
 # A phone consent collected early in 2026: still under its 1-year lifetime for every 2026 date used below.
@@ -194,13 +195,6 @@ def test_the_rest_of_france_works_on_good_friday_and_26_december(day):
     assert decide(at=day, bloctel_registered=False).allowed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=NotImplementedError,
-    reason="sdk/telephone.py:25 passes any subdivision to holidays.France, which raises NotImplementedError for a "
-    "département without holidays of its own (e.g. '75'); expected a decision on national holidays or an "
-    "InvalidInputError",
-)
 def test_a_departement_without_holidays_of_its_own_is_judged_on_national_holidays():
     try:
         decision = decide(at="2026-09-15T11:00:00+02:00", subdivision="75", **CONSENTED)
@@ -236,19 +230,22 @@ def test_an_evening_call_from_paris_is_still_afternoon_in_martinique():
     assert decide(at="2026-09-15T21:00:00+02:00", zone="America/Martinique", **CONSENTED).allowed
 
 
+@pytest.fixture
+def fresh_decisions():
+    """An empty decision cache, before and after: these tests depend on the offset of `at`."""
+    _evaluate.cache_clear()
+    yield
+    _evaluate.cache_clear()
+
+
+@pytest.mark.usefixtures("fresh_decisions")
 def test_without_a_callee_time_zone_the_offset_of_the_timestamp_stands_for_it():
     assert decide(at="2026-09-15T11:00:00+02:00", zone=None, **CONSENTED).allowed
     assert not decide(at="2026-09-15T21:00:00+02:00", zone=None, **CONSENTED).allowed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sdk/rules/__init__.py:22 caches evaluate() on Request, whose `at` compares equal across offsets for the "
-    "same instant, while the decision depends on the offset when the callee's zone is unknown "
-    "(sdk/rules/_common.py callee_local_time): the second request gets the first one's answer",
-)
+@pytest.mark.usefixtures("fresh_decisions")
 def test_the_same_instant_written_with_another_offset_is_judged_at_its_own_wall_clock():
-    evaluate.cache_clear()
     at_eleven = phone_request(at="2026-09-15T11:00:00+02:00", zone=None, **CONSENTED)
     at_nine = phone_request(at="2026-09-15T09:00:00+00:00", zone=None, **CONSENTED)
     assert evaluate(at_eleven).allowed

@@ -70,12 +70,19 @@ def _retention_clock(request: Request, findings: Findings):
             return None
         ended = facts.relationship_end_date or _latest(facts.last_purchase, facts.purchase_date, _contact(facts))
         return ("FR_RETENTION_CUSTOMER_3Y", ended) if ended else None
-    started = _latest(_contact(facts), facts.consent_date, facts.reoptin_date, facts.last_purchase)
+    started = _latest(_contact(facts), facts.consent_date, facts.reoptin_date, facts.last_purchase, _renewed(facts))
     if started is None:
         return None
     if facts.last_open and facts.last_open > started:
         findings.note("FR_OPEN_NOT_CONTACT")
     return "FR_RETENTION_PROSPECT_3Y", started
+
+
+def _renewed(facts):
+    """A positive, explicit answer to the re-permission message is a contact coming from the prospect."""
+    if facts.reconfirmation_sent and facts.reconfirmation_answer in POSITIVE_ANSWERS:
+        return facts.answered_on or facts.reconfirmation_sent
+    return None
 
 
 def _contact(facts):

@@ -1,0 +1,433 @@
+"""French data lifecycle and consent rules (RULES.md §2, §5, §6), and the engine's default deny.
+
+Retention anniversaries follow the scenarios' convention: the day before the third anniversary the data is used as
+usual; on the anniversary only a re-permission message may go out; the day after, the data must go.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from sdk import (
+    Audience,
+    Channel,
+    Confidence,
+    Decision,
+    Effect,
+    LegalBasis,
+    Request,
+    Verdict,
+    evaluate,
+    load_scenarios,
+    request_from_fields,
+)
+from sdk.rules import JURISDICTIONS
+
+DATA = Path(__file__).parents[1] / "data"
+ENGINE_CODES = {"NO_RULE", "FACTS_MISSING"}  # the engine's own refusals, with no legal source behind them
+
+
+def lifecycle_request(
+    *,
+    at: str,
+    channel: str | None = "email",
+    audience: str | None = "b2c",
+    jurisdiction: str | None = "FR",
+    action: str = "send",
+    **facts,
+) -> Request:
+    return request_from_fields(
+        {
+            "jurisdiction": jurisdiction,
+            "channel": channel,
+            "audience": audience,
+            "action": action,
+            "evaluated_at": at,
+            "facts": facts,
+        }
+    )
+
+
+def decide(**options) -> Decision:
+    return evaluate(lifecycle_request(**options))
+
+
+def codes(decision: Decision, effect: Effect) -> set[str]:
+    return {reason.code for reason in decision.reasons if reason.effect is effect}
+
+
+def blocks(decision: Decision) -> set[str]:
+    return codes(decision, Effect.BLOCKS)
+
+
+def noon(day: str) -> str:
+    return f"{day}T12:00:00+02:00"
+
+
+# A customer who meets every condition of the soft opt-in (L34-5 al. 4; RULES.md §2.1).
+SOFT_OPT_IN = {
+    "existing_customer": True,
+    "purchase_made": True,
+    "similar_product": True,
+    "same_legal_entity_as_seller": True,
+    "objection_offered_at_collection": True,
+    "data_source": "collected_directly",
+}
+
+
+# -- retention ------------------------------------------------------------------------------------------------------
+
+ANNIVERSARY = [
+    ("2026-09-14", Verdict.ALLOWED_WITH_CONDITIONS, False),
+    ("2026-09-15", Verdict.ALLOWED_WITH_CONDITIONS, True),
+    ("2026-09-16", Verdict.FORBIDDEN, False),
+]
+
+
+@pytest.mark.parametrize(("day", "verdict", "reconfirm_only"), ANNIVERSARY)
+@pytest.mark.parametrize(
+    "started",
+    [
+        {"consent_state": "opt_in", "consent_date": "2023-09-15"},  # collected then
+        {"consent_state": "opt_in", "consent_date": "2021-01-04", "last_interaction": "2023-09-15"},  # last click
+    ],
+    ids=["from-collection", "from-last-contact"],
+)
+def test_prospect_data_lasts_three_years_from_collection_or_last_contact(started, day, verdict, reconfirm_only):
+    decision = decide(at=noon(day), **started)
+    assert decision.verdict is verdict
+    assert "FR_RETENTION_PROSPECT_3Y" in decision.reason_codes
+    assert ("only_reconfirmation_request" in decision.conditions) is reconfirm_only
+    assert ("FR_RETENTION_RECONFIRM" in decision.reason_codes) is reconfirm_only
+    if verdict is Verdict.FORBIDDEN:
+        assert "FR_RETENTION_PROSPECT_3Y" in blocks(decision)
+        assert "must_delete_or_archive" in decision.conditions
+
+
+@pytest.mark.parametrize(("day", "verdict", "reconfirm_only"), ANNIVERSARY)
+def test_customer_data_lasts_three_years_from_the_end_of_the_relationship(day, verdict, reconfirm_only):
+    decision = decide(at=noon(day), relationship_end_date="2023-09-15", **SOFT_OPT_IN)
+    assert decision.verdict is verdict
+    assert "FR_RETENTION_CUSTOMER_3Y" in decision.reason_codes
+    assert "FR_RETENTION_PROSPECT_3Y" not in decision.reason_codes
+    assert ("only_reconfirmation_request" in decision.conditions) is reconfirm_only
+    if verdict is Verdict.FORBIDDEN:
+        assert "FR_RETENTION_CUSTOMER_3Y" in blocks(decision)
+
+
+def test_before_the_anniversary_the_decision_holds_until_the_anniversary():
+    decision = decide(at=noon("2026-09-14"), consent_state="opt_in", consent_date="2023-09-15")
+    assert decision.valid_until is not None
+    assert decision.valid_until.date().isoformat() == "2026-09-15"
+
+
+def test_a_current_customer_relationship_does_not_expire():
+    decision = decide(at=noon("2026-09-16"), relationship_current=True, last_purchase="2019-01-10", **SOFT_OPT_IN)
+    assert decision.allowed
+    assert "FR_RETENTION_CUSTOMER_3Y" not in decision.reason_codes
+
+
+@pytest.mark.parametrize(
+    ("day", "verdict"),
+    [
+        ("2027-02-27", Verdict.ALLOWED_WITH_CONDITIONS),
+        ("2027-02-28", Verdict.ALLOWED_WITH_CONDITIONS),  # the anniversary of 29 February, the earlier (safer) day
+        ("2027-03-01", Verdict.FORBIDDEN),
+    ],
+)
+def test_a_consent_given_on_29_february_reaches_its_anniversary_on_28_february(day, verdict):
+    decision = decide(at=f"{day}T12:00:00+01:00", consent_state="opt_in", consent_date="2024-02-29")
+    assert decision.verdict is verdict
+    assert ("FR_RETENTION_RECONFIRM" in decision.reason_codes) is (day == "2027-02-28")
+
+
+@pytest.mark.parametrize(
+    ("day", "verdict"),
+    [
+        ("2026-09-14", Verdict.ALLOWED),
+        ("2026-09-15", Verdict.ALLOWED_WITH_CONDITIONS),  # keep only to ask once
+        ("2026-09-16", Verdict.FORBIDDEN),
+    ],
+)
+def test_keeping_prospect_data_follows_the_same_anniversary(day, verdict):
+    decision = decide(at=noon(day), channel="any", action="retain_data", last_interaction="2023-09-15")
+    assert decision.verdict is verdict
+    assert "FR_RETENTION_PROSPECT_3Y" in decision.reason_codes
+
+
+def test_an_email_open_does_not_restart_the_clock():
+    decision = decide(
+        at=noon("2026-09-16"),
+        consent_state="opt_in",
+        last_interaction="2023-09-15",
+        last_interaction_type="order",
+        last_open="2026-06-01",
+    )
+    assert {"FR_RETENTION_PROSPECT_3Y", "FR_OPEN_NOT_CONTACT"} <= blocks(decision)
+
+
+@pytest.mark.parametrize(("kind", "kept"), [("email_open", False), ("open", False), ("link_click", True)])
+def test_only_a_contact_from_the_prospect_restarts_the_clock(kind, kept):
+    decision = decide(
+        at=noon("2026-09-16"),
+        consent_state="opt_in",
+        consent_date="2023-09-15",
+        last_interaction="2026-01-10",
+        last_interaction_type=kind,
+    )
+    assert decision.allowed is kept
+
+
+def test_without_an_answer_to_the_re_permission_message_the_data_must_go():
+    decision = decide(
+        at=noon("2026-10-01"), consent_state="opt_in", consent_date="2023-09-15", reconfirmation_sent="2026-09-15"
+    )
+    assert decision.verdict is Verdict.FORBIDDEN
+    assert {"FR_RETENTION_PROSPECT_3Y", "FR_RETENTION_RECONFIRM"} <= blocks(decision)
+    assert decision.conditions == ("must_delete_or_archive",)
+
+
+def test_a_positive_answer_to_the_re_permission_message_keeps_the_data():
+    decision = decide(
+        at=noon("2026-10-01"),
+        consent_state="opt_in",
+        consent_date="2023-09-15",
+        reconfirmation_sent="2026-09-15",
+        reconfirmation_answer="yes",
+    )
+    assert decision.allowed
+    assert "must_delete_or_archive" not in decision.conditions
+
+
+# -- consent withdrawn ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("channel", ["email", "postal", "automated_call"])
+def test_a_withdrawn_consent_stops_prospecting(channel):
+    decision = decide(at=noon("2026-09-16"), channel=channel, consent_state="withdrawn", withdrawal_date="2026-05-01")
+    assert decision.verdict is Verdict.FORBIDDEN
+    assert {"FR_CONSENT_WITHDRAWN", "GDPR_OBJECTION_ABSOLUTE"} <= blocks(decision)
+    assert "must_add_to_suppression_list" in decision.conditions
+
+
+def test_an_undated_withdrawal_counts_at_once():
+    decision = decide(at=noon("2026-09-16"), consent_state="withdrawn")
+    assert "FR_CONSENT_WITHDRAWN" in blocks(decision)
+
+
+def test_a_withdrawal_dated_after_the_decision_does_not_count_yet():
+    decision = decide(
+        at=noon("2026-09-16"), consent_state="opt_in", consent_date="2026-01-05", withdrawal_date="2026-10-01"
+    )
+    assert decision.allowed
+
+
+def test_a_withdrawal_for_one_channel_leaves_the_others_alone():
+    withdrawn = {"consent_state": "withdrawn", "consent_channel": "email", "withdrawal_date": "2026-05-01"}
+    assert "FR_CONSENT_WITHDRAWN" in blocks(decide(at=noon("2026-09-16"), channel="email", **withdrawn))
+    assert decide(at=noon("2026-09-16"), channel="postal", **withdrawn).allowed
+
+
+@pytest.mark.parametrize(("reoptin", "allowed"), [("2026-06-01", True), ("2026-04-01", False)])
+def test_only_a_re_opt_in_after_the_withdrawal_lifts_it(reoptin, allowed):
+    decision = decide(
+        at=noon("2026-09-16"), consent_state="withdrawn", withdrawal_date="2026-05-01", reoptin_date=reoptin
+    )
+    assert decision.allowed is allowed
+    assert ("FR_RECONSENT_POSITIVE_ACT" in codes(decision, Effect.PERMITS)) is allowed
+
+
+# -- soft opt-in ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("channel", "stop"),
+    [("email", "must_include_free_unsubscribe"), ("automated_call", "must_give_valid_contact_to_stop_free")],
+)
+def test_a_customer_may_be_sent_offers_for_similar_products_on_the_soft_opt_in(channel, stop):
+    decision = decide(at=noon("2026-09-15"), channel=channel, **SOFT_OPT_IN)
+    assert decision.verdict is Verdict.ALLOWED_WITH_CONDITIONS
+    assert "FR_SOFT_OPTIN" in codes(decision, Effect.PERMITS)
+    assert decision.legal_basis is LegalBasis.SOFT_OPT_IN
+    assert {"must_offer_objection_in_each_message", "must_identify_advertiser", stop} <= set(decision.conditions)
+
+
+def test_the_soft_opt_in_does_not_cover_human_calls_after_11_august_2026():
+    decision = decide(at=noon("2026-09-15"), channel="phone_human", callee_timezone="Europe/Paris", **SOFT_OPT_IN)
+    assert decision.verdict is Verdict.FORBIDDEN
+    assert "FR_PHONE_B2C_OPTIN_2026" in blocks(decision)
+    assert "FR_SOFT_OPTIN" not in decision.reason_codes
+
+
+@pytest.mark.parametrize(
+    ("change", "failure"),
+    [
+        ({"purchase_made": False}, "FR_SOFT_OPTIN_NO_PURCHASE"),
+        ({"existing_customer": None, "purchase_made": None, "account_created": True}, "FR_SOFT_OPTIN_NO_PURCHASE"),
+        ({"similar_product": False}, "FR_SOFT_OPTIN_NOT_SIMILAR"),
+        ({"similar_product": None}, "FR_SOFT_OPTIN_NOT_SIMILAR"),  # not known to be similar: not assumed
+        ({"same_legal_entity_as_seller": False}, "FR_SOFT_OPTIN_OTHER_ENTITY"),
+        ({"objection_offered_at_collection": False}, "FR_SOFT_OPTIN_NO_OBJECTION_AT_COLLECTION"),
+        ({"data_source": "purchased_list"}, "FR_EMAIL_B2C_CONSENT_REQUIRED"),  # not collected from the person
+    ],
+)
+def test_the_soft_opt_in_fails_when_any_condition_fails(change, failure):
+    decision = decide(at=noon("2026-09-15"), **{**SOFT_OPT_IN, **change})
+    assert decision.verdict is Verdict.FORBIDDEN
+    assert {failure, "FR_EMAIL_B2C_CONSENT_REQUIRED"} <= blocks(decision)
+    assert "FR_SOFT_OPTIN" not in decision.reason_codes
+
+
+def test_a_prospect_without_consent_or_purchase_gets_no_email():
+    decision = decide(at=noon("2026-09-15"), consent_state="none")
+    assert blocks(decision) == {"FR_EMAIL_B2C_CONSENT_REQUIRED"}
+
+
+# -- business addresses ---------------------------------------------------------------------------------------------
+
+
+def test_a_generic_company_address_is_outside_consent_but_needs_identity_and_a_stop_address():
+    decision = decide(
+        at=noon("2026-09-15"), audience="b2b_generic", address="contact@company.fr", address_type="generic_role_address"
+    )
+    assert decision.verdict is Verdict.ALLOWED_WITH_CONDITIONS
+    assert "FR_B2B_GENERIC_ADDRESS" in codes(decision, Effect.PERMITS)
+    assert decision.legal_basis is LegalBasis.NOT_PERSONAL_DATA
+    assert {"must_identify_advertiser", "must_include_free_unsubscribe"} <= set(decision.conditions)
+
+
+def test_a_generic_address_that_identifies_a_person_is_treated_as_nominative():
+    decision = decide(
+        at=noon("2026-09-15"), audience="b2b_generic", address_type="generic_but_identifies_natural_person"
+    )
+    assert "FR_B2B_GENERIC_ADDRESS" not in decision.reason_codes
+    assert "FR_B2B_NOMINATIVE_OPTOUT" in codes(decision, Effect.PERMITS)
+    assert "must_relate_to_recipient_profession" in decision.conditions
+
+
+def test_a_named_professional_offered_something_unrelated_to_their_job_needs_consent():
+    decision = decide(at=noon("2026-09-15"), audience="b2b_nominative", offer_related_to_profession=False)
+    assert decision.verdict is Verdict.FORBIDDEN
+    assert "FR_B2B_UNRELATED_OFFER" in blocks(decision)
+
+
+# -- never "allowed" without rules and facts ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("jurisdiction", ["JP", "XX", "LU"])
+def test_an_unknown_jurisdiction_is_never_allowed(jurisdiction):
+    decision = decide(at=noon("2026-09-15"), jurisdiction=jurisdiction, consent_state="opt_in")
+    assert decision.verdict is Verdict.FORBIDDEN
+    assert decision.reason_codes == ("NO_RULE",)
+    assert jurisdiction in decision.reasons[0].detail
+
+
+@pytest.mark.parametrize(
+    ("missing", "options"),
+    [
+        ("jurisdiction", {"jurisdiction": None}),
+        ("audience", {"audience": None}),
+        ("channel", {"channel": None}),
+    ],
+)
+def test_a_missing_fact_is_never_allowed_and_is_named(missing, options):
+    decision = decide(at=noon("2026-09-15"), consent_state="opt_in", **options)
+    assert decision.verdict is Verdict.FORBIDDEN
+    assert "FACTS_MISSING" in blocks(decision)
+    assert missing in decision.missing_facts
+    assert "provide_missing_facts" in decision.conditions
+    facts_missing = next(r for r in decision.reasons if r.code == "FACTS_MISSING")
+    assert missing in facts_missing.detail
+
+
+@pytest.mark.parametrize("jurisdiction", sorted(JURISDICTIONS))
+@pytest.mark.parametrize("channel", [c.value for c in Channel if c is not Channel.ANY])
+def test_no_jurisdiction_allows_a_send_to_an_unknown_audience(jurisdiction, channel):
+    decision = decide(at=noon("2026-09-15"), jurisdiction=jurisdiction, channel=channel, audience=None)
+    assert decision.verdict is Verdict.FORBIDDEN
+    assert decision.missing_facts == ("audience",)
+
+
+# -- every reason is sourced ----------------------------------------------------------------------------------------
+
+
+def grid() -> list[Request]:
+    """Every jurisdiction, channel and audience, for a stranger, a consenting prospect and a customer."""
+    fact_sets = [{}, {"consent_state": "opt_in", "consent_date": "2026-03-02"}, SOFT_OPT_IN]
+    return [
+        lifecycle_request(
+            at="2026-09-15T11:00:00+02:00",
+            jurisdiction=jurisdiction,
+            channel=channel.value,
+            audience=audience.value,
+            **facts,
+        )
+        for jurisdiction in sorted(JURISDICTIONS)
+        for channel in Channel
+        if channel is not Channel.ANY
+        for audience in Audience
+        for facts in fact_sets
+    ]
+
+
+def shared_scenario_requests() -> list[Request]:
+    scenarios = load_scenarios(DATA / "scenarios.yaml") + load_scenarios(DATA / "unseen_scenarios.yaml")
+    return [scenario.request for scenario in scenarios if scenario.request is not None]
+
+
+@pytest.fixture(scope="module")
+def decisions() -> list[Decision]:
+    requests = grid() + shared_scenario_requests()
+    requests += [lifecycle_request(at=noon("2026-09-15"), jurisdiction="JP")]
+    requests += [lifecycle_request(at=noon("2026-09-15"), audience=None)]
+    requests += [
+        lifecycle_request(at=noon("2026-09-14"), channel="any", action="retain_data", consent_date="2024-01-02")
+    ]
+    return [evaluate(request) for request in requests]
+
+
+def test_the_sourcing_check_covers_every_verdict_and_both_engine_refusals(decisions):
+    assert {decision.verdict for decision in decisions} == set(Verdict)
+    assert {code for decision in decisions for code in decision.reason_codes} >= ENGINE_CODES
+
+
+def test_every_reason_carries_a_known_confidence(decisions):
+    for decision in decisions:
+        for reason in decision.reasons:
+            assert reason.confidence in set(Confidence), reason.code
+            assert Confidence(reason.confidence.value) is reason.confidence
+
+
+def test_every_legal_reason_carries_its_sources(decisions):
+    for decision in decisions:
+        for reason in decision.reasons:
+            if reason.code in ENGINE_CODES:
+                # The engine's own refusals are an interpretation: no text says "not allowed because unknown".
+                assert reason.confidence is Confidence.INTERPRETATION
+                continue
+            assert reason.sources, reason.code
+            for source in reason.sources:
+                assert source.key, reason.code
+                assert source.title, source.key
+                assert source.url is None or source.url.startswith(("http://", "https://")), source.key
+
+
+def test_a_decision_is_forbidden_exactly_when_a_reason_blocks_and_allowed_only_when_one_permits(decisions):
+    for decision in decisions:
+        effects = {reason.effect for reason in decision.reasons}
+        assert (decision.verdict is Verdict.FORBIDDEN) is (Effect.BLOCKS in effects)
+        if decision.allowed:
+            assert Effect.PERMITS in effects
+            assert (decision.verdict is Verdict.ALLOWED_WITH_CONDITIONS) is bool(decision.conditions)
+
+
+def test_decisions_serialise_with_their_reasons_sources_and_confidence():
+    decision = decide(at=noon("2026-09-15"), **SOFT_OPT_IN)
+    record = decision.to_dict()
+    assert record["decision"] == "allowed_with_conditions"
+    assert record["legal_basis"] == "soft_opt_in"
+    soft = next(r for r in record["reasons"] if r["code"] == "FR_SOFT_OPTIN")
+    assert soft["effect"] == "permits"
+    assert soft["confidence"] in {c.value for c in Confidence}
+    assert soft["sources"]
+    assert all(isinstance(key, str) for key in soft["sources"])

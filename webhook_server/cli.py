@@ -145,13 +145,13 @@ def _failed(_arguments) -> int:
 def _retry(_arguments) -> int:
     from sdk.services import open_services
 
-    from .propagation import due_jobs, retry_dead
+    from .propagation import due_targets, retry_dead
     from .tasks import enqueue
 
     services = open_services()
     try:
         count = retry_dead(services.engine)
-        enqueue(due_jobs(services.engine))
+        enqueue(due_targets(services.engine))
     finally:
         services.close()
     print(f"{count} dead jobs queued again", file=sys.stderr)

@@ -27,6 +27,7 @@ class IngestResult:
     echoes: int = 0
     skipped: int = 0
     job_ids: list[int] = field(default_factory=list)
+    targets: set[str] = field(default_factory=set)
 
 
 def ingest(
@@ -79,6 +80,7 @@ def ingest(
                 job_id = connection.execute(statement.returning(propagation_jobs.c.id)).scalar()
                 if job_id is not None:
                     result.job_ids.append(job_id)
+                    result.targets.add(target)
     return result
 
 

@@ -151,3 +151,101 @@ def dead_jobs(engine: Engine) -> list[dict]:
     ).where(table.status == "dead")
     with engine.connect() as connection:
         return [dict(row._mapping) for row in connection.execute(query.order_by(table.id))]
+
+
+BATCH = 100
+
+
+def due_targets(engine: Engine, *, now: datetime | None = None) -> list[str]:
+    """Target systems with due jobs: the sweep enqueues one batch task per target."""
+    now = now or datetime.now(UTC)
+    table = propagation_jobs.c
+    due = or_(
+        and_(table.status.in_(["pending", "failed"]), table.next_attempt_at <= now),
+        and_(table.status == "running", table.lease_until < now),
+    )
+    with engine.connect() as connection:
+        return list(connection.execute(select(table.target_system).where(due).distinct()).scalars())
+
+
+def run_target(
+    engine: Engine,
+    connectors: Mapping[str, Connector],
+    target: str,
+    *,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    max_attempts: int = MAX_ATTEMPTS,
+    lease: timedelta = LEASE,
+    limit: int = BATCH,
+) -> list[Outcome]:
+    """Apply up to `limit` due opt-outs to one system in one batch call: vendors' rate limits count calls."""
+    table = propagation_jobs.c
+    moment = now()
+    due = or_(
+        and_(table.status.in_(["pending", "failed"]), table.next_attempt_at <= moment),
+        and_(table.status == "running", table.lease_until < moment),
+    )
+    with engine.begin() as connection:
+        ids = list(
+            connection.execute(
+                select(table.id).where(table.target_system == target).where(due).order_by(table.id).limit(limit)
+            ).scalars()
+        )
+        if not ids:
+            return []
+        claimed = connection.execute(
+            update(propagation_jobs)
+            .where(table.id.in_(ids))
+            .where(due)
+            .values(status="running", lease_until=moment + lease, attempts=table.attempts + 1, updated_at=moment)
+            .returning(table.id, table.channel, table.attempts, table.person_id)
+        ).all()
+        people = {
+            row.id: (row.email, row.phone)
+            for row in connection.execute(
+                select(persons.c.id, persons.c.email, persons.c.phone).where(
+                    persons.c.id.in_({c.person_id for c in claimed})
+                )
+            )
+        }
+    claimed = [c for c in claimed if c.person_id in people]
+    connector = connectors.get(target)
+    if connector is None:
+        return [_finish(engine, c.id, "dead", now(), error="TARGET_NOT_CONFIGURED") for c in claimed]
+    items = [
+        Unsubscribe(email=people[c.person_id][0], phone=people[c.person_id][1], channels=frozenset({c.channel}))
+        for c in claimed
+    ]
+    try:
+        report = connector.push_unsubscribes(items)
+    except ConnectorError as error:
+        code = (error.code or "CONNECTOR_ERROR")[:120]
+        outcomes = []
+        for job in claimed:
+            if error.retryable and job.attempts < max_attempts:
+                outcomes.append(
+                    _finish(engine, job.id, "failed", now(), error=code, retry_at=now() + backoff(job.attempts))
+                )
+            else:
+                outcomes.append(_finish(engine, job.id, "dead", now(), error=code))
+        return outcomes
+    rejected = {position: code for position, code in report.failed if position >= 0}
+    unplaced = [code for position, code in report.failed if position < 0]
+    outcomes = []
+    for position, job in enumerate(claimed):
+        if position in rejected:
+            outcomes.append(_finish(engine, job.id, "dead", now(), error=f"REJECTED_{rejected[position]}"[:120]))
+        elif unplaced and job.attempts < max_attempts:  # the vendor did not say which: retry all (idempotent)
+            outcomes.append(
+                _finish(
+                    engine,
+                    job.id,
+                    "failed",
+                    now(),
+                    error=f"REJECTED_{unplaced[0]}"[:120],
+                    retry_at=now() + backoff(job.attempts),
+                )
+            )
+        else:
+            outcomes.append(_finish(engine, job.id, "done", now()))
+    return outcomes

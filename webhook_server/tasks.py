@@ -14,7 +14,7 @@ from pathlib import Path
 from huey import RedisHuey, SqliteHuey
 from huey.signals import SIGNAL_ERROR
 
-from .propagation import due_jobs, run_job
+from .propagation import BATCH, due_targets, run_target
 
 log = logging.getLogger("consentry.propagation")
 
@@ -42,23 +42,29 @@ def runtime():
 
 
 @queue.task()
-def propagate(job_id: int) -> str:
+def propagate_to(target: str) -> int:
+    """Apply the due opt-outs of one target system in batches; a retry comes back through the sweep."""
     current = runtime()
     max_attempts = int(current.config.get("MAX_ATTEMPTS", 8))
     lease = timedelta(seconds=float(current.config.get("LEASE_SECONDS", 30)))
-    outcome = run_job(current.services.engine, current.connectors, job_id, max_attempts=max_attempts, lease=lease)
-    if outcome.status == "failed" and outcome.retry_at is not None:
-        propagate.schedule((job_id,), eta=outcome.retry_at)
-    log.info("job %s: %s", job_id, outcome.status)
-    return outcome.status
+    applied = 0
+    while True:
+        outcomes = run_target(
+            current.services.engine, current.connectors, target, max_attempts=max_attempts, lease=lease
+        )
+        applied += sum(outcome.status == "done" for outcome in outcomes)
+        if len(outcomes) < BATCH:
+            break
+    log.info("%s: %s opt-outs applied", target, applied)
+    return applied
 
 
 def sweep() -> int:
-    """Re-enqueue every due job: retries whose time has come, and jobs a dead worker was holding."""
-    jobs = due_jobs(runtime().services.engine)
-    for job_id in jobs:
-        propagate(job_id)
-    return len(jobs)
+    """Re-enqueue every target with due jobs: retries whose time has come, and jobs a dead worker was holding."""
+    targets = due_targets(runtime().services.engine)
+    for target in targets:
+        propagate_to(target)
+    return len(targets)
 
 
 def sweep_forever(interval: float, stop: threading.Event) -> None:
@@ -75,10 +81,10 @@ def _log_errors(signal, task, exc=None) -> None:
     log.warning("task %s failed: %s", task.name, type(exc).__name__ if exc else "unknown")
 
 
-def enqueue(job_ids) -> None:
-    """After the commit: tell workers to look at these jobs now (a lost message is caught by the sweep)."""
-    for job_id in job_ids:
+def enqueue(targets) -> None:
+    """After the commit: tell workers which systems have new jobs (a lost message is caught by the sweep)."""
+    for target in sorted(set(targets)):
         try:
-            propagate(job_id)
-        except Exception:  # the job is in the database; the sweep will pick it up
-            log.warning("could not enqueue job %s; the sweep will", job_id)
+            propagate_to(target)
+        except Exception:  # the jobs are in the database; the sweep will pick them up
+            log.warning("could not enqueue propagation to %s; the sweep will", target)

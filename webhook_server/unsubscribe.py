@@ -134,4 +134,4 @@ def _record(token: str, wanted: UnsubscribeRequest, channels: frozenset[str]) ->
         advertiser=wanted.advertiser,
         echo_window=runtime.echo_window,
     )
-    enqueue(result.job_ids)
+    enqueue(result.targets)

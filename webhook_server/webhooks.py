@@ -46,7 +46,7 @@ def receive(name: str):
         echo_window=state.runtime.echo_window,
     )
     state.metrics.received.labels(name).inc(result.new_events)
-    enqueue(result.job_ids)
+    enqueue(result.targets)
     answer = connector.webhook_answer(events)
     return Response(answer.body, status=answer.status, content_type=answer.content_type)
 

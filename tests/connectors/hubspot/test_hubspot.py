@@ -148,7 +148,7 @@ def test_v3_refuses_to_resubscribe_and_v4_needs_a_legal_basis(sandbox):
     assert opted_out(sandbox, "jane@example.com")
     with_basis = requests.post(
         f"{sandbox.url}/communication-preferences/v4/statuses/jane@example.com",
-        json={**body, "legalBasis": "CONSENT_WITH_NOTICE"},
+        json={**body, "legalBasis": "CONSENT_WITH_NOTICE", "legalBasisExplanation": "Form consent of 2026-05-01"},
         headers=AUTH,
         timeout=5,
     )
@@ -164,7 +164,10 @@ def test_batches_over_100_are_refused_and_partial_failures_are_207(sandbox):
         ).status_code
         == 400
     )
-    mixed = [{"properties": {"email": "ok@example.com"}}, {"properties": {"shoe_size": "42"}}]
+    mixed = [  # partial success needs a trace id on every input, as HubSpot documents
+        {"properties": {"email": "ok@example.com"}, "objectWriteTraceId": "t1"},
+        {"properties": {"shoe_size": "42"}, "objectWriteTraceId": "t2"},
+    ]
     answer = requests.post(
         f"{sandbox.url}/crm/v3/objects/contacts/batch/create", json={"inputs": mixed}, headers=AUTH, timeout=5
     )

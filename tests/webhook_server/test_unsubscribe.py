@@ -109,6 +109,8 @@ def test_the_page_works_in_a_real_browser(app, database_url):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     from connectors.sandbox_kit import ServerThread
 
@@ -128,7 +130,10 @@ def test_the_page_works_in_a_real_browser(app, database_url):
                 assert box.find_element(By.XPATH, "./..").tag_name == "label"
             driver.find_element(By.CSS_SELECTOR, "input[value=email]").click()  # keep email, stop SMS only
             driver.find_element(By.ID, "confirm").click()
-            assert driver.find_element(By.ID, "done").text == "C'est fait"
+            done = WebDriverWait(driver, 15).until(  # the form posts and a new page loads
+                expected_conditions.presence_of_element_located((By.ID, "done"))
+            )
+            assert done.text == "C'est fait"
         finally:
             driver.quit()
     entry = app.extensions["consentry"].runtime.services.suppression.check(IdentifierKind.EMAIL, "jane@example.com")

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Connection, Engine, and_, or_, select, update
 
 from connectors.base import Connector, Unsubscribe
 from sdk.errors import ConnectorError
@@ -114,14 +114,19 @@ def _claim(engine: Engine, job_id: int, now: datetime, lease: timedelta) -> _Cla
     return _Claimed(claimed.target_system, claimed.channel, claimed.attempts, person.email, person.phone)
 
 
-def _finish(engine: Engine, job_id: int, status: str, now: datetime, *, error=None, retry_at=None) -> Outcome:
+def _finish(
+    where: Engine | Connection, job_id: int, status: str, now: datetime, *, error=None, retry_at=None
+) -> Outcome:
     values = {"status": status, "updated_at": now, "lease_until": None, "last_error": error}
     if status == "done":
         values["done_at"] = now
     if retry_at is not None:
         values["next_attempt_at"] = retry_at
-    with engine.begin() as connection:
-        connection.execute(update(propagation_jobs).where(propagation_jobs.c.id == job_id).values(**values))
+    if isinstance(where, Connection):  # inside the caller's transaction: a batch finishes in one commit
+        where.execute(update(propagation_jobs).where(propagation_jobs.c.id == job_id).values(**values))
+    else:
+        with where.begin() as connection:
+            connection.execute(update(propagation_jobs).where(propagation_jobs.c.id == job_id).values(**values))
     return Outcome(job_id, status, retry_at)
 
 
@@ -211,7 +216,8 @@ def run_target(
     claimed = [c for c in claimed if c.person_id in people]
     connector = connectors.get(target)
     if connector is None:
-        return [_finish(engine, c.id, "dead", now(), error="TARGET_NOT_CONFIGURED") for c in claimed]
+        with engine.begin() as connection:
+            return [_finish(connection, c.id, "dead", now(), error="TARGET_NOT_CONFIGURED") for c in claimed]
     items = [
         Unsubscribe(email=people[c.person_id][0], phone=people[c.person_id][1], channels=frozenset({c.channel}))
         for c in claimed
@@ -219,33 +225,37 @@ def run_target(
     try:
         report = connector.push_unsubscribes(items)
     except ConnectorError as error:
-        code = (error.code or "CONNECTOR_ERROR")[:120]
-        outcomes = []
-        for job in claimed:
-            if error.retryable and job.attempts < max_attempts:
-                outcomes.append(
-                    _finish(engine, job.id, "failed", now(), error=code, retry_at=now() + backoff(job.attempts))
-                )
-            else:
-                outcomes.append(_finish(engine, job.id, "dead", now(), error=code))
-        return outcomes
+        with engine.begin() as connection:
+            return _failed_all(connection, claimed, error, now, max_attempts)
+    with engine.begin() as connection:
+        return _outcomes(connection, claimed, report, now, max_attempts)
+
+
+def _failed_all(connection: Connection, claimed, error: ConnectorError, now, max_attempts: int) -> list[Outcome]:
+    """The whole batch failed: retry what may be retried (with backoff), the rest is dead."""
+    code = (error.code or "CONNECTOR_ERROR")[:120]
+    outcomes = []
+    for job in claimed:
+        if error.retryable and job.attempts < max_attempts:
+            retry_at = now() + backoff(job.attempts)
+            outcomes.append(_finish(connection, job.id, "failed", now(), error=code, retry_at=retry_at))
+        else:
+            outcomes.append(_finish(connection, job.id, "dead", now(), error=code))
+    return outcomes
+
+
+def _outcomes(connection: Connection, claimed, report, now, max_attempts: int) -> list[Outcome]:
+    """Per job: rejected by the vendor (dead), unknown which failed (retry all, idempotent), or done."""
     rejected = {position: code for position, code in report.failed if position >= 0}
     unplaced = [code for position, code in report.failed if position < 0]
     outcomes = []
     for position, job in enumerate(claimed):
         if position in rejected:
-            outcomes.append(_finish(engine, job.id, "dead", now(), error=f"REJECTED_{rejected[position]}"[:120]))
-        elif unplaced and job.attempts < max_attempts:  # the vendor did not say which: retry all (idempotent)
-            outcomes.append(
-                _finish(
-                    engine,
-                    job.id,
-                    "failed",
-                    now(),
-                    error=f"REJECTED_{unplaced[0]}"[:120],
-                    retry_at=now() + backoff(job.attempts),
-                )
-            )
+            outcomes.append(_finish(connection, job.id, "dead", now(), error=f"REJECTED_{rejected[position]}"[:120]))
+        elif unplaced and job.attempts < max_attempts:
+            retry_at = now() + backoff(job.attempts)
+            error = f"REJECTED_{unplaced[0]}"[:120]
+            outcomes.append(_finish(connection, job.id, "failed", now(), error=error, retry_at=retry_at))
         else:
-            outcomes.append(_finish(engine, job.id, "done", now()))
+            outcomes.append(_finish(connection, job.id, "done", now()))
     return outcomes

@@ -149,7 +149,8 @@ def _upsert_contact(connection, system: str, contact: RemoteContact, person_id: 
         "jurisdiction": str(contact.attributes.get("jurisdiction") or "FR")[:8],
         "audience": str(contact.attributes.get("audience") or "b2c")[:24],
         "opted_out_channels": ";".join(sorted(contact.opted_out)),
-        "vendor_state": str(contact.attributes.get("status") or contact.attributes.get("object") or "")[:40],
+        # the record's type where the system has several (Salesforce Contact, Lead), else its subscription status
+        "vendor_state": str(contact.attributes.get("object") or contact.attributes.get("status") or "")[:40],
         "updated_at": datetime.now(UTC),
     }
     existing = connection.execute(

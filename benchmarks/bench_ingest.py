@@ -74,8 +74,10 @@ def wrk(url: str, script: Path, duration: int, connections: int) -> dict:
 
 
 def gunicorn(app: str, port: int, env: dict, cwd: Path) -> subprocess.Popen:
+    """The same server settings as the Stack's (and `consentry serve`'s defaults)."""
+    settings = ["--workers", str(Stack.gunicorn_workers), "--threads", str(Stack.gunicorn_threads)]
     return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", app],
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", *settings, app],
         env=env,
         cwd=cwd,
         stdout=subprocess.DEVNULL,
@@ -119,11 +121,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--only", choices=["ingestion", "latency"], help="run one of the two parts")
     arguments = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
     work = Path(tempfile.mkdtemp(prefix="consentry-bench-"))
-    print(f"machine: {os.cpu_count()} CPUs; gunicorn 2 workers; SQLite in {work}")
+    print(
+        f"machine: {os.cpu_count()} CPUs; gunicorn {Stack.gunicorn_workers} workers x {Stack.gunicorn_threads} threads; SQLite in {work}"
+    )
+    if arguments.only == "latency":
+        latency(work / "latency", arguments.duration)
+        return
     (work / "bare.py").write_text(BARE_APP)
     port = free_port()
     bare = gunicorn("bare:app", port, dict(os.environ), work)
@@ -157,7 +165,8 @@ def main() -> None:
             f"{name:<28}{figures['rps']:>9.0f} req/s ({figures['rps'] / ceiling:4.0%} of bare)  "
             f"p50 {figures['p50_ms']:6.1f} ms  p99 {figures['p99_ms']:6.1f} ms  non-2xx {figures['errors']}"
         )
-    latency(work / "latency", arguments.duration)
+    if arguments.only != "ingestion":
+        latency(work / "latency", arguments.duration)
 
 
 def latency(home: Path, seconds: int, rate: int = 50) -> None:

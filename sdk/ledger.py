@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 
 from .consent_state import ConsentEvent, ConsentState, ConsentStatus, EventKind, derive_state
 from .identity import IdentifierKind
-from .persons import ensure_person, find_person, identifiers
+from .persons import ensure_people, find_person, identifiers
 from .store import consent_events, insert_ignoring_duplicates, persons
 from .suppression import SuppressionList
 
@@ -47,11 +47,18 @@ class Ledger:
 
     def append_in(self, connection, prepared) -> list["Recorded"]:
         """Record (event, normalised email, normalised phone) triples inside the caller's transaction, so that
-        callers (the webhook inbox) commit the events and their own rows together or not at all."""
+        callers (the webhook inbox) commit the events and their own rows together or not at all.
+
+        Set-based: a few statements for the whole batch, whatever its size (the inbox and the sync send many)."""
+        if not prepared:
+            return []
         now = datetime.now(UTC)
-        recorded = []
-        for event, email, phone in prepared:
-            person_id = ensure_person(connection, email, phone)
+        person_ids = ensure_people(connection, [(email, phone) for _, email, phone in prepared])
+        rows, first_seen = [], set()
+        for (event, _, _), person_id in zip(prepared, person_ids, strict=True):
+            if event.event_key in first_seen:
+                continue  # the same delivery twice in one batch: the first one counts
+            first_seen.add(event.event_key)
             row = {name: getattr(event, name) for name in _EVENT_COLUMNS}
             row.update(
                 person_id=person_id,
@@ -59,28 +66,51 @@ class Ledger:
                 occurred_at=event.occurred_at.astimezone(UTC),
                 recorded_at=(event.recorded_at or now).astimezone(UTC),
             )
-            statement = insert_ignoring_duplicates(connection, consent_events).values(**row)
-            is_new = connection.execute(statement.returning(consent_events.c.id)).first() is not None
-            if is_new and self.suppression is not None:
-                self._follow_state(connection, person_id, event)
+            rows.append(row)
+        statement = insert_ignoring_duplicates(connection, consent_events).returning(consent_events.c.event_key)
+        inserted = set(connection.execute(statement, rows).scalars())
+        recorded = []
+        for (event, _, _), person_id in zip(prepared, person_ids, strict=True):
+            is_new = event.event_key in inserted
+            inserted.discard(event.event_key)  # a repeat later in the batch is a duplicate
             recorded.append(Recorded(event, person_id, is_new))
+        if self.suppression is not None:
+            self._follow_states(connection, [r for r in recorded if r.is_new])
         return recorded
 
-    def _follow_state(self, connection, person_id: int, event: ConsentEvent) -> None:
-        """Keep the suppression list in line with the state the log now gives for the event's channel.
+    def _follow_states(self, connection, new: list["Recorded"]) -> None:
+        """Keep the suppression list in line with the states the log now gives for the channels just touched.
 
-        The state is the person's, so every identifier the person has is suppressed, not only the one the
-        event came with."""
-        state = _derive(_events_of(connection, person_id), event.advertiser, event.purpose, event.channel)
-        person = connection.execute(select(persons.c.email, persons.c.phone).where(persons.c.id == person_id)).one()
-        for kind, value in ((IdentifierKind.EMAIL, person.email), (IdentifierKind.PHONE, person.phone)):
-            if value is None:
-                continue
+        A state is the person's, so every identifier the person has is suppressed, not only the one the event
+        came with; a newer provable consent lifts the suppression of its channel only."""
+        if not new:
+            return
+        person_ids = sorted({r.person_id for r in new})
+        history = _events_of_people(connection, person_ids)
+        people = {
+            row.id: row
+            for row in connection.execute(
+                select(persons.c.id, persons.c.email, persons.c.phone).where(persons.c.id.in_(person_ids))
+            )
+        }
+        new_keys = {r.event.event_key for r in new}
+        adds, lifts = [], []
+        scopes = dict.fromkeys((r.person_id, r.event.advertiser, r.event.purpose, r.event.channel) for r in new)
+        for person_id, advertiser, purpose, channel in scopes:
+            events = history.get(person_id, [])
+            state = _derive(events, advertiser, purpose, channel)
+            person = people[person_id]
+            identities = [
+                (k, v) for k, v in ((IdentifierKind.EMAIL, person.email), (IdentifierKind.PHONE, person.phone)) if v
+            ]
             if state.status is ConsentStatus.OPTED_OUT:
-                reason = "GDPR_OBJECTION_ABSOLUTE" if event.kind is EventKind.OBJECTED else "FR_CONSENT_WITHDRAWN"
-                self.suppression.add_normalised(connection, kind, value, frozenset({event.channel}), reason)
-            elif state.status is ConsentStatus.GRANTED and state.provable and state.event_key == event.event_key:
-                self.suppression.lift_normalised(connection, value, event.channel)
+                deciding = next((e for e in events if e.event_key == state.event_key), None)
+                objected = deciding is not None and deciding.kind is EventKind.OBJECTED
+                reason = "GDPR_OBJECTION_ABSOLUTE" if objected else "FR_CONSENT_WITHDRAWN"
+                adds.extend((kind, value, frozenset({channel}), reason) for kind, value in identities)
+            elif state.status is ConsentStatus.GRANTED and state.provable and state.event_key in new_keys:
+                lifts.extend((value, channel) for _, value in identities)
+        self.suppression.apply_in(connection, adds, lifts)
 
     def events(self, *, email: str | None = None, phone: str | None = None) -> list[ConsentEvent]:
         email, phone = identifiers(email, phone)
@@ -114,6 +144,14 @@ class Ledger:
 
 def _derive(events: list[ConsentEvent], advertiser: str, purpose: str, channel: str) -> ConsentState:
     return derive_state(events, channel=channel, advertiser=advertiser, purpose=purpose)
+
+
+def _events_of_people(connection, person_ids: list[int]) -> dict[int, list[ConsentEvent]]:
+    history: dict[int, list[ConsentEvent]] = {}
+    query = select(consent_events).where(consent_events.c.person_id.in_(person_ids)).order_by(consent_events.c.id)
+    for row in connection.execute(query):
+        history.setdefault(row.person_id, []).append(_event_from_row(row))
+    return history
 
 
 def _events_of(connection, person_id: int) -> list[ConsentEvent]:

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from hashlib import sha256
 from typing import IO
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select
 
 from .consent_state import ALL_CHANNELS, LEDGER_CHANNELS
 from .errors import InvalidInputError
@@ -80,44 +80,101 @@ class SuppressionList:
 
     def add_normalised(self, connection: Connection, kind, normalised: str, channels, reason_code: str, on=None):
         """Inside the caller's transaction: used by the ledger and erasure, so both land or neither does."""
-        digest = self.keyring.digest(normalised)
-        self._rekey(connection, normalised)
-        existing = self._entry(connection, digest, self.keyring.current_id)
-        today = on or datetime.now(UTC).date()
-        if existing is None:
-            statement = insert_ignoring_duplicates(connection, suppression_entries).values(
-                identifier_hash=digest,
-                pepper_id=self.keyring.current_id,
-                identifier_kind=kind.value,
-                channels=_channels_text(channels),
-                reason_code=reason_code,
-                added_on=today,
-            )
-            connection.execute(statement)
-            return
-        merged = parse_channels(existing.channels.split(";")) | channels
-        merged = frozenset({ALL_CHANNELS}) if ALL_CHANNELS in merged else merged
-        connection.execute(
-            suppression_entries.update()
-            .where(suppression_entries.c.id == existing.id)
-            .values(channels=_channels_text(merged), added_on=today, reason_code=reason_code)
-        )
+        self.apply_in(connection, [(IdentifierKind(kind), normalised, channels, reason_code)], [], on)
 
     def lift_normalised(self, connection: Connection, normalised: str, channel: str) -> None:
         """A newer, provable consent lifts the suppression for its channel only; 'all' keeps the others."""
-        digest = self.keyring.digest(normalised)
-        existing = self._entry(connection, digest, self.keyring.current_id)
-        if existing is None:
+        self.apply_in(connection, [], [(normalised, channel)])
+
+    def apply_in(self, connection: Connection, adds, lifts, on=None) -> None:
+        """Additions (kind, normalised identifier, channels, reason code), then lifts (normalised identifier,
+        channel), inside the caller's transaction, in a few statements whatever their number."""
+        values = {value for _, value, _, _ in adds} | {value for value, _ in lifts}
+        if not values:
             return
-        covered = set(existing.channels.split(";"))
-        if ALL_CHANNELS in covered:
-            covered = set(LEDGER_CHANNELS - {ALL_CHANNELS})
-        covered.discard(channel)
-        if covered:
-            statement = suppression_entries.update().where(suppression_entries.c.id == existing.id)
-            connection.execute(statement.values(channels=_channels_text(covered)))
-        else:
-            connection.execute(suppression_entries.delete().where(suppression_entries.c.id == existing.id))
+        if len(self.keyring.peppers) > 1:  # a rotation is under way
+            for value in values:
+                self._rekey(connection, value)
+        digests = {value: self.keyring.digest(value) for value in values}
+        entries = self._entries(connection, list(digests.values()))
+        today = on or datetime.now(UTC).date()
+        for kind, value, channels, reason_code in adds:
+            entry = entries.setdefault(
+                digests[value], {"id": None, "identifier_kind": IdentifierKind(kind).value, "channels": frozenset()}
+            )
+            merged = entry["channels"] | parse_channels(channels)
+            entry.update(
+                channels=frozenset({ALL_CHANNELS}) if ALL_CHANNELS in merged else merged,
+                reason_code=reason_code,
+                added_on=today,
+                touched=True,
+            )
+        for value, channel in lifts:
+            entry = entries.get(digests[value])
+            if entry is None:
+                continue
+            covered = (
+                set(LEDGER_CHANNELS - {ALL_CHANNELS}) if ALL_CHANNELS in entry["channels"] else set(entry["channels"])
+            )
+            covered.discard(channel)
+            entry.update(channels=frozenset(covered), touched=True)
+        self._write(connection, entries)
+
+    def _entries(self, connection: Connection, digests: list[bytes]) -> dict[bytes, dict]:
+        query = select(suppression_entries).where(
+            suppression_entries.c.pepper_id == self.keyring.current_id,
+            suppression_entries.c.identifier_hash.in_(digests),
+        )
+        return {
+            bytes(row.identifier_hash): {
+                "id": row.id,
+                "identifier_kind": row.identifier_kind,
+                "channels": frozenset(row.channels.split(";")),
+                "reason_code": row.reason_code,
+                "added_on": row.added_on,
+            }
+            for row in connection.execute(query)
+        }
+
+    def _write(self, connection: Connection, entries: dict[bytes, dict]) -> None:
+        inserts, updates, deletes = [], [], []
+        for digest, entry in entries.items():
+            if not entry.get("touched"):
+                continue
+            values = {
+                "channels": _channels_text(entry["channels"]),
+                "reason_code": entry["reason_code"],
+                "added_on": entry["added_on"],
+            }
+            if entry["id"] is None:
+                if entry["channels"]:
+                    inserts.append(
+                        {
+                            "identifier_hash": digest,
+                            "pepper_id": self.keyring.current_id,
+                            "identifier_kind": entry["identifier_kind"],
+                            **values,
+                        }
+                    )
+            elif entry["channels"]:
+                updates.append({"entry_id": entry["id"], **{f"new_{name}": value for name, value in values.items()}})
+            else:
+                deletes.append(entry["id"])
+        if inserts:
+            connection.execute(insert_ignoring_duplicates(connection, suppression_entries), inserts)
+        if updates:
+            statement = (
+                suppression_entries.update()
+                .where(suppression_entries.c.id == bindparam("entry_id"))
+                .values(
+                    channels=bindparam("new_channels"),
+                    reason_code=bindparam("new_reason_code"),
+                    added_on=bindparam("new_added_on"),
+                )
+            )
+            connection.execute(statement, updates)
+        if deletes:
+            connection.execute(suppression_entries.delete().where(suppression_entries.c.id.in_(deletes)))
 
     def _rekey(self, connection: Connection, normalised: str) -> None:
         """Move an entry made under an old pepper to the current one, now that the identifier is known."""

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sdk.unsubscribe import UnsubscribeTokens
 
 from .errors import register_error_handlers
+from .inbox import CommitGroup, commit_group
 from .metrics import Metrics
 from .runtime import DEFAULTS, Runtime, build_runtime
 from .unsubscribe import blueprint as unsubscribe
@@ -21,6 +22,7 @@ class ServerState:
     runtime: Runtime
     metrics: Metrics
     tokens: UnsubscribeTokens | None = None
+    commit_group: CommitGroup | None = None
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -31,7 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = int(runtime.config.get("MAX_CONTENT_LENGTH", DEFAULTS["MAX_CONTENT_LENGTH"]))
     secret = runtime.config.get("UNSUBSCRIBE_SECRET")
     tokens = UnsubscribeTokens(str(secret)) if secret else None
-    app.extensions["consentry"] = ServerState(runtime, Metrics(runtime.services.engine), tokens)
+    app.extensions["consentry"] = ServerState(runtime, Metrics(runtime.services.engine), tokens, commit_group(runtime))
     app.register_blueprint(webhooks)
     if tokens is not None:  # the unsubscribe pages exist once links can be signed
         app.register_blueprint(unsubscribe)

@@ -8,7 +8,10 @@ from pathlib import Path
 def register(commands) -> None:
     serve = commands.add_parser("serve", help="run the webhook server under gunicorn")
     serve.add_argument("--bind", default="127.0.0.1:8000")
-    serve.add_argument("--workers", type=int, default=2)
+    serve.add_argument("--workers", type=int, default=2, help="processes (one per core)")
+    serve.add_argument(
+        "--threads", type=int, default=16, help="threads per process: deliveries that arrive together share a commit"
+    )
     serve.set_defaults(handler=_serve)
 
     worker = commands.add_parser("worker", help="run the propagation workers (huey consumer)")
@@ -51,6 +54,8 @@ def _serve(arguments) -> int:
             arguments.bind,
             "--workers",
             str(arguments.workers),
+            "--threads",
+            str(arguments.threads),
             "--access-logfile",
             "-",
             "webhook_server.wsgi:app",

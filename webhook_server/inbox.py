@@ -18,6 +18,9 @@ from sdk.errors import InvalidInputError
 from sdk.persons import identifiers
 from sdk.services import Services
 from sdk.store import contacts, insert_ignoring_duplicates, persons, propagation_jobs
+from sdk.store.engine import write_lock
+
+from .commit_group import CommitGroup
 
 
 @dataclass
@@ -30,6 +33,15 @@ class IngestResult:
     targets: set[str] = field(default_factory=set)
 
 
+@dataclass
+class Delivery:
+    """One request's verified events, and the systems its opt-outs must reach."""
+
+    events: Sequence[InboundEvent]
+    targets: Sequence[str]
+    result: IngestResult = field(default_factory=IngestResult)
+
+
 def ingest(
     services: Services,
     events: Sequence[InboundEvent],
@@ -38,62 +50,110 @@ def ingest(
     advertiser: str,
     echo_window: timedelta = timedelta(hours=1),
     now: datetime | None = None,
+    group=None,
 ) -> IngestResult:
-    now = now or datetime.now(UTC)
-    result = IngestResult()
-    prepared = []
-    for event in events:
-        email, phone = event.email, event.phone
-        if not email and not phone and event.record_id:
-            email, phone = _known_identity(services, event.system, event.record_id)
-        try:
-            prepared.append((_consent_event(event, advertiser, now), *identifiers(email, phone)))
-        except InvalidInputError:
-            result.skipped += 1  # nothing to recognise the person by: acknowledged, recorded nowhere
+    """Commit these events and their jobs, in a transaction of their own or, given a commit group, in the group's
+    next shared transaction; either way nothing is acknowledged before the commit."""
+    delivery = Delivery(events, targets)
+    if group is not None:
+        group.submit(delivery)
+        return delivery.result
     with services.engine.begin() as connection:
-        for recorded in services.ledger.append_in(connection, prepared):
-            if not recorded.is_new:
-                result.duplicates += 1
-                continue
-            result.new_events += 1
-            event = recorded.event
-            if not event.kind.opts_out:
-                continue
-            if _is_echo(connection, recorded.person_id, event, now - echo_window):
-                result.echoes += 1
-                continue
-            for target in targets:
-                if target == event.source_system:
-                    continue
-                statement = insert_ignoring_duplicates(connection, propagation_jobs).values(
-                    event_key=event.event_key,
-                    person_id=recorded.person_id,
-                    source_system=event.source_system,
-                    target_system=target,
-                    channel=event.channel,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    received_at=now,
-                    updated_at=now,
-                )
-                job_id = connection.execute(statement.returning(propagation_jobs.c.id)).scalar()
-                if job_id is not None:
-                    result.job_ids.append(job_id)
-                    result.targets.add(target)
-    return result
+        record(connection, services, [delivery], advertiser=advertiser, echo_window=echo_window, now=now)
+    return delivery.result
 
 
-def _known_identity(services: Services, system: str, record_id: str) -> tuple[str | None, str | None]:
-    """The identifiers of a contact synced before, by its id in the system that reports it."""
-    query = (
-        select(persons.c.email, persons.c.phone)
-        .join(contacts, contacts.c.person_id == persons.c.id)
-        .where(contacts.c.source_system == system, contacts.c.source_record_id == record_id)
+def record(
+    connection,
+    services: Services,
+    deliveries: Sequence[Delivery],
+    *,
+    advertiser: str,
+    echo_window: timedelta = timedelta(hours=1),
+    now: datetime | None = None,
+) -> None:
+    """Inside the caller's transaction: the deliveries' ledger events (with their suppression entries) and one
+    job per opt-out and other system, in a few statements for the whole batch."""
+    now = now or datetime.now(UTC)
+    for delivery in deliveries:
+        delivery.result = IngestResult()  # a group that failed is recorded again, one delivery at a time
+    identities = _known_identities(connection, [event for d in deliveries for event in d.events])
+    prepared, owners = [], []
+    for delivery in deliveries:
+        for event in delivery.events:
+            email, phone = event.email, event.phone
+            if not email and not phone and event.record_id:
+                email, phone = identities.get((event.system, event.record_id), (None, None))
+            try:
+                prepared.append((_consent_event(event, advertiser, now), *identifiers(email, phone)))
+            except InvalidInputError:
+                delivery.result.skipped += 1  # nothing to recognise the person by: acknowledged, recorded nowhere
+                continue
+            owners.append(delivery)
+    recorded = services.ledger.append_in(connection, prepared)
+    opt_outs = []
+    for delivery, item in zip(owners, recorded, strict=True):
+        if not item.is_new:
+            delivery.result.duplicates += 1
+            continue
+        delivery.result.new_events += 1
+        if item.event.kind.opts_out:
+            opt_outs.append((delivery, item))
+    echoes = _recent_pushes(connection, {item.person_id for _, item in opt_outs}, now - echo_window)
+    jobs, job_owners = [], []
+    for delivery, item in opt_outs:
+        event = item.event
+        if {
+            (item.person_id, event.source_system, event.channel),
+            (item.person_id, event.source_system, "all"),
+        } & echoes:
+            delivery.result.echoes += 1
+            continue
+        for target in delivery.targets:
+            if target == event.source_system:
+                continue
+            jobs.append(
+                {
+                    "event_key": event.event_key,
+                    "person_id": item.person_id,
+                    "source_system": event.source_system,
+                    "target_system": target,
+                    "channel": event.channel,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "received_at": now,
+                    "updated_at": now,
+                }
+            )
+            job_owners.append(delivery)
+    if not jobs:
+        return
+    statement = insert_ignoring_duplicates(connection, propagation_jobs).returning(
+        propagation_jobs.c.id, propagation_jobs.c.event_key, propagation_jobs.c.target_system
     )
-    with services.engine.connect() as connection:
-        row = connection.execute(query).first()
-    return (row.email, row.phone) if row else (None, None)
+    created = {(row.event_key, row.target_system): row.id for row in connection.execute(statement, jobs)}
+    for job, delivery in zip(jobs, job_owners, strict=True):
+        job_id = created.pop((job["event_key"], job["target_system"]), None)
+        if job_id is not None:
+            delivery.result.job_ids.append(job_id)
+            delivery.result.targets.add(job["target_system"])
+
+
+def _known_identities(connection, events: Sequence[InboundEvent]) -> dict[tuple[str, str], tuple]:
+    """The identifiers of contacts synced before, by their ids in the systems that report them."""
+    wanted = {(e.system, e.record_id) for e in events if not e.email and not e.phone and e.record_id}
+    found = {}
+    for system in {system for system, _ in wanted}:
+        record_ids = sorted(record_id for s, record_id in wanted if s == system)
+        query = (
+            select(contacts.c.source_record_id, persons.c.email, persons.c.phone)
+            .join(persons, contacts.c.person_id == persons.c.id)
+            .where(contacts.c.source_system == system, contacts.c.source_record_id.in_(record_ids))
+        )
+        for row in connection.execute(query):
+            found[(system, row.source_record_id)] = (row.email, row.phone)
+    return found
 
 
 def _consent_event(event: InboundEvent, advertiser: str, now: datetime) -> ConsentEvent:
@@ -110,14 +170,34 @@ def _consent_event(event: InboundEvent, advertiser: str, now: datetime) -> Conse
     )
 
 
-def _is_echo(connection, person_id: int, event: ConsentEvent, since: datetime) -> bool:
-    """Did Consentry itself push this opt-out into the system that now reports it?"""
+def _recent_pushes(connection, person_ids: set[int], since: datetime) -> set[tuple[int, str, str]]:
+    """(person, target system, channel) of the jobs Consentry ran lately: an opt-out a system reports back for
+    one of them is the echo of Consentry's own write, and fans out no further."""
+    if not person_ids:
+        return set()
     query = (
-        select(propagation_jobs.c.id)
-        .where(propagation_jobs.c.person_id == person_id)
-        .where(propagation_jobs.c.target_system == event.source_system)
-        .where(propagation_jobs.c.channel.in_([event.channel, "all"]))
+        select(propagation_jobs.c.person_id, propagation_jobs.c.target_system, propagation_jobs.c.channel)
+        .where(propagation_jobs.c.person_id.in_(sorted(person_ids)))
         .where(propagation_jobs.c.updated_at >= since)
-        .limit(1)
     )
-    return connection.execute(query).first() is not None
+    return {tuple(row) for row in connection.execute(query)}
+
+
+def commit_group(runtime) -> CommitGroup:
+    """The web process's group commit: deliveries recorded together, then the workers told once per group."""
+    from .tasks import enqueue
+
+    def record_together(deliveries: Sequence[Delivery]) -> None:
+        with write_lock(runtime.services.engine), runtime.services.engine.begin() as connection:
+            record(
+                connection,
+                runtime.services,
+                deliveries,
+                advertiser=runtime.advertiser,
+                echo_window=runtime.echo_window,
+            )
+
+    def wake_workers(deliveries: Sequence[Delivery]) -> None:
+        enqueue(set().union(*(delivery.result.targets for delivery in deliveries)))
+
+    return CommitGroup(record_together, wake_workers)

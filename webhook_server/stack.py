@@ -38,6 +38,7 @@ class Stack:
     database_url: str
     redis_url: str | None = None
     gunicorn_workers: int = 2
+    gunicorn_threads: int = 16
     sandboxes: dict[str, ServerThread] = field(default_factory=dict)
     server_url: str = ""
     env: dict[str, str] = field(default_factory=dict)
@@ -61,6 +62,8 @@ class Stack:
                 f"127.0.0.1:{port}",
                 "--workers",
                 str(self.gunicorn_workers),
+                "--threads",
+                str(self.gunicorn_threads),
                 "--graceful-timeout",
                 "5",
                 "webhook_server.wsgi:app",

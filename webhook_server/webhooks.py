@@ -9,7 +9,6 @@ from sdk.webhooks import WebhookRequest
 
 from .errors import error_body
 from .inbox import ingest
-from .tasks import enqueue
 
 blueprint = Blueprint("webhooks", __name__)
 
@@ -44,9 +43,9 @@ def receive(name: str):
         targets=others,
         advertiser=state.runtime.advertiser,
         echo_window=state.runtime.echo_window,
+        group=state.commit_group,  # which tells the workers once committed
     )
     state.metrics.received.labels(name).inc(result.new_events)
-    enqueue(result.targets)
     answer = connector.webhook_answer(events)
     return Response(answer.body, status=answer.status, content_type=answer.content_type)
 

@@ -1,5 +1,10 @@
 """One database URL picks the backend: a SQLite file (WAL) by default, PostgreSQL when a team outgrows it."""
 
+import contextlib
+import fcntl
+import os
+import threading
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -39,3 +44,27 @@ def insert_ignoring_duplicates(engine_or_connection, table):
     dialect = engine_or_connection.dialect.name
     insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
     return insert(table).on_conflict_do_nothing()
+
+
+_thread_locks: dict[str, threading.Lock] = {}
+
+
+@contextlib.contextmanager
+def write_lock(engine: Engine):
+    """Queue the writers of one SQLite file, across threads and processes, in the kernel.
+
+    SQLite's own busy handler waits by sleeping 1, 2, 5 ... 100 ms between tries, so two busy writers lose most of
+    their time asleep; a writer blocked on this lock wakes the moment the other one releases it. Hot write paths
+    (the webhook inbox) take it around their transactions; on PostgreSQL it does nothing."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    path = os.path.abspath(database) + ".writelock"
+    with _thread_locks.setdefault(path, threading.Lock()):
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)  # closing releases the lock

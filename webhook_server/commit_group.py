@@ -1,0 +1,91 @@
+"""Group commit: the deliveries that arrive together share one transaction, and one flush to disk.
+
+Each request thread hands its delivery to the process's writer thread and waits; the writer takes everything that
+is waiting, records it in one transaction, commits, and only then releases the requests, which answer 2xx. Under
+load one commit serves tens of deliveries; alone, a delivery waits for nobody. When a shared transaction fails,
+each of its deliveries is retried in a transaction of its own, so one bad delivery cannot fail the others.
+"""
+
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable, Sequence
+
+log = logging.getLogger("consentry.inbox")
+
+MAX_GROUP = 200
+WAIT_SECONDS = 30.0
+
+
+class _Pending:
+    __slots__ = ("delivery", "done", "error")
+
+    def __init__(self, delivery):
+        self.delivery = delivery
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+
+class CommitGroup:
+    """`record(deliveries)` writes and commits a list of deliveries; `after_commit(deliveries)` runs once they are
+    durable (to wake the workers)."""
+
+    def __init__(self, record: Callable[[Sequence], None], after_commit: Callable[[Sequence], None] | None = None):
+        self._record = record
+        self._after_commit = after_commit
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._writer_pid: int | None = None
+        self._start_lock = threading.Lock()
+
+    def submit(self, delivery) -> None:
+        """Return once the delivery is committed; raise what recording it raised."""
+        self._ensure_writer()
+        pending = _Pending(delivery)
+        self._queue.put(pending)
+        if not pending.done.wait(WAIT_SECONDS):
+            raise TimeoutError("the inbox writer did not commit in time")
+        if pending.error is not None:
+            raise pending.error
+
+    def _ensure_writer(self) -> None:
+        """One writer per process, started in the process that serves (gunicorn forks after the app is built)."""
+        if self._writer_pid == os.getpid():
+            return
+        with self._start_lock:
+            if self._writer_pid != os.getpid():
+                self._queue = queue.SimpleQueue()
+                threading.Thread(target=self._write_forever, name="consentry-inbox-writer", daemon=True).start()
+                self._writer_pid = os.getpid()
+
+    def _write_forever(self) -> None:
+        while True:
+            group = [self._queue.get()]
+            while len(group) < MAX_GROUP:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._write(group)
+
+    def _write(self, group: list[_Pending]) -> None:
+        try:
+            self._record([pending.delivery for pending in group])
+        except Exception as error:
+            if len(group) > 1:  # find the culprit: each delivery alone, so the others still land
+                for pending in group:
+                    self._write([pending])
+                return
+            group[0].error = error
+        else:
+            self._notify([pending.delivery for pending in group])
+        for pending in group:
+            pending.done.set()
+
+    def _notify(self, deliveries) -> None:
+        if self._after_commit is None:
+            return
+        try:
+            self._after_commit(deliveries)
+        except Exception:  # committed is committed: the workers' sweep will find the jobs
+            log.warning("could not notify the workers after a commit")

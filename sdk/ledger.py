@@ -120,6 +120,13 @@ class Ledger:
                 return []
             return _events_of(connection, person_id)
 
+    def events_of_people(self, person_ids: list[int]) -> dict[int, list[ConsentEvent]]:
+        """Each person's events, for many people in one query (the sync's pages)."""
+        if not person_ids:
+            return {}
+        with self.engine.connect() as connection:
+            return _events_of_people(connection, person_ids)
+
     def state(self, *, channel: str, advertiser: str, email: str | None = None, phone: str | None = None, **scope):
         return derive_state(self.events(email=email, phone=phone), channel=channel, advertiser=advertiser, **scope)
 

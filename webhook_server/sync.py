@@ -16,16 +16,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from connectors.base import Capability, ConsentTag, RemoteContact, Unsubscribe
 from sdk.consent_state import ConsentEvent, ConsentStatus, derive_state
 from sdk.errors import InvalidInputError
 from sdk.facts import Facts
 from sdk.models import Contact, Request
-from sdk.persons import ensure_person, identifiers
+from sdk.persons import ensure_people, identifiers
 from sdk.rules import evaluate
-from sdk.store import consent_events, contacts, insert_ignoring_duplicates, persons, propagation_jobs, sync_state
+from sdk.store import contacts, insert_ignoring_duplicates, persons, propagation_jobs, sync_state
 from sdk.vocabulary import Action, Audience, Channel
 
 from .runtime import Runtime
@@ -97,22 +97,25 @@ def run_sync(
 
 
 def _read(runtime, system, remote: Iterable[RemoteContact], counts: SystemSummary, progress) -> None:
+    """Page by page (constant memory), each page in one transaction and a few statements."""
     for chunk in _chunks(remote, BATCH):
-        with runtime.services.engine.connect() as connection:
-            transaction = connection.begin()
-            for contact in chunk:
-                counts.read += 1
-                try:
-                    email, phone = identifiers(contact.email, contact.phone)
-                except InvalidInputError:
-                    counts.skipped += 1
-                    continue
-                person_id = ensure_person(connection, email, phone)
-                _upsert_contact(connection, system, contact, person_id)
-                events = list(_events_from(system, contact, runtime.advertiser))
-                recorded = runtime.services.ledger.append_in(connection, [(e, email, phone) for e in events])
-                counts.new_events += sum(r.is_new for r in recorded)
-            transaction.commit()
+        valid = []
+        for contact in chunk:
+            counts.read += 1
+            try:
+                valid.append((contact, *identifiers(contact.email, contact.phone)))
+            except InvalidInputError:
+                counts.skipped += 1
+        with runtime.services.engine.begin() as connection:
+            person_ids = ensure_people(connection, [(email, phone) for _, email, phone in valid])
+            _upsert_contacts(connection, system, [(c, p) for (c, _, _), p in zip(valid, person_ids, strict=True)])
+            prepared = [
+                (event, email, phone)
+                for contact, email, phone in valid
+                for event in _events_from(system, contact, runtime.advertiser)
+            ]
+            recorded = runtime.services.ledger.append_in(connection, prepared)
+            counts.new_events += sum(r.is_new for r in recorded)
         if progress is not None:
             progress.update(len(chunk))
 
@@ -143,148 +146,203 @@ def _events_from(system: str, contact: RemoteContact, advertiser: str) -> Iterat
         )
 
 
-def _upsert_contact(connection, system: str, contact: RemoteContact, person_id: int) -> None:
-    values = {
-        "person_id": person_id,
-        "jurisdiction": str(contact.attributes.get("jurisdiction") or "FR")[:8],
-        "audience": str(contact.attributes.get("audience") or "b2c")[:24],
-        "opted_out_channels": ";".join(sorted(contact.opted_out)),
-        # the record's type where the system has several (Salesforce Contact, Lead), else its subscription status
-        "vendor_state": str(contact.attributes.get("object") or contact.attributes.get("status") or "")[:40],
-        "updated_at": datetime.now(UTC),
-    }
-    existing = connection.execute(
-        select(contacts.c.id).where(
-            contacts.c.source_system == system, contacts.c.source_record_id == contact.record_id
+def _upsert_contacts(connection, system: str, items: list[tuple[RemoteContact, int]]) -> None:
+    rows = {}
+    for contact, person_id in items:  # a record read twice in one page: the later reading wins
+        rows[contact.record_id] = {
+            "person_id": person_id,
+            "jurisdiction": str(contact.attributes.get("jurisdiction") or "FR")[:8],
+            "audience": str(contact.attributes.get("audience") or "b2c")[:24],
+            "opted_out_channels": ";".join(sorted(contact.opted_out)),
+            # the record's type where the system has several (Salesforce Contact, Lead), else its status
+            "vendor_state": str(contact.attributes.get("object") or contact.attributes.get("status") or "")[:40],
+            "updated_at": datetime.now(UTC),
+        }
+    if not rows:
+        return
+    existing = dict(
+        connection.execute(
+            select(contacts.c.source_record_id, contacts.c.id).where(
+                contacts.c.source_system == system, contacts.c.source_record_id.in_(list(rows))
+            )
+        ).all()
+    )
+    new = [
+        {"source_system": system, "source_record_id": record_id, "is_customer": False, **values}
+        for record_id, values in rows.items()
+        if record_id not in existing
+    ]
+    if new:
+        connection.execute(insert_ignoring_duplicates(connection, contacts), new)
+    changed = [
+        {"contact_id": existing[record_id], **{f"new_{k}": v for k, v in values.items()}}
+        for record_id, values in rows.items()
+        if record_id in existing
+    ]
+    if changed:
+        statement = (
+            update(contacts)
+            .where(contacts.c.id == bindparam("contact_id"))
+            .values({name: bindparam(f"new_{name}") for name in rows[next(iter(rows))]})
         )
-    ).scalar()
-    if existing is None:
-        statement = insert_ignoring_duplicates(connection, contacts).values(
-            source_system=system, source_record_id=contact.record_id, is_customer=False, **values
-        )
-        connection.execute(statement)
-    else:
-        connection.execute(update(contacts).where(contacts.c.id == existing).values(**values))
+        connection.execute(statement, changed)
 
 
 # -- deciding and writing back ------------------------------------------------------------------------------------
 
 
 def _write_back(runtime, system, connector, summary: SyncSummary, dry_run: bool, tags: bool, now: datetime) -> None:
-    engine = runtime.services.engine
+    """Page by page over the system's records: push the opt-outs it lacks, and rewrite only the consent tags that
+    changed since Consentry last wrote them (the fewest calls the vendor's batch limits allow)."""
+    counts = summary.systems.setdefault(system, SystemSummary())
+    tagging = tags and connector.supports(Capability.TAG_CONSENT)
+    pushing = connector.supports(Capability.PUSH_UNSUBSCRIBE)
+    for chunk in _pages_of_contacts(runtime.services.engine, system):
+        history = runtime.services.ledger.events_of_people(sorted({row.person_id for row in chunk}))
+        pushes, pending = [], []
+        for row in chunk:
+            events = history.get(row.person_id, [])
+            state = derive_state(events, channel="email", advertiser=runtime.advertiser)
+            here = set(filter(None, row.opted_out_channels.split(";")))
+            pushed = state.status is ConsentStatus.OPTED_OUT and "email" not in here
+            if pushed:
+                pushes.append((row, events))
+                if any(e.source_system != system and e.kind.opts_out for e in events):
+                    summary.conflicts += 1
+            if tagging:
+                tag = _tag(row, events, runtime.advertiser, now, pushed=pushed, here=here)
+                if pushed or tag_text(tag.status) != row.written_tag:
+                    pending.append(tag)
+        if dry_run:
+            counts.unsubscribes_pushed += len(pushes)
+            counts.tags_written += len(pending)
+            continue
+        if pushes and pushing:
+            report = connector.push_unsubscribes(_unsubscribe(row) for row, _ in pushes)
+            counts.unsubscribes_pushed += len(pushes) - len(report.failed)
+            _record_pushes(runtime, system, pushes, now)
+        if pending:
+            report = connector.apply_consent(pending)
+            counts.tags_written += report.applied
+            if not report.failed:  # any failure: the whole page is written again next time
+                _remember_tags(runtime, system, pending)
+
+
+def _pages_of_contacts(engine, system: str) -> Iterator[list]:
+    """The system's records, BATCH at a time by key (no result set held open across vendor calls)."""
     query = (
         select(
+            contacts.c.id,
             contacts.c.person_id,
             contacts.c.source_record_id,
             contacts.c.jurisdiction,
             contacts.c.audience,
             contacts.c.opted_out_channels,
             contacts.c.vendor_state,
+            contacts.c.written_tag,
             persons.c.email,
             persons.c.phone,
         )
         .join(persons, persons.c.id == contacts.c.person_id)
         .where(contacts.c.source_system == system)
         .order_by(contacts.c.id)
+        .limit(BATCH)
     )
-    with engine.connect() as connection:
-        rows = list(connection.execute(query))
-    counts = summary.systems.setdefault(system, SystemSummary())
-    for chunk in _chunks(rows, BATCH):
-        pending_tags, pushes = [], []
-        for row in chunk:
-            events = runtime.services.ledger.events(email=row.email, phone=row.phone)
-            state = derive_state(events, channel="email", advertiser=runtime.advertiser)
-            here = set(filter(None, row.opted_out_channels.split(";")))
-            if state.status is ConsentStatus.OPTED_OUT and "email" not in here:
-                pushes.append(
-                    (
-                        row,
-                        Unsubscribe(
-                            email=row.email,
-                            phone=row.phone,
-                            channels=frozenset({"email"}),
-                            record_id=row.source_record_id,
-                        ),
-                    )
-                )
-                if any(e.source_system != system and e.kind.opts_out for e in events):
-                    summary.conflicts += 1
-            if tags and connector.supports(Capability.TAG_CONSENT):
-                pushed = bool(pushes) and pushes[-1][0] is row
-                pending_tags.append(_tag(row, events, runtime.advertiser, now, pushed=pushed))
-        if dry_run:
-            counts.unsubscribes_pushed += len(pushes)
-            counts.tags_written += len(pending_tags)
-            continue
-        if pushes and connector.supports(Capability.PUSH_UNSUBSCRIBE):
-            report = connector.push_unsubscribes(item for _, item in pushes)
-            counts.unsubscribes_pushed += len(pushes) - len(report.failed)
-            _record_pushes(runtime, system, [row for row, _ in pushes], now)
-        if pending_tags:
-            report = connector.apply_consent(pending_tags)
-            counts.tags_written += report.applied
+    after = 0
+    while True:
+        with engine.connect() as connection:
+            page = list(connection.execute(query.where(contacts.c.id > after)))
+        if not page:
+            return
+        yield page
+        after = page[-1].id
 
 
-def _tag(row, events, advertiser: str, now: datetime, *, pushed: bool = False) -> ConsentTag:
+def _unsubscribe(row) -> Unsubscribe:
+    return Unsubscribe(email=row.email, phone=row.phone, channels=frozenset({"email"}), record_id=row.source_record_id)
+
+
+def tag_text(status) -> str:
+    return ";".join(f"{channel}={verdict}" for channel, verdict in sorted(status.items()))
+
+
+def _parse_tag(text: str | None) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in (text or "").split(";") if "=" in part)
+
+
+def _tag(row, events, advertiser: str, now: datetime, *, pushed: bool = False, here=frozenset()) -> ConsentTag:
     """The engine's verdict per channel for this person, from what the ledger holds."""
-    verdicts = {}
+    verdicts, basis = {}, None
+    try:
+        audience = Audience(row.audience)
+    except ValueError:
+        audience = None
     for channel in TAGGED_CHANNELS:
         state = derive_state(events, channel=channel.value, advertiser=advertiser)
         facts = {"consent_state": {"granted": "opt_in", "opted_out": "withdrawn"}.get(state.status.value, "none")}
         if state.since is not None and state.status is not ConsentStatus.UNKNOWN:
             facts["consent_date" if state.status is ConsentStatus.GRANTED else "withdrawal_date"] = state.since.date()
-        try:
-            audience = Audience(row.audience)
-        except ValueError:
-            audience = None
         contact = Contact(
             audience=audience, jurisdiction=row.jurisdiction, time_zone="Europe/Paris", facts=Facts(facts)
         )
         decision = evaluate(Request(contact=contact, channel=channel, at=now, action=Action.SEND))
         verdicts[channel.value] = decision.verdict.value
+        if channel is Channel.EMAIL and decision.legal_basis is not None:
+            basis = decision.legal_basis.value
+    email = derive_state(events, channel="email", advertiser=advertiser)
+    # Only a newer, explicit, provable consent in the ledger may lift an opt-out this system holds.
+    resubscribe = email.status is ConsentStatus.GRANTED and email.provable and "email" in here
     return ConsentTag(
         email=row.email,
         phone=row.phone,
         record_id=row.source_record_id,
         status=verdicts,
-        known={"status": "unsubscribed" if pushed else row.vendor_state, "object": row.vendor_state},
+        legal_basis=basis,
+        known={
+            "status": "unsubscribed" if pushed else row.vendor_state,
+            "object": row.vendor_state,
+            "previous": _parse_tag(row.written_tag),
+            "resubscribe": resubscribe,
+        },
     )
 
 
-def _record_pushes(runtime, system: str, rows, now: datetime) -> None:
-    """Each push is an audit row, and tells the webhook server that the echo coming back is ours."""
+def _remember_tags(runtime, system: str, written: list[ConsentTag]) -> None:
+    statement = (
+        update(contacts)
+        .where(contacts.c.source_system == system, contacts.c.source_record_id == bindparam("record_id"))
+        .values(written_tag=bindparam("tag"))
+    )
     with runtime.services.engine.begin() as connection:
-        for row in rows:
-            key = (
-                connection.execute(
-                    select(consent_events.c.event_key)
-                    .where(consent_events.c.person_id == row.person_id)
-                    .order_by(consent_events.c.occurred_at.desc())
-                    .limit(1)
-                ).scalar()
-                or "sync"
-            )
-            connection.execute(
-                insert_ignoring_duplicates(connection, propagation_jobs).values(
-                    event_key=f"{key}:sync",
-                    person_id=row.person_id,
-                    source_system="sync",
-                    target_system=system,
-                    channel="email",
-                    status="done",
-                    attempts=1,
-                    next_attempt_at=now,
-                    received_at=now,
-                    updated_at=now,
-                    done_at=now,
-                )
-            )
-            connection.execute(
-                update(contacts)
-                .where(contacts.c.person_id == row.person_id, contacts.c.source_system == system)
-                .values(opted_out_channels="email")
-            )
+        connection.execute(statement, [{"record_id": t.record_id, "tag": tag_text(t.status)} for t in written])
+
+
+def _record_pushes(runtime, system: str, pushes, now: datetime) -> None:
+    """Each push is an audit row, and tells the webhook server that the echo coming back is ours."""
+    jobs = []
+    for row, events in pushes:
+        latest = max(events, key=lambda e: e.occurred_at).event_key if events else "sync"
+        jobs.append(
+            {
+                "event_key": f"{latest}:sync",
+                "person_id": row.person_id,
+                "source_system": "sync",
+                "target_system": system,
+                "channel": "email",
+                "status": "done",
+                "attempts": 1,
+                "next_attempt_at": now,
+                "received_at": now,
+                "updated_at": now,
+                "done_at": now,
+            }
+        )
+    with runtime.services.engine.begin() as connection:
+        connection.execute(insert_ignoring_duplicates(connection, propagation_jobs), jobs)
+        connection.execute(
+            update(contacts).where(contacts.c.id == bindparam("contact_id")).values(opted_out_channels="email"),
+            [{"contact_id": row.id} for row, _ in pushes],
+        )
 
 
 def _watermark(runtime, system: str):

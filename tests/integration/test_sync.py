@@ -56,6 +56,7 @@ def test_an_opt_out_anywhere_wins_everywhere_and_a_second_run_changes_nothing(st
     third = run_sync(runtime)
     assert all(s.unsubscribes_pushed == 0 for s in third.systems.values())
     assert all(s.new_events == 0 for s in third.systems.values())
+    assert all(s.tags_written == 0 for s in third.systems.values())  # unchanged verdicts cost no call
     assert stack.opted_out_in("ann@example.com") == {"mailchimp": True, "hubspot": True, "salesforce": True}
 
 
@@ -88,3 +89,29 @@ def test_sync_never_resubscribes_and_tags_every_system(stack, runtime):
     ).json()
     assert ann["status"] == "unsubscribed"
     assert "consentry:email:forbidden" in {tag["name"] for tag in ann["tags"]}
+
+
+def test_a_changed_verdict_rewrites_only_that_persons_tags_in_small_pages(stack, runtime, monkeypatch):
+    from webhook_server import sync
+
+    monkeypatch.setattr(sync, "BATCH", 2)  # pages of two records: the paging must not skip or repeat anyone
+    seed_conflict(stack)
+    for n in range(5):
+        stack.seed_person(f"extra{n}@example.com")
+    stack.kill_worker()
+    first = run_sync(runtime)
+    assert first.systems["mailchimp"].tags_written == 7  # ann, bob and five more
+    assert run_sync(runtime).systems["mailchimp"].tags_written == 0
+    requests.post(
+        f"{stack.url('hubspot')}/_sandbox/contacts/unsubscribe", json={"email": "bob@example.com"}, timeout=10
+    )
+    after = run_sync(runtime)
+    assert stack.opted_out_in("bob@example.com") == {"mailchimp": True, "hubspot": True, "salesforce": True}
+    assert after.systems["mailchimp"].tags_written == 1
+    assert after.systems["salesforce"].tags_written == 1
+    bob = requests.get(
+        f"{stack.url('mailchimp')}/3.0/lists/{MAILCHIMP_LIST}/members/bob@example.com",
+        auth=("x", MAILCHIMP_KEY),
+        timeout=5,
+    ).json()
+    assert "consentry:email:forbidden" in {tag["name"] for tag in bob["tags"]}

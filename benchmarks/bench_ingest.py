@@ -94,6 +94,31 @@ def wait_up(url: str) -> None:
             time.sleep(0.1)
 
 
+def seed_hubspot_contacts(database_url: str, count: int) -> None:
+    """HubSpot deliveries carry contact ids: the contacts must be known (synced before) for their events to count."""
+    from datetime import UTC, datetime
+
+    from sdk.store import contacts, persons
+
+    engine = create_engine(database_url)
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        connection.execute(persons.insert(), [{"email": f"hs{n}@example.com", "created_at": now} for n in range(count)])
+        ids = dict(connection.execute(text("SELECT email, id FROM persons WHERE email LIKE 'hs%'")).all())
+        rows = [
+            {
+                "person_id": ids[f"hs{n}@example.com"],
+                "source_system": "hubspot",
+                "source_record_id": str(n),
+                "is_customer": False,
+                "updated_at": now,
+            }
+            for n in range(count)
+        ]
+        connection.execute(contacts.insert(), rows)
+    engine.dispose()
+
+
 def hubspot_requests(path: Path, url: str, count: int) -> None:
     with path.open("w") as out:
         for batch in range(count):
@@ -126,9 +151,8 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
     work = Path(tempfile.mkdtemp(prefix="consentry-bench-"))
-    print(
-        f"machine: {os.cpu_count()} CPUs; gunicorn {Stack.gunicorn_workers} workers x {Stack.gunicorn_threads} threads; SQLite in {work}"
-    )
+    server = f"gunicorn {Stack.gunicorn_workers} workers x {Stack.gunicorn_threads} threads"
+    print(f"machine: {os.cpu_count()} CPUs; {server}; SQLite in {work}")
     if arguments.only == "latency":
         latency(work / "latency", arguments.duration)
         return
@@ -154,11 +178,20 @@ def main() -> None:
             arguments.connections,
         )
         hubspot_url = f"{stack.server_url}/webhooks/hubspot"
-        hubspot_requests(work / "hubspot.txt", hubspot_url, 300)
+        batches = 2000
+        seed_hubspot_contacts(stack.database_url, batches * 100)
+        hubspot_requests(work / "hubspot.txt", hubspot_url, batches)
         (work / "hubspot.lua").write_text(FILE_LUA.replace("REQUESTS", str(work / "hubspot.txt")))
         results["HubSpot batches of 100"] = wrk(
             hubspot_url, work / "hubspot.lua", arguments.duration, arguments.connections
         )
+        engine = create_engine(stack.database_url)
+        with engine.connect() as connection:
+            recorded = connection.execute(
+                text("SELECT count(*) FROM consent_events WHERE source_system = 'hubspot'")
+            ).scalar()
+        engine.dispose()
+        print(f"HubSpot events recorded: {recorded} ({recorded / arguments.duration:.0f} per second)")
     ceiling = results["bare Flask endpoint"]["rps"]
     for name, figures in results.items():
         print(

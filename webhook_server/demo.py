@@ -32,7 +32,7 @@ def run_demo(*, people: int = 3000, home: Path | None = None, out=print) -> int:
     with Stack(home=home, database_url=f"sqlite:///{home / 'consentry.db'}") as stack:
         out(f"  sandboxes: {', '.join(f'{n} {s.url}' for n, s in stack.sandboxes.items())}")
         out(f"  webhook server {stack.server_url} (gunicorn), one propagation worker")
-        _seed(stack, people)
+        seed_mix(stack, people)
         runtime = build_runtime(environ=stack.env)
         try:
             out("\nSync of the three systems:")
@@ -80,7 +80,7 @@ def _until_everywhere(stack: Stack, email: str, began: float, timeout: float = 3
     return ", ".join(f"{system} {seconds:.2f} s" for system, seconds in sorted(seen.items(), key=lambda i: i[1]))
 
 
-def _seed(stack: Stack, people: int) -> None:
+def seed_mix(stack: Stack, people: int) -> None:
     """Each person is in one, two or three systems; some have opted out in one of them only."""
     chooser = random.Random(7)
     mailchimp, hubspot, contacts, leads = [], [], [], []

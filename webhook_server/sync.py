@@ -30,7 +30,8 @@ from sdk.vocabulary import Action, Audience, Channel
 
 from .runtime import Runtime
 
-BATCH = 500
+BATCH = 500  # records read or decided per database transaction
+WRITE_BUFFER = 10_000  # a multiple of every vendor's batch size (500, 200, 100): no half-empty calls
 TAGGED_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.PHONE_HUMAN)
 
 
@@ -193,39 +194,68 @@ def _upsert_contacts(connection, system: str, items: list[tuple[RemoteContact, i
 
 def _write_back(runtime, system, connector, summary: SyncSummary, dry_run: bool, tags: bool, now: datetime) -> None:
     """Page by page over the system's records: push the opt-outs it lacks, and rewrite only the consent tags that
-    changed since Consentry last wrote them (the fewest calls the vendor's batch limits allow)."""
+    changed since Consentry last wrote them. Writes wait in bounded buffers (WRITE_BUFFER, a multiple of every
+    vendor's batch size), so calls are the fewest the vendors' batch limits allow and memory stays flat."""
     counts = summary.systems.setdefault(system, SystemSummary())
+    writer = _Writer(runtime, system, connector, counts, dry_run, now)
     tagging = tags and connector.supports(Capability.TAG_CONSENT)
-    pushing = connector.supports(Capability.PUSH_UNSUBSCRIBE)
     for chunk in _pages_of_contacts(runtime.services.engine, system):
         history = runtime.services.ledger.events_of_people(sorted({row.person_id for row in chunk}))
-        pushes, pending = [], []
         for row in chunk:
             events = history.get(row.person_id, [])
             state = derive_state(events, channel="email", advertiser=runtime.advertiser)
             here = set(filter(None, row.opted_out_channels.split(";")))
             pushed = state.status is ConsentStatus.OPTED_OUT and "email" not in here
             if pushed:
-                pushes.append((row, events))
+                writer.pushes.append((row, events))
                 if any(e.source_system != system and e.kind.opts_out for e in events):
                     summary.conflicts += 1
             if tagging:
                 tag = _tag(row, events, runtime.advertiser, now, pushed=pushed, here=here)
                 if pushed or tag_text(tag.status) != row.written_tag:
-                    pending.append(tag)
-        if dry_run:
-            counts.unsubscribes_pushed += len(pushes)
-            counts.tags_written += len(pending)
-            continue
-        if pushes and pushing:
-            report = connector.push_unsubscribes(_unsubscribe(row) for row, _ in pushes)
-            counts.unsubscribes_pushed += len(pushes) - len(report.failed)
-            _record_pushes(runtime, system, pushes, now)
-        if pending:
-            report = connector.apply_consent(pending)
-            counts.tags_written += report.applied
-            if not report.failed:  # any failure: the whole page is written again next time
-                _remember_tags(runtime, system, pending)
+                    writer.tags.append(tag)
+        writer.flush(final=False)
+    writer.flush(final=True)
+
+
+class _Writer:
+    """The pending pushes and tags of one system, written once a buffer is full, and at the end."""
+
+    def __init__(self, runtime, system: str, connector, counts: SystemSummary, dry_run: bool, now: datetime):
+        self.runtime, self.system, self.connector = runtime, system, connector
+        self.counts, self.dry_run, self.now = counts, dry_run, now
+        self.pushes: list = []
+        self.tags: list[ConsentTag] = []
+
+    def flush(self, *, final: bool) -> None:
+        if final or len(self.pushes) >= WRITE_BUFFER:
+            self._push()
+        if final or len(self.tags) >= WRITE_BUFFER:
+            self._tag()
+
+    def _push(self) -> None:
+        pushes, self.pushes = self.pushes, []
+        if not pushes:
+            return
+        if self.dry_run:
+            self.counts.unsubscribes_pushed += len(pushes)
+            return
+        if self.connector.supports(Capability.PUSH_UNSUBSCRIBE):
+            report = self.connector.push_unsubscribes(_unsubscribe(row) for row, _ in pushes)
+            self.counts.unsubscribes_pushed += len(pushes) - len(report.failed)
+            _record_pushes(self.runtime, self.system, pushes, self.now)
+
+    def _tag(self) -> None:
+        tags, self.tags = self.tags, []
+        if not tags:
+            return
+        if self.dry_run:
+            self.counts.tags_written += len(tags)
+            return
+        report = self.connector.apply_consent(tags)
+        self.counts.tags_written += report.applied
+        if not report.failed:  # any failure: the whole buffer is written again next time
+            _remember_tags(self.runtime, self.system, tags)
 
 
 def _pages_of_contacts(engine, system: str) -> Iterator[list]:

@@ -95,6 +95,7 @@ def test_a_changed_verdict_rewrites_only_that_persons_tags_in_small_pages(stack,
     from webhook_server import sync
 
     monkeypatch.setattr(sync, "BATCH", 2)  # pages of two records: the paging must not skip or repeat anyone
+    monkeypatch.setattr(sync, "WRITE_BUFFER", 3)  # and writes flushed along the way, not only at the end
     seed_conflict(stack)
     for n in range(5):
         stack.seed_person(f"extra{n}@example.com")

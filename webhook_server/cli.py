@@ -70,13 +70,16 @@ def _worker(arguments) -> int:
 
     from huey.consumer import Consumer
 
-    from .tasks import queue, runtime, sweep_forever
+    from .tasks import queue, reconcile_forever, runtime, sweep_forever
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     runtime()  # refuse to start here when misconfigured
     stop = threading.Event()
     interval = float(os.environ.get("CONSENTRY_SWEEP_SECONDS", "5"))
     threading.Thread(target=sweep_forever, args=(interval, stop), daemon=True, name="sweeper").start()
+    every = float(os.environ.get("CONSENTRY_RECONCILE_SECONDS", "3600"))
+    if every > 0:
+        threading.Thread(target=reconcile_forever, args=(every, stop), daemon=True, name="reconciler").start()
     consumer = Consumer(
         queue,
         workers=arguments.threads,

@@ -39,6 +39,7 @@ class Stack:
     redis_url: str | None = None
     gunicorn_workers: int = 2
     gunicorn_threads: int = 16
+    settings: dict[str, str] = field(default_factory=dict)  # extra CONSENTRY_* settings for the server and worker
     sandboxes: dict[str, ServerThread] = field(default_factory=dict)
     server_url: str = ""
     env: dict[str, str] = field(default_factory=dict)
@@ -133,6 +134,7 @@ class Stack:
         )
         if self.redis_url:
             env["CONSENTRY_REDIS_URL"] = self.redis_url
+        env.update(self.settings)
         return env
 
     def _run(self, *arguments: str) -> None:

@@ -1,8 +1,9 @@
 """The propagation queue (huey): SQLite storage by default, Redis when CONSENTRY_REDIS_URL is set.
 
-The queue carries job ids only; the job table is the truth. Each worker sweeps for due jobs when it starts and
+The queue carries target names only; the job table is the truth. Each worker sweeps for due jobs when it starts and
 every CONSENTRY_SWEEP_SECONDS after that (default 5), so retries come back on time and jobs held by a killed
-worker are picked up again once their lease has run out.
+worker are picked up again once their lease has run out. Every CONSENTRY_RECONCILE_SECONDS (default one hour) a
+reconciliation compares the systems in full and repairs drift.
 """
 
 import logging
@@ -74,6 +75,28 @@ def sweep_forever(interval: float, stop: threading.Event) -> None:
         except Exception:  # the next sweep tries again; a database hiccup must not stop the worker
             log.exception("sweep failed")
         stop.wait(interval)
+
+
+@queue.task()
+@queue.lock_task("consentry-reconcile")
+def reconcile() -> int:
+    """Catch-up: read every system in full and push the opt-outs any of them lacks (missed webhooks, changes made
+    while the server was down). One at a time across all workers."""
+    from .sync import run_sync
+
+    summary = run_sync(runtime(), full=True, tags=False)
+    pushed = sum(counts.unsubscribes_pushed for counts in summary.systems.values())
+    log.info("reconciliation: %s people, %s opt-outs repaired", summary.people, pushed)
+    return pushed
+
+
+def reconcile_forever(interval: float, stop: threading.Event) -> None:
+    """Enqueue a reconciliation every `interval` seconds (CONSENTRY_RECONCILE_SECONDS; 0 turns it off)."""
+    while not stop.wait(interval):
+        try:
+            reconcile()
+        except Exception:  # the queue is down: the next round tries again
+            log.exception("could not enqueue the reconciliation")
 
 
 @queue.signal(SIGNAL_ERROR)

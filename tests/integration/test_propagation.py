@@ -92,3 +92,31 @@ def test_the_redis_queue_propagates_too(tmp_path):
         stack.seed_person("redis@example.com")
         stack.unsubscribe_in("hubspot", "redis@example.com")
         assert wait_for(lambda: all(stack.opted_out_in("redis@example.com").values()))
+
+
+def test_the_worker_reconciles_drift_that_no_webhook_reported(tmp_path):
+    """An opt-out made while nobody listened (here: seeded straight into HubSpot, which sends no webhook for it)
+    reaches the other systems through the worker's periodic reconciliation alone."""
+    home = tmp_path / "drift"
+    home.mkdir()
+    settings = {"CONSENTRY_RECONCILE_SECONDS": "1"}
+    with Stack(home=home, database_url=f"sqlite:///{home / 'consentry.db'}", settings=settings) as stack:
+        requests.post(
+            f"{stack.url('mailchimp')}/_sandbox/lists/{stack.env['CONSENTRY_MAILCHIMP_LIST_ID']}/seed",
+            json={"members": [{"email_address": "drift@example.com", "status": "subscribed"}]},
+            timeout=10,
+        ).raise_for_status()
+        requests.post(
+            f"{stack.url('salesforce')}/_sandbox/seed",
+            json={"Contact": [{"Email": "drift@example.com", "LastName": "Drift"}]},
+            timeout=10,
+        ).raise_for_status()
+        requests.post(
+            f"{stack.url('hubspot')}/_sandbox/contacts/seed",
+            json={"contacts": [{"email": "drift@example.com", "opted_out": True}]},
+            timeout=10,
+        ).raise_for_status()
+        assert wait_for(lambda: all(stack.opted_out_in("drift@example.com").values()), timeout=45)
+        deliveries = requests.get(f"{stack.url('hubspot')}/_sandbox/deliveries", timeout=5)
+        if deliveries.ok:  # HubSpot said nothing about it: the reconciliation found it
+            assert all("drift" not in str(entry) for entry in deliveries.json().get("deliveries", []))

@@ -1,9 +1,9 @@
 """A sync over the three sandboxes: wall time, API calls per system against the minimum the vendors' batch limits
 allow, and the sync process's peak memory, at two sizes (memory should not grow with the number of contacts).
 
-    python benchmarks/bench_sync.py [--people 5500 55000]
+    python benchmarks/bench_sync.py [--people 5800 58000]
 
-Each person is in one, two or three systems (the demo's mix: 55,000 people make about 100,000 records), some have
+Each person is in one, two or three systems (the demo's mix: 58,000 people make about 100,000 records), some have
 opted out in one system only. The sync runs in a child process (`--child`), so its peak memory is its own, not the
 sandboxes'. The first run does everything; the second reads only what changed and writes nothing.
 """
@@ -106,7 +106,7 @@ def measure(people: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--people", type=int, nargs="+", default=[5500, 55000])
+    parser.add_argument("--people", type=int, nargs="+", default=[5800, 58000])
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.child:

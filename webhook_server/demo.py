@@ -84,8 +84,12 @@ def seed_mix(stack: Stack, people: int) -> None:
     """Each person is in one, two or three systems; some have opted out in one of them only."""
     chooser = random.Random(7)
     mailchimp, hubspot, contacts, leads = [], [], [], []
+    seen = set()
     for row in contact_rows(people, seed=11):
         email, opted_out = row["email"], row["consent_state"] == "withdrawn"
+        if not email or email.lower() in seen:  # the generator may repeat a name at large sizes
+            continue
+        seen.add(email.lower())
         where = chooser.sample(SYSTEMS, chooser.choice((1, 1, 2, 2, 3)))
         out_in = chooser.choice(where) if opted_out else None
         if "mailchimp" in where:

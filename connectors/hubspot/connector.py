@@ -34,6 +34,7 @@ from .webhooks import HubSpotWebhookVerifier
 BATCH_SIZE = 100
 ROLLING_WINDOW = 10.5  # HubSpot counts 10 seconds on arrival; the margin absorbs network delays
 SEARCH_PAGE = 200
+SEARCH_MAX_RESULTS = 10_000  # one search query pages through no more (HubSpot's documented cap)
 CONTACT_PROPERTIES = ["email", "phone", "mobilephone", "hs_email_optout", "lastmodifieddate", "country"]
 LEGAL_BASIS = {  # Consentry's legal basis -> HubSpot's
     "consent": "CONSENT_WITH_NOTICE",
@@ -168,9 +169,29 @@ class HubSpotConnector(Connector):
             seen.add(after)
 
     def _search_since(self, since: datetime) -> Iterator[RemoteContact]:
-        """Changed contacts through the search endpoint, which has its own, lower rate limit."""
-        after = None
+        """Changed contacts through the search endpoint, which has its own, lower rate limit.
+
+        One search pages through at most 10,000 results: past that, a new search starts from the last
+        modification date seen (contacts sharing that instant are read twice, which is harmless)."""
         stamp = str(int(since.astimezone(UTC).timestamp() * 1000))
+        while True:
+            read, total, last = 0, 0, stamp
+            for page in self._search_pages(stamp):
+                total = int(page.get("total") or 0)
+                for item in page.get("results", []):
+                    read += 1
+                    last = (item.get("properties") or {}).get("lastmodifieddate") or last
+                    yield self._contact(item)
+            if read >= total:
+                return
+            restart = _epoch_ms(last)
+            if restart is None or restart == stamp:  # 10,000 changes in one millisecond: read everything
+                yield from self._list_all()
+                return
+            stamp = restart
+
+    def _search_pages(self, stamp: str) -> Iterator[dict]:
+        after = None
         while True:
             body = {
                 "filterGroups": [
@@ -183,9 +204,9 @@ class HubSpotConnector(Connector):
             if after:
                 body["after"] = after
             page = self.search.request("POST", "/crm/v3/objects/contacts/search", json=body, kind="search").json()
-            yield from (self._contact(item) for item in page.get("results", []))
+            yield page
             after = ((page.get("paging") or {}).get("next") or {}).get("after")
-            if not after:
+            if not after or int(after) + SEARCH_PAGE > SEARCH_MAX_RESULTS:
                 return
 
     def _properties(self) -> list[str]:
@@ -389,3 +410,16 @@ def _time(text: str | None) -> datetime | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+def _epoch_ms(value: str | None) -> str | None:
+    """HubSpot's lastmodifieddate (ISO 8601, or epoch milliseconds) as the epoch milliseconds a filter takes."""
+    if not value:
+        return None
+    if value.isdigit():
+        return value
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return str(int(moment.timestamp() * 1000))

@@ -296,6 +296,25 @@ def test_incremental_reads_use_search(sandbox, make_connector):
     assert connector.transport.calls.by_kind == {"search": 1}
 
 
+@pytest.mark.slow
+def test_an_incremental_read_of_more_than_10000_changes_restarts_the_search(sandbox):
+    """One search pages through 10,000 results at most (a 400 beyond): the read goes on from the last date seen."""
+    from datetime import UTC, datetime
+
+    mark = datetime.now(UTC)
+    time.sleep(0.01)
+    emails = [f"changed{n}@example.com" for n in range(10_300)]
+    for start in range(0, len(emails), 1_500):  # several modification instants
+        seed(sandbox, emails[start : start + 1_500])
+        time.sleep(0.005)
+    connector = HubSpotConnector(  # real sleeps: 52 searches within the search endpoint's own rate limit
+        {"access_token": DEFAULT_TOKEN, "client_secret": DEFAULT_CLIENT_SECRET, "base_url": sandbox.url}
+    )
+    read = [c.email for c in connector.fetch_contacts(since=mark)]
+    assert set(read) == set(emails)
+    assert set(connector.transport.calls.by_kind) == {"search"}  # no fallback to a full listing
+
+
 def test_an_expired_oauth_token_is_refreshed_once_inside_the_transport(sandbox):
     seed(sandbox, ["oauth@example.com"])
     connector = HubSpotConnector(

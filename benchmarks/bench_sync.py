@@ -65,10 +65,11 @@ def minimum(system: str, read: int, tags: int, pushes: int, *, incremental: bool
     if system == "hubspot":
         reads = ceil(read, SEARCH_PAGE if incremental else HUBSPOT_PAGE)
         return reads + ceil(tags, HUBSPOT_BATCH) + ceil(pushes, HUBSPOT_BATCH)
-    # Salesforce: one query per object at least; writes by 200, or one Bulk API 2.0 job (create, upload, close,
-    # status) above the threshold; an unsubscribe by address first finds the records, one query per object.
+    # Salesforce: one query per object at least; writes by 200, or above the threshold one Bulk API 2.0 job per
+    # object (create, upload, close, one status check: waiting for the job costs more checks); an unsubscribe by
+    # address first finds the records, one query per object.
     reads = max(ceil(read, SALESFORCE_PAGE), len(SALESFORCE_OBJECTS)) if read else 0
-    writes = ceil(tags, SALESFORCE_BATCH) if tags <= SALESFORCE_BULK else 4
+    writes = ceil(tags, SALESFORCE_BATCH) if tags <= SALESFORCE_BULK else 4 * len(SALESFORCE_OBJECTS)
     return reads + writes + ceil(pushes, SALESFORCE_BATCH) * (1 + len(SALESFORCE_OBJECTS))
 
 

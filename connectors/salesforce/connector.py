@@ -1,15 +1,22 @@
 """Salesforce: Contacts and Leads by SOQL, opt-out fields set through sObject Collections or Bulk API 2.0, a daily
 API budget kept with a reserve, and Outbound Messages (SOAP) for opt-out changes.
 
+With `consent_records: individual` (for orgs that use Salesforce's consent data model) the connector also reads
+the Individual linked to each record and its ContactPointTypeConsent rows, and writes OptOut rows on unsubscribe;
+it writes an OptIn only when the ledger proves a newer explicit consent (`consent_records`, `consent_reader`,
+`consent_writer`). With the default `off` it never touches those objects.
+
 Salesforce has no webhook signatures: an outbound message is accepted only for the configured organisation id and,
 when set, a secret token in the URL.
 """
 
 import csv
 import io
+import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import jwt
 import marshmallow
@@ -34,9 +41,14 @@ from sdk.http import Credentials, ResponsePolicy, Transport, Verdict
 from sdk.webhooks import WebhookRequest, WebhookVerifier
 
 from . import outbound
+from .consent_reader import IN_LIMIT, SalesforceConsentReader
+from .consent_records import PartyConsent, opt_in_types, parse_time
+from .consent_writer import SalesforceConsentWriter, Target
 from .soql import quote
 
+log = logging.getLogger("consentry.salesforce")
 COLLECTION_SIZE = 200
+KEY_PREFIXES = {"003": "Contact", "00Q": "Lead"}
 OPT_OUT_FIELD = {
     "email": "HasOptedOutOfEmail",
     "phone_human": "DoNotCall",
@@ -77,6 +89,14 @@ class SalesforceConfig(ConnectorConfig):
     daily_reserve = marshmallow.fields.Integer(load_default=500)
     organization_id = marshmallow.fields.String(load_default=None)
     webhook_token = secret_field(load_default=None)
+    # Salesforce's consent data model (Individual, ContactPointTypeConsent): "off" leaves it alone
+    consent_records = marshmallow.fields.String(
+        load_default="off", validate=marshmallow.validate.OneOf(["off", "individual"])
+    )
+    data_use_purpose_id = marshmallow.fields.String(
+        load_default=None, validate=marshmallow.validate.Regexp(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
+    )
+    create_individuals = marshmallow.fields.Boolean(load_default=True)
 
 
 class SalesforceSession(Credentials):
@@ -194,103 +214,246 @@ class SalesforceConnector(Connector):
 
     # -- contacts ------------------------------------------------------------------------------------------------
 
+    @property
+    def consent_mode(self) -> bool:
+        return self.config["consent_records"] == "individual"
+
     def fetch_contacts(self, since: datetime | None = None) -> Iterator[RemoteContact]:
+        """Every Contact and Lead changed since `since`; with consent records, each page's Individuals and consent
+        rows are read in bulk, and records whose Individual or consent rows changed since `since` come too."""
+        reader = self._consent_reader() if self.consent_mode else None
+        stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if since is not None else None
         for object_type in self.config["objects"]:
             query = f"SELECT {', '.join(self._read_fields())} FROM {object_type}"
-            if since is not None:
-                query += f" WHERE SystemModstamp > {since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+            if stamp is not None:
+                query += f" WHERE SystemModstamp > {stamp}"
             query += " ORDER BY SystemModstamp"
-            page = self._api("GET", "/query", params={"q": query}, kind="query").json()
-            while True:
-                yield from (self._contact(object_type, record) for record in page.get("records", []))
-                if page.get("done", True) or not page.get("nextRecordsUrl"):
-                    break
-                page = self._api(
-                    "GET", f"{self.session.instance_url}{page['nextRecordsUrl']}", kind="query more"
-                ).json()
+            for page in self._pages(query):
+                yield from self._contacts(object_type, page, reader)
+        if reader is not None and stamp is not None:
+            yield from self._contacts_with_changed_consent(reader, stamp)
+
+    def _contacts_with_changed_consent(self, reader: SalesforceConsentReader, stamp: str) -> Iterator[RemoteContact]:
+        """Records not changed themselves whose Individual or consent rows were: they were not read above."""
+        changed = sorted(reader.changed_since(stamp))
+        for object_type in self.config["objects"]:
+            for chunk in batched(changed, IN_LIMIT):
+                ids = ", ".join(quote(i) for i in chunk)
+                query = (
+                    f"SELECT {', '.join(self._read_fields())} FROM {object_type} "
+                    f"WHERE IndividualId IN ({ids}) AND SystemModstamp <= {stamp}"
+                )
+                for page in self._pages(query):
+                    yield from self._contacts(object_type, page, reader)
+
+    def _contacts(
+        self, object_type: str, page: list[dict], reader: SalesforceConsentReader | None
+    ) -> Iterator[RemoteContact]:
+        parties = reader.read(record.get("IndividualId") for record in page) if reader is not None else {}
+        for record in page:
+            yield self._contact(object_type, record, parties.get(record.get("IndividualId") or ""))
+
+    def _pages(self, query: str) -> Iterator[list[dict]]:
+        """A SOQL query's records, one page (up to 2000) at a time, following `nextRecordsUrl`."""
+        page = self._api("GET", "/query", params={"q": query}, kind="query").json()
+        while True:
+            yield page.get("records", [])
+            if page.get("done", True) or not page.get("nextRecordsUrl"):
+                return
+            page = self._api("GET", f"{self.session.instance_url}{page['nextRecordsUrl']}", kind="query more").json()
+
+    def _query(self, query: str) -> Iterator[dict]:
+        for page in self._pages(query):
+            yield from page
 
     def _read_fields(self) -> list[str]:
-        return [*READ_FIELDS, self.config["status_field"]]
+        return [*READ_FIELDS, *(["IndividualId"] if self.consent_mode else []), self.config["status_field"]]
 
-    def _contact(self, object_type: str, record: dict) -> RemoteContact:
+    def _contact(self, object_type: str, record: dict, party: PartyConsent | None = None) -> RemoteContact:
         opted_out = frozenset(channel for channel, field in OPT_OUT_FIELD.items() if record.get(field))
+        subscribed: frozenset[str] = frozenset()
+        updated_at = _time(record.get("SystemModstamp"))
+        attributes = {"object": object_type, "status": record.get(self.config["status_field"])}
+        if self.consent_mode:
+            attributes["individual_id"] = record.get("IndividualId")
+        if party is not None:
+            opted_out |= party.opted_out
+            subscribed = party.subscribed - opted_out
+            if party.changed_at is not None and (updated_at is None or party.changed_at > updated_at):
+                updated_at = party.changed_at
         return RemoteContact(
             system=self.name,
             record_id=record["Id"],
             email=record.get("Email"),
             phone=record.get("MobilePhone") or record.get("Phone"),
             opted_out=opted_out,
-            updated_at=_time(record.get("SystemModstamp")),
-            attributes={"object": object_type, "status": record.get(self.config["status_field"])},
+            subscribed=subscribed,
+            updated_at=updated_at,
+            attributes=attributes,
         )
+
+    def _consent_reader(self) -> SalesforceConsentReader:
+        return SalesforceConsentReader(self._query, purpose=self.config["data_use_purpose_id"], now=self._now)
+
+    def _consent_writer(self) -> SalesforceConsentWriter:
+        return SalesforceConsentWriter(
+            self._query,
+            self._create,
+            purpose=self.config["data_use_purpose_id"],
+            create_individuals=self.config["create_individuals"],
+        )
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
 
     # -- writes --------------------------------------------------------------------------------------------------
 
     def apply_consent(self, tags: Iterable[ConsentTag]) -> WriteReport:
+        """Consentry's verdicts in the status field. With consent records, an OptIn only where the sync says the
+        ledger proves a newer explicit consent (`known["resubscribe"]` and the legal basis `consent`)."""
+        tags = [tag for tag in tags if tag.record_id]
         updates = [
             {
-                "attributes": {"type": tag.known.get("object", "Contact")},
+                "attributes": {"type": self._object_of(tag.record_id, tag.known)},
                 "id": tag.record_id,
                 self.config["status_field"]: ";".join(f"{c}={v}" for c, v in sorted(tag.status.items())),
             }
             for tag in tags
-            if tag.record_id
         ]
-        return self._update(updates)
+        report = self._update(updates)
+        proven = [tag for tag in tags if _proves_consent(tag)]
+        if self.consent_mode and proven:
+            report.merge(self._record_opt_ins(proven))
+        return report
+
+    def _object_of(self, record_id: str, known) -> str:
+        """The record's sObject: as read when it is one of ours, else from the id's key prefix."""
+        given = known.get("object")
+        if given in self.config["objects"]:
+            return given
+        return KEY_PREFIXES.get(record_id[:3], "Contact")
+
+    def _record_opt_ins(self, tags: list[ConsentTag]) -> WriteReport:
+        kinds_by_record: dict[str, dict[str, frozenset[str]]] = {}
+        for tag in tags:
+            kinds = opt_in_types(tag.status, _proven_channels(tag.known.get("resubscribe")))
+            if kinds:
+                kinds_by_record.setdefault(self._object_of(tag.record_id, tag.known), {})[tag.record_id[:15]] = kinds
+        wanted: dict[str, set[str]] = {}
+        for object_type, records in kinds_by_record.items():
+            for chunk in batched(sorted(records), IN_LIMIT):
+                ids = ", ".join(quote(i) for i in chunk)
+                for row in self._query(f"SELECT Id, IndividualId FROM {object_type} WHERE Id IN ({ids})"):
+                    if row.get("IndividualId"):
+                        wanted.setdefault(row["IndividualId"], set()).update(records[row["Id"][:15]])
+        plan = self._consent_writer().opt_in(wanted, self._now())
+        return plan.report.merge(self._update(plan.updates)).merge(self._insert(plan.creates))
 
     def push_unsubscribes(self, items: Iterable[Unsubscribe]) -> WriteReport:
-        """Set the opt-out fields of every Contact and Lead with these addresses; unknown addresses are no error."""
+        """Set the opt-out fields of every Contact and Lead with these addresses; unknown addresses are no error.
+        With consent records, also OptOut rows for the channels' contact point types (see `consent_writer`)."""
         report = WriteReport()
-        updates = []
-        for chunk in batched([item for item in items if item.email], COLLECTION_SIZE):
-            fields_by_email = {item.email.lower(): _opt_out_fields(item.channels) for item in chunk}
-            emails = ", ".join(quote(email) for email in fields_by_email)
+        updates: list[dict] = []
+        targets: list[Target] = []
+        fields = "Id, Email, IndividualId, LastName" if self.consent_mode else "Id, Email"
+        for chunk in _numbered([item for item in items if item.email], COLLECTION_SIZE):
+            wanted: dict[str, tuple[int, frozenset[str]]] = {}
+            for position, item in chunk:
+                _, earlier = wanted.get(item.email.lower(), (position, frozenset()))
+                wanted[item.email.lower()] = (position, earlier | item.channels)
+            emails = ", ".join(quote(email) for email in wanted)
             found = set()
             for object_type in self.config["objects"]:
-                query = f"SELECT Id, Email FROM {object_type} WHERE Email IN ({emails})"
-                for record in self._api("GET", "/query", params={"q": query}, kind="query").json().get("records", []):
-                    fields = fields_by_email[record["Email"].lower()]
-                    found.add(record["Email"].lower())
-                    updates.append({"attributes": {"type": object_type}, "id": record["Id"], **fields})
-            report.not_found += len(set(fields_by_email) - found)
-        return report.merge(self._update(updates))
+                for record in self._query(f"SELECT {fields} FROM {object_type} WHERE Email IN ({emails})"):
+                    email = record["Email"].lower()
+                    position, channels = wanted[email]
+                    found.add(email)
+                    updates.append(
+                        {"attributes": {"type": object_type}, "id": record["Id"], **_opt_out_fields(channels)}
+                    )
+                    targets.append(
+                        Target(
+                            position,
+                            object_type,
+                            record["Id"],
+                            email,
+                            record.get("IndividualId"),
+                            record.get("LastName"),
+                            channels,
+                        )
+                    )
+            report.not_found += len(set(wanted) - found)
+        if not self.consent_mode or not targets:
+            return report.merge(self._update(updates))
+        plan = self._consent_writer().opt_out(targets, self._now())
+        if plan.report.failed:
+            log.warning(
+                "salesforce: %d records got no consent record written (%s)",
+                len(plan.report.failed),
+                ", ".join(sorted({code for _, code in plan.report.failed})),
+            )
+        for update in updates:
+            if update["id"] in plan.links:
+                update["IndividualId"] = plan.links[update["id"]]
+        report.merge(plan.report)
+        return report.merge(self._update([*updates, *plan.updates])).merge(self._insert(plan.creates))
 
     def _update(self, updates: list[dict]) -> WriteReport:
         if not updates:
             return WriteReport()
         if len(updates) >= self.config["bulk_threshold"]:
-            return self._bulk_update(updates)
-        report = WriteReport()
-        for chunk in batched(updates, COLLECTION_SIZE):
+            return self._bulk(updates, "update")
+        ordered = sorted(updates, key=lambda record: record["attributes"]["type"])  # few type chunks a call
+        return self._collections("PATCH", ordered)[0]
+
+    def _insert(self, records: list[dict]) -> WriteReport:
+        if not records:
+            return WriteReport()
+        if len(records) >= self.config["bulk_threshold"]:
+            return self._bulk(records, "insert")
+        return self._collections("POST", records)[0]
+
+    def _create(self, records: list[dict]) -> tuple[list[dict], int]:
+        """Create through sObject Collections, for records whose new ids are needed: SaveResults in order."""
+        report, results = self._collections("POST", records)
+        return results, report.calls
+
+    def _collections(self, method: str, records: list[dict]) -> tuple[WriteReport, list[dict]]:
+        """sObject Collections, 200 records a call (Salesforce's limit); each record succeeds or fails alone."""
+        report, results = WriteReport(), []
+        for chunk in batched(records, COLLECTION_SIZE):
             answer = self._api(
-                "PATCH", "/composite/sobjects", json={"allOrNone": False, "records": chunk}, kind="collections"
+                method, "/composite/sobjects", json={"allOrNone": False, "records": chunk}, kind="collections"
             ).json()
             report.calls += 1
+            results.extend(answer)
             for position, result in enumerate(answer):
                 if result.get("success"):
                     report.applied += 1
                 else:
                     code = (result.get("errors") or [{}])[0].get("statusCode", "ERROR")
                     report.failed.append((position, str(code)))
-        return report
+        return report, results
 
-    def _bulk_update(self, updates: list[dict]) -> WriteReport:
-        """One Bulk API 2.0 update job per object: upload, close, poll, read the failures."""
+    def _bulk(self, records: list[dict], operation: str) -> WriteReport:
+        """One Bulk API 2.0 job per object (`update` by Id, or `insert`): upload, close, poll, read the failures."""
         report = WriteReport()
         by_object: dict[str, list[dict]] = {}
-        for update in updates:
-            by_object.setdefault(update["attributes"]["type"], []).append(update)
+        for record in records:
+            by_object.setdefault(record["attributes"]["type"], []).append(record)
         for object_type, rows in by_object.items():
-            columns = ["Id", *sorted({k for row in rows for k in row if k not in ("attributes", "id")})]
+            names = sorted({k for row in rows for k in row if k not in ("attributes", "id")})
+            columns = ["Id", *names] if operation == "update" else names
             data = io.StringIO()
             writer = csv.writer(data, lineterminator="\n")
             writer.writerow(columns)
             for row in rows:
-                writer.writerow([row["id"], *(_csv_value(row.get(c)) for c in columns[1:])])
+                values = [_csv_value(row.get(c)) for c in names]
+                writer.writerow([row["id"], *values] if operation == "update" else values)
             job = self._api(
                 "POST",
                 "/jobs/ingest",
-                json={"object": object_type, "operation": "update", "contentType": "CSV", "lineEnding": "LF"},
+                json={"object": object_type, "operation": operation, "contentType": "CSV", "lineEnding": "LF"},
                 kind="bulk create",
             ).json()
             self._api(
@@ -360,6 +523,27 @@ def _opt_out_fields(channels: frozenset[str]) -> dict[str, bool]:
     return {OPT_OUT_FIELD[channel]: True for channel in channels if channel in OPT_OUT_FIELD}
 
 
+def _numbered(items: list, size: int) -> Iterator[list[tuple[int, Any]]]:
+    """Chunks of (position in `items`, item)."""
+    for start in range(0, len(items), size):
+        yield list(enumerate(items[start : start + size], start))
+
+
+def _proves_consent(tag: ConsentTag) -> bool:
+    """The sync's word that the ledger holds a newer, explicit, provable consent: an OptIn records the person's own
+    consent, so other legal bases (legitimate interest, soft opt-in, contract) never write one."""
+    return bool(tag.known.get("resubscribe")) and tag.legal_basis == "consent"
+
+
+def _proven_channels(resubscribe) -> frozenset[str] | None:
+    """The channels the proof covers when the sync names them (a channel or a list), None for all of them."""
+    if isinstance(resubscribe, str):
+        return frozenset({resubscribe})
+    if isinstance(resubscribe, (list, tuple, set, frozenset)):
+        return frozenset(resubscribe)
+    return None
+
+
 def _csv_value(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -367,11 +551,4 @@ def _csv_value(value) -> str:
 
 
 def _time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    for pattern in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
-        try:
-            return datetime.strptime(text, pattern)
-        except ValueError:
-            continue
-    return None
+    return parse_time(text)

@@ -1,9 +1,12 @@
-"""The sObjects the sandbox knows (Contact, Lead, Individual, ContactPointTypeConsent) and their fields, with the
-rules Salesforce applies to values: types, lengths, required and read-only fields, restricted picklists, lookups.
+"""The sObjects the sandbox knows (Contact, Lead, Individual, ContactPointTypeConsent, DataUsePurpose) and their
+fields, with the rules Salesforce applies to values: types, lengths, required and read-only fields, restricted
+picklists, lookups.
 
 Field names are case-insensitive as in Salesforce; answers use each field's own spelling. One `Field` carries what
-`describe` reports and what validation needs, so the two cannot disagree. Facts: CONTRACTS §3.2-3.3; key prefixes
-003 (Contact), 00Q (Lead), 0PK (Individual); 0ZY for ContactPointTypeConsent is unconfirmed.
+`describe` reports and what validation needs, so the two cannot disagree. Facts: CONTRACTS §3.2-3.3; DataUsePurpose
+(`Name` and `CanDataSubjectOptOut` required, the latter defaulted) from Salesforce's object reference; key prefixes
+003 (Contact), 00Q (Lead), 0PK (Individual); 0ZY for ContactPointTypeConsent is unconfirmed, 0ZW for DataUsePurpose
+comes from community code only.
 """
 
 import re
@@ -253,7 +256,20 @@ def build(external_id_field: str = "Consentry_Key__c", status_field: str = "Cons
             *_audit(),
         ],
     )
-    return {o.name: o for o in (contact, lead, individual, consent)}
+    purpose = make(
+        "DataUsePurpose",
+        "Data Use Purpose",
+        "Data Use Purposes",
+        "0ZW",
+        [
+            *_system("Data Use Purpose"),
+            Field("Name", "string", "Name", 255, required=True),
+            Field("CanDataSubjectOptOut", "boolean", "Can Data Subject Opt Out", default=False),
+            Field("Description", "string", "Description", 255),
+            *_audit(),
+        ],
+    )
+    return {o.name: o for o in (contact, lead, individual, consent, purpose)}
 
 
 # -- values -----------------------------------------------------------------------------------------------------
@@ -376,7 +392,7 @@ def value_problems(sobject: SObjectType, values: dict[str, object]) -> list[Reco
     return problems
 
 
-_PREFIXES = {"Individual": "0PK", "User": "005", "Contact": "003", "Lead": "00Q"}  # DataUsePurpose: unknown
+_PREFIXES = {"Individual": "0PK", "User": "005", "Contact": "003", "Lead": "00Q", "DataUsePurpose": "0ZW"}
 
 
 def objects_prefix(name: str) -> str | None:

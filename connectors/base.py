@@ -131,6 +131,9 @@ class Connector:
     name: ClassVar[str] = ""
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     config_schema: ClassVar[type[ConnectorConfig]] = ConnectorConfig
+    # Attributes of a read record that writing its consent needs again (state the vendor keeps per record, such as
+    # Mailchimp's marketing permissions): the sync stores them and hands them back in `ConsentTag.known`.
+    kept_attributes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Mapping[str, Any], *, sleep=time.sleep, clock=time.time):
         try:

@@ -12,6 +12,7 @@ moves only once its whole read has been recorded, so an interrupted run resumes 
 what the systems say (facts, idempotent) but writes nothing to any system and leaves the watermarks alone.
 """
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -82,7 +83,7 @@ def run_sync(
         summary.systems[name] = SystemSummary()
         calls_before = connector.transport.calls.total
         since = None if full else _watermark(runtime, name)
-        _read(runtime, name, connector.fetch_contacts(since), summary.systems[name], progress)
+        _read(runtime, name, connector, connector.fetch_contacts(since), summary.systems[name], progress)
         if not dry_run:
             _set_watermark(runtime, name, now)
         summary.systems[name].api_calls += connector.transport.calls.total - calls_before
@@ -97,7 +98,7 @@ def run_sync(
 # -- reading ------------------------------------------------------------------------------------------------------
 
 
-def _read(runtime, system, remote: Iterable[RemoteContact], counts: SystemSummary, progress) -> None:
+def _read(runtime, system, connector, remote: Iterable[RemoteContact], counts: SystemSummary, progress) -> None:
     """Page by page (constant memory), each page in one transaction and a few statements."""
     for chunk in _chunks(remote, BATCH):
         valid = []
@@ -109,7 +110,8 @@ def _read(runtime, system, remote: Iterable[RemoteContact], counts: SystemSummar
                 counts.skipped += 1
         with runtime.services.engine.begin() as connection:
             person_ids = ensure_people(connection, [(email, phone) for _, email, phone in valid])
-            _upsert_contacts(connection, system, [(c, p) for (c, _, _), p in zip(valid, person_ids, strict=True)])
+            people = [(c, p) for (c, _, _), p in zip(valid, person_ids, strict=True)]
+            _upsert_contacts(connection, system, people, connector.kept_attributes)
             prepared = [
                 (event, email, phone)
                 for contact, email, phone in valid
@@ -147,7 +149,7 @@ def _events_from(system: str, contact: RemoteContact, advertiser: str) -> Iterat
         )
 
 
-def _upsert_contacts(connection, system: str, items: list[tuple[RemoteContact, int]]) -> None:
+def _upsert_contacts(connection, system: str, items: list[tuple[RemoteContact, int]], kept=()) -> None:
     rows = {}
     for contact, person_id in items:  # a record read twice in one page: the later reading wins
         rows[contact.record_id] = {
@@ -158,6 +160,7 @@ def _upsert_contacts(connection, system: str, items: list[tuple[RemoteContact, i
             # the record's type where the system has several (Salesforce Contact, Lead), else its status
             "vendor_state": str(contact.attributes.get("object") or contact.attributes.get("status") or "")[:40],
             "updated_at": datetime.now(UTC),
+            "kept_fields": _kept_fields(contact, kept),
         }
     if not rows:
         return
@@ -270,6 +273,7 @@ def _pages_of_contacts(engine, system: str) -> Iterator[list]:
             contacts.c.opted_out_channels,
             contacts.c.vendor_state,
             contacts.c.written_tag,
+            contacts.c.kept_fields,
             persons.c.email,
             persons.c.phone,
         )
@@ -294,6 +298,11 @@ def _unsubscribe(row) -> Unsubscribe:
 
 def tag_text(status) -> str:
     return ";".join(f"{channel}={verdict}" for channel, verdict in sorted(status.items()))
+
+
+def _kept_fields(contact: RemoteContact, kept) -> str | None:
+    fields = {name: contact.attributes[name] for name in kept if contact.attributes.get(name)}
+    return json.dumps(fields, sort_keys=True, default=str) if fields else None
 
 
 def _parse_tag(text: str | None) -> dict[str, str]:
@@ -329,6 +338,7 @@ def _tag(row, events, advertiser: str, now: datetime, *, pushed: bool = False, h
         status=verdicts,
         legal_basis=basis,
         known={
+            **json.loads(row.kept_fields or "{}"),
             "status": "unsubscribed" if pushed else row.vendor_state,
             "object": row.vendor_state,
             "previous": _parse_tag(row.written_tag),

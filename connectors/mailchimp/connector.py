@@ -1,6 +1,16 @@
-"""Mailchimp Marketing API 3.0: audience members, consent tags, unsubscribes, and audience webhooks."""
+"""Mailchimp Marketing API 3.0: audience members, consent tags, marketing permissions, unsubscribes, and webhooks.
+
+What `apply_consent` reads in `ConsentTag.known` (the sync passes the member as read, plus its own records):
+- `status`: the member's status as read; without one the member is skipped (never created just to be tagged).
+- `previous`: channel -> verdict that Consentry last wrote for this member (missing or empty: never written).
+  Tags of verdicts that changed are removed. `tags` (names as read) is a second, optional source of stale tags.
+- `marketing_permissions`: the member's GDPR fields as read; without them permissions are left untouched.
+- `resubscribe` (bool) with `ConsentTag.legal_basis == "consent"`: the ledger proves a newer explicit consent, the
+  only case where a permission is enabled.
+"""
 
 import hashlib
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
@@ -22,17 +32,21 @@ from connectors.base import (
 )
 from connectors.base import Connector as _Connector
 from sdk.consent_state import EventKind
-from sdk.errors import ConfigurationError
+from sdk.errors import ConfigurationError, ConnectorError
 from sdk.http import ConcurrencyLimiter, Credentials, ResponsePolicy, Transport, Verdict
 from sdk.webhooks import WebhookRequest
 
+from .batches import run_batch
+from .consent_tags import stale_tag_names, tag_names
+from .permissions import DEFAULT_MAPPING, PermissionMap, PermissionMapping, permission_changes
+from .tag_segments import TagSegments
 from .webhooks import MailchimpWebhookVerifier
 
 PAGE_SIZE = 1000  # Mailchimp's maximum `count`
 BATCH_SIZE = 500  # members per batch-subscribe call
+DIRECT_WRITES = 3  # up to this many member updates go one by one; more go in one batch (submit + polls >= 2 calls)
 OPTED_OUT = frozenset({"unsubscribed", "cleaned"})
 MEMBER_STATUSES = frozenset({"subscribed", "unsubscribed", "cleaned", "pending", "transactional"})
-TAG_PREFIX = "consentry"
 
 
 class MailchimpConfig(ConnectorConfig):
@@ -42,6 +56,8 @@ class MailchimpConfig(ConnectorConfig):
     webhook_url_token = secret_field(load_default=None)
     max_connections = marshmallow.fields.Integer(load_default=10, validate=marshmallow.validate.Range(1, 10))
     page_size = marshmallow.fields.Integer(load_default=PAGE_SIZE, validate=marshmallow.validate.Range(1, PAGE_SIZE))
+    # GDPR fields: permission text (or id) -> channel; None or "ignore" leaves a permission alone; {} turns it off
+    marketing_permissions = PermissionMapping(load_default=lambda: dict(DEFAULT_MAPPING))
 
 
 class MailchimpKey(Credentials):
@@ -93,6 +109,7 @@ class MailchimpConnector(_Connector):
     name = "mailchimp"
     capabilities = frozenset(Capability)
     config_schema = MailchimpConfig
+    kept_attributes = ("marketing_permissions",)  # their ids differ per audience: read, kept, sent back
 
     def __init__(self, config, **options):
         super().__init__(config, **options)
@@ -106,6 +123,8 @@ class MailchimpConnector(_Connector):
             vendor="mailchimp",
         )
         self.list_path = f"/lists/{self.config['list_id']}"
+        self.permissions = PermissionMap(self.config["marketing_permissions"])
+        self.tag_segments = TagSegments(self.transport, self.list_path)
 
     # -- contacts ------------------------------------------------------------------------------------------------
 
@@ -137,29 +156,53 @@ class MailchimpConnector(_Connector):
             opted_out=frozenset({"email"}) if status in OPTED_OUT else frozenset(),
             subscribed=frozenset({"email"}) if status == "subscribed" else frozenset(),
             updated_at=_parse_time(member.get("last_changed")),
-            attributes={"status": status, "tags": [tag.get("name") for tag in member.get("tags", [])]},
+            attributes={
+                "status": status,
+                "tags": [tag.get("name") for tag in member.get("tags", [])],
+                "marketing_permissions": [
+                    {key: item.get(key) for key in ("marketing_permission_id", "text", "enabled")}
+                    for item in member.get("marketing_permissions") or []
+                ],
+            },
         )
 
     # -- writes --------------------------------------------------------------------------------------------------
 
     def apply_consent(self, tags: Iterable[ConsentTag]) -> WriteReport:
-        """Tag members with Consentry's verdicts, 500 a call, keeping each member's status as it is.
+        """Tag members with Consentry's verdicts, 500 a call, keeping each member's status as it is; then take off
+        the tags of verdicts that changed, and set the marketing permissions the verdicts call for.
 
         The status sent is the one the member already has, so a sync never subscribes anyone; and Mailchimp
-        itself refuses to turn an unsubscribed or cleaned member back into a subscribed one.
+        itself refuses to turn an unsubscribed or cleaned member back into a subscribed one. Batch subscribe can
+        add tags but not remove them, and its documented member fields have no `marketing_permissions`: removals
+        go through the tags' static segments (500 members a call, per tag), permissions through member updates.
+        A first sync (no `previous`, no stale tag read) and an unchanged one cost nothing beyond batch subscribe.
         """
         report = WriteReport()
-        known = []
-        for tag in tags:
+        plans = []  # checked before the first write: bad input changes nothing
+        for position, tag in enumerate(tags):
             if tag.email and tag.known.get("status") in MEMBER_STATUSES:
-                known.append(tag)
+                plans.append((position, tag, stale_tag_names(tag), permission_changes(tag, self.permissions)))
             else:
                 report.not_found += 1  # never create a member just to tag it
-        for chunk in batched(known, BATCH_SIZE):
+        stale: dict[str, list[tuple[int, str]]] = {}  # tag name -> (position, email)
+        permission_writes: list[tuple[int, str, list[dict]]] = []  # (position, email, marketing_permissions)
+        for chunk in batched(plans, BATCH_SIZE):
             members = [
-                {"email_address": tag.email, "status": tag.known["status"], "tags": _tag_names(tag)} for tag in chunk
+                {"email_address": tag.email, "status": tag.known["status"], "tags": tag_names(tag)}
+                for _, tag, _, _ in chunk
             ]
-            report.merge(self._batch_subscribe(members))
+            report.merge(self._batch_subscribe(members, [position for position, *_ in chunk]))
+            for position, tag, names, changes in chunk:
+                for name in names:
+                    stale.setdefault(name, []).append((position, tag.email))
+                if changes:
+                    permission_writes.append((position, tag.email, changes))
+        self.tag_segments.start()
+        if stale:
+            report.merge(self._remove_tags(stale))
+        if permission_writes:
+            report.merge(self._write_permissions(permission_writes))
         return report
 
     def push_unsubscribes(self, items: Iterable[Unsubscribe]) -> WriteReport:
@@ -170,11 +213,12 @@ class MailchimpConnector(_Connector):
             report.merge(self._batch_subscribe(members))
         return report
 
-    def _batch_subscribe(self, members: list[dict]) -> WriteReport:
+    def _batch_subscribe(self, members: list[dict], positions: list[int] | None = None) -> WriteReport:
         answer = self.transport.request(
             "POST", self.list_path, json={"members": members, "update_existing": True}, kind="batch subscribe"
         ).json()
-        position = {member["email_address"].lower(): index for index, member in enumerate(members)}
+        positions = positions or list(range(len(members)))
+        position = {member["email_address"].lower(): positions[index] for index, member in enumerate(members)}
         report = WriteReport(calls=1)
         report.applied = int(answer.get("total_created", 0)) + int(answer.get("total_updated", 0))
         for error in answer.get("errors", []):
@@ -184,6 +228,54 @@ class MailchimpConnector(_Connector):
                 report.unchanged += 1  # already unsubscribed or cleaned: the state we want is there
             else:
                 report.failed.append((index, str(error.get("error_code") or "ERROR_GENERIC")))
+        return report
+
+    def _remove_tags(self, stale: dict[str, list[tuple[int, str]]]) -> WriteReport:
+        """Take each stale tag off its members through the tag's static segment, 500 members a call."""
+        before = self.transport.calls.total
+        report = WriteReport()
+        for name, members in sorted(stale.items()):
+            refused = self.tag_segments.remove(name, [email for _, email in members])
+            report.failed.extend(
+                (position, "TAG_NOT_REMOVED") for position, email in members if email.lower() in refused
+            )
+        report.calls = self.transport.calls.total - before
+        return report
+
+    def _write_permissions(self, writes: list[tuple[int, str, list[dict]]]) -> WriteReport:
+        """PATCH each member's `marketing_permissions`: one by one when few, else all in one batch operation."""
+        before = self.transport.calls.total
+        report = WriteReport()
+        if len(writes) <= DIRECT_WRITES:
+            for position, email, changes in writes:
+                try:
+                    self.transport.request(
+                        "PATCH",
+                        f"{self.list_path}/members/{subscriber_hash(email)}",
+                        json={"marketing_permissions": changes},
+                        kind="update member",
+                    )
+                except ConnectorError as error:
+                    if error.retryable:
+                        raise
+                    report.failed.append((position, error.code or "PERMISSIONS_NOT_SET"))
+        else:
+            operations = [
+                {
+                    "method": "PATCH",
+                    "path": f"{self.list_path}/members/{subscriber_hash(email)}",
+                    "operation_id": str(position),
+                    "body": json.dumps({"marketing_permissions": changes}),
+                }
+                for position, email, changes in writes
+            ]
+            outcome = run_batch(self.transport, operations, sleep=self.sleep)
+            if not outcome.finished:
+                report.failed.extend((position, "BATCH_UNFINISHED") for position, _, _ in writes)
+            else:
+                report.failed.extend((_position(operation), code) for operation, code in outcome.failures)
+                report.failed.extend((-1, "BATCH_OPERATION_FAILED") for _ in range(outcome.unread))
+        report.calls = self.transport.calls.total - before
         return report
 
     # -- webhooks ------------------------------------------------------------------------------------------------
@@ -227,15 +319,8 @@ class MailchimpConnector(_Connector):
 _KINDS = {"unsubscribe": EventKind.WITHDRAWN, "cleaned": EventKind.WITHDRAWN, "subscribe": EventKind.GRANTED}
 
 
-def _known_status(tag: ConsentTag) -> str:
-    status = tag.known.get("status") if tag.known else None
-    return (
-        status if status in {"subscribed", "unsubscribed", "cleaned", "pending", "transactional"} else "transactional"
-    )
-
-
-def _tag_names(tag: ConsentTag) -> list[str]:
-    return [f"{TAG_PREFIX}:{channel}:{verdict}" for channel, verdict in sorted(tag.status.items())]
+def _position(operation_id: str) -> int:
+    return int(operation_id) if operation_id.isdigit() else -1
 
 
 def _channels(item: Unsubscribe) -> frozenset[str]:

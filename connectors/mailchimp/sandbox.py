@@ -1,10 +1,11 @@
 """A local, stateful Mailchimp Marketing API 3.0 for tests and the demo (facts: vendors/CONTRACTS.md §2).
 
 Same paths, payloads, statuses and problem+json errors as Mailchimp for what Consentry uses: ping, lists, members
-(by subscriber hash), batch subscribe, tags, list webhooks (signed deliveries, the signing secret shown once,
-the validation GET), Basic and Bearer auth, the compliance-state rule, and a 429 beyond 10 simultaneous
-connections. Admin endpoints under /_sandbox/ seed members, act as a recipient or an admin would, and read the
-delivery log and call counters.
+(by subscriber hash), batch subscribe, tags and the static segments they are (`sandbox_tags`), marketing
+permissions (`sandbox_permissions`), batch operations (`sandbox_batches`), list webhooks (signed deliveries, the
+signing secret shown once, the validation GET), Basic and Bearer auth, the compliance-state rule, and a 429 beyond
+10 simultaneous connections. Admin endpoints under /_sandbox/ seed members, act as a recipient or an admin would,
+and read the delivery log and call counters.
 """
 
 import hashlib
@@ -23,38 +24,19 @@ from flask import Flask, Response, jsonify, request
 
 from connectors.sandbox_kit import Faults, StateFile, WebhookDispatcher, install_faults, is_loopback_url
 
+from .sandbox_batches import BATCH_OPERATION, install_batch_routes
+from .sandbox_common import MAX_PAGE, now_text, problem, subscriber_hash
+from .sandbox_common import valid_email as _valid_email
+from .sandbox_permissions import apply_permissions, initial_permissions, install_permission_admin, permissions_problem
+from .sandbox_tags import add_tag, ensure_segments, install_tag_routes
+
 DEFAULT_API_KEY = "0123456789abcdef0123456789abcdef-us1"
 DEFAULT_LIST_ID = "a1b2c3d4e5"
 MAX_CONNECTIONS = 10
-MAX_PAGE = 1000
 MAX_BATCH = 500
 STATUSES = {"subscribed", "unsubscribed", "cleaned", "pending", "transactional"}
 PATCH_STATUSES = {"subscribed", "unsubscribed", "cleaned", "pending"}
 EVENTS = ("subscribe", "unsubscribe", "profile", "cleaned", "upemail", "campaign")
-
-
-def subscriber_hash(email: str) -> str:
-    return hashlib.md5(email.strip().lower().encode(), usedforsecurity=False).hexdigest()
-
-
-def now_text() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-
-
-def problem(status: int, title: str, detail: str, **extra) -> Response:
-    body = {
-        "type": "https://mailchimp.com/developer/marketing/docs/errors/",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": str(uuid.uuid4()),
-        **extra,
-    }
-    response = jsonify(body)
-    response.status_code = status
-    response.headers["Content-Type"] = "application/problem+json; charset=utf-8"
-    response.headers["Link"] = '<https://api.mailchimp.com/schema/3.0/ProblemDetailDocument.json>; rel="describedBy"'
-    return response
 
 
 class MailchimpSandbox:
@@ -65,6 +47,8 @@ class MailchimpSandbox:
         self.in_flight = 0
         self.in_flight_lock = threading.Lock()
         self.calls: dict[str, int] = {}
+        self.batches: dict[str, dict] = {}  # batch operations, kept in memory only
+        self.batch_polls = 0  # status reads a new batch stays unfinished for
 
     @property
     def lists(self) -> dict:
@@ -80,10 +64,11 @@ class MailchimpSandbox:
             "_links": [{"rel": "self", "href": f"/3.0/lists/{list_id}/members/{member['id']}", "method": "GET"}],
         }
 
-    def new_member(self, email: str, status: str, body: dict) -> dict:
+    def new_member(self, item: dict, email: str, status: str, body: dict) -> dict:
+        """A member as the audience would create it, tagged and with the audience's permissions (all disabled)."""
         digest = subscriber_hash(email)
         stamp = now_text()
-        return {
+        member = {
             "id": digest,
             "email_address": email.strip(),
             "unique_email_id": digest[:10],
@@ -105,13 +90,18 @@ class MailchimpSandbox:
             "vip": False,
             "email_client": "",
             "location": {},
-            "marketing_permissions": [],
+            "marketing_permissions": initial_permissions(item),
             "source": "API - Generic",
-            "tags": [{"id": _tag_id(name), "name": name} for name in body.get("tags", []) if isinstance(name, str)],
+            "tags": [],
             "sms_phone_number": "",
             "sms_subscription_status": "",
             "sms_subscription_last_updated": "",
         }
+        for name in body.get("tags") or []:
+            if isinstance(name, str):
+                add_tag(item, member, name)
+        member["last_changed"] = stamp
+        return member
 
     def set_status(self, list_id: str, member: dict, status: str, source: str, reason: str = "") -> None:
         """Change a member's status and deliver the matching webhook."""
@@ -166,15 +156,16 @@ def _new_list(list_id: str, name: str) -> dict:
         "date_created": now_text(),
         "members": {},
         "webhooks": {},
+        "segments": {},
+        "next_segment_id": 1,
     }
 
 
-def _tag_id(name: str) -> int:
-    return int(hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:6], 16)
+HIDDEN = frozenset({"members", "webhooks", "segments", "next_segment_id"})
 
 
-def _valid_email(email) -> bool:
-    return isinstance(email, str) and email.count("@") == 1 and "." in email.split("@")[1] and " " not in email
+def _list_view(item: dict) -> dict:
+    return {key: value for key, value in item.items() if key not in HIDDEN and not key.startswith("_")}
 
 
 def create_app(
@@ -182,9 +173,13 @@ def create_app(
 ) -> Flask:
     api_key = api_key or os.environ.get("CONSENTRY_MAILCHIMP_SANDBOX_API_KEY") or DEFAULT_API_KEY
     sandbox = MailchimpSandbox(state_path, api_key=api_key, list_id=list_id)
+    for item in sandbox.lists.values():
+        ensure_segments(item)  # a state saved before tags had their registry
     app = Flask(__name__)
     app.extensions["mailchimp_sandbox"] = sandbox
     _routes(app, sandbox)  # first: authentication and the connection count come before injected faults
+    install_tag_routes(app, sandbox)
+    install_batch_routes(app, sandbox)
     install_faults(
         app,
         faults or Faults(),
@@ -194,6 +189,7 @@ def create_app(
         server_error=lambda status: problem(status, "Internal Server Error", "An unexpected error occurred."),
     )
     _admin_routes(app, sandbox)
+    install_permission_admin(app, sandbox)
     return app
 
 
@@ -211,6 +207,8 @@ def _routes(app: Flask, sandbox: MailchimpSandbox) -> None:
                 "API Key Invalid",
                 "Your API key may be invalid, or you've attempted to access the wrong datacenter.",
             )
+        if request.environ.get(BATCH_OPERATION):
+            return None  # part of a batch: the batch was the call
         with sandbox.in_flight_lock:
             if sandbox.in_flight >= MAX_CONNECTIONS:
                 return problem(429, "Too Many Requests", "You have exceeded the limit of 10 simultaneous connections.")
@@ -233,6 +231,17 @@ def _routes(app: Flask, sandbox: MailchimpSandbox) -> None:
     def not_found() -> Response:
         return problem(404, "Resource Not Found", "The requested resource could not be found.")
 
+    @app.errorhandler(404)
+    @app.errorhandler(405)
+    def _unknown(error):
+        if not request.path.startswith("/3.0"):
+            return error
+        if error.code == 405:
+            return problem(
+                405, "Method Not Allowed", "The requested method and resource are not compatible. See the Allow header."
+            )
+        return not_found()
+
     @app.get("/3.0/ping")
     def ping():
         return jsonify({"health_status": "Everything's Chimpy!"})
@@ -240,9 +249,7 @@ def _routes(app: Flask, sandbox: MailchimpSandbox) -> None:
     @app.get("/3.0/lists")
     def lists():
         views = [
-            {key: value for key, value in item.items() if key not in ("members", "webhooks")}
-            | {"stats": {"member_count": len(item["members"])}}
-            for item in sandbox.lists.values()
+            _list_view(item) | {"stats": {"member_count": len(item["members"])}} for item in sandbox.lists.values()
         ]
         return jsonify({"lists": views, "total_items": len(views)})
 
@@ -251,7 +258,7 @@ def _routes(app: Flask, sandbox: MailchimpSandbox) -> None:
         item = the_list(list_id)
         if item is None:
             return not_found()
-        return jsonify({key: value for key, value in item.items() if key not in ("members", "webhooks")})
+        return jsonify(_list_view(item))
 
     @app.get("/3.0/lists/<list_id>/members")
     def list_members(list_id):
@@ -288,10 +295,14 @@ def _routes(app: Flask, sandbox: MailchimpSandbox) -> None:
         email, status = body.get("email_address"), body.get("status")
         if not _valid_email(email) or status not in STATUSES:
             return problem(400, "Invalid Resource", "The resource submitted could not be validated.")
+        refused = permissions_problem(item, body.get("marketing_permissions"))
+        if refused is not None:
+            return refused
         with sandbox.state.lock:
             if subscriber_hash(email) in item["members"]:
                 return problem(400, "Member Exists", "The contact is already a list member.")
-            member = item["members"][subscriber_hash(email)] = sandbox.new_member(email, status, body)
+            member = item["members"][subscriber_hash(email)] = sandbox.new_member(item, email, status, body)
+            apply_permissions(member, body.get("marketing_permissions"))
             if status == "subscribed":
                 sandbox.deliver(list_id, "subscribe", "api", member, {})
             sandbox.state.save()
@@ -316,6 +327,9 @@ def _routes(app: Flask, sandbox: MailchimpSandbox) -> None:
                 sandbox.state.save()
                 return Response(status=204)
             body = request.get_json(silent=True) or {}
+            refused = permissions_problem(item, body.get("marketing_permissions"))
+            if refused is not None:
+                return refused
             if request.method == "PUT":
                 return _put(list_id, item, found, reference, body)
             if not found:
@@ -332,7 +346,8 @@ def _routes(app: Flask, sandbox: MailchimpSandbox) -> None:
             return problem(400, "Invalid Resource", "The email address does not match the subscriber hash.")
         if found is None or found["status"] == "archived":
             status = body.get("status") or body["status_if_new"]
-            member = item["members"][subscriber_hash(email)] = sandbox.new_member(email, status, body)
+            member = item["members"][subscriber_hash(email)] = sandbox.new_member(item, email, status, body)
+            apply_permissions(member, body.get("marketing_permissions"))
             sandbox.state.save()
             return jsonify(sandbox.member_view(list_id, member))
         return _change(list_id, found, body, allowed=STATUSES)
@@ -351,6 +366,7 @@ def _routes(app: Flask, sandbox: MailchimpSandbox) -> None:
         if "merge_fields" in body:
             found["merge_fields"].update(body["merge_fields"] or {})
             found["last_changed"] = now_text()
+        apply_permissions(found, body.get("marketing_permissions"))
         if status is not None:
             sandbox.set_status(list_id, found, status, "api")
         sandbox.state.save()
@@ -424,11 +440,11 @@ def _routes(app: Flask, sandbox: MailchimpSandbox) -> None:
                     "error_code": "ERROR_GENERIC",
                 }
             for name in entry.get("tags") or []:
-                if all(tag["name"] != name for tag in found["tags"]):
-                    found["tags"].append({"id": _tag_id(name), "name": name})
+                if isinstance(name, str):
+                    add_tag(item, found, name)
             sandbox.set_status(list_id, found, status, "api")
-            return ("updated", found)
-        member = item["members"][subscriber_hash(email)] = sandbox.new_member(email, status, entry)
+            return ("updated", found)  # `marketing_permissions` is not a batch-subscribe field: ignored
+        member = item["members"][subscriber_hash(email)] = sandbox.new_member(item, email, status, entry)
         return ("new", member)
 
     @app.route("/3.0/lists/<list_id>/members/<reference>/tags", methods=["GET", "POST"])
@@ -445,9 +461,10 @@ def _routes(app: Flask, sandbox: MailchimpSandbox) -> None:
             if not isinstance(wanted, list) or any(t.get("status") not in ("active", "inactive") for t in wanted):
                 return problem(400, "Invalid Resource", "The resource submitted could not be validated.")
             for tag in wanted:
-                found["tags"] = [t for t in found["tags"] if t["name"] != tag["name"]]
                 if tag["status"] == "active":
-                    found["tags"].append({"id": _tag_id(tag["name"]), "name": tag["name"]})
+                    add_tag(item, found, tag["name"])
+                else:
+                    found["tags"] = [t for t in found["tags"] if t["name"] != tag["name"]]
             found["last_changed"] = now_text()
             sandbox.state.save()
         return Response(status=204)
@@ -538,7 +555,8 @@ def _admin_routes(app: Flask, sandbox: MailchimpSandbox) -> None:
         item = sandbox.lists.setdefault(list_id, _new_list(list_id, "Seeded"))
         with sandbox.state.lock:
             for entry in (request.get_json(force=True) or {}).get("members", []):
-                member = sandbox.new_member(entry["email_address"], entry.get("status", "subscribed"), entry)
+                member = sandbox.new_member(item, entry["email_address"], entry.get("status", "subscribed"), entry)
+                apply_permissions(member, entry.get("marketing_permissions"))
                 item["members"][member["id"]] = member
             sandbox.state.save()
         return jsonify({"members": len(item["members"])})

@@ -57,6 +57,7 @@ contacts = Table(
     Column("opted_out_channels", String(120), nullable=False, server_default=""),  # what this system says, as read
     Column("vendor_state", String(40)),
     Column("written_tag", String(200)),  # the consent tag Consentry last wrote there ("email=allowed;sms=...")
+    Column("kept_fields", Text),  # JSON: the record's fields, as read, that its connector needs to write it again
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("source_system", "source_record_id", name="uq_contacts_source"),
 )

@@ -116,3 +116,34 @@ def test_a_changed_verdict_rewrites_only_that_persons_tags_in_small_pages(stack,
         timeout=5,
     ).json()
     assert "consentry:email:forbidden" in {tag["name"] for tag in bob["tags"]}
+
+
+def test_a_forbidden_channel_turns_off_its_mailchimp_marketing_permission(stack, runtime):
+    """Mailchimp's GDPR fields are read, kept by the sync and written back: only the opted-out person's changes."""
+    fields = requests.post(
+        f"{stack.url('mailchimp')}/_sandbox/lists/{MAILCHIMP_LIST}/marketing-permissions",
+        json={"permissions": [{"text": "Email"}, {"text": "Direct Mail"}]},
+        timeout=10,
+    ).json()["marketing_permissions"]
+    email_field = next(item["marketing_permission_id"] for item in fields if item["text"] == "Email")
+    seed_conflict(stack)
+    for person in ("ann@example.com", "bob@example.com"):
+        requests.patch(
+            f"{stack.url('mailchimp')}/3.0/lists/{MAILCHIMP_LIST}/members/{person}",
+            auth=("x", MAILCHIMP_KEY),
+            json={"marketing_permissions": [{"marketing_permission_id": email_field, "enabled": True}]},
+            timeout=10,
+        ).raise_for_status()
+    stack.kill_worker()
+    run_sync(runtime)
+
+    def email_permission(person):
+        member = requests.get(
+            f"{stack.url('mailchimp')}/3.0/lists/{MAILCHIMP_LIST}/members/{person}",
+            auth=("x", MAILCHIMP_KEY),
+            timeout=10,
+        ).json()
+        return next(item["enabled"] for item in member["marketing_permissions"] if item["text"] == "Email")
+
+    assert email_permission("ann@example.com") is False  # opted out in HubSpot: forbidden everywhere
+    assert email_permission("bob@example.com") is True  # allowed, but no proof of a newer consent: left as it was

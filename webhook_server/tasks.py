@@ -15,7 +15,8 @@ from pathlib import Path
 from huey import RedisHuey, SqliteHuey
 from huey.signals import SIGNAL_ERROR
 
-from .propagation import BATCH, due_targets, run_target
+from .draining import Drains, spacing_of
+from .propagation import due_targets, run_target
 
 log = logging.getLogger("consentry.propagation")
 
@@ -30,6 +31,7 @@ def make_queue():
 
 queue = make_queue()
 _runtime = None
+_drains = Drains()
 
 
 def runtime():
@@ -48,16 +50,15 @@ def propagate_to(target: str) -> int:
     current = runtime()
     max_attempts = int(current.config.get("MAX_ATTEMPTS", 8))
     lease = timedelta(seconds=float(current.config.get("LEASE_SECONDS", 30)))
-    applied = 0
-    while True:
-        outcomes = run_target(
-            current.services.engine, current.connectors, target, max_attempts=max_attempts, lease=lease
-        )
-        applied += sum(outcome.status == "done" for outcome in outcomes)
-        if len(outcomes) < BATCH:
-            break
-    log.info("%s: %s opt-outs applied", target, applied)
-    return applied
+
+    def apply_batch() -> int:
+        engine = current.services.engine
+        return len(run_target(engine, current.connectors, target, max_attempts=max_attempts, lease=lease))
+
+    handled = _drains.run(target, apply_batch, spacing_of(current.connectors.get(target)))
+    if handled:
+        log.info("%s: %s opt-outs handled", target, handled)
+    return handled
 
 
 def sweep() -> int:

@@ -4,6 +4,8 @@ Each request thread hands its delivery to the process's writer thread and waits;
 is waiting, records it in one transaction, commits, and only then releases the requests, which answer 2xx. Under
 load one commit serves tens of deliveries; alone, a delivery waits for nobody. When a shared transaction fails,
 each of its deliveries is retried in a transaction of its own, so one bad delivery cannot fail the others.
+Waking the workers is a third thread's job: the answer does not wait for it (the jobs are committed, and a lost
+wake-up is caught by the workers' sweep), and the wake-ups of the groups committed meanwhile go out together.
 """
 
 import logging
@@ -35,6 +37,7 @@ class CommitGroup:
         self._record = record
         self._after_commit = after_commit
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._committed: queue.SimpleQueue = queue.SimpleQueue()
         self._writer_pid: int | None = None
         self._start_lock = threading.Lock()
 
@@ -54,19 +57,15 @@ class CommitGroup:
             return
         with self._start_lock:
             if self._writer_pid != os.getpid():
-                self._queue = queue.SimpleQueue()
+                self._queue, self._committed = queue.SimpleQueue(), queue.SimpleQueue()
                 threading.Thread(target=self._write_forever, name="consentry-inbox-writer", daemon=True).start()
+                if self._after_commit is not None:
+                    threading.Thread(target=self._notify_forever, name="consentry-inbox-notifier", daemon=True).start()
                 self._writer_pid = os.getpid()
 
     def _write_forever(self) -> None:
         while True:
-            group = [self._queue.get()]
-            while len(group) < MAX_GROUP:
-                try:
-                    group.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            self._write(group)
+            self._write(_take(self._queue, MAX_GROUP))
 
     def _write(self, group: list[_Pending]) -> None:
         try:
@@ -78,14 +77,26 @@ class CommitGroup:
                 return
             group[0].error = error
         else:
-            self._notify([pending.delivery for pending in group])
+            if self._after_commit is not None:
+                self._committed.put([pending.delivery for pending in group])
         for pending in group:
             pending.done.set()
 
-    def _notify(self, deliveries) -> None:
-        if self._after_commit is None:
-            return
+    def _notify_forever(self) -> None:
+        while True:
+            deliveries = [delivery for group in _take(self._committed) for delivery in group]
+            try:
+                self._after_commit(deliveries)
+            except Exception:  # committed is committed: the workers' sweep will find the jobs
+                log.warning("could not notify the workers after a commit")
+
+
+def _take(waiting: queue.SimpleQueue, most: int | None = None) -> list:
+    """The next item (waiting for one), and every other item already there, up to `most`."""
+    items = [waiting.get()]
+    while most is None or len(items) < most:
         try:
-            self._after_commit(deliveries)
-        except Exception:  # committed is committed: the workers' sweep will find the jobs
-            log.warning("could not notify the workers after a commit")
+            items.append(waiting.get_nowait())
+        except queue.Empty:
+            break
+    return items

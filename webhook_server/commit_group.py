@@ -5,19 +5,22 @@ is waiting, records it in one transaction, commits, and only then releases the r
 load one commit serves tens of deliveries; alone, a delivery waits for nobody. When a shared transaction fails,
 each of its deliveries is retried in a transaction of its own, so one bad delivery cannot fail the others.
 Waking the workers is a third thread's job: the answer does not wait for it (the jobs are committed, and a lost
-wake-up is caught by the workers' sweep), and the wake-ups of the groups committed meanwhile go out together.
+wake-up is caught by the workers' sweep), and the wake-ups of the groups committed meanwhile go out together, at
+most one every WAKE_INTERVAL: each costs a write to the queue, and one is enough for a worker to drain every due job.
 """
 
 import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 log = logging.getLogger("consentry.inbox")
 
 MAX_GROUP = 200
 WAIT_SECONDS = 30.0
+WAKE_INTERVAL = 0.05
 
 
 class _Pending:
@@ -84,6 +87,7 @@ class CommitGroup:
 
     def _notify_forever(self) -> None:
         while True:
+            time.sleep(WAKE_INTERVAL)
             deliveries = [delivery for group in _take(self._committed) for delivery in group]
             try:
                 self._after_commit(deliveries)

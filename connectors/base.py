@@ -18,6 +18,8 @@ import marshmallow
 
 from sdk.consent_state import EventKind
 from sdk.errors import ConfigurationError, WebhookVerificationError
+from sdk.rules import JURISDICTIONS
+from sdk.vocabulary import Audience
 from sdk.webhooks import WebhookRequest, WebhookVerifier
 
 
@@ -114,6 +116,14 @@ class ConnectorConfig(marshmallow.Schema):
 
     base_url = marshmallow.fields.Url(require_tld=False, load_default=None)
     advertiser = marshmallow.fields.String(load_default="default")
+    # Who this system's contacts are and which law applies, when a record does not say: a sales CRM's leads are
+    # named professionals, a newsletter audience consumers. The default is the strictest common case.
+    audience = marshmallow.fields.String(
+        load_default=Audience.CONSUMER.value, validate=marshmallow.validate.OneOf([a.value for a in Audience])
+    )
+    jurisdiction = marshmallow.fields.String(
+        load_default="FR", validate=marshmallow.validate.OneOf(sorted(JURISDICTIONS))
+    )
 
 
 def secret_field(**options) -> marshmallow.fields.String:

@@ -111,7 +111,7 @@ def _read(runtime, system, connector, remote: Iterable[RemoteContact], counts: S
         with runtime.services.engine.begin() as connection:
             person_ids = ensure_people(connection, [(email, phone) for _, email, phone in valid])
             people = [(c, p) for (c, _, _), p in zip(valid, person_ids, strict=True)]
-            _upsert_contacts(connection, system, people, connector.kept_attributes)
+            _upsert_contacts(connection, system, people, connector)
             prepared = [
                 (event, email, phone)
                 for contact, email, phone in valid
@@ -149,13 +149,15 @@ def _events_from(system: str, contact: RemoteContact, advertiser: str) -> Iterat
         )
 
 
-def _upsert_contacts(connection, system: str, items: list[tuple[RemoteContact, int]], kept=()) -> None:
+def _upsert_contacts(connection, system: str, items: list[tuple[RemoteContact, int]], connector) -> None:
+    """What the system says of each record; audience and jurisdiction from the record, else the connector's."""
     rows = {}
+    kept, defaults = connector.kept_attributes, connector.config
     for contact, person_id in items:  # a record read twice in one page: the later reading wins
         rows[contact.record_id] = {
             "person_id": person_id,
-            "jurisdiction": str(contact.attributes.get("jurisdiction") or "FR")[:8],
-            "audience": str(contact.attributes.get("audience") or "b2c")[:24],
+            "jurisdiction": str(contact.attributes.get("jurisdiction") or defaults["jurisdiction"])[:8],
+            "audience": str(contact.attributes.get("audience") or defaults["audience"])[:24],
             "opted_out_channels": ";".join(sorted(contact.opted_out)),
             # the record's type where the system has several (Salesforce Contact, Lead), else its status
             "vendor_state": str(contact.attributes.get("object") or contact.attributes.get("status") or "")[:40],

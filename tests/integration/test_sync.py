@@ -147,3 +147,28 @@ def test_a_forbidden_channel_turns_off_its_mailchimp_marketing_permission(stack,
 
     assert email_permission("ann@example.com") is False  # opted out in HubSpot: forbidden everywhere
     assert email_permission("bob@example.com") is True  # allowed, but no proof of a newer consent: left as it was
+
+
+@pytest.mark.parametrize(
+    ("audience", "cleo_email"), [(None, "email=forbidden"), ("b2b_nominative", "email=allowed_with_conditions")]
+)
+def test_a_systems_configured_audience_decides_for_records_that_do_not_say(stack, audience, cleo_email):
+    """Cleo is a Salesforce lead who never consented: a consumer may not be emailed, a named professional may."""
+    environ = dict(stack.env, **({"CONSENTRY_SALESFORCE_AUDIENCE": audience} if audience else {}))
+    configured = build_runtime(environ=environ)
+    try:
+        seed_conflict(stack)
+        stack.kill_worker()
+        run_sync(configured)
+    finally:
+        configured.close()
+    records = requests.get(f"{stack.url('salesforce')}/_sandbox/records", timeout=10).json()["records"]
+    cleo = next(r for r in records if r.get("Email") == "cleo@example.com")
+    assert cleo_email in cleo["Consentry_Status__c"]
+
+
+def test_an_unknown_audience_is_refused_before_anything_runs(stack):
+    from sdk.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="audience"):
+        build_runtime(environ=dict(stack.env, CONSENTRY_SALESFORCE_AUDIENCE="martians"))

@@ -7,7 +7,7 @@ Every write is an idempotent state assignment ("email opt-out = true"), never a 
 """
 
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -178,15 +178,34 @@ class Connector:
     def parse_webhook(self, request: WebhookRequest) -> Sequence[InboundEvent]:
         raise NotImplementedError
 
+    def find_identities(self, events: Sequence[InboundEvent]) -> Sequence[InboundEvent]:
+        """The same events, in the same order, with the addresses the vendor knows for the records they name: for
+        vendors whose webhooks carry record ids only (HubSpot). Default: nothing to look up."""
+        return events
+
     # -- provided ------------------------------------------------------------------------------------------------
 
-    def receive_webhook(self, request: WebhookRequest) -> Sequence[InboundEvent]:
-        """Verify, then parse: nothing is parsed from a request that is not authentic."""
+    def receive_webhook(
+        self, request: WebhookRequest, known: Callable[[Sequence[InboundEvent]], set[str]] | None = None
+    ) -> Sequence[InboundEvent]:
+        """Verify, then parse: nothing is parsed from a request that is not authentic. Then ask the vendor who the
+        records named by id only are, except those `known` (the record ids Consentry has synced) already identifies:
+        each question costs a call from the same rate budget as propagation."""
         self.webhook_verifier().verify(request)
         try:
-            return self.parse_webhook(request)
+            events = list(self.parse_webhook(request))
         except (KeyError, ValueError, TypeError) as error:
             raise WebhookVerificationError(f"{self.name}: malformed webhook payload ({type(error).__name__})") from None
+        anonymous = [i for i, event in enumerate(events) if event.record_id and not (event.email or event.phone)]
+        if not anonymous:
+            return events
+        synced = known([events[i] for i in anonymous]) if known else set()
+        strangers = [i for i in anonymous if events[i].record_id not in synced]
+        if strangers:
+            found = self.find_identities([events[i] for i in strangers])
+            for position, event in zip(strangers, found, strict=True):
+                events[position] = event
+        return events
 
     def webhook_answer(self, events: Sequence[InboundEvent]) -> WebhookAnswer:
         """The body the vendor expects once the events are stored (Salesforce wants a SOAP Ack)."""

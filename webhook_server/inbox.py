@@ -140,6 +140,12 @@ def record(
             delivery.result.targets.add(job["target_system"])
 
 
+def synced_records(services: Services, events: Sequence[InboundEvent]) -> set[str]:
+    """The record ids among these events' that a sync has already tied to a person (no need to ask the vendor)."""
+    with services.engine.connect() as connection:
+        return {record_id for _, record_id in _known_identities(connection, events)}
+
+
 def _known_identities(connection, events: Sequence[InboundEvent]) -> dict[tuple[str, str], tuple]:
     """The identifiers of contacts synced before, by their ids in the systems that report them."""
     wanted = {(e.system, e.record_id) for e in events if not e.email and not e.phone and e.record_id}

@@ -8,7 +8,7 @@ from sdk.errors import WebhookVerificationError
 from sdk.webhooks import WebhookRequest
 
 from .errors import error_body
-from .inbox import ingest
+from .inbox import ingest, synced_records
 
 blueprint = Blueprint("webhooks", __name__)
 
@@ -32,7 +32,7 @@ def receive(name: str):
             raise MethodNotAllowed(valid_methods=["POST"])
         return Response(answer.body, status=answer.status, content_type=answer.content_type)
     try:
-        events = connector.receive_webhook(raw)
+        events = connector.receive_webhook(raw, known=lambda named: synced_records(state.runtime.services, named))
     except WebhookVerificationError as error:
         state.metrics.rejected.labels(name, "verification").inc()
         return error_body(401, "WebhookRejected", str(error))

@@ -367,9 +367,9 @@ class HubSpotConnector(Connector):
                     vendor_type=str(kind_name),
                 )
             )
-        return self._with_emails(parsed)
+        return parsed
 
-    def _with_emails(self, events: list[InboundEvent]) -> list[InboundEvent]:
+    def find_identities(self, events: Sequence[InboundEvent]) -> list[InboundEvent]:
         """Deliveries carry contact ids only: one batch read finds the addresses (deleted contacts keep none)."""
         ids = sorted({event.record_id for event in events if event.vendor_type == "contact.propertyChange"})
         if not ids:

@@ -328,3 +328,49 @@ def test_an_expired_oauth_token_is_refreshed_once_inside_the_transport(sandbox):
     )
     assert [c.email for c in connector.fetch_contacts()] == ["oauth@example.com"]
     assert connector.transport.credentials.token.startswith("sandbox-access-")
+
+
+def opt_out_delivery(record_ids) -> WebhookRequest:
+    body = json.dumps(
+        [
+            {
+                "eventId": n,
+                "subscriptionId": 7,
+                "portalId": 62515,
+                "appId": 54321,
+                "occurredAt": 1_780_000_000_000 + n,
+                "subscriptionType": "contact.propertyChange",
+                "attemptNumber": 0,
+                "objectId": int(record_id),
+                "propertyName": "hs_email_optout",
+                "propertyValue": "true",
+                "changeSource": "CRM_UI",
+            }
+            for n, record_id in enumerate(record_ids)
+        ]
+    ).encode()
+    stamp = str(int(time.time() * 1000))
+    url = "https://consentry.example/webhooks/hubspot"
+    signature = signature_v3(DEFAULT_CLIENT_SECRET.encode(), "POST", url, body, stamp)
+    return WebhookRequest(
+        "POST", url, body, {"X-HubSpot-Signature-v3": signature, "X-HubSpot-Request-Timestamp": stamp}
+    )
+
+
+def test_a_delivery_asks_hubspot_only_about_contacts_consentry_has_not_synced(make_connector, sandbox):
+    seed(sandbox, ["known@example.com", "stranger@example.com"])
+    connector = make_connector()
+    ids = {contact.email: contact.record_id for contact in connector.fetch_contacts()}
+    delivery = opt_out_delivery([ids["known@example.com"], ids["stranger@example.com"]])
+    before = connector.transport.calls.by_kind.get("batch read", 0)
+
+    known, stranger = connector.receive_webhook(delivery, known=lambda events: {ids["known@example.com"]})
+    assert (known.email, stranger.email) == (None, "stranger@example.com")  # the server finds the known one itself
+    assert connector.transport.calls.by_kind["batch read"] == before + 1
+
+    everyone_known = connector.receive_webhook(delivery, known=lambda events: set(ids.values()))
+    assert [event.email for event in everyone_known] == [None, None]
+    assert connector.transport.calls.by_kind["batch read"] == before + 1  # no call at all
+
+    alone = connector.receive_webhook(delivery)  # used on its own, the connector finds every address
+    assert [event.email for event in alone] == ["known@example.com", "stranger@example.com"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 
 from .consent_state import ConsentEvent, ConsentState, ConsentStatus, EventKind, derive_state
 from .identity import IdentifierKind
@@ -87,12 +87,7 @@ class Ledger:
             return
         person_ids = sorted({r.person_id for r in new})
         history = _events_of_people(connection, person_ids)
-        people = {
-            row.id: row
-            for row in connection.execute(
-                select(persons.c.id, persons.c.email, persons.c.phone).where(persons.c.id.in_(person_ids))
-            )
-        }
+        people = {row.id: row for row in connection.execute(_PEOPLE_BY_ID, {"ids": person_ids})}
         new_keys = {r.event.event_key for r in new}
         adds, lifts = [], []
         scopes = dict.fromkeys((r.person_id, r.event.advertiser, r.event.purpose, r.event.channel) for r in new)
@@ -153,10 +148,20 @@ def _derive(events: list[ConsentEvent], advertiser: str, purpose: str, channel: 
     return derive_state(events, channel=channel, advertiser=advertiser, purpose=purpose)
 
 
+# Built once (the webhook inbox's hot path): building a statement costs more than running it.
+_EVENTS_OF_PEOPLE = (
+    select(consent_events)
+    .where(consent_events.c.person_id.in_(bindparam("ids", expanding=True)))
+    .order_by(consent_events.c.id)
+)
+_PEOPLE_BY_ID = select(persons.c.id, persons.c.email, persons.c.phone).where(
+    persons.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
 def _events_of_people(connection, person_ids: list[int]) -> dict[int, list[ConsentEvent]]:
     history: dict[int, list[ConsentEvent]] = {}
-    query = select(consent_events).where(consent_events.c.person_id.in_(person_ids)).order_by(consent_events.c.id)
-    for row in connection.execute(query):
+    for row in connection.execute(_EVENTS_OF_PEOPLE, {"ids": list(person_ids)}):
         history.setdefault(row.person_id, []).append(_event_from_row(row))
     return history
 

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, bindparam, or_, select
 
 from .errors import InvalidInputError
 from .identity import normalise_email, normalise_phone
@@ -75,16 +75,24 @@ def ensure_people(connection: Connection, pairs: list[tuple[str | None, str | No
     return ids
 
 
+# Statements of the webhook inbox's hot path are built once: building one costs more than running it.
+_PEOPLE_BY_EMAIL = select(persons.c.id, persons.c.email, persons.c.phone).where(
+    persons.c.email.in_(bindparam("emails", expanding=True))
+)
+_PEOPLE_BY_PHONE = select(persons.c.id, persons.c.email, persons.c.phone).where(
+    persons.c.phone.in_(bindparam("phones", expanding=True))
+)
+
+
 def _people_by_identifier(connection: Connection, pairs) -> dict[tuple[str, str], Any]:
     emails = sorted({email for email, _ in pairs if email})
     phones = sorted({phone for _, phone in pairs if phone})
     known = {}
-    columns = (persons.c.id, persons.c.email, persons.c.phone)
     if emails:
-        for row in connection.execute(select(*columns).where(persons.c.email.in_(emails))):
+        for row in connection.execute(_PEOPLE_BY_EMAIL, {"emails": emails}):
             known[("email", row.email)] = row
     if phones:
-        for row in connection.execute(select(*columns).where(persons.c.phone.in_(phones))):
+        for row in connection.execute(_PEOPLE_BY_PHONE, {"phones": phones}):
             known[("phone", row.phone)] = row
     return known
 

@@ -65,6 +65,13 @@ def parse_channels(channels: Iterable[str] | str) -> frozenset[str]:
     return frozenset({ALL_CHANNELS}) if ALL_CHANNELS in parsed else parsed
 
 
+# Built once (the webhook inbox's hot path): building a statement costs more than running it.
+_ENTRIES = select(suppression_entries).where(
+    suppression_entries.c.pepper_id == bindparam("pepper"),
+    suppression_entries.c.identifier_hash.in_(bindparam("digests", expanding=True)),
+)
+
+
 class SuppressionList:
     def __init__(self, engine: Engine, keyring: Keyring):
         self.engine = engine
@@ -121,10 +128,7 @@ class SuppressionList:
         self._write(connection, entries)
 
     def _entries(self, connection: Connection, digests: list[bytes]) -> dict[bytes, dict]:
-        query = select(suppression_entries).where(
-            suppression_entries.c.pepper_id == self.keyring.current_id,
-            suppression_entries.c.identifier_hash.in_(digests),
-        )
+        query = connection.execute(_ENTRIES, {"pepper": self.keyring.current_id, "digests": digests})
         return {
             bytes(row.identifier_hash): {
                 "id": row.id,
@@ -133,7 +137,7 @@ class SuppressionList:
                 "reason_code": row.reason_code,
                 "added_on": row.added_on,
             }
-            for row in connection.execute(query)
+            for row in query
         }
 
     def _write(self, connection: Connection, entries: dict[bytes, dict]) -> None:

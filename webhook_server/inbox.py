@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from connectors.base import InboundEvent
 from sdk.consent_state import ConsentEvent
@@ -181,12 +181,15 @@ def _recent_pushes(connection, person_ids: set[int], since: datetime) -> set[tup
     one of them is the echo of Consentry's own write, and fans out no further."""
     if not person_ids:
         return set()
-    query = (
-        select(propagation_jobs.c.person_id, propagation_jobs.c.target_system, propagation_jobs.c.channel)
-        .where(propagation_jobs.c.person_id.in_(sorted(person_ids)))
-        .where(propagation_jobs.c.updated_at >= since)
-    )
-    return {tuple(row) for row in connection.execute(query)}
+    return {tuple(row) for row in connection.execute(_RECENT_PUSHES, {"ids": sorted(person_ids), "since": since})}
+
+
+# Built once (the hot path): building a statement costs more than running it.
+_RECENT_PUSHES = (
+    select(propagation_jobs.c.person_id, propagation_jobs.c.target_system, propagation_jobs.c.channel)
+    .where(propagation_jobs.c.person_id.in_(bindparam("ids", expanding=True)))
+    .where(propagation_jobs.c.updated_at >= bindparam("since"))
+)
 
 
 def commit_group(runtime) -> CommitGroup:

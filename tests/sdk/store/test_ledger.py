@@ -141,8 +141,17 @@ def test_two_processes_writing_at_once_lose_no_event(database_url, engine):
         subprocess.Popen([sys.executable, "-c", WRITER, database_url, name, "60"], stderr=subprocess.PIPE)
         for name in ("a", "b")
     ]
-    for writer in writers:
-        _, errors = writer.communicate(timeout=120)
-        assert writer.returncode == 0, errors.decode()[-2000:]
+    outcomes = []
+    try:
+        for writer in writers:
+            _, errors = writer.communicate(timeout=120)
+            outcomes.append((writer.returncode, errors.decode()[-2000:]))
+    finally:
+        for writer in writers:  # a failure must not leave the other writer running into the next test
+            if writer.poll() is None:
+                writer.kill()
+                writer.communicate()
+    for returncode, errors in outcomes:
+        assert returncode == 0, errors
     assert count(engine, consent_events) == 120
     assert count(engine, persons) == 7

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, bindparam, select
 from .consent_state import ConsentEvent, ConsentState, ConsentStatus, EventKind, derive_state
 from .identity import IdentifierKind
 from .persons import ensure_people, find_person, identifiers
-from .store import consent_events, insert_ignoring_duplicates, persons
+from .store import consent_events, insert_ignoring_duplicates, persons, reading
 from .suppression import SuppressionList
 
 _EVENT_COLUMNS = tuple(field.name for field in fields(ConsentEvent))
@@ -109,7 +109,7 @@ class Ledger:
 
     def events(self, *, email: str | None = None, phone: str | None = None) -> list[ConsentEvent]:
         email, phone = identifiers(email, phone)
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             person_id = find_person(connection, email, phone)
             if person_id is None:
                 return []
@@ -119,7 +119,7 @@ class Ledger:
         """Each person's events, for many people in one query (the sync's pages)."""
         if not person_ids:
             return {}
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             return _events_of_people(connection, person_ids)
 
     def state(self, *, channel: str, advertiser: str, email: str | None = None, phone: str | None = None, **scope):
@@ -128,7 +128,7 @@ class Ledger:
     def proof(self, *, email: str | None = None, phone: str | None = None) -> dict[str, Any]:
         """Everything the ledger holds about one person, as evidence: events with their proof, and the states."""
         email, phone = identifiers(email, phone)
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             person_id = find_person(connection, email, phone)
             person = connection.execute(select(persons).where(persons.c.id == person_id)).one_or_none()
             events = _events_of(connection, person_id) if person_id is not None else []

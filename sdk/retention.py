@@ -14,7 +14,7 @@ from sqlalchemy import Engine, delete, exists, select
 from .facts import Facts
 from .models import Contact, Request
 from .rules import evaluate
-from .store import consent_events, contacts, persons
+from .store import consent_events, contacts, persons, reading
 from .vocabulary import Action, Audience, Channel, Verdict
 
 RETENTION_CODES = frozenset({"FR_RETENTION_PROSPECT_3Y", "FR_RETENTION_CUSTOMER_3Y", "FR_RETENTION_RECONFIRM"})
@@ -35,7 +35,7 @@ def plan(engine: Engine, *, at: datetime | None = None) -> Iterator[RetentionIte
     """Every contact whose retention has ended (delete) or ends today (one re-permission message), streamed."""
     at = at or datetime.now(UTC)
     query = select(contacts).order_by(contacts.c.id)
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         for row in connection.execution_options(stream_results=True, yield_per=BATCH).execute(query):
             item = _judge(row, at)
             if item is not None:

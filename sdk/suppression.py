@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, bindparam, select
 from .consent_state import ALL_CHANNELS, LEDGER_CHANNELS
 from .errors import InvalidInputError
 from .identity import IdentifierKind, normalise
-from .store import insert_ignoring_duplicates, suppression_entries
+from .store import insert_ignoring_duplicates, reading, suppression_entries
 
 EXPORT_FIELDS = ("identifier_hash", "pepper_id", "identifier_kind", "channels", "reason_code", "added_on")
 CHECK_CHUNK = 5000
@@ -223,7 +223,7 @@ class SuppressionList:
                 wanted.setdefault(self.keyring.digest(value, pepper_id), []).append(position)
         found: list[Suppression | None] = [None] * len(normalised)
         shared: dict[tuple, Suppression] = {}
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             # A plain driver query: at a million identifiers, compiling thousands of bound parameters through
             # the SQL layer costs more than the lookups themselves.
             select_sql = "SELECT identifier_hash, channels, reason_code, added_on FROM suppression_entries "
@@ -250,7 +250,7 @@ class SuppressionList:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(EXPORT_FIELDS)
         count = 0
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             for row in connection.execution_options(stream_results=True).execute(select(suppression_entries)):
                 writer.writerow(
                     (

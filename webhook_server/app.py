@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from sqlalchemy import text
 
+from sdk.store import reading
 from sdk.unsubscribe import UnsubscribeTokens
 
 from .errors import register_error_handlers
@@ -41,7 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz():
-        with runtime.services.engine.connect() as connection:
+        with reading(runtime.services.engine) as connection:
             connection.execute(text("SELECT 1"))
         return jsonify({"status": "ok", "connectors": sorted(runtime.connectors)})
 

@@ -18,7 +18,7 @@ from sdk.errors import InvalidInputError
 from sdk.persons import identifiers
 from sdk.services import Services
 from sdk.store import contacts, insert_ignoring_duplicates, persons, propagation_jobs
-from sdk.store.engine import write_lock
+from sdk.store.engine import reading, write_lock
 
 from .commit_group import CommitGroup
 
@@ -142,7 +142,7 @@ def record(
 
 def synced_records(services: Services, events: Sequence[InboundEvent]) -> set[str]:
     """The record ids among these events' that a sync has already tied to a person (no need to ask the vendor)."""
-    with services.engine.connect() as connection:
+    with reading(services.engine) as connection:
         return {record_id for _, record_id in _known_identities(connection, events)}
 
 

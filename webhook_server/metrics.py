@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 
-from sdk.store import propagation_jobs
+from sdk.store import propagation_jobs, reading
 
 
 class Metrics:
@@ -32,7 +32,7 @@ class _PropagationCollector:
 
     def collect(self):
         table = propagation_jobs.c
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             counts = dict(connection.execute(select(table.status, func.count()).group_by(table.status)).all())
             since = datetime.now(UTC) - timedelta(hours=1)
             recent = connection.execute(

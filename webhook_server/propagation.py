@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, and_, or_, select, update
 
 from connectors.base import Connector, Unsubscribe
 from sdk.errors import ConnectorError
-from sdk.store import persons, propagation_jobs
+from sdk.store import persons, propagation_jobs, reading
 
 LEASE = timedelta(seconds=30)
 MAX_ATTEMPTS = 8
@@ -46,7 +46,7 @@ def due_jobs(engine: Engine, *, now: datetime | None = None, limit: int = 500) -
         .order_by(table.next_attempt_at)
         .limit(limit)
     )
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         return list(connection.execute(query).scalars())
 
 
@@ -154,7 +154,7 @@ def dead_jobs(engine: Engine) -> list[dict]:
         table.last_error,
         table.updated_at,
     ).where(table.status == "dead")
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         return [dict(row._mapping) for row in connection.execute(query.order_by(table.id))]
 
 
@@ -169,7 +169,7 @@ def due_targets(engine: Engine, *, now: datetime | None = None) -> list[str]:
         and_(table.status.in_(["pending", "failed"]), table.next_attempt_at <= now),
         and_(table.status == "running", table.lease_until < now),
     )
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         return list(connection.execute(select(table.target_system).where(due).distinct()).scalars())
 
 

@@ -18,7 +18,7 @@ from sdk.facts import Facts
 from sdk.ledger import Ledger
 from sdk.models import Contact, Request
 from sdk.rules import evaluate
-from sdk.store import contacts, persons, propagation_jobs
+from sdk.store import contacts, persons, propagation_jobs, reading
 from sdk.vocabulary import Action, Audience, Channel
 
 CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.PHONE_HUMAN, Channel.POSTAL)
@@ -39,7 +39,7 @@ def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | No
         .join(contacts, contacts.c.person_id == persons.c.id)
         .group_by(persons.c.id, persons.c.email, persons.c.phone)
     )
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         people = list(connection.execute(query))
     for person in people:
         events = ledger.events(email=person.email, phone=person.phone)
@@ -60,7 +60,7 @@ def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | No
             if not decision.allowed:
                 blockers.update(r.code for r in decision.reasons if r.effect == "blocks")
     table = propagation_jobs.c
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         jobs = list(
             connection.execute(
                 select(table.source_system, table.target_system, table.status, table.received_at, table.done_at)

@@ -26,7 +26,7 @@ from sdk.facts import Facts
 from sdk.models import Contact, Request
 from sdk.persons import ensure_people, identifiers
 from sdk.rules import evaluate
-from sdk.store import contacts, insert_ignoring_duplicates, persons, propagation_jobs, sync_state
+from sdk.store import contacts, insert_ignoring_duplicates, persons, propagation_jobs, reading, sync_state
 from sdk.vocabulary import Action, Audience, Channel
 
 from .runtime import Runtime
@@ -286,7 +286,7 @@ def _pages_of_contacts(engine, system: str) -> Iterator[list]:
     )
     after = 0
     while True:
-        with engine.connect() as connection:
+        with reading(engine) as connection:
             page = list(connection.execute(query.where(contacts.c.id > after)))
         if not page:
             return
@@ -388,7 +388,7 @@ def _record_pushes(runtime, system: str, pushes, now: datetime) -> None:
 
 
 def _watermark(runtime, system: str):
-    with runtime.services.engine.connect() as connection:
+    with reading(runtime.services.engine) as connection:
         value = connection.execute(select(sync_state.c.watermark).where(sync_state.c.connector == system)).scalar()
     if value is not None and value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
@@ -411,7 +411,7 @@ def _set_watermark(runtime, system: str, moment: datetime) -> None:
 def _count_people(runtime) -> int:
     from sqlalchemy import func
 
-    with runtime.services.engine.connect() as connection:
+    with reading(runtime.services.engine) as connection:
         return connection.execute(select(func.count()).select_from(persons)).scalar_one()
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from connectors.base import InboundEvent
 from sdk.consent_state import EventKind
 from sdk.errors import InvalidInputError
-from sdk.store import persons
+from sdk.store import persons, reading
 from sdk.unsubscribe import UnsubscribeRequest
 
 from .errors import error_body
@@ -105,7 +105,7 @@ def unsubscribe(token: str):
 
 def _record(token: str, wanted: UnsubscribeRequest, channels: frozenset[str]) -> None:
     runtime = _state().runtime
-    with runtime.services.engine.connect() as connection:
+    with reading(runtime.services.engine) as connection:
         person = connection.execute(
             select(persons.c.email, persons.c.phone).where(persons.c.id == wanted.person_id)
         ).first()

@@ -1,6 +1,6 @@
 """Storage: SQLAlchemy 2 tables, engine selection and Alembic migrations."""
 
-from .engine import insert_ignoring_duplicates, make_engine
+from .engine import insert_ignoring_duplicates, make_engine, reading
 from .migrate import upgrade
 from .schema import (
     consent_events,
@@ -22,6 +22,7 @@ __all__ = [
     "metadata",
     "persons",
     "propagation_jobs",
+    "reading",
     "suppression_entries",
     "sync_state",
     "upgrade",

@@ -35,8 +35,22 @@ def _sqlite_pragmas(connection, _record) -> None:
 
 
 def _sqlite_begin_immediate(connection) -> None:
-    """Take the write lock at the start of a transaction, so two writers queue instead of failing mid-way."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    """Take the write lock at the start of a transaction, so two writers queue instead of failing mid-way; a
+    connection from `reading` only reads, and in WAL mode readers need no lock at all."""
+    reads_only = connection.get_execution_options().get(READS_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
+
+
+READS_ONLY = "consentry_reads_only"
+
+
+@contextlib.contextmanager
+def reading(engine: Engine):
+    """A connection that only reads: on SQLite it never waits for a writer (nor makes one wait). Writing through it
+    may fail with "database is locked"; use `engine.begin()` for anything that writes."""
+    with engine.connect() as connection:
+        connection.execution_options(**{READS_ONLY: True})
+        yield connection
 
 
 def insert_ignoring_duplicates(engine_or_connection, table):

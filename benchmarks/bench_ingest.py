@@ -152,6 +152,13 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
     work = Path(tempfile.mkdtemp(prefix="consentry-bench-"))
+    try:
+        measure(arguments, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(arguments, work: Path) -> None:
     server = f"gunicorn {Stack.gunicorn_workers} workers x {Stack.gunicorn_threads} threads"
     print(f"machine: {os.cpu_count()} CPUs; {server}; SQLite in {work}")
     if arguments.only == "latency":

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -92,6 +93,13 @@ def ceil(count: int, size: int) -> int:
 
 def measure(people: int) -> None:
     home = Path(tempfile.mkdtemp(prefix="consentry-bench-sync-"))
+    try:
+        measure_in(home, people)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def measure_in(home: Path, people: int) -> None:
     with Stack(home=home, database_url=f"sqlite:///{home / 'consentry.db'}") as stack:
         stack.kill_worker()
         seed_mix(stack, people)

@@ -20,8 +20,17 @@ ACK = (
 )
 
 
-def envelope(organization_id: str, action_id: str, notifications: list[tuple[str, str, dict]]) -> bytes:
-    """notifications: (notification id, sObject type, fields)."""
+def envelope(
+    organization_id: str,
+    action_id: str,
+    notifications: list[tuple[str, str, dict]],
+    *,
+    session_id: str | None = None,
+    enterprise_url: str = "https://sandbox.invalid/services/Soap/c/60.0",
+    partner_url: str = "https://sandbox.invalid/services/Soap/u/60.0",
+) -> bytes:
+    """A notifications envelope as Salesforce sends it (the sandbox's deliveries, and tests).
+    `notifications`: (notification id, sObject type, fields in order, Id first); null fields are left out."""
     items = []
     for notification_id, object_type, fields in notifications:
         values = "".join(
@@ -31,20 +40,23 @@ def envelope(organization_id: str, action_id: str, notifications: list[tuple[str
             f"<Notification><Id>{escape(notification_id)}</Id>"
             f'<sObject xsi:type="sf:{object_type}" xmlns:sf="{SOBJECT_NS}">{values}</sObject></Notification>'
         )
+    session = f"<SessionId>{escape(session_id)}</SessionId>" if session_id else '<SessionId xsi:nil="true"/>'
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
         f'<soapenv:Envelope xmlns:soapenv="{SOAP_NS}" xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
         f'xmlns:xsi="{XSI_NS}"><soapenv:Body><notifications xmlns="{OUTBOUND_NS}">'
         f"<OrganizationId>{escape(organization_id)}</OrganizationId><ActionId>{escape(action_id)}</ActionId>"
-        '<SessionId xsi:nil="true"/><EnterpriseUrl>https://sandbox.invalid/services/Soap/c/60.0</EnterpriseUrl>'
-        "<PartnerUrl>https://sandbox.invalid/services/Soap/u/60.0</PartnerUrl>"
-        f"{''.join(items)}</notifications></soapenv:Body></soapenv:Envelope>"
+        f"{session}<EnterpriseUrl>{escape(enterprise_url)}</EnterpriseUrl>"
+        f"<PartnerUrl>{escape(partner_url)}</PartnerUrl>{''.join(items)}"
+        "</notifications></soapenv:Body></soapenv:Envelope>"
     ).encode()
 
 
 def _text(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and value.endswith("+0000") and "T" in value:
+        return value[:-5] + "Z"  # SOAP dateTime
     return str(value)
 
 

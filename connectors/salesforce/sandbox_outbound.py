@@ -14,7 +14,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from xml.sax.saxutils import escape
 
 import requests
 from defusedxml import ElementTree
@@ -22,12 +21,9 @@ from defusedxml import ElementTree
 from connectors.sandbox_kit import Delivery, WebhookDispatcher
 
 from . import sandbox_ids
+from .outbound import OUTBOUND_NS, envelope
 
 log = logging.getLogger(__name__)
-OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
-SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
-SOBJECT_NS = "urn:sobject.enterprise.soap.sforce.com"
-XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 MAX_NOTIFICATIONS = 100
 HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
 DEFAULT_FIELDS = (
@@ -40,45 +36,6 @@ DEFAULT_FIELDS = (
     "LastModifiedDate",
     "SystemModstamp",
 )
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str) and value.endswith("+0000") and "T" in value:
-        return value[:-5] + "Z"  # SOAP dateTime
-    return str(value)
-
-
-def envelope(
-    *,
-    organization_id: str,
-    action_id: str,
-    session_id: str | None,
-    enterprise_url: str,
-    partner_url: str,
-    notifications: list[tuple[str, str, dict]],
-) -> bytes:
-    """`notifications`: (notification id, sObject type, fields in order, Id first)."""
-    items = []
-    for notification_id, object_type, fields in notifications:
-        values = "".join(
-            f"<sf:{name}>{escape(_text(value))}</sf:{name}>" for name, value in fields.items() if value is not None
-        )
-        items.append(
-            f"<Notification><Id>{escape(notification_id)}</Id>"
-            f'<sObject xsi:type="sf:{object_type}" xmlns:sf="{SOBJECT_NS}">{values}</sObject></Notification>'
-        )
-    session = f"<SessionId>{escape(session_id)}</SessionId>" if session_id else '<SessionId xsi:nil="true"/>'
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        f'<soapenv:Envelope xmlns:soapenv="{SOAP_NS}" xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
-        f'xmlns:xsi="{XSI_NS}"><soapenv:Body><notifications xmlns="{OUTBOUND_NS}">'
-        f"<OrganizationId>{escape(organization_id)}</OrganizationId><ActionId>{escape(action_id)}</ActionId>"
-        f"{session}<EnterpriseUrl>{escape(enterprise_url)}</EnterpriseUrl>"
-        f"<PartnerUrl>{escape(partner_url)}</PartnerUrl>{''.join(items)}"
-        "</notifications></soapenv:Body></soapenv:Envelope>"
-    ).encode()
 
 
 def acknowledged(answer: requests.Response) -> bool:

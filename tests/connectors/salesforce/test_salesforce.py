@@ -40,28 +40,6 @@ def sandbox(key_pair):
         yield server
 
 
-@pytest.fixture
-def recorded_sleep():
-    return []
-
-
-@pytest.fixture
-def make_connector(sandbox, recorded_sleep):
-    def make(**overrides):
-        overrides.pop("page_size", None)  # the sandbox pages by 5 records already
-        config = {
-            "login_url": sandbox.url,
-            "client_id": DEFAULT_CLIENT_ID,
-            "client_secret": DEFAULT_CLIENT_SECRET,
-            "organization_id": DEFAULT_ORG_ID,
-            "objects": ["Contact"],
-            **overrides,
-        }
-        return SalesforceConnector(config, sleep=recorded_sleep.append)
-
-    return make
-
-
 def seed(sandbox, emails, object_type="Contact", **fields):
     records = [{"Email": email, "LastName": "Test", **fields} for email in emails]
     requests.post(f"{sandbox.url}/_sandbox/seed", json={object_type: records}, timeout=60).raise_for_status()

@@ -28,26 +28,8 @@ def sandbox():
 
 
 @pytest.fixture
-def recorded_sleep():
-    return []
-
-
-@pytest.fixture
-def make_connector(sandbox, recorded_sleep):
-    def make(**overrides):
-        overrides.pop("page_size", None)  # the sandbox pages by 5 records already
-        config = {
-            "login_url": sandbox.url,
-            "client_id": DEFAULT_CLIENT_ID,
-            "client_secret": DEFAULT_CLIENT_SECRET,
-            "organization_id": DEFAULT_ORG_ID,
-            "objects": ["Contact"],
-            "consent_records": "individual",
-            **overrides,
-        }
-        return SalesforceConnector(config, sleep=recorded_sleep.append)
-
-    return make
+def connector_defaults():
+    return {"consent_records": "individual"}
 
 
 def seed(sandbox, **records) -> dict[str, list[str]]:

@@ -1,0 +1,35 @@
+"""The connector builder both Salesforce test modules use, against their module's `sandbox` fixture."""
+
+import pytest
+
+from connectors.salesforce import SalesforceConnector
+from connectors.salesforce.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG_ID
+
+
+@pytest.fixture
+def recorded_sleep():
+    return []
+
+
+@pytest.fixture
+def connector_defaults():
+    """Settings a module adds to every connector it builds."""
+    return {}
+
+
+@pytest.fixture
+def make_connector(sandbox, recorded_sleep, connector_defaults):
+    def make(**overrides):
+        overrides.pop("page_size", None)  # the sandbox pages by 5 records already
+        config = {
+            "login_url": sandbox.url,
+            "client_id": DEFAULT_CLIENT_ID,
+            "client_secret": DEFAULT_CLIENT_SECRET,
+            "organization_id": DEFAULT_ORG_ID,
+            "objects": ["Contact"],
+            **connector_defaults,
+            **overrides,
+        }
+        return SalesforceConnector(config, sleep=recorded_sleep.append)
+
+    return make

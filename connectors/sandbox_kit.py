@@ -61,6 +61,26 @@ class Faults:
         return None
 
 
+class CallCounter:
+    """API calls per route (`"POST /crm/v3/objects/contacts/batch/upsert"`), for tests that count calls."""
+
+    def __init__(self):
+        self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, key: str) -> None:
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
 def install_faults(
     app: Flask,
     faults: Faults,

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from flask import Flask, Response, g, request
 
-from connectors.sandbox_kit import ADMIN_PREFIX, Faults, StateFile, install_faults
+from connectors.sandbox_kit import ADMIN_PREFIX, CallCounter, Faults, StateFile, install_faults
 
 from . import (
     sandbox_admin,
@@ -40,26 +40,6 @@ DEFAULT_DEVELOPER_API_KEY = "sandbox-developer-hapikey"
 APP_ID = 54321
 PORTAL_ID = 62515
 SEARCH_PATH = "/crm/v3/objects/contacts/search"
-
-
-class CallCounter:
-    """Calls per endpoint (`"POST /crm/v3/objects/contacts/batch/upsert"`), for tests that count API calls."""
-
-    def __init__(self):
-        self._counts: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def add(self, key: str) -> None:
-        with self._lock:
-            self._counts[key] = self._counts.get(key, 0) + 1
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counts)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._counts.clear()
 
 
 class HubSpotSandbox:

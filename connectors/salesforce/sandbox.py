@@ -15,12 +15,11 @@ defaults to 59.0 and always builds https:// URLs: tests mount an adapter that se
 
 import os
 import re
-import threading
 from collections.abc import Callable
 
 from flask import Flask, Response, g, jsonify, request
 
-from connectors.sandbox_kit import Faults, StateFile, install_faults, is_loopback_url
+from connectors.sandbox_kit import CallCounter, Faults, StateFile, install_faults, is_loopback_url
 
 from . import (
     sandbox_admin,
@@ -50,26 +49,6 @@ API_PREFIX = "/services/data/"
 _VERSION = re.compile(r"^/services/data/(v(\d+)\.0)(?:/|$)")
 OLDEST_VERSION = 31
 NOTIFYING_OBJECTS = ("Contact", "Lead")
-
-
-class CallCounter:
-    """API calls per route (`"GET /services/data/<version>/query"`), for tests that count calls."""
-
-    def __init__(self):
-        self._counts: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def add(self, key: str) -> None:
-        with self._lock:
-            self._counts[key] = self._counts.get(key, 0) + 1
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counts)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._counts.clear()
 
 
 class SalesforceSandbox:

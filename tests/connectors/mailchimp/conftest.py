@@ -72,9 +72,21 @@ def recorded_sleep():
 
 
 @pytest.fixture
-def make_connector(sandbox, recorded_sleep):
+def connector_defaults():
+    """Settings a module adds to every connector it builds."""
+    return {}
+
+
+@pytest.fixture
+def make_connector(sandbox, recorded_sleep, connector_defaults):
     def make(**overrides):
-        config = {"api_key": DEFAULT_API_KEY, "list_id": LIST, "base_url": sandbox.url, **overrides}
+        config = {
+            "api_key": DEFAULT_API_KEY,
+            "list_id": LIST,
+            "base_url": sandbox.url,
+            **connector_defaults,
+            **overrides,
+        }
         return MailchimpConnector(config, sleep=recorded_sleep.append)
 
     return make

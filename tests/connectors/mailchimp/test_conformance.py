@@ -10,9 +10,7 @@ import requests
 
 from connectors.base import ConsentTag, Unsubscribe
 from connectors.conformance import ConnectorConformance
-from connectors.mailchimp import MailchimpConnector
-from connectors.mailchimp.sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID, create_app
-from connectors.sandbox_kit import ServerThread
+from connectors.mailchimp.sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID
 from sdk.webhooks import WebhookRequest
 
 SIGNING_SECRET = "mailchimp-signing-secret-0123"
@@ -32,29 +30,8 @@ def member(sandbox, email):
 
 
 @pytest.fixture
-def sandbox():
-    with ServerThread(create_app()) as server:
-        yield server
-
-
-@pytest.fixture
-def recorded_sleep():
-    return []
-
-
-@pytest.fixture
-def make_connector(sandbox, recorded_sleep):
-    def make(**overrides):
-        config = {
-            "api_key": DEFAULT_API_KEY,
-            "list_id": DEFAULT_LIST_ID,
-            "base_url": sandbox.url,
-            "webhook_signing_secret": SIGNING_SECRET,
-            **overrides,
-        }
-        return MailchimpConnector(config, sleep=recorded_sleep.append)
-
-    return make
+def connector_defaults():
+    return {"webhook_signing_secret": SIGNING_SECRET}
 
 
 class TestMailchimpConformance(ConnectorConformance):

@@ -6,7 +6,6 @@ import threading
 import time
 from urllib.parse import parse_qs
 
-import mailchimp_marketing
 import pytest
 import requests
 from flask import Flask, request
@@ -16,20 +15,6 @@ from connectors.mailchimp.sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID, creat
 from connectors.sandbox_kit import Faults, ServerThread
 
 LIST = DEFAULT_LIST_ID
-
-
-@pytest.fixture
-def sandbox():
-    with ServerThread(create_app()) as server:
-        yield server
-
-
-@pytest.fixture
-def client(sandbox):
-    official = mailchimp_marketing.Client()
-    official.set_config({"api_key": DEFAULT_API_KEY, "server": "us1"})
-    official.api_client.host = f"{sandbox.url}/3.0"
-    return official
 
 
 def api(sandbox, method, path, **options):

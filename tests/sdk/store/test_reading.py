@@ -1,5 +1,6 @@
 """Reads never queue behind a writer on SQLite: `reading` opens a deferred transaction (WAL readers need no lock)."""
 
+import contextlib
 import threading
 from datetime import UTC, datetime
 
@@ -19,32 +20,9 @@ def engine(tmp_path):
     engine.dispose()
 
 
-def test_a_reader_sees_the_last_commit_while_a_writer_holds_the_lock(engine):
-    with engine.begin() as connection:
-        connection.execute(insert(persons).values(email="a@example.com", created_at=datetime.now(UTC)))
-    holding, release, counted = threading.Event(), threading.Event(), []
-
-    def writer():
-        with engine.begin() as connection:  # BEGIN IMMEDIATE: the write lock, held until release
-            connection.execute(insert(persons).values(email="b@example.com", created_at=datetime.now(UTC)))
-            holding.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    assert holding.wait(5)
-    try:
-        with reading(engine) as connection:  # would wait for the writer (30 s busy timeout) with BEGIN IMMEDIATE
-            counted.append(connection.execute(select(func.count()).select_from(persons)).scalar_one())
-    finally:
-        release.set()
-        thread.join(10)
-    assert counted == [1]  # the committed row, not the one in flight
-    with reading(engine) as connection:
-        assert connection.execute(select(func.count()).select_from(persons)).scalar_one() == 2
-
-
-def test_a_reading_connection_that_tries_to_write_behind_a_writer_fails_instead_of_writing(engine):
+@contextlib.contextmanager
+def another_writer_in_flight(engine):
+    """Another thread inserts b@example.com and holds its transaction (BEGIN IMMEDIATE: the write lock) open."""
     holding, release = threading.Event(), threading.Event()
 
     def writer():
@@ -57,14 +35,29 @@ def test_a_reading_connection_that_tries_to_write_behind_a_writer_fails_instead_
     thread.start()
     assert holding.wait(5)
     try:
-        with reading(engine) as connection:
-            connection.exec_driver_sql("PRAGMA busy_timeout=100")  # fail fast rather than wait 30 s
-            write = insert(persons).values(email="c@example.com", created_at=datetime.now(UTC))
-            with pytest.raises(OperationalError):
-                connection.execute(write)
+        yield
     finally:
         release.set()
         thread.join(10)
+
+
+def test_a_reader_sees_the_last_commit_while_a_writer_holds_the_lock(engine):
+    with engine.begin() as connection:
+        connection.execute(insert(persons).values(email="a@example.com", created_at=datetime.now(UTC)))
+    with another_writer_in_flight(engine), reading(engine) as connection:
+        # with BEGIN IMMEDIATE this would wait for the writer (30 s busy timeout), then fail
+        counted = connection.execute(select(func.count()).select_from(persons)).scalar_one()
+    assert counted == 1  # the committed row, not the one in flight
+    with reading(engine) as connection:
+        assert connection.execute(select(func.count()).select_from(persons)).scalar_one() == 2
+
+
+def test_a_reading_connection_that_tries_to_write_behind_a_writer_fails_instead_of_writing(engine):
+    with another_writer_in_flight(engine), reading(engine) as connection:
+        connection.exec_driver_sql("PRAGMA busy_timeout=100")  # fail fast rather than wait 30 s
+        write = insert(persons).values(email="c@example.com", created_at=datetime.now(UTC))
+        with pytest.raises(OperationalError):
+            connection.execute(write)
     with reading(engine) as connection:
         emails = set(connection.execute(select(persons.c.email)).scalars())
     assert emails == {"b@example.com"}

@@ -85,48 +85,47 @@ def _flag(value: object) -> bool:
 
 @blueprint.post("")
 def create():
-    sandbox = _sandbox()
     body = json_body()
-    records = _records(body)
-    with sandbox.state.lock:
-        org = sandbox.org
-        plans: list[Plan] = []
-        for entry in records:
-            sobject = _typed(entry)
-            values = org.parse_json(sobject, entry)
-            problems = org.check_create(sobject, values)
 
-            def apply(sobject=sobject, values=values) -> dict:
-                return {"id": org.create(sobject, values)["Id"], "success": True, "errors": []}
+    def plan(org, entry) -> Plan:
+        sobject = _typed(entry)
+        values = org.parse_json(sobject, entry)
 
-            plans.append((apply, problems))
-        results = _run(plans, _flag(body.get("allOrNone")))
-        sandbox.state.save()
-    return jsonify(results)
+        def apply() -> dict:
+            return {"id": org.create(sobject, values)["Id"], "success": True, "errors": []}
+
+        return apply, org.check_create(sobject, values)
+
+    return _apply_each(_records(body), plan, _flag(body.get("allOrNone")))
 
 
 @blueprint.patch("")
 def update():
-    sandbox = _sandbox()
     body = json_body()
-    records = _records(body)
+
+    def plan(org, entry) -> Plan:
+        sobject = _typed(entry)
+        rest, given = _without_id(entry)
+        values = org.parse_json(sobject, rest)
+        record, problems = _target(sobject, given)
+        if record is not None:
+            problems = org.check_update(record, values)
+
+        def apply() -> dict:
+            org.update(record, values)
+            return {"id": record["Id"], "success": True, "errors": []}
+
+        return apply, problems
+
+    return _apply_each(_records(body), plan, _flag(body.get("allOrNone")))
+
+
+def _apply_each(items: list, plan, all_or_none: bool):
+    """Plan every item under the state lock (each plan: how to apply it, and what Salesforce would refuse), then
+    apply them as Salesforce does: all or none, or each on its own."""
+    sandbox = _sandbox()
     with sandbox.state.lock:
-        org = sandbox.org
-        plans: list[Plan] = []
-        for entry in records:
-            sobject = _typed(entry)
-            rest, given = _without_id(entry)
-            values = org.parse_json(sobject, rest)
-            record, problems = _target(sobject, given)
-            if record is not None:
-                problems = org.check_update(record, values)
-
-            def apply(record=record, values=values) -> dict:
-                org.update(record, values)
-                return {"id": record["Id"], "success": True, "errors": []}
-
-            plans.append((apply, problems))
-        results = _run(plans, _flag(body.get("allOrNone")))
+        results = _run([plan(sandbox.org, item) for item in items], all_or_none)
         sandbox.state.save()
     return jsonify(results)
 
@@ -147,31 +146,26 @@ def _target(sobject: SObjectType, given: object) -> tuple[dict | None, list[Reco
 
 @blueprint.delete("")
 def delete():
-    sandbox = _sandbox()
     ids = [i for i in (request.args.get("ids") or "").split(",") if i]
     if not ids:
         raise SalesforceError(400, "MISSING_ARGUMENT", "ids parameter is required")
     if len(ids) > LIMIT:
         raise _too_many()
-    with sandbox.state.lock:
-        org = sandbox.org
-        plans: list[Plan] = []
-        for given in ids:
-            normal = sandbox_ids.normalize(given)
-            owner = next((o for o in org.schema.values() if normal and o.key_prefix == normal[:3]), None)
-            if owner is None:
-                plans.append((dict, [RecordProblem("MALFORMED_ID", f"malformed id {given}")]))
-                continue
-            record, problems = _target(owner, normal)
 
-            def apply(record=record) -> dict:
-                org.delete(record)
-                return {"id": record["Id"], "success": True, "errors": []}
+    def plan(org, given) -> Plan:
+        normal = sandbox_ids.normalize(given)
+        owner = next((o for o in org.schema.values() if normal and o.key_prefix == normal[:3]), None)
+        if owner is None:
+            return dict, [RecordProblem("MALFORMED_ID", f"malformed id {given}")]
+        record, problems = _target(owner, normal)
 
-            plans.append((apply, problems))
-        results = _run(plans, _flag(request.args.get("allOrNone")))
-        sandbox.state.save()
-    return jsonify(results)
+        def apply() -> dict:
+            org.delete(record)
+            return {"id": record["Id"], "success": True, "errors": []}
+
+        return apply, problems
+
+    return _apply_each(ids, plan, _flag(request.args.get("allOrNone")))
 
 
 @blueprint.get("/<object_type>")

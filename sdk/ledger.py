@@ -13,7 +13,7 @@ from sqlalchemy import Engine, bindparam, select
 
 from .consent_state import ConsentEvent, ConsentState, ConsentStatus, EventKind, derive_state
 from .identity import IdentifierKind
-from .persons import ensure_people, find_person, identifiers
+from .persons import People, find_person, identifiers, resolve_people
 from .store import consent_events, insert_ignoring_duplicates, persons, reading
 from .suppression import SuppressionList
 
@@ -25,6 +25,7 @@ class Recorded:
     event: ConsentEvent
     person_id: int
     is_new: bool
+    new_person: bool = False  # created by this transaction: nothing else was ever recorded about them
 
 
 class Ledger:
@@ -53,9 +54,9 @@ class Ledger:
         if not prepared:
             return []
         now = datetime.now(UTC)
-        person_ids = ensure_people(connection, [(email, phone) for _, email, phone in prepared])
+        people = resolve_people(connection, [(email, phone) for _, email, phone in prepared])
         rows, first_seen = [], set()
-        for (event, _, _), person_id in zip(prepared, person_ids, strict=True):
+        for (event, _, _), person_id in zip(prepared, people.ids, strict=True):
             if event.event_key in first_seen:
                 continue  # the same delivery twice in one batch: the first one counts
             first_seen.add(event.event_key)
@@ -70,34 +71,37 @@ class Ledger:
         statement = insert_ignoring_duplicates(connection, consent_events).returning(consent_events.c.event_key)
         inserted = set(connection.execute(statement, rows).scalars())
         recorded = []
-        for (event, _, _), person_id in zip(prepared, person_ids, strict=True):
+        for (event, _, _), person_id in zip(prepared, people.ids, strict=True):
             is_new = event.event_key in inserted
             inserted.discard(event.event_key)  # a repeat later in the batch is a duplicate
-            recorded.append(Recorded(event, person_id, is_new))
+            recorded.append(Recorded(event, person_id, is_new, person_id in people.created))
         if self.suppression is not None:
-            self._follow_states(connection, [r for r in recorded if r.is_new])
+            new = [r for r in recorded if r.is_new]
+            keys = {r.event.event_key for r in new}
+            written = [row for row in rows if row["person_id"] in people.created and row["event_key"] in keys]
+            self._follow_states(connection, new, people, written)
         return recorded
 
-    def _follow_states(self, connection, new: list["Recorded"]) -> None:
+    def _follow_states(self, connection, new: list["Recorded"], people: People, created_rows: list[dict]) -> None:
         """Keep the suppression list in line with the states the log now gives for the channels just touched.
 
         A state is the person's, so every identifier the person has is suppressed, not only the one the event
-        came with; a newer provable consent lifts the suppression of its channel only."""
+        came with; a newer provable consent lifts the suppression of its channel only. The history of a person
+        this transaction created is the rows just written for them: no need to read it back."""
         if not new:
             return
-        person_ids = sorted({r.person_id for r in new})
-        history = _events_of_people(connection, person_ids)
-        people = {row.id: row for row in connection.execute(_PEOPLE_BY_ID, {"ids": person_ids})}
+        known_before = sorted({r.person_id for r in new} - people.created)
+        history = _events_of_people(connection, known_before) if known_before else {}
+        for row in created_rows:
+            history.setdefault(row["person_id"], []).append(_event_from_values(row))
         new_keys = {r.event.event_key for r in new}
         adds, lifts = [], []
         scopes = dict.fromkeys((r.person_id, r.event.advertiser, r.event.purpose, r.event.channel) for r in new)
         for person_id, advertiser, purpose, channel in scopes:
             events = history.get(person_id, [])
             state = _derive(events, advertiser, purpose, channel)
-            person = people[person_id]
-            identities = [
-                (k, v) for k, v in ((IdentifierKind.EMAIL, person.email), (IdentifierKind.PHONE, person.phone)) if v
-            ]
+            email, phone = people.identifiers[person_id]
+            identities = [(k, v) for k, v in ((IdentifierKind.EMAIL, email), (IdentifierKind.PHONE, phone)) if v]
             if state.status is ConsentStatus.OPTED_OUT:
                 deciding = next((e for e in events if e.event_key == state.event_key), None)
                 objected = deciding is not None and deciding.kind is EventKind.OBJECTED
@@ -154,9 +158,6 @@ _EVENTS_OF_PEOPLE = (
     .where(consent_events.c.person_id.in_(bindparam("ids", expanding=True)))
     .order_by(consent_events.c.id)
 )
-_PEOPLE_BY_ID = select(persons.c.id, persons.c.email, persons.c.phone).where(
-    persons.c.id.in_(bindparam("ids", expanding=True))
-)
 
 
 def _events_of_people(connection, person_ids: list[int]) -> dict[int, list[ConsentEvent]]:
@@ -174,7 +175,11 @@ def _events_of(connection, person_id: int) -> list[ConsentEvent]:
 
 
 def _event_from_row(row) -> ConsentEvent:
-    values = {name: getattr(row, name) for name in _EVENT_COLUMNS}
+    return _event_from_values({name: getattr(row, name) for name in _EVENT_COLUMNS})
+
+
+def _event_from_values(stored: dict[str, Any]) -> ConsentEvent:
+    values = {name: stored[name] for name in _EVENT_COLUMNS}
     values["kind"] = EventKind(values["kind"])
     for name in ("occurred_at", "recorded_at"):
         if values[name] is not None and values[name].tzinfo is None:

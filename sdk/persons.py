@@ -1,7 +1,8 @@
 """People, keyed by their normalised email and phone: the only place clear identifiers are stored."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, or_, select
 
@@ -56,23 +57,56 @@ def ensure_people(connection: Connection, pairs: list[tuple[str | None, str | No
     """`ensure_person` for many (email, phone) pairs in a few statements: the ids, aligned with the pairs.
 
     An email match is preferred over a phone match, as one person may carry both."""
+    return resolve_people(connection, pairs).ids
+
+
+@dataclass
+class People:
+    """Who the pairs are: `ids` aligned with the pairs, every identifier each person now has, and the people this
+    transaction created (no other transaction can have written anything about them yet)."""
+
+    ids: list[int]
+    identifiers: dict[int, tuple[str | None, str | None]]
+    created: set[int]
+
+
+def resolve_people(connection: Connection, pairs: list[tuple[str | None, str | None]]) -> People:
+    """`ensure_people`, keeping what the statements returned, so callers need not read the people again."""
     known = _people_by_identifier(connection, pairs)
+    created: set[int] = set()
     missing = {pair: None for pair in pairs if _match(known, pair) is None}
     if missing:
-        created = datetime.now(UTC)
-        rows = [{"email": email, "phone": phone, "created_at": created} for email, phone in missing]
-        connection.execute(insert_ignoring_duplicates(connection, persons), rows)
-        known = _people_by_identifier(connection, pairs)
-    ids = []
+        now = datetime.now(UTC)
+        rows = [{"email": email, "phone": phone, "created_at": now} for email, phone in missing]
+        for row in connection.execute(_insert_people(connection), rows):
+            created.add(row.id)
+            _remember(known, row)
+    people = People([], {}, created)
+    rereads = []
     for email, phone in pairs:
         row = _match(known, (email, phone))
         if row is None:  # another writer took one of the identifiers for someone else in between: one at a time
-            ids.append(ensure_person(connection, email, phone))
-            continue
-        if (email and row.email is None) or (phone and row.phone is None):
+            row = _Row(ensure_person(connection, email, phone), None, None)
+            rereads.append(row.id)
+        elif (email and row.email is None) or (phone and row.phone is None):
             _complete(connection, row.id, email, phone)
-        ids.append(row.id)
-    return ids
+            rereads.append(row.id)
+        people.ids.append(row.id)
+        people.identifiers[row.id] = (row.email, row.phone)
+    if rereads:  # their identifiers changed (or came from the slow path): as they are now
+        for row in connection.execute(_PEOPLE_BY_ID, {"ids": sorted(set(rereads))}):
+            people.identifiers[row.id] = (row.email, row.phone)
+    return people
+
+
+class _Row(NamedTuple):
+    id: int
+    email: str | None
+    phone: str | None
+
+
+def _insert_people(connection: Connection):
+    return insert_ignoring_duplicates(connection, persons).returning(persons.c.id, persons.c.email, persons.c.phone)
 
 
 # Statements of the webhook inbox's hot path are built once: building one costs more than running it.
@@ -84,10 +118,15 @@ _PEOPLE_BY_PHONE = select(persons.c.id, persons.c.email, persons.c.phone).where(
 )
 
 
+_PEOPLE_BY_ID = select(persons.c.id, persons.c.email, persons.c.phone).where(
+    persons.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
 def _people_by_identifier(connection: Connection, pairs) -> dict[tuple[str, str], Any]:
     emails = sorted({email for email, _ in pairs if email})
     phones = sorted({phone for _, phone in pairs if phone})
-    known = {}
+    known: dict[tuple[str, str], Any] = {}
     if emails:
         for row in connection.execute(_PEOPLE_BY_EMAIL, {"emails": emails}):
             known[("email", row.email)] = row
@@ -95,6 +134,13 @@ def _people_by_identifier(connection: Connection, pairs) -> dict[tuple[str, str]
         for row in connection.execute(_PEOPLE_BY_PHONE, {"phones": phones}):
             known[("phone", row.phone)] = row
     return known
+
+
+def _remember(known: dict[tuple[str, str], Any], row) -> None:
+    if row.email:
+        known[("email", row.email)] = row
+    if row.phone:
+        known[("phone", row.phone)] = row
 
 
 def _match(known, pair):

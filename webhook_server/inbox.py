@@ -99,7 +99,8 @@ def record(
         delivery.result.new_events += 1
         if item.event.kind.opts_out:
             opt_outs.append((delivery, item))
-    echoes = _recent_pushes(connection, {item.person_id for _, item in opt_outs}, now - echo_window)
+    known_before = {item.person_id for _, item in opt_outs if not item.new_person}  # no job ever targeted the others
+    echoes = _recent_pushes(connection, known_before, now - echo_window)
     jobs, job_owners = [], []
     for delivery, item in opt_outs:
         event = item.event

@@ -5,7 +5,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from sdk.consent_state import ConsentEvent, ConsentStatus
 from sdk.errors import InvalidInputError
@@ -70,6 +70,38 @@ def test_a_newer_provable_consent_lifts_the_suppression_for_its_channel_only(led
     assert not entry.covers("email")
     assert entry.covers("sms")
     assert ledger.state(channel="email", advertiser="acme", email="jane@example.com").status is ConsentStatus.GRANTED
+
+
+def test_a_new_persons_whole_history_in_one_batch_decides_their_suppression(ledger, suppression):
+    """People created by the batch are judged on the rows just written, in order, not on a read-back."""
+    ledger.append_many(
+        [
+            (make_event("o", "objected", channel="all"), "new.one@example.com", None),
+            (make_event("r", "regranted", days=5), "new.one@example.com", None),
+            (make_event("w", "withdrawn", days=1), "new.two@example.com", "+33612345678"),
+            (make_event("g", "regranted", channel="sms"), "new.two@example.com", "+33612345678"),
+        ]
+    )
+    one = suppression.check(IdentifierKind.EMAIL, "new.one@example.com")
+    assert not one.covers("email")
+    assert one.covers("sms")
+    # every identifier of the person, and only the channel still withdrawn
+    assert suppression.check(IdentifierKind.PHONE, "+33612345678").channels == frozenset({"email"})
+
+
+def test_an_identifier_learnt_in_a_batch_is_suppressed_with_the_others(ledger, suppression, engine):
+    ledger.append(make_event("a", "granted", method="imported"), phone="+33612345678")
+    ledger.append_many([(make_event("b", "withdrawn", channel="sms", days=1), "jane@example.com", "+33612345678")])
+    assert suppression.check(IdentifierKind.EMAIL, "jane@example.com").covers("sms")
+    assert count(engine, persons) == 1
+
+
+def test_recording_new_peoples_opt_outs_reads_nothing_back(ledger, engine):
+    """The inbox's hot path: a person this transaction creates has no history and no identifier to re-read."""
+    executed = []
+    event.listen(engine, "before_cursor_execute", lambda *args: executed.append(args[2].split()[0]))
+    ledger.append_many([(make_event(f"k{n}", "withdrawn"), f"new{n}@example.com", None) for n in range(20)])
+    assert [verb for verb in executed if verb.upper() == "SELECT"] == ["SELECT", "SELECT"]  # people; suppression
 
 
 @pytest.mark.parametrize(

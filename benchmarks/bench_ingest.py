@@ -55,7 +55,10 @@ end
 """
 
 
-def wrk(url: str, script: Path, duration: int, connections: int) -> dict:
+def wrk(url: str, script: Path, duration: int, connections: int, server: list[int] | None = None) -> dict:
+    """Throughput and latency; given the gunicorn master's pid (and the inbox writer's), also the CPU the server's
+    processes spent per request."""
+    before = _server_cpu(server)
     output = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
         capture_output=True,
@@ -66,12 +69,35 @@ def wrk(url: str, script: Path, duration: int, connections: int) -> dict:
     latency = {q: re.search(rf"\s{q}%\s+([\d.]+)(us|ms|s)", output) for q in ("50", "99")}
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    requests_done = int(re.search(r"(\d+) requests in", output).group(1))
     return {
+        "cpu_us": (_server_cpu(server) - before) / max(requests_done, 1) * 1e6 if server else None,
         "rps": rate,
         "p50_ms": float(latency["50"].group(1)) * scale[latency["50"].group(2)],
         "p99_ms": float(latency["99"].group(1)) * scale[latency["99"].group(2)],
         "errors": int(non_2xx.group(1)) if non_2xx else 0,
     }
+
+
+def _server_cpu(server: list[int] | None) -> float:
+    """User and system CPU seconds so far of the gunicorn master's workers and the other processes given."""
+    if not server:
+        return 0.0
+    master, *others = server
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    total = 0
+    for pid in [*children, *others]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(stack: Stack) -> list[int]:
+    """The gunicorn master first, then the inbox writer when there is one."""
+    return [stack.processes[name].pid for name in ("server", "inbox") if name in stack.processes]
 
 
 def gunicorn(app: str, port: int, env: dict, cwd: Path) -> subprocess.Popen:
@@ -171,11 +197,27 @@ def measure(arguments, work: Path) -> None:
     (work / "mailchimp.lua").write_text(MAILCHIMP_LUA)
     results = {
         "bare Flask endpoint": wrk(
-            f"http://127.0.0.1:{port}/hook", work / "mailchimp.lua", arguments.duration, arguments.connections
+            f"http://127.0.0.1:{port}/hook",
+            work / "mailchimp.lua",
+            arguments.duration,
+            arguments.connections,
+            [bare.pid],
         )
     }
     bare.terminate()
     bare.wait()
+    before = work / "in-process"  # the design before the writer process, for comparison in the same run
+    before.mkdir()
+    with Stack(home=before, database_url=f"sqlite:///{before / 'consentry.db'}", writer_process=False) as old:
+        old.kill_worker()
+        token = old.env["CONSENTRY_MAILCHIMP_WEBHOOK_URL_TOKEN"]
+        results["Mailchimp, writer in each web process"] = wrk(
+            f"{old.server_url}/webhooks/mailchimp?token={token}",
+            work / "mailchimp.lua",
+            arguments.duration,
+            arguments.connections,
+            server_pids(old),
+        )
     with Stack(home=work, database_url=f"sqlite:///{work / 'consentry.db'}") as stack:
         stack.kill_worker()  # ingestion alone: jobs are committed, not yet applied
         token = stack.env["CONSENTRY_MAILCHIMP_WEBHOOK_URL_TOKEN"]
@@ -184,6 +226,7 @@ def measure(arguments, work: Path) -> None:
             work / "mailchimp.lua",
             arguments.duration,
             arguments.connections,
+            server_pids(stack),
         )
         hubspot_url = f"{stack.server_url}/webhooks/hubspot"
         batches = 2000
@@ -191,7 +234,7 @@ def measure(arguments, work: Path) -> None:
         hubspot_requests(work / "hubspot.txt", hubspot_url, batches)
         (work / "hubspot.lua").write_text(FILE_LUA.replace("REQUESTS", str(work / "hubspot.txt")))
         results["HubSpot batches of 100"] = wrk(
-            hubspot_url, work / "hubspot.lua", arguments.duration, arguments.connections
+            hubspot_url, work / "hubspot.lua", arguments.duration, arguments.connections, server_pids(stack)
         )
         engine = create_engine(stack.database_url)
         with engine.connect() as connection:
@@ -203,8 +246,9 @@ def measure(arguments, work: Path) -> None:
     ceiling = results["bare Flask endpoint"]["rps"]
     for name, figures in results.items():
         print(
-            f"{name:<28}{figures['rps']:>9.0f} req/s ({figures['rps'] / ceiling:4.0%} of bare)  "
-            f"p50 {figures['p50_ms']:6.1f} ms  p99 {figures['p99_ms']:6.1f} ms  non-2xx {figures['errors']}"
+            f"{name:<38}{figures['rps']:>9.0f} req/s ({figures['rps'] / ceiling:4.0%} of bare)  "
+            f"p50 {figures['p50_ms']:6.1f} ms  p99 {figures['p99_ms']:6.1f} ms  non-2xx {figures['errors']}  "
+            f"server CPU {figures['cpu_us']:,.0f} us/request"
         )
     if arguments.only != "ingestion":
         latency(work / "latency", arguments.duration)

@@ -7,11 +7,13 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from sqlalchemy import text
 
+from sdk.errors import ConfigurationError
 from sdk.store import reading
 from sdk.unsubscribe import UnsubscribeTokens
 
 from .errors import register_error_handlers
 from .inbox import CommitGroup, commit_group
+from .inbox_writer import KEY_SETTING, SOCKET_SETTING, RemoteInbox
 from .metrics import Metrics
 from .runtime import DEFAULTS, Runtime, build_runtime
 from .unsubscribe import blueprint as unsubscribe
@@ -23,7 +25,7 @@ class ServerState:
     runtime: Runtime
     metrics: Metrics
     tokens: UnsubscribeTokens | None = None
-    commit_group: CommitGroup | None = None
+    commit_group: CommitGroup | RemoteInbox | None = None
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -34,7 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = int(runtime.config.get("MAX_CONTENT_LENGTH", DEFAULTS["MAX_CONTENT_LENGTH"]))
     secret = runtime.config.get("UNSUBSCRIBE_SECRET")
     tokens = UnsubscribeTokens(str(secret)) if secret else None
-    app.extensions["consentry"] = ServerState(runtime, Metrics(runtime.services.engine), tokens, commit_group(runtime))
+    app.extensions["consentry"] = ServerState(runtime, Metrics(runtime.services.engine), tokens, _inbox(runtime))
     app.register_blueprint(webhooks)
     if tokens is not None:  # the unsubscribe pages exist once links can be signed
         app.register_blueprint(unsubscribe)
@@ -52,3 +54,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         return Response(state.metrics.render(), content_type="text/plain; version=0.0.4")
 
     return app
+
+
+def _inbox(runtime: Runtime) -> CommitGroup | RemoteInbox:
+    """The inbox writer process when `consentry serve` started one (SQLite), else a commit group in this process."""
+    address = runtime.config.get(SOCKET_SETTING)
+    if not address:
+        return commit_group(runtime)
+    key = runtime.config.get(KEY_SETTING)
+    if not key:
+        raise ConfigurationError(f"CONSENTRY_{SOCKET_SETTING} is set without CONSENTRY_{KEY_SETTING}")
+    return RemoteInbox(str(address), str(key).encode())

@@ -1,7 +1,10 @@
 """Server-side commands: `serve`, `worker`, `propagation failed|retry`, registered through entry points."""
 
 import os
+import signal
+import subprocess
 import sys
+import threading
 from pathlib import Path
 
 
@@ -43,25 +46,32 @@ def register(commands) -> None:
 def _serve(arguments) -> int:
     from .runtime import build_runtime
 
-    build_runtime().close()  # refuse to start here, with a clear message, rather than in every gunicorn worker
-    os.execvp(
-        sys.executable,
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            arguments.bind,
-            "--workers",
-            str(arguments.workers),
-            "--threads",
-            str(arguments.threads),
-            "--access-logfile",
-            "-",
-            "webhook_server.wsgi:app",
-        ],
-    )
-    return 0  # pragma: no cover
+    runtime = build_runtime()  # refuse to start here, with a clear message, rather than in every gunicorn worker
+    on_sqlite = runtime.services.engine.dialect.name == "sqlite"
+    runtime.close()
+    server = [sys.executable, "-m", "gunicorn", "--bind", arguments.bind, "--workers", str(arguments.workers)]
+    server += ["--threads", str(arguments.threads), "--access-logfile", "-", "webhook_server.wsgi:app"]
+    if not on_sqlite:  # PostgreSQL takes concurrent writers: each gunicorn process commits its own deliveries
+        os.execvp(sys.executable, server)
+    from .inbox_writer import start_writer, writer_settings
+
+    env = {**os.environ, **writer_settings()}
+    return _supervise([start_writer(env), subprocess.Popen(server, env=env)])
+
+
+def _supervise(processes: list) -> int:
+    """Run until one process stops, or until told to stop; then stop the others. A supervisor (systemd, a
+    container runtime) restarts the whole, as a web server without its writer must not answer."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(0.5) and all(process.poll() is None for process in processes):
+        pass
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    codes = [process.wait() for process in processes]
+    return 0 if stop.is_set() else next((code for code in codes if code), 1)
 
 
 def _worker(arguments) -> int:

@@ -24,12 +24,13 @@ WAKE_INTERVAL = 0.05
 
 
 class _Pending:
-    __slots__ = ("delivery", "done", "error")
+    __slots__ = ("delivery", "done", "error", "then")
 
-    def __init__(self, delivery):
+    def __init__(self, delivery, then=None):
         self.delivery = delivery
         self.done = threading.Event()
         self.error: BaseException | None = None
+        self.then = then
 
 
 class CommitGroup:
@@ -53,6 +54,12 @@ class CommitGroup:
             raise TimeoutError("the inbox writer did not commit in time")
         if pending.error is not None:
             raise pending.error
+
+    def submit_then(self, delivery, then: Callable[[object, BaseException | None], None]) -> None:
+        """Hand the delivery over and return at once; `then(delivery, error)` runs in the writer thread once it is
+        committed (error None) or has failed: for a caller that serves many requests from one thread."""
+        self._ensure_writer()
+        self._queue.put(_Pending(delivery, then))
 
     def _ensure_writer(self) -> None:
         """One writer per process, started in the process that serves (gunicorn forks after the app is built)."""
@@ -84,6 +91,11 @@ class CommitGroup:
                 self._committed.put([pending.delivery for pending in group])
         for pending in group:
             pending.done.set()
+            if pending.then is not None:
+                try:
+                    pending.then(pending.delivery, pending.error)
+                except Exception:  # the writer thread must outlive a caller that went away
+                    log.warning("could not hand a delivery's outcome back")
 
     def _notify_forever(self) -> None:
         while True:

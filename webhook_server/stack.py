@@ -18,6 +18,8 @@ import requests
 from connectors.cli import SANDBOXES
 from connectors.sandbox_kit import ServerThread
 
+from .inbox_writer import start_writer, writer_settings
+
 MAILCHIMP_KEY = "0123456789abcdef0123456789abcdef-us1"
 MAILCHIMP_LIST = "a1b2c3d4e5"
 HUBSPOT_TOKEN = "pat-eu1-sandbox-0000-0000-000000000000"
@@ -39,6 +41,7 @@ class Stack:
     redis_url: str | None = None
     gunicorn_workers: int = 2
     gunicorn_threads: int = 16
+    writer_process: bool = True  # on SQLite, as `consentry serve`; False: a commit group in each gunicorn process
     settings: dict[str, str] = field(default_factory=dict)  # extra CONSENTRY_* settings for the server and worker
     sandboxes: dict[str, ServerThread] = field(default_factory=dict)
     server_url: str = ""
@@ -53,6 +56,10 @@ class Stack:
         self.server_url = f"http://127.0.0.1:{port}"
         self.env = self._environment()
         self._run("db", "upgrade")
+        if self.writer_process and self.database_url.startswith("sqlite"):
+            self.env.update(writer_settings())
+            with (self.home / "inbox.log").open("ab") as log:
+                self.processes["inbox"] = start_writer(self.env, stdout=log, stderr=subprocess.STDOUT)
         self.processes["server"] = self._spawn(
             "server",
             [

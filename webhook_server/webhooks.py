@@ -9,6 +9,7 @@ from sdk.webhooks import WebhookRequest
 
 from .errors import error_body
 from .inbox import ingest, synced_records
+from .inbox_writer import InboxUnavailable
 
 blueprint = Blueprint("webhooks", __name__)
 
@@ -37,14 +38,17 @@ def receive(name: str):
         state.metrics.rejected.labels(name, "verification").inc()
         return error_body(401, "WebhookRejected", str(error))
     others = [target for target in state.runtime.connectors if target != name]
-    result = ingest(
-        state.runtime.services,
-        events,
-        targets=others,
-        advertiser=state.runtime.advertiser,
-        echo_window=state.runtime.echo_window,
-        group=state.commit_group,  # which tells the workers once committed
-    )
+    try:
+        result = ingest(
+            state.runtime.services,
+            events,
+            targets=others,
+            advertiser=state.runtime.advertiser,
+            echo_window=state.runtime.echo_window,
+            group=state.commit_group,  # which tells the workers once committed
+        )
+    except InboxUnavailable as error:  # not committed, so not acknowledged: the vendor retries
+        return error_body(503, "InboxUnavailable", str(error))
     state.metrics.received.labels(name).inc(result.new_events)
     answer = connector.webhook_answer(events)
     return Response(answer.body, status=answer.status, content_type=answer.content_type)

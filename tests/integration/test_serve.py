@@ -1,0 +1,92 @@
+"""`consentry serve` on SQLite: gunicorn and the inbox writer start together, and stop together."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from sdk.store import consent_events, make_engine, upgrade
+from webhook_server.stack import free_port
+
+TOKEN = "t" * 24
+UNSUBSCRIBE = (
+    "type=unsubscribe&fired_at=2026-11-23+10%3A00%3A00&data%5Blist_id%5D=a1b2c3d4e5&data%5Bid%5D=8a25ff1d98"
+    "&data%5Bemail%5D=jeanne%40example.com"
+)
+
+
+@pytest.fixture
+def served(tmp_path):
+    url = f"sqlite:///{tmp_path / 'consentry.db'}"
+    upgrade(url)
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CONSENTRY_")},
+        "CONSENTRY_HOME": str(tmp_path),
+        "CONSENTRY_DATABASE_URL": url,
+        "CONSENTRY_SUPPRESSION_PEPPER": "serve-test-pepper-0123456789",
+        "CONSENTRY_CONNECTORS": "mailchimp",
+        "CONSENTRY_MAILCHIMP_API_KEY": "0123456789abcdef0123456789abcdef-us1",
+        "CONSENTRY_MAILCHIMP_LIST_ID": "a1b2c3d4e5",
+        "CONSENTRY_MAILCHIMP_BASE_URL": "http://127.0.0.1:9/3.0",
+        "CONSENTRY_MAILCHIMP_WEBHOOK_URL_TOKEN": TOKEN,
+    }
+    command = [sys.executable, "-m", "sdk.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            requests.get(f"{base}/healthz", timeout=1)
+            break
+        except requests.RequestException:
+            time.sleep(0.1)
+    yield process, base, url
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def is_writer(pid: int) -> bool:
+    return b"webhook_server.inbox_writer" in Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
+@pytest.mark.integration
+def test_serve_commits_through_its_writer_and_stops_when_the_writer_dies(served):
+    process, base, url = served
+    response = requests.post(
+        f"{base}/webhooks/mailchimp?token={TOKEN}",
+        data=UNSUBSCRIBE,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(consent_events)).scalar_one() == 1
+    engine.dispose()
+    writer = next(pid for pid in children(process.pid) if is_writer(pid))
+    os.kill(writer, signal.SIGKILL)
+    assert process.wait(timeout=30) != 0  # a web server without its writer must not go on answering
+    with pytest.raises(requests.RequestException):
+        requests.get(f"{base}/healthz", timeout=2)
+
+
+@pytest.mark.integration
+def test_serve_stops_its_processes_on_sigterm(served):
+    process, _, _ = served
+    started = children(process.pid)
+    assert len(started) == 2  # the writer and the gunicorn master
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    assert not any(Path(f"/proc/{pid}").exists() for pid in started)

@@ -1,0 +1,124 @@
+"""The inbox writer process: the gunicorn workers' deliveries committed by one process over a Unix socket, and
+nothing acknowledged that it did not commit."""
+
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, select
+
+from sdk.store import consent_events, make_engine, upgrade
+from webhook_server import create_app
+from webhook_server.inbox import Delivery, commit_group
+from webhook_server.inbox_writer import InboxUnavailable, RemoteInbox, serve, start_writer, writer_settings
+
+from .test_group_commit import count, opt_out
+from .test_inbox import PEPPER, _relays, app, deliver, optout  # noqa: F401 - fixtures
+
+KEY = b"k" * 32
+
+
+@pytest.fixture
+def address(tmp_path):
+    return str(tmp_path / "inbox.sock")
+
+
+def start_in_thread(runtime, address) -> None:
+    ready = threading.Event()
+    threading.Thread(target=serve, args=(commit_group(runtime), address, KEY, ready), daemon=True).start()
+    assert ready.wait(10)
+
+
+def test_deliveries_from_many_threads_are_committed_once_each(app, address):  # noqa: F811
+    runtime = app.extensions["consentry"].runtime
+    start_in_thread(runtime, address)
+    inbox = RemoteInbox(address, KEY)
+    deliveries = [Delivery([opt_out(f"k{n % 20}", f"p{n % 20}@example.com")], ["beta"]) for n in range(40)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(inbox.submit, deliveries))
+    assert sum(d.result.new_events for d in deliveries) == 20
+    assert sum(d.result.duplicates for d in deliveries) == 20
+    assert sum(len(d.result.job_ids) for d in deliveries) == 20
+    assert count(runtime.services.engine, consent_events) == 20
+
+
+def test_a_client_without_the_key_is_refused_and_records_nothing(app, address):  # noqa: F811
+    runtime = app.extensions["consentry"].runtime
+    start_in_thread(runtime, address)
+    with pytest.raises(InboxUnavailable):
+        RemoteInbox(address, b"wrong-key").submit(Delivery([opt_out("k", "p@example.com")], ["beta"]))
+    assert count(runtime.services.engine, consent_events) == 0
+
+
+def test_the_webhook_answers_503_when_the_writer_is_unreachable(database_url, tmp_path, address):
+    upgrade(database_url)
+    server = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "SUPPRESSION_PEPPER": PEPPER,
+            "CONNECTORS": ["alpha", "beta"],
+            "CONNECTOR_SETTINGS": {"alpha": {"secret": "alpha-secret"}, "beta": {"secret": "beta-secret"}},
+            "INBOX_SOCKET": address,  # nobody listens there
+            "INBOX_KEY": KEY.decode(),
+        }
+    )
+    response = deliver(server.test_client(), "alpha", [optout("a-1")])
+    assert response.status_code == 503
+    assert response.get_json()["error"] == "InboxUnavailable"
+    assert count(server.extensions["consentry"].runtime.services.engine, consent_events) == 0
+    server.extensions["consentry"].runtime.close()
+
+
+def test_killing_the_writer_mid_burst_acknowledges_only_what_it_committed(tmp_path):
+    url = f"sqlite:///{tmp_path / 'consentry.db'}"
+    upgrade(url)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CONSENTRY_")},
+        "CONSENTRY_HOME": str(tmp_path),
+        "CONSENTRY_DATABASE_URL": url,
+        "CONSENTRY_SUPPRESSION_PEPPER": PEPPER,
+        "CONSENTRY_CONNECTORS": "mailchimp",
+        "CONSENTRY_MAILCHIMP_API_KEY": "0123456789abcdef0123456789abcdef-us1",
+        "CONSENTRY_MAILCHIMP_LIST_ID": "a1b2c3d4e5",
+        "CONSENTRY_MAILCHIMP_BASE_URL": "http://127.0.0.1:9/3.0",
+        "CONSENTRY_MAILCHIMP_WEBHOOK_URL_TOKEN": "t" * 24,
+        **writer_settings(),
+    }
+    writer = start_writer(env)
+    inbox = RemoteInbox(env["CONSENTRY_INBOX_SOCKET"], env["CONSENTRY_INBOX_KEY"].encode())
+    acknowledged, refused, stop = [], [], threading.Event()
+
+    def send(worker: int) -> None:
+        for n in range(10_000):
+            if stop.is_set():
+                return
+            key = f"w{worker}-{n}"
+            try:
+                inbox.submit(Delivery([opt_out(key, f"{key}@example.com", system="mailchimp")], ["hubspot"]))
+            except InboxUnavailable:
+                refused.append(key)
+                return
+            acknowledged.append(key)
+
+    threads = [threading.Thread(target=send, args=(worker,)) for worker in range(8)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while len(acknowledged) < 200 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait(timeout=10)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        stored = set(connection.execute(select(consent_events.c.event_key)).scalars())
+        assert connection.execute(select(func.count()).select_from(consent_events)).scalar_one() == len(stored)
+    engine.dispose()
+    assert len(acknowledged) >= 200
+    assert refused  # the deliveries in flight at the kill were not acknowledged...
+    assert set(acknowledged) <= stored  # ...and none was acknowledged without being committed

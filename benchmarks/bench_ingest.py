@@ -95,6 +95,14 @@ def _server_cpu(server: list[int] | None) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def mailchimp_load(stack: Stack, script: Path, arguments) -> dict:
+    """Single-event deliveries, ingestion alone: the worker is stopped, so jobs are committed, not yet applied."""
+    stack.kill_worker()
+    token = stack.env["CONSENTRY_MAILCHIMP_WEBHOOK_URL_TOKEN"]
+    url = f"{stack.server_url}/webhooks/mailchimp?token={token}"
+    return wrk(url, script, arguments.duration, arguments.connections, server_pids(stack))
+
+
 def server_pids(stack: Stack) -> list[int]:
     """The gunicorn master first, then the inbox writer when there is one."""
     return [stack.processes[name].pid for name in ("server", "inbox") if name in stack.processes]
@@ -209,25 +217,9 @@ def measure(arguments, work: Path) -> None:
     before = work / "in-process"  # the design before the writer process, for comparison in the same run
     before.mkdir()
     with Stack(home=before, database_url=f"sqlite:///{before / 'consentry.db'}", writer_process=False) as old:
-        old.kill_worker()
-        token = old.env["CONSENTRY_MAILCHIMP_WEBHOOK_URL_TOKEN"]
-        results["Mailchimp, writer in each web process"] = wrk(
-            f"{old.server_url}/webhooks/mailchimp?token={token}",
-            work / "mailchimp.lua",
-            arguments.duration,
-            arguments.connections,
-            server_pids(old),
-        )
+        results["Mailchimp, writer in each web process"] = mailchimp_load(old, work / "mailchimp.lua", arguments)
     with Stack(home=work, database_url=f"sqlite:///{work / 'consentry.db'}") as stack:
-        stack.kill_worker()  # ingestion alone: jobs are committed, not yet applied
-        token = stack.env["CONSENTRY_MAILCHIMP_WEBHOOK_URL_TOKEN"]
-        results["Mailchimp single events"] = wrk(
-            f"{stack.server_url}/webhooks/mailchimp?token={token}",
-            work / "mailchimp.lua",
-            arguments.duration,
-            arguments.connections,
-            server_pids(stack),
-        )
+        results["Mailchimp single events"] = mailchimp_load(stack, work / "mailchimp.lua", arguments)
         hubspot_url = f"{stack.server_url}/webhooks/hubspot"
         batches = 2000
         seed_hubspot_contacts(stack.database_url, batches * 100)

@@ -30,16 +30,20 @@ def _relays():
 def app(database_url, tmp_path, monkeypatch):
     monkeypatch.setenv("CONSENTRY_HOME", str(tmp_path))
     upgrade(database_url)
-    app = create_app(
-        {
-            "DATABASE_URL": database_url,
-            "SUPPRESSION_PEPPER": PEPPER,
-            "CONNECTORS": ["alpha", "beta"],
-            "CONNECTOR_SETTINGS": {"alpha": {"secret": "alpha-secret"}, "beta": {"secret": "beta-secret"}},
-        }
-    )
+    app = create_app(relay_config(database_url))
     yield app
     app.extensions["consentry"].runtime.close()
+
+
+def relay_config(database_url: str, **settings) -> dict:
+    """Two relay connectors on this database, plus any other settings."""
+    return {
+        "DATABASE_URL": database_url,
+        "SUPPRESSION_PEPPER": PEPPER,
+        "CONNECTORS": ["alpha", "beta"],
+        "CONNECTOR_SETTINGS": {"alpha": {"secret": "alpha-secret"}, "beta": {"secret": "beta-secret"}},
+        **settings,
+    }
 
 
 def deliver(client, name, events, *, secret=None):

@@ -16,7 +16,7 @@ from webhook_server.inbox import Delivery, commit_group
 from webhook_server.inbox_writer import InboxUnavailable, RemoteInbox, serve, start_writer, writer_settings
 
 from .test_group_commit import count, opt_out
-from .test_inbox import PEPPER, _relays, app, deliver, optout  # noqa: F401 - fixtures
+from .test_inbox import PEPPER, _relays, app, deliver, optout, relay_config  # noqa: F401 - fixtures
 
 KEY = b"k" * 32
 
@@ -55,16 +55,7 @@ def test_a_client_without_the_key_is_refused_and_records_nothing(app, address): 
 
 def test_the_webhook_answers_503_when_the_writer_is_unreachable(database_url, tmp_path, address):
     upgrade(database_url)
-    server = create_app(
-        {
-            "DATABASE_URL": database_url,
-            "SUPPRESSION_PEPPER": PEPPER,
-            "CONNECTORS": ["alpha", "beta"],
-            "CONNECTOR_SETTINGS": {"alpha": {"secret": "alpha-secret"}, "beta": {"secret": "beta-secret"}},
-            "INBOX_SOCKET": address,  # nobody listens there
-            "INBOX_KEY": KEY.decode(),
-        }
-    )
+    server = create_app(relay_config(database_url, INBOX_SOCKET=address, INBOX_KEY=KEY.decode()))  # nobody listens
     response = deliver(server.test_client(), "alpha", [optout("a-1")])
     assert response.status_code == 503
     assert response.get_json()["error"] == "InboxUnavailable"

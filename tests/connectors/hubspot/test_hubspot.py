@@ -29,11 +29,6 @@ def sandbox():
 
 
 @pytest.fixture
-def recorded_sleep():
-    return []
-
-
-@pytest.fixture
 def make_connector(sandbox, recorded_sleep):
     def make(**overrides):
         config = {

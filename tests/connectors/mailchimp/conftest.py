@@ -67,17 +67,6 @@ def client(sandbox):
 
 
 @pytest.fixture
-def recorded_sleep():
-    return []
-
-
-@pytest.fixture
-def connector_defaults():
-    """Settings a module adds to every connector it builds."""
-    return {}
-
-
-@pytest.fixture
 def make_connector(sandbox, recorded_sleep, connector_defaults):
     def make(**overrides):
         config = {

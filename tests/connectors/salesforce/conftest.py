@@ -7,17 +7,6 @@ from connectors.salesforce.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECR
 
 
 @pytest.fixture
-def recorded_sleep():
-    return []
-
-
-@pytest.fixture
-def connector_defaults():
-    """Settings a module adds to every connector it builds."""
-    return {}
-
-
-@pytest.fixture
 def make_connector(sandbox, recorded_sleep, connector_defaults):
     def make(**overrides):
         overrides.pop("page_size", None)  # the sandbox pages by 5 records already

@@ -43,6 +43,7 @@ class CommitGroup:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._committed: queue.SimpleQueue = queue.SimpleQueue()
         self._writer_pid: int | None = None
+        self._notifier_pid: int | None = None
         self._start_lock = threading.Lock()
 
     def submit(self, delivery) -> None:
@@ -61,16 +62,31 @@ class CommitGroup:
         self._ensure_writer()
         self._queue.put(_Pending(delivery, then))
 
+    def write_now(self, items: Sequence[tuple[object, Callable[[object, BaseException | None], None]]]) -> None:
+        """Record these deliveries in this thread, in one transaction, then call each one's `then(delivery, error)`:
+        for a caller whose own loop gathers the deliveries (the writer process), so that no thread hand-off costs
+        it the interpreter lock."""
+        self._ensure_notifier()
+        self._write([_Pending(delivery, then) for delivery, then in items])
+
+    def _ensure_notifier(self) -> None:
+        if self._notifier_pid == os.getpid() or self._after_commit is None:
+            return
+        with self._start_lock:
+            if self._notifier_pid != os.getpid():
+                self._committed = queue.SimpleQueue()
+                threading.Thread(target=self._notify_forever, name="consentry-inbox-notifier", daemon=True).start()
+                self._notifier_pid = os.getpid()
+
     def _ensure_writer(self) -> None:
         """One writer per process, started in the process that serves (gunicorn forks after the app is built)."""
         if self._writer_pid == os.getpid():
             return
+        self._ensure_notifier()
         with self._start_lock:
             if self._writer_pid != os.getpid():
-                self._queue, self._committed = queue.SimpleQueue(), queue.SimpleQueue()
+                self._queue = queue.SimpleQueue()
                 threading.Thread(target=self._write_forever, name="consentry-inbox-writer", daemon=True).start()
-                if self._after_commit is not None:
-                    threading.Thread(target=self._notify_forever, name="consentry-inbox-notifier", daemon=True).start()
                 self._writer_pid = os.getpid()
 
     def _write_forever(self) -> None:

@@ -3,9 +3,11 @@
 SQLite has one writer at a time. When each gunicorn process commits its own deliveries, the writer thread shares
 its process's interpreter lock with the request threads, and measured, that contention cost more CPU than the
 writes themselves; the two processes' writers also took turns on the file. Here the gunicorn workers hand their
-deliveries over a Unix socket (authenticated with a key from the environment) to this process, whose commit group
-records everything waiting in one transaction and replies once it is committed. If this process is unreachable or
-dies before replying, the request fails with a 503 and the vendor retries: nothing is acknowledged uncommitted.
+deliveries over a Unix socket (authenticated with a key from the environment) to this process. Its one loop
+takes every delivery that arrived while it last committed, records them in one transaction and replies once they
+are committed: in the same thread, since handing them to a writer thread cost more CPU than recording them. If
+this process is unreachable or dies before replying, the request fails with a 503 and the vendor retries: nothing
+is acknowledged uncommitted.
 """
 
 import contextlib
@@ -83,18 +85,19 @@ def serve(group: CommitGroup, address: str, key: bytes, ready: threading.Event |
         while True:
             with lock:
                 current = list(connections)
+            arrived = []
             for connection in wait([joined, *current]):
                 if connection == joined:
                     os.read(joined, 4096)
                     continue
                 try:
-                    delivery = connection.recv()
+                    arrived.append((connection.recv(), _replier(connection)))
                 except (OSError, EOFError):
                     with lock:
                         connections.remove(connection)
                     connection.close()
-                    continue
-                group.submit_then(delivery, _replier(connection))
+            if arrived:  # what arrived while the previous group committed makes the next group
+                group.write_now(arrived)
     finally:
         listener.close()  # removes the socket file
 

@@ -26,9 +26,10 @@ def address(tmp_path):
     return str(tmp_path / "inbox.sock")
 
 
-def start_in_thread(runtime, address) -> None:
+def start_in_thread(runtime, address, group=None) -> None:
     ready = threading.Event()
-    threading.Thread(target=serve, args=(commit_group(runtime), address, KEY, ready), daemon=True).start()
+    group = group or commit_group(runtime)
+    threading.Thread(target=serve, args=(group, address, KEY, ready), name="inbox-loop", daemon=True).start()
     assert ready.wait(10)
 
 
@@ -43,6 +44,57 @@ def test_deliveries_from_many_threads_are_committed_once_each(app, address):  # 
     assert sum(d.result.duplicates for d in deliveries) == 20
     assert sum(len(d.result.job_ids) for d in deliveries) == 20
     assert count(runtime.services.engine, consent_events) == 20
+
+
+def test_what_arrives_during_a_commit_shares_the_next_one_recorded_in_the_loop_itself(app, address):  # noqa: F811
+    runtime = app.extensions["consentry"].runtime
+    engine = runtime.services.engine
+    group, gate, recorded_in = commit_group(runtime), threading.Event(), []
+    original = group._record
+
+    def held_then_recorded(deliveries):
+        recorded_in.append((threading.current_thread().name, len(deliveries)))
+        gate.wait(5)  # the first group holds the loop while the others arrive
+        original(deliveries)
+
+    group._record = held_then_recorded
+    start_in_thread(runtime, address, group)
+    inbox = RemoteInbox(address, KEY)
+    deliveries = [Delivery([opt_out(f"k{n}", f"p{n}@example.com")], ["beta"]) for n in range(30)]
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        futures = [pool.submit(inbox.submit, delivery) for delivery in deliveries]
+        time.sleep(0.3)
+        assert count(engine, consent_events) == 0
+        assert not any(future.done() for future in futures)
+        gate.set()
+        for future in futures:
+            future.result(timeout=10)
+    assert all(delivery.result.new_events == 1 for delivery in deliveries)
+    assert count(engine, consent_events) == 30
+    assert {thread for thread, _ in recorded_in} == {"inbox-loop"}  # no hand-off to another thread
+    assert len(recorded_in) < 30 / 2  # most deliveries shared a transaction
+
+
+def test_a_delivery_that_fails_over_the_socket_fails_alone(app, address):  # noqa: F811
+    runtime = app.extensions["consentry"].runtime
+    start_in_thread(runtime, address)
+    inbox = RemoteInbox(address, KEY)
+    good = [Delivery([opt_out(f"g{n}", f"good{n}@example.com")], ["beta"]) for n in range(5)]
+    poisoned = Delivery([opt_out("bad", "bad@example.com")], [None])  # a job without a target: the database refuses
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(lambda delivery: _error_of(inbox.submit, delivery), [*good, poisoned]))
+    assert outcomes[:5] == [None] * 5
+    assert isinstance(outcomes[5], InboxUnavailable)
+    assert count(runtime.services.engine, consent_events) == 5
+    assert runtime.services.suppression.check("email", "bad@example.com") is None
+
+
+def _error_of(call, *arguments) -> BaseException | None:
+    try:
+        call(*arguments)
+    except BaseException as error:
+        return error
+    return None
 
 
 def test_a_client_without_the_key_is_refused_and_records_nothing(app, address):  # noqa: F811

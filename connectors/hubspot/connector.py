@@ -210,11 +210,16 @@ class HubSpotConnector(Connector):
                 return
 
     def _properties(self) -> list[str]:
-        return [*CONTACT_PROPERTIES, self.config["status_property"]]
+        return [*CONTACT_PROPERTIES, *self._opt_out_properties()[1:], self.config["status_property"]]
+
+    def _opt_out_properties(self) -> list[str]:
+        """Out of all email, then out of each subscription type Consentry manages (`subscription_ids`): leaving one
+        of those is an objection to the prospecting it carries. Other types (service mail, say) are not ours."""
+        return ["hs_email_optout", *(f"hs_email_optout_{number}" for number in self.config["subscription_ids"])]
 
     def _contact(self, item: dict) -> RemoteContact:
         properties = item.get("properties") or {}
-        opted_out = properties.get("hs_email_optout") == "true"
+        opted_out = any(properties.get(name) == "true" for name in self._opt_out_properties())
         return RemoteContact(
             system=self.name,
             record_id=str(item["id"]),
@@ -223,7 +228,7 @@ class HubSpotConnector(Connector):
             opted_out=frozenset({"email"}) if opted_out else frozenset(),
             updated_at=_time(item.get("updatedAt")),
             attributes={
-                "hs_email_optout": opted_out,
+                "hs_email_optout": properties.get("hs_email_optout") == "true",
                 "country": properties.get("country"),
                 "status": properties.get(self.config["status_property"]),
             },
@@ -345,8 +350,9 @@ class HubSpotConnector(Connector):
         if not isinstance(events, list):
             raise ValueError("a HubSpot delivery is a JSON array")
         parsed = []
+        opt_out_properties = self._opt_out_properties()
         for event in events:
-            kind_and_channel = _meaning(event)
+            kind_and_channel = _meaning(event, opt_out_properties)
             if kind_and_channel is None:
                 continue
             kind, channel = kind_and_channel
@@ -390,11 +396,11 @@ class HubSpotConnector(Connector):
         return [InboundEvent(**{**event.__dict__, "email": emails.get(event.record_id)}) for event in events]
 
 
-def _meaning(event: dict) -> tuple[EventKind, str] | None:
+def _meaning(event: dict, opt_out_properties: list[str]) -> tuple[EventKind, str] | None:
     kind = event.get("subscriptionType") or event.get("eventType")
     if kind == "contact.privacyDeletion":
         return EventKind.OBJECTED, "all"
-    if kind == "contact.propertyChange" and event.get("propertyName") == "hs_email_optout":
+    if kind == "contact.propertyChange" and event.get("propertyName") in opt_out_properties:
         return (EventKind.WITHDRAWN, "email") if str(event.get("propertyValue")).lower() == "true" else None
     return None
 

@@ -1,6 +1,7 @@
 """HubSpot: the sandbox answers the official client, signatures agree with the official helper both ways, and the
 connector passes the conformance suite within HubSpot's budgets."""
 
+import itertools
 import json
 import time
 
@@ -325,7 +326,7 @@ def test_an_expired_oauth_token_is_refreshed_once_inside_the_transport(sandbox):
     assert connector.transport.credentials.token.startswith("sandbox-access-")
 
 
-def opt_out_delivery(record_ids) -> WebhookRequest:
+def opt_out_delivery(record_ids, changes=(("hs_email_optout", "true"),)) -> WebhookRequest:
     body = json.dumps(
         [
             {
@@ -337,11 +338,11 @@ def opt_out_delivery(record_ids) -> WebhookRequest:
                 "subscriptionType": "contact.propertyChange",
                 "attemptNumber": 0,
                 "objectId": int(record_id),
-                "propertyName": "hs_email_optout",
-                "propertyValue": "true",
+                "propertyName": name,
+                "propertyValue": value,
                 "changeSource": "CRM_UI",
             }
-            for n, record_id in enumerate(record_ids)
+            for n, (record_id, (name, value)) in enumerate(itertools.product(record_ids, changes))
         ]
     ).encode()
     stamp = str(int(time.time() * 1000))
@@ -369,3 +370,35 @@ def test_a_delivery_asks_hubspot_only_about_contacts_consentry_has_not_synced(ma
 
     alone = connector.receive_webhook(delivery)  # used on its own, the connector finds every address
     assert [event.email for event in alone] == ["known@example.com", "stranger@example.com"]
+
+
+def test_leaving_a_subscription_type_consentry_manages_is_an_email_opt_out(make_connector):
+    connector = make_connector(subscription_ids=[101])
+    changes = [
+        ("hs_email_optout_101", "true"),  # managed by Consentry: an objection to the prospecting it carries
+        ("hs_email_optout_102", "true"),  # another type (service mail, say): not ours to judge
+        ("hs_email_optout_101", "false"),  # a subscription is no opt-out
+        ("hs_email_optout", "true"),  # out of all email, whatever the configuration
+    ]
+    events = connector.receive_webhook(opt_out_delivery(["1001"], changes), known=lambda events: {"1001"})
+    assert [(e.kind.opts_out, e.channel, e.event_key.split(":")[4]) for e in events] == [
+        (True, "email", "hs_email_optout_101"),
+        (True, "email", "hs_email_optout"),
+    ]
+    unmanaged = make_connector().receive_webhook(opt_out_delivery(["1001"], changes), known=lambda events: {"1001"})
+    assert [e.event_key.split(":")[4] for e in unmanaged] == ["hs_email_optout"]
+
+
+def test_a_sync_reads_opt_outs_of_the_managed_subscription_types(make_connector, sandbox):
+    seed(sandbox, ["managed@example.com", "other@example.com", "subscribed@example.com"])
+    unsubscribe = f"{sandbox.url}/_sandbox/contacts/unsubscribe"
+    for email, subscription in (("managed@example.com", 101), ("other@example.com", 102)):
+        requests.post(unsubscribe, json={"email": email, "subscriptionId": subscription}, timeout=5).raise_for_status()
+    read = {contact.email: contact.opted_out for contact in make_connector(subscription_ids=[101]).fetch_contacts()}
+    assert read == {
+        "managed@example.com": frozenset({"email"}),
+        "other@example.com": frozenset(),
+        "subscribed@example.com": frozenset(),
+    }
+    unmanaged = {contact.email: contact.opted_out for contact in make_connector().fetch_contacts()}
+    assert set(unmanaged.values()) == {frozenset()}  # nobody left all email

@@ -25,6 +25,7 @@ from connectors.base import (
     secret_field,
 )
 from sdk.consent_state import EventKind
+from sdk.countries import jurisdiction_of_country
 from sdk.errors import ConnectorError
 from sdk.http import Credentials, RateLimiter, ResponsePolicy, Transport, Verdict
 from sdk.webhooks import WebhookRequest
@@ -230,6 +231,7 @@ class HubSpotConnector(Connector):
             attributes={
                 "hs_email_optout": properties.get("hs_email_optout") == "true",
                 "country": properties.get("country"),
+                "jurisdiction": jurisdiction_of_country(properties.get("country")),
                 "status": properties.get(self.config["status_property"]),
             },
         )

@@ -32,6 +32,7 @@ from connectors.base import (
 )
 from connectors.base import Connector as _Connector
 from sdk.consent_state import EventKind
+from sdk.countries import jurisdiction_of_country
 from sdk.errors import ConfigurationError, ConnectorError
 from sdk.http import ConcurrencyLimiter, Credentials, ResponsePolicy, Transport, Verdict
 from sdk.webhooks import WebhookRequest
@@ -158,6 +159,7 @@ class MailchimpConnector(_Connector):
             updated_at=_parse_time(member.get("last_changed")),
             attributes={
                 "status": status,
+                "jurisdiction": jurisdiction_of_country(_declared_country(member)),
                 "tags": [tag.get("name") for tag in member.get("tags", [])],
                 "marketing_permissions": [
                     {key: item.get(key) for key in ("marketing_permission_id", "text", "enabled")}
@@ -325,6 +327,13 @@ def _position(operation_id: str) -> int:
 
 def _channels(item: Unsubscribe) -> frozenset[str]:
     return frozenset({"email"}) if "all" in item.channels else item.channels
+
+
+def _declared_country(member: dict) -> str | None:
+    """The country of the audience's ADDRESS merge field, as the person gave it. Not `location`: Mailchimp guesses
+    that one from IP addresses, and a wrong guess could apply looser rules than the person's own country's."""
+    address = (member.get("merge_fields") or {}).get("ADDRESS")
+    return address.get("country") if isinstance(address, dict) else None
 
 
 def _parse_time(text: str | None) -> datetime | None:

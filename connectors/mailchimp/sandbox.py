@@ -551,12 +551,14 @@ def _presented_key() -> str | None:
 def _admin_routes(app: Flask, sandbox: MailchimpSandbox) -> None:
     @app.post("/_sandbox/lists/<list_id>/seed")
     def seed(list_id):
-        """Add members as they would already exist: {"members": [{"email_address", "status", "merge_fields"}]}."""
+        """Add members as they would already exist: {"members": [{"email_address", "status", "merge_fields",
+        "location"}]} (location as Mailchimp would have guessed it: country_code, timezone ...)."""
         item = sandbox.lists.setdefault(list_id, _new_list(list_id, "Seeded"))
         with sandbox.state.lock:
             for entry in (request.get_json(force=True) or {}).get("members", []):
                 member = sandbox.new_member(item, entry["email_address"], entry.get("status", "subscribed"), entry)
                 apply_permissions(member, entry.get("marketing_permissions"))
+                member["location"] = dict(entry.get("location") or {})
                 item["members"][member["id"]] = member
             sandbox.state.save()
         return jsonify({"members": len(item["members"])})

@@ -36,6 +36,7 @@ from connectors.base import (
     secret_field,
 )
 from sdk.consent_state import EventKind
+from sdk.countries import jurisdiction_of_country
 from sdk.errors import ConnectorError, QuotaExhaustedError, WebhookVerificationError
 from sdk.http import Credentials, ResponsePolicy, Transport, Verdict
 from sdk.webhooks import WebhookRequest, WebhookVerifier
@@ -49,6 +50,7 @@ from .soql import quote
 log = logging.getLogger("consentry.salesforce")
 COLLECTION_SIZE = 200
 KEY_PREFIXES = {"003": "Contact", "00Q": "Lead"}
+COUNTRY_FIELD = {"Contact": "MailingCountry", "Lead": "Country"}  # text fields, present in every org
 OPT_OUT_FIELD = {
     "email": "HasOptedOutOfEmail",
     "phone_human": "DoNotCall",
@@ -224,7 +226,7 @@ class SalesforceConnector(Connector):
         reader = self._consent_reader() if self.consent_mode else None
         stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if since is not None else None
         for object_type in self.config["objects"]:
-            query = f"SELECT {', '.join(self._read_fields())} FROM {object_type}"
+            query = f"SELECT {', '.join(self._read_fields(object_type))} FROM {object_type}"
             if stamp is not None:
                 query += f" WHERE SystemModstamp > {stamp}"
             query += " ORDER BY SystemModstamp"
@@ -240,7 +242,7 @@ class SalesforceConnector(Connector):
             for chunk in batched(changed, IN_LIMIT):
                 ids = ", ".join(quote(i) for i in chunk)
                 query = (
-                    f"SELECT {', '.join(self._read_fields())} FROM {object_type} "
+                    f"SELECT {', '.join(self._read_fields(object_type))} FROM {object_type} "
                     f"WHERE IndividualId IN ({ids}) AND SystemModstamp <= {stamp}"
                 )
                 for page in self._pages(query):
@@ -266,14 +268,19 @@ class SalesforceConnector(Connector):
         for page in self._pages(query):
             yield from page
 
-    def _read_fields(self) -> list[str]:
-        return [*READ_FIELDS, *(["IndividualId"] if self.consent_mode else []), self.config["status_field"]]
+    def _read_fields(self, object_type: str) -> list[str]:
+        country = [COUNTRY_FIELD[object_type]] if object_type in COUNTRY_FIELD else []
+        return [*READ_FIELDS, *country, *(["IndividualId"] if self.consent_mode else []), self.config["status_field"]]
 
     def _contact(self, object_type: str, record: dict, party: PartyConsent | None = None) -> RemoteContact:
         opted_out = frozenset(channel for channel, field in OPT_OUT_FIELD.items() if record.get(field))
         subscribed: frozenset[str] = frozenset()
         updated_at = _time(record.get("SystemModstamp"))
-        attributes = {"object": object_type, "status": record.get(self.config["status_field"])}
+        attributes = {
+            "object": object_type,
+            "status": record.get(self.config["status_field"]),
+            "jurisdiction": jurisdiction_of_country(record.get(COUNTRY_FIELD.get(object_type, ""))),
+        }
         if self.consent_mode:
             attributes["individual_id"] = record.get("IndividualId")
         if party is not None:

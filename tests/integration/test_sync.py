@@ -2,7 +2,9 @@
 
 import pytest
 import requests
+from sqlalchemy import select
 
+from sdk.store import contacts, persons
 from webhook_server.runtime import build_runtime
 from webhook_server.stack import MAILCHIMP_KEY, MAILCHIMP_LIST, Stack
 from webhook_server.sync import run_sync
@@ -172,3 +174,63 @@ def test_an_unknown_audience_is_refused_before_anything_runs(stack):
 
     with pytest.raises(ConfigurationError, match="audience"):
         build_runtime(environ=dict(stack.env, CONSENTRY_SALESFORCE_AUDIENCE="martians"))
+
+
+def test_the_country_each_system_records_chooses_the_rules_of_that_record(stack, runtime):
+    requests.post(
+        f"{stack.url('mailchimp')}/_sandbox/lists/{MAILCHIMP_LIST}/seed",
+        timeout=10,
+        json={
+            "members": [
+                {
+                    "email_address": "us@example.com",
+                    "merge_fields": {"ADDRESS": {"addr1": "1 Main St", "country": "US"}},
+                },
+                {"email_address": "nowhere@example.com", "location": {"country_code": "US"}},  # a guess from an IP
+            ]
+        },
+    ).raise_for_status()
+    requests.post(
+        f"{stack.url('hubspot')}/_sandbox/contacts/seed",
+        timeout=10,
+        json={
+            "contacts": [
+                {"email": "de@example.com", "country": "Germany"},
+                {"email": "jp@example.com", "country": "Japan"},
+            ]
+        },
+    ).raise_for_status()
+    requests.post(
+        f"{stack.url('salesforce')}/_sandbox/seed",
+        timeout=10,
+        json={
+            "Contact": [{"Email": "es@example.com", "LastName": "E", "MailingCountry": "Spain"}],
+            "Lead": [{"Email": "uk@example.com", "LastName": "U", "Company": "X", "Country": "United Kingdom"}],
+        },
+    ).raise_for_status()
+    stack.kill_worker()
+    run_sync(runtime)
+    with runtime.services.engine.connect() as connection:
+        rows = connection.execute(
+            select(persons.c.email, contacts.c.jurisdiction).join(persons, contacts.c.person_id == persons.c.id)
+        ).all()
+    assert dict(rows) == {
+        "us@example.com": "US",
+        "nowhere@example.com": "FR",  # Mailchimp's location is guessed: the connector's jurisdiction applies
+        "de@example.com": "DE",
+        "jp@example.com": "FR",  # no rules for Japan: the connector's jurisdiction applies
+        "es@example.com": "ES",
+        "uk@example.com": "UK",
+    }
+    tags = {
+        email: {
+            tag["name"]
+            for tag in requests.get(
+                f"{stack.url('mailchimp')}/3.0/lists/{MAILCHIMP_LIST}/members/{email}",
+                auth=("x", MAILCHIMP_KEY),
+                timeout=5,
+            ).json()["tags"]
+        }
+        for email in ("us@example.com", "nowhere@example.com")
+    }
+    assert tags["us@example.com"] != tags["nowhere@example.com"]  # judged under different rules

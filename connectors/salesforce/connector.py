@@ -403,7 +403,37 @@ class SalesforceConnector(Connector):
             if update["id"] in plan.links:
                 update["IndividualId"] = plan.links[update["id"]]
         report.merge(plan.report)
-        return report.merge(self._update([*updates, *plan.updates])).merge(self._insert(plan.creates))
+        try:
+            linked = self._update([*updates, *plan.updates])
+        except ConnectorError:
+            self._delete_unlinked(plan.created)
+            raise
+        if linked.failed:
+            self._delete_unlinked(plan.created)
+        return report.merge(linked).merge(self._insert(plan.creates))
+
+    def _delete_unlinked(self, individuals: set[str]) -> None:
+        """Delete the new Individuals that no record links to after a failed write: the retry creates its own, and
+        the first would stay behind as a duplicate of the person. Best effort: Salesforce may still be down."""
+        if not individuals:
+            return
+        try:
+            linked = set()
+            for object_type in self.config["objects"]:
+                for chunk in batched(sorted(individuals), IN_LIMIT):
+                    ids = ", ".join(quote(i) for i in chunk)
+                    rows = self._query(f"SELECT IndividualId FROM {object_type} WHERE IndividualId IN ({ids})")
+                    linked.update(str(row["IndividualId"])[:15] for row in rows)
+            unlinked = sorted(i for i in individuals if i[:15] not in linked)
+            for chunk in batched(unlinked, COLLECTION_SIZE):
+                self._api(
+                    "DELETE",
+                    "/composite/sobjects",
+                    params={"ids": ",".join(chunk), "allOrNone": "false"},
+                    kind="collections",
+                )
+        except ConnectorError:
+            log.warning("salesforce: %d new Individuals may remain unlinked", len(individuals))
 
     def _update(self, updates: list[dict]) -> WriteReport:
         if not updates:

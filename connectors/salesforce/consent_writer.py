@@ -52,6 +52,7 @@ class ConsentWritePlan:
     updates: list[dict] = field(default_factory=list)  # ContactPointTypeConsent and Individual updates
     creates: list[dict] = field(default_factory=list)  # new ContactPointTypeConsent rows
     report: WriteReport = field(default_factory=WriteReport)
+    created: set[str] = field(default_factory=set)  # the Individuals created for `links`, already in Salesforce
 
 
 class SalesforceConsentWriter:
@@ -62,7 +63,7 @@ class SalesforceConsentWriter:
     def opt_out(self, targets: list[Target], now: datetime) -> ConsentWritePlan:
         """OptOut for every channel's contact point type, and Don't Market for an unsubscribe from everything."""
         result = ConsentWritePlan()
-        created = self._link(targets, result)
+        created = result.created = self._link(targets, result)
         wanted: dict[str, set[str]] = {}
         dont_market: set[str] = set()
         for target in targets:

@@ -199,6 +199,27 @@ def test_records_without_an_individual_get_one_without_contact_details(sandbox, 
     assert len(records(sandbox, "ContactPointTypeConsent")) == 2
 
 
+def test_an_individual_whose_link_failed_is_deleted_so_that_the_retry_leaves_no_duplicate(sandbox, make_connector):
+    contact = person(sandbox, "jane@example.com")
+    connector = make_connector()
+    calls_through = connector._api
+
+    def down_when_linking(method, path, **options):
+        if method == "PATCH" and path == "/composite/sobjects" and not getattr(connector, "linked_once", False):
+            connector.linked_once = True
+            raise ConnectorError("salesforce: 503 Service Unavailable", status=503, retryable=True)
+        return calls_through(method, path, **options)
+
+    connector._api = down_when_linking
+    with pytest.raises(ConnectorError):
+        connector.push_unsubscribes([Unsubscribe(email="jane@example.com")])  # the job fails, and will be retried
+    assert records(sandbox, "Individual") == []  # created, then deleted since nothing links to it
+    assert by_id(sandbox, "Contact")[contact]["IndividualId"] is None
+    assert connector.push_unsubscribes([Unsubscribe(email="jane@example.com")]).failed == []  # the retry
+    [party] = by_id(sandbox, "Individual")
+    assert by_id(sandbox, "Contact")[contact]["IndividualId"] == party
+
+
 def test_a_record_without_an_individual_joins_the_one_of_its_twin(sandbox, make_connector):
     party = individual(sandbox)
     person(sandbox, "jane@example.com", individual=party)

@@ -1,11 +1,12 @@
-"""sObject Collections under /services/data/vXX.X/composite/sobjects (CONTRACTS §3.4): create (POST), update
-(PATCH), delete (DELETE ?ids=), read (GET /{type}?ids=&fields=) and upsert (PATCH /{type}/{ExternalIdField}).
+"""sObject Collections under /services/data/vXX.X/composite/sobjects (CONTRACTS §3.4): create (POST), update (PATCH),
+delete (DELETE ?ids=), read (GET /{type}?ids=&fields=) and upsert (PATCH /{type}/{ExternalIdField}).
 
 At most 200 records or ids a call, else 400 EXCEEDED_ID_LIMIT "record limit reached. cannot submit more than 200
-records into this call". Results are SaveResults in request order: `{id, success, errors: [{statusCode, message,
-fields}]}`, plus `created` for upserts. With `allOrNone` every record is checked before any is changed; when one
-fails nothing is saved and the others report ALL_OR_NONE_OPERATION_ROLLED_BACK. A body that cannot be read as
-sObjects (no type, an unknown object or field, a value of the wrong JSON type) refuses the whole request.
+records into this call"; at most 10 chunks of records of one type in a row, else 400 (CONTRACTS §3.4). Results are
+SaveResults in request order: `{id, success, errors: [{statusCode, message, fields}]}`, plus `created` for upserts.
+With `allOrNone` every record is checked before any is changed; when one fails nothing is saved and the others
+report ALL_OR_NONE_OPERATION_ROLLED_BACK. A body that cannot be read as sObjects (no type, an unknown object or
+field, a value of the wrong JSON type) refuses the whole request.
 """
 
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from .sandbox_schema import SObjectType
 
 blueprint = Blueprint("salesforce_collections", __name__, url_prefix="/services/data/<version>/composite/sobjects")
 LIMIT = 200
+MAX_CHUNKS = 10  # each run of records of one type is a chunk: {Contact, Contact, Lead, Contact} makes three
 ROLLED_BACK = RecordProblem(
     "ALL_OR_NONE_OPERATION_ROLLED_BACK",
     "Record rolled back because not all records were valid and the request was using AllOrNone header",
@@ -46,6 +48,14 @@ def _records(body: dict) -> list[dict]:
         raise SalesforceError(400, "JSON_PARSER_ERROR", "Cannot deserialize records: a list of sObjects is required")
     if len(records) > LIMIT:
         raise _too_many()
+    types = [str((r.get("attributes") or {}).get("type", "")).lower() for r in records]
+    chunks = sum(1 for position, name in enumerate(types) if position == 0 or name != types[position - 1])
+    if chunks > MAX_CHUNKS:  # Salesforce's message for the rule (Apex's wording); the error code is unconfirmed
+        raise SalesforceError(
+            400,
+            "INVALID_BATCH_REQUEST",
+            "Cannot have more than 10 chunks in a single operation. Please rearrange the data to reduce chunking.",
+        )
     return records
 
 

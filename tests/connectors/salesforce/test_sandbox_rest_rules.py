@@ -83,6 +83,21 @@ def test_collections_refuse_more_than_200_records_and_change_nothing(api):
     assert count(api) == 200
 
 
+def test_collections_refuse_more_than_10_chunks_of_one_type_and_change_nothing(api):
+    alternating = [
+        {"attributes": {"type": kind}, "LastName": f"N{n}", **({"Company": "X"} if kind == "Lead" else {})}
+        for n, kind in enumerate(["Contact", "Lead"] * 6)
+    ]
+    answer = api("POST", "/composite/sobjects", json={"records": alternating[:11]})  # 11 chunks
+    assert answer.status_code == 400
+    assert answer.json()[0]["message"].startswith("Cannot have more than 10 chunks")
+    assert count(api) == 0
+    assert api("POST", "/composite/sobjects", json={"records": alternating[:10]}).status_code == 200
+    grouped = sorted(alternating, key=lambda record: record["attributes"]["type"])  # two chunks
+    assert api("POST", "/composite/sobjects", json={"records": grouped}).status_code == 200
+    assert (count(api), count(api, "Lead")) == (5 + 6, 5 + 6)
+
+
 def test_all_or_none_rolls_everything_back_when_one_record_fails(api):
     records = [
         {"attributes": {"type": "Contact"}, "LastName": "Good"},
@@ -221,8 +236,13 @@ def test_record_rules_for_fields_values_and_ids(server, api):
     person = api("POST", "/sobjects/Individual", json={"LastName": "Person", "HasOptedOutSolicit": True}).json()["id"]
     assert api("PATCH", f"/sobjects/Contact/{contact}", json={"IndividualId": person}).status_code == 204
     consent = {"Name": "Email consent", "PartyId": person, "ContactPointType": "Carrier pigeon"}
+    consent |= {"CaptureDate": "2024-03-01T09:00:00Z", "CaptureSource": "Web form"}
     refused = api("POST", "/sobjects/ContactPointTypeConsent", json=consent).json()
     assert refused[0]["errorCode"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    for required in ("ContactPointType", "CaptureDate", "CaptureSource"):
+        missing = {name: value for name, value in consent.items() if name != required}
+        refused = api("POST", "/sobjects/ContactPointTypeConsent", json=missing).json()
+        assert (refused[0]["errorCode"], refused[0]["fields"]) == ("REQUIRED_FIELD_MISSING", [required])
     created = api("POST", "/sobjects/ContactPointTypeConsent", json={**consent, "ContactPointType": "Email"})
     assert created.status_code == 201
     assert created.json()["id"].startswith("0ZY")

@@ -56,12 +56,6 @@ class CommitGroup:
         if pending.error is not None:
             raise pending.error
 
-    def submit_then(self, delivery, then: Callable[[object, BaseException | None], None]) -> None:
-        """Hand the delivery over and return at once; `then(delivery, error)` runs in the writer thread once it is
-        committed (error None) or has failed: for a caller that serves many requests from one thread."""
-        self._ensure_writer()
-        self._queue.put(_Pending(delivery, then))
-
     def write_now(self, items: Sequence[tuple[object, Callable[[object, BaseException | None], None]]]) -> None:
         """Record these deliveries in this thread, in one transaction, then call each one's `then(delivery, error)`:
         for a caller whose own loop gathers the deliveries (the writer process), so that no thread hand-off costs

@@ -304,8 +304,11 @@ def _entries_by_hash(connection: Connection, digests: list[bytes]) -> list[tuple
     if connection.dialect.paramstyle == "qmark":  # SQLite
         where = f"WHERE identifier_hash IN ({','.join('?' * len(digests))})"
         return connection.exec_driver_sql(select_sql + where, tuple(digests)).all()
-    # PostgreSQL: one array parameter, sent and read in binary (as hex text, the check took three times as long)
+    # PostgreSQL: one array parameter, sent and read in binary (as hex text, it took twice as long). For 5,000
+    # probes the planner's default page costs favour scanning the whole list; measured at 1,000,000 entries, the
+    # index answers in 25-32 ms and the scan in 160 ms. SET LOCAL ends with this read's transaction.
     with connection.connection.driver_connection.cursor(binary=True) as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(f"{select_sql}WHERE identifier_hash = ANY(%b)", (digests,))
         return cursor.fetchall()
 

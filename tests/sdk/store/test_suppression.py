@@ -55,6 +55,19 @@ def test_batch_check_answers_in_order_including_repeats(suppression):
     assert [answer is not None for answer in answers] == [True, False, True, True]
 
 
+def test_the_batch_check_leaves_the_connections_planner_settings_as_they_were(suppression, engine):
+    suppression.add(EMAIL, "a@example.com", reason_code="X")
+    for _ in range(engine.pool.size() + 1):  # through every pooled connection
+        assert [found is not None for found in suppression.check_many(EMAIL, ["a@example.com", "b@example.com"])] == [
+            True,
+            False,
+        ]
+    if engine.dialect.name == "postgresql":
+        for _ in range(engine.pool.size() + 1):
+            with engine.connect() as connection:
+                assert connection.exec_driver_sql("SHOW enable_seqscan").scalar_one() == "on"
+
+
 def test_export_then_import_round_trips(suppression, engine, keyring):
     suppression.import_identifiers(EMAIL, ["a@example.com", "b@example.com"], channels="email", reason_code="X")
     exported = io.StringIO()

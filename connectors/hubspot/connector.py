@@ -211,7 +211,8 @@ class HubSpotConnector(Connector):
                 return
 
     def _properties(self) -> list[str]:
-        return [*CONTACT_PROPERTIES, *self._opt_out_properties()[1:], self.config["status_property"]]
+        per_subscription = [name for name in self._opt_out_properties() if name not in CONTACT_PROPERTIES]
+        return [*CONTACT_PROPERTIES, *per_subscription, self.config["status_property"]]
 
     def _opt_out_properties(self) -> list[str]:
         """Out of all email, then out of each subscription type Consentry manages (`subscription_ids`): leaving one

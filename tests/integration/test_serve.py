@@ -21,12 +21,8 @@ UNSUBSCRIBE = (
 )
 
 
-@pytest.fixture
-def served(tmp_path):
-    url = f"sqlite:///{tmp_path / 'consentry.db'}"
-    upgrade(url)
-    port = free_port()
-    env = {
+def server_env(tmp_path, url: str) -> dict[str, str]:
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith("CONSENTRY_")},
         "CONSENTRY_HOME": str(tmp_path),
         "CONSENTRY_DATABASE_URL": url,
@@ -37,6 +33,14 @@ def served(tmp_path):
         "CONSENTRY_MAILCHIMP_BASE_URL": "http://127.0.0.1:9/3.0",
         "CONSENTRY_MAILCHIMP_WEBHOOK_URL_TOKEN": TOKEN,
     }
+
+
+@pytest.fixture
+def served(tmp_path):
+    url = f"sqlite:///{tmp_path / 'consentry.db'}"
+    upgrade(url)
+    port = free_port()
+    env = server_env(tmp_path, url)
     command = [sys.executable, "-m", "sdk.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -90,3 +94,18 @@ def test_serve_stops_its_processes_on_sigterm(served):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
     assert not any(Path(f"/proc/{pid}").exists() for pid in started)
+
+
+@pytest.mark.parametrize(
+    ("writer_process", "interval"),
+    [(True, 0.005), (False, 0.0005)],  # Python's default; short when this process hosts the writer thread
+)
+def test_a_web_process_shortens_the_switch_interval_only_for_its_own_writer_thread(tmp_path, writer_process, interval):
+    url = f"sqlite:///{tmp_path / 'consentry.db'}"
+    upgrade(url)
+    env = server_env(tmp_path, url)
+    if writer_process:
+        env |= {"CONSENTRY_INBOX_SOCKET": str(tmp_path / "inbox.sock"), "CONSENTRY_INBOX_KEY": "k" * 32}
+    probe = "import sys, webhook_server.wsgi; print(sys.getswitchinterval())"
+    shown = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert float(shown.stdout) == pytest.approx(interval)

@@ -9,6 +9,7 @@ report ALL_OR_NONE_OPERATION_ROLLED_BACK. A body that cannot be read as sObjects
 field, a value of the wrong JSON type) refuses the whole request.
 """
 
+import itertools
 from collections.abc import Callable
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -48,9 +49,8 @@ def _records(body: dict) -> list[dict]:
         raise SalesforceError(400, "JSON_PARSER_ERROR", "Cannot deserialize records: a list of sObjects is required")
     if len(records) > LIMIT:
         raise _too_many()
-    types = [str((r.get("attributes") or {}).get("type", "")).lower() for r in records]
-    chunks = sum(1 for position, name in enumerate(types) if position == 0 or name != types[position - 1])
-    if chunks > MAX_CHUNKS:  # Salesforce's message for the rule (Apex's wording); the error code is unconfirmed
+    chunks = itertools.groupby(str((r.get("attributes") or {}).get("type", "")).lower() for r in records)
+    if sum(1 for _ in chunks) > MAX_CHUNKS:  # the message is Apex's for this rule; the error code is unconfirmed
         raise SalesforceError(
             400,
             "INVALID_BATCH_REQUEST",

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import marshmallow
 
 from sdk.consent_state import EventKind
-from sdk.errors import ConfigurationError, WebhookVerificationError
+from sdk.errors import ConfigurationError, WebhookPayloadError
 from sdk.rules import JURISDICTIONS
 from sdk.vocabulary import Audience
 from sdk.webhooks import WebhookRequest, WebhookVerifier
@@ -176,6 +176,8 @@ class Connector:
         raise NotImplementedError
 
     def parse_webhook(self, request: WebhookRequest) -> Sequence[InboundEvent]:
+        """The events of a verified request. Raise KeyError, ValueError or TypeError on a payload of the wrong
+        shape: the vendor then gets a 400, never a 500."""
         raise NotImplementedError
 
     def find_identities(self, events: Sequence[InboundEvent]) -> Sequence[InboundEvent]:
@@ -194,8 +196,8 @@ class Connector:
         self.webhook_verifier().verify(request)
         try:
             events = list(self.parse_webhook(request))
-        except (KeyError, ValueError, TypeError) as error:
-            raise WebhookVerificationError(f"{self.name}: malformed webhook payload ({type(error).__name__})") from None
+        except (KeyError, ValueError, TypeError, OverflowError) as error:
+            raise WebhookPayloadError(f"{self.name}: malformed webhook payload ({type(error).__name__})") from None
         anonymous = [i for i, event in enumerate(events) if event.record_id and not (event.email or event.phone)]
         if not anonymous:
             return events

@@ -68,5 +68,9 @@ class WebhookVerificationError(ConsentryError):
     """A webhook request is not authentic, malformed, stale or from the future; nothing was stored."""
 
 
+class WebhookPayloadError(WebhookVerificationError):
+    """An authentic webhook request whose payload cannot be read (400, not 401: the secret is right)."""
+
+
 class PropagationError(ConsentryError):
     """An opt-out could not be applied to a target system after every retry."""

@@ -3,15 +3,6 @@
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from sdk.errors import ConsentryError
-
-
-class WebhookRejected(HTTPException, ConsentryError):
-    """An HTTP-facing error that is also one of ours."""
-
-    code = 401
-    description = "the webhook could not be verified"
-
 
 def error_body(status: int, name: str, message: str):
     response = jsonify({"error": name, "status": status, "message": message})

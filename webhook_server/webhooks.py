@@ -4,7 +4,7 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from connectors.base import Capability
-from sdk.errors import WebhookVerificationError
+from sdk.errors import WebhookPayloadError, WebhookVerificationError
 from sdk.webhooks import WebhookRequest
 
 from .errors import error_body
@@ -34,6 +34,9 @@ def receive(name: str):
         return Response(answer.body, status=answer.status, content_type=answer.content_type)
     try:
         events = connector.receive_webhook(raw, known=lambda named: synced_records(state.runtime.services, named))
+    except WebhookPayloadError as error:  # authentic, so the secret is right: the body is what is wrong
+        state.metrics.rejected.labels(name, "malformed").inc()
+        return error_body(400, "MalformedWebhook", str(error))
     except WebhookVerificationError as error:
         state.metrics.rejected.labels(name, "verification").inc()
         return error_body(401, "WebhookRejected", str(error))

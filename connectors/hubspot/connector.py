@@ -355,6 +355,8 @@ class HubSpotConnector(Connector):
         parsed = []
         opt_out_properties = self._opt_out_properties()
         for event in events:
+            if not isinstance(event, dict):
+                raise ValueError("each HubSpot event is a JSON object")
             kind_and_channel = _meaning(event, opt_out_properties)
             if kind_and_channel is None:
                 continue
@@ -369,9 +371,9 @@ class HubSpotConnector(Connector):
                     event_key=f"hubspot:{kind_name}:{key}",
                     kind=kind,
                     channel=channel,
-                    occurred_at=datetime.fromtimestamp(int(event["occurredAt"]) / 1000, UTC),
+                    occurred_at=datetime.fromtimestamp(_whole_number(event["occurredAt"], _LATEST_MS) / 1000, UTC),
                     system=self.name,
-                    record_id=str(event["objectId"]),
+                    record_id=str(_whole_number(event["objectId"])),
                     origin=str(event.get("changeSource", "unknown")),
                     vendor_type=str(kind_name),
                 )
@@ -397,6 +399,19 @@ class HubSpotConnector(Connector):
         except ConnectorError:
             emails = {}  # the server still stores the events; the record id finds the person if synced before
         return [InboundEvent(**{**event.__dict__, "email": emails.get(event.record_id)}) for event in events]
+
+
+_LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last instant a datetime holds
+
+
+def _whole_number(value, most: int | None = None) -> int:
+    """HubSpot's ids and millisecond times are JSON integers (digit strings are taken too); anything else, such
+    as a boolean, a fraction or a number past `most`, is a malformed delivery."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or (most is not None and value > most):
+        raise ValueError("an id or time is not a whole number in range")
+    return value
 
 
 def _meaning(event: dict, opt_out_properties: list[str]) -> tuple[EventKind, str] | None:

@@ -112,6 +112,17 @@ def test_forged_requests_get_401_and_store_nothing(app, body, headers):
     assert count(app, consent_events) == 0
 
 
+def test_an_authentic_request_of_the_wrong_shape_gets_400_and_stores_nothing(app):
+    client = app.test_client()
+    answer = deliver(client, "alpha", [optout("a-1"), {"id": "a-2", "kind": "withdrawn", "email": "x@example.com"}])
+    assert answer.status_code == 400
+    assert answer.json["error"] == "MalformedWebhook"
+    assert "@" not in answer.json["message"]
+    assert count(app, consent_events) == 0
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'consentry_webhooks_rejected_total{connector="alpha",reason="malformed"} 1.0' in metrics
+
+
 def test_oversized_requests_get_413_and_store_nothing(app):
     huge = [optout(f"k{n}", email=f"p{n}@example.com") for n in range(20000)]
     answer = deliver(app.test_client(), "alpha", huge)

@@ -18,6 +18,7 @@ from connectors.hubspot import HubSpotConnector
 from connectors.hubspot.sandbox import DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN, create_app
 from connectors.hubspot.webhooks import signature_v1, signature_v2, signature_v3
 from connectors.sandbox_kit import ServerThread
+from sdk.errors import WebhookPayloadError
 from sdk.webhooks import WebhookRequest
 
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
@@ -326,25 +327,29 @@ def test_an_expired_oauth_token_is_refreshed_once_inside_the_transport(sandbox):
     assert connector.transport.credentials.token.startswith("sandbox-access-")
 
 
+def opt_out_event(n: int, record_id: str, name: str = "hs_email_optout", value: str = "true") -> dict:
+    return {
+        "eventId": n,
+        "subscriptionId": 7,
+        "portalId": 62515,
+        "appId": 54321,
+        "occurredAt": 1_780_000_000_000 + n,
+        "subscriptionType": "contact.propertyChange",
+        "attemptNumber": 0,
+        "objectId": int(record_id),
+        "propertyName": name,
+        "propertyValue": value,
+        "changeSource": "CRM_UI",
+    }
+
+
 def opt_out_delivery(record_ids, changes=(("hs_email_optout", "true"),)) -> WebhookRequest:
-    body = json.dumps(
-        [
-            {
-                "eventId": n,
-                "subscriptionId": 7,
-                "portalId": 62515,
-                "appId": 54321,
-                "occurredAt": 1_780_000_000_000 + n,
-                "subscriptionType": "contact.propertyChange",
-                "attemptNumber": 0,
-                "objectId": int(record_id),
-                "propertyName": name,
-                "propertyValue": value,
-                "changeSource": "CRM_UI",
-            }
-            for n, (record_id, (name, value)) in enumerate(itertools.product(record_ids, changes))
-        ]
-    ).encode()
+    events = itertools.product(record_ids, changes)
+    return signed_delivery([opt_out_event(n, record_id, *change) for n, (record_id, change) in enumerate(events)])
+
+
+def signed_delivery(payload) -> WebhookRequest:
+    body = json.dumps(payload).encode()
     stamp = str(int(time.time() * 1000))
     url = "https://consentry.example/webhooks/hubspot"
     signature = signature_v3(DEFAULT_CLIENT_SECRET.encode(), "POST", url, body, stamp)
@@ -370,6 +375,41 @@ def test_a_delivery_asks_hubspot_only_about_contacts_consentry_has_not_synced(ma
 
     alone = connector.receive_webhook(delivery)  # used on its own, the connector finds every address
     assert [event.email for event in alone] == ["known@example.com", "stranger@example.com"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        opt_out_event(1, "1001"),
+        ["an event"],
+        [None],
+        [[opt_out_event(1, "1001")]],
+        [{**opt_out_event(1, "1001"), "occurredAt": 2**70}],
+        [{**opt_out_event(1, "1001"), "occurredAt": True}],
+        [{**opt_out_event(1, "1001"), "occurredAt": 1.78e12}],
+        [{**opt_out_event(1, "1001"), "occurredAt": -1}],
+        [{**opt_out_event(1, "1001"), "objectId": [1001]}],
+        [{**opt_out_event(1, "1001"), "objectId": "10o1"}],
+        [{key: value for key, value in opt_out_event(1, "1001").items() if key != "occurredAt"}],
+    ],
+    ids=[
+        "not an array",
+        "a string",
+        "null",
+        "an array",
+        "a time past year 9999",
+        "a boolean time",
+        "a fractional time",
+        "a negative time",
+        "an array id",
+        "a non-numeric id",
+        "no time",
+    ],
+)
+def test_an_authentic_delivery_of_the_wrong_shape_is_a_payload_error(make_connector, payload):
+    with pytest.raises(WebhookPayloadError) as error:
+        make_connector().receive_webhook(signed_delivery(payload), known=lambda events: set())
+    assert "hubspot: malformed webhook payload" in str(error.value)
 
 
 def test_leaving_a_subscription_type_consentry_manages_is_an_email_opt_out(make_connector):

@@ -18,11 +18,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from hashlib import blake2b
 from operator import itemgetter
 from typing import IO
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from phonenumbers import timezone as phone_timezones
@@ -109,9 +107,7 @@ def _request(values: dict[str, str], channel: Channel, at: datetime, action: Act
     phone = values.get("phone", "").strip()
     if phone and channel.uses_phone_number and not _PHONE_SHAPE.match(phone):
         raise InvalidInputError("invalid phone number", field="phone")
-    if zone:
-        _check_zone(zone)
-    elif phone and channel.uses_phone_number:
+    if not zone and phone and channel.uses_phone_number:
         zone = zone_of_phone(phone, jurisdiction)
     if not zone and channel.uses_phone_number and action is Action.SEND:
         raise InvalidInputError("unknown time zone: give time_zone or a phone number", field="time_zone")
@@ -124,18 +120,6 @@ def _request(values: dict[str, str], channel: Channel, at: datetime, action: Act
         contact_id=values.get("contact_id") or None,
     )
     return Request(contact=contact, channel=channel, at=at, action=action, sender=sender_of(facts))
-
-
-def _check_zone(name: str) -> None:
-    try:
-        _zone(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInputError("unknown time zone", field="time_zone") from None
-
-
-@lru_cache(maxsize=1024)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
 
 
 def zone_of_phone(phone: str, jurisdiction: str | None) -> str:

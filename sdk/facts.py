@@ -10,7 +10,9 @@ schema per row would cost more than deciding.
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidInputError
 
@@ -73,6 +75,23 @@ def _to_str(value: Any) -> str:
     raise ValueError("expected text")
 
 
+def _to_zone(value: Any) -> str:
+    """An IANA time zone name this machine knows (e.g. Europe/Paris): a call window is judged on its clock."""
+    name = _to_str(value)
+    if not is_time_zone(name):
+        raise ValueError("expected an IANA time zone name")
+    return name
+
+
+@lru_cache(maxsize=1024)
+def is_time_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def _to_words(value: Any) -> tuple[str, ...]:
     """A list of words: a YAML list, or one string with ';' or ',' between words (CSV cells)."""
     if isinstance(value, list | tuple):
@@ -113,7 +132,7 @@ FACT_TYPES: dict[str, Callable[[Any], Any]] = {
     "business_days_since_optout": _I,
     "callee_is_consumer": _B,
     "callee_local_time": _T,
-    "callee_timezone": _S,
+    "callee_timezone": _to_zone,
     "calls_in_last_30_days": _I,
     "campaign_channels": _L,
     "collection_method": _S,

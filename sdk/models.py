@@ -3,7 +3,8 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .facts import Facts
+from .errors import InvalidInputError
+from .facts import Facts, is_time_zone
 from .vocabulary import Action, Audience, Channel, SenderType
 
 _EMPTY = Facts()
@@ -26,6 +27,10 @@ class Contact:
     contact_id: str | None = field(default=None, compare=False)
     email: str | None = field(default=None, compare=False, repr=False)
     phone: str | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.time_zone is not None and not is_time_zone(self.time_zone):
+            raise InvalidInputError("unknown time zone", field="time_zone")
 
 
 @dataclass(frozen=True, slots=True)

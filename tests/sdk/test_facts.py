@@ -10,6 +10,8 @@ import pytest
 from sdk import Facts, InvalidInputError, request_from_fields
 from sdk.errors import ConsentryError
 from sdk.facts import FACT_TYPES
+from sdk.models import Contact
+from sdk.vocabulary import Audience
 
 EMAIL = "jean.dupont@example.fr"
 PHONE = "+33612345678"
@@ -62,6 +64,8 @@ def test_one_unknown_key_spoils_the_whole_set():
         ("specific_slot_consent", "next tuesday"),
         ("offer", True),
         ("campaign_channels", {"email": True}),
+        ("callee_timezone", "Mars/Olympus_Mons"),  # a call window cannot be judged on a clock nobody knows
+        ("callee_timezone", "../../etc/passwd"),
     ],
 )
 def test_a_badly_typed_value_is_refused_naming_the_key_but_not_the_value(key, value):
@@ -104,6 +108,13 @@ def test_errors_from_scenario_fields_do_not_echo_the_value():
     assert EMAIL not in str(caught.value)
 
 
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "", "Europe/"])
+def test_a_contact_in_an_unknown_time_zone_is_refused(zone):
+    with pytest.raises(InvalidInputError, match="unknown time zone") as caught:
+        Contact(audience=Audience.CONSUMER, jurisdiction="FR", time_zone=zone)
+    assert caught.value.field == "time_zone"
+
+
 def test_a_timestamp_without_an_offset_is_refused():
     with pytest.raises(InvalidInputError, match="UTC offset"):
         request_from_fields(
@@ -130,6 +141,7 @@ def test_a_timestamp_without_an_offset_is_refused():
         ("campaign_channels", ["email", "postal"], ("email", "postal")),
         ("tps_registered", "unknown", "unknown"),
         ("transfer_consent", "true", True),
+        ("callee_timezone", " Indian/Reunion ", "Indian/Reunion"),
     ],
 )
 def test_values_are_converted_to_their_kind(key, raw, typed):

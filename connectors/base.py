@@ -108,13 +108,17 @@ class WebhookAnswer:
     content_type: str = "text/plain"
 
 
+WEB = frozenset({"http", "https"})
+AT_LEAST_ONE = marshmallow.validate.Range(min=1)
+
+
 class ConnectorConfig(marshmallow.Schema):
     """Our own inputs reject unknown fields; subclasses add theirs, secrets marked `load_only` and `secret`."""
 
     class Meta:
         unknown = marshmallow.RAISE
 
-    base_url = marshmallow.fields.Url(require_tld=False, load_default=None)
+    base_url = marshmallow.fields.Url(require_tld=False, schemes=WEB, load_default=None)
     advertiser = marshmallow.fields.String(load_default="default")
     # Who this system's contacts are and which law applies, when a record does not say: a sales CRM's leads are
     # named professionals, a newsletter audience consumers. The default is the strictest common case.

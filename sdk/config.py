@@ -4,6 +4,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from .errors import ConfigurationError
 
 DEFAULT_PEPPER_ID = "p1"
@@ -45,4 +48,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             raise ConfigurationError("CONSENTRY_SUPPRESSION_PEPPER must be at least 16 characters long")
         peppers[current_id] = secret.encode()
     url = env.get("CONSENTRY_DATABASE_URL") or default_database_url(env.get("CONSENTRY_HOME"))
+    _check_database_url(url)
     return Settings(database_url=url, peppers=peppers, current_pepper_id=current_id)
+
+
+def _check_database_url(url: str) -> None:
+    """SQLite and PostgreSQL are the two backends the store is built and tested on."""
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        backend = None
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigurationError("CONSENTRY_DATABASE_URL must be a sqlite:/// or postgresql:// URL")

@@ -1,11 +1,13 @@
 """The Flask application factory: `create_app(config=None)`."""
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, jsonify
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from sdk.errors import ConfigurationError
 from sdk.store import reading
@@ -18,6 +20,8 @@ from .metrics import Metrics
 from .runtime import DEFAULTS, Runtime, build_runtime
 from .unsubscribe import blueprint as unsubscribe
 from .webhooks import blueprint as webhooks
+
+log = logging.getLogger("consentry.server")
 
 
 @dataclass
@@ -44,8 +48,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz():
-        with reading(runtime.services.engine) as connection:
-            connection.execute(text("SELECT 1"))
+        """503 while the database cannot be reached: a delivery could not be stored, so take this server out."""
+        try:
+            with reading(runtime.services.engine) as connection:
+                connection.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            log.warning("health check: the database is unreachable")
+            return jsonify({"status": "unavailable", "database": "unreachable"}), 503
         return jsonify({"status": "ok", "connectors": sorted(runtime.connectors)})
 
     @app.get("/metrics")

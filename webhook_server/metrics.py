@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from sdk.store import propagation_jobs, reading
 
@@ -32,12 +33,17 @@ class _PropagationCollector:
 
     def collect(self):
         table = propagation_jobs.c
-        with reading(self.engine) as connection:
-            counts = dict(connection.execute(select(table.status, func.count()).group_by(table.status)).all())
-            since = datetime.now(UTC) - timedelta(hours=1)
-            recent = connection.execute(
-                select(table.received_at, table.done_at).where(table.status == "done").where(table.done_at >= since)
-            ).all()
+        try:
+            with reading(self.engine) as connection:
+                counts = dict(connection.execute(select(table.status, func.count()).group_by(table.status)).all())
+                since = datetime.now(UTC) - timedelta(hours=1)
+                recent = connection.execute(
+                    select(table.received_at, table.done_at).where(table.status == "done").where(table.done_at >= since)
+                ).all()
+        except SQLAlchemyError:  # the counters above still render; the alert is on this gauge
+            yield GaugeMetricFamily("consentry_database_up", "Whether the job table could be read", value=0)
+            return
+        yield GaugeMetricFamily("consentry_database_up", "Whether the job table could be read", value=1)
         jobs = GaugeMetricFamily("consentry_propagation_jobs", "Propagation jobs by status", labels=["status"])
         for status in ("pending", "running", "failed", "done", "dead"):
             jobs.add_metric([status], counts.get(status, 0))

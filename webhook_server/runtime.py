@@ -9,6 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
+
+import marshmallow
+from marshmallow import fields
+from marshmallow.validate import Length, Range
 
 from connectors.base import Capability, Connector
 from connectors.registry import create
@@ -23,6 +28,39 @@ DEFAULTS: dict[str, Any] = {
     "ECHO_WINDOW_SECONDS": 3600,
     "MAX_ATTEMPTS": 8,
 }
+
+
+def _redis_url(value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("redis", "rediss", "unix") or not (parts.netloc or parts.path):
+        raise marshmallow.ValidationError("expected redis://, rediss:// or unix://")
+
+
+class ServerSettings(marshmallow.Schema):
+    """The server's and workers' own settings, checked when a process starts: a typo fails there, with the
+    setting's name, rather than at the first delivery. Other keys (connectors, database) pass through."""
+
+    class Meta:
+        unknown = marshmallow.INCLUDE
+
+    MAX_CONTENT_LENGTH = fields.Integer(validate=Range(min=1024))
+    ECHO_WINDOW_SECONDS = fields.Float(validate=Range(min=0))
+    MAX_ATTEMPTS = fields.Integer(validate=Range(min=1, max=100))
+    LEASE_SECONDS = fields.Float(validate=Range(min=1))
+    SWEEP_SECONDS = fields.Float(validate=Range(min=0.1))
+    RECONCILE_SECONDS = fields.Float(validate=Range(min=0))  # 0 turns reconciliation off
+    REDIS_URL = fields.String(validate=_redis_url)
+    PUBLIC_URL = fields.Url(schemes={"http", "https"}, require_tld=False)
+    ADVERTISER = fields.String(validate=Length(min=1))
+
+
+def checked(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings with their own types; ConfigurationError naming the wrong ones (never their values)."""
+    try:
+        return ServerSettings().load({key: value for key, value in config.items() if value != ""})
+    except marshmallow.ValidationError as error:
+        names = ", ".join(f"CONSENTRY_{name}" for name in sorted(error.messages))
+        raise ConfigurationError(f"invalid setting: {names}") from None
 
 
 @dataclass
@@ -50,6 +88,7 @@ def build_runtime(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         if key.startswith("CONSENTRY_"):
             config[key.removeprefix("CONSENTRY_")] = value
     config.update(overrides or {})
+    config = checked(config)
     for key in ("DATABASE_URL", "SUPPRESSION_PEPPER", "SUPPRESSION_PEPPER_ID", "SUPPRESSION_OLD_PEPPERS", "HOME"):
         if config.get(key) is not None:
             env[f"CONSENTRY_{key}"] = str(config[key])

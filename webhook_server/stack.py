@@ -16,6 +16,7 @@ from pathlib import Path
 import requests
 
 from connectors.cli import SANDBOXES
+from connectors.salesforce.sandbox import DEFAULT_ORG_ID
 from connectors.sandbox_kit import ServerThread
 
 from .inbox_writer import start_writer, writer_settings
@@ -24,7 +25,7 @@ MAILCHIMP_KEY = "0123456789abcdef0123456789abcdef-us1"
 MAILCHIMP_LIST = "a1b2c3d4e5"
 HUBSPOT_TOKEN = "pat-eu1-sandbox-0000-0000-000000000000"
 HUBSPOT_SECRET = "hubspot-sandbox-client-secret"
-SALESFORCE_ORG = "00D5g000000SANDBX"
+SALESFORCE_ORG = DEFAULT_ORG_ID  # the sandbox's organisation, which its outbound messages carry
 SALESFORCE_CLIENT = ("3MVG9sandbox-consumer-key", "salesforce-sandbox-client-secret")
 
 

@@ -13,6 +13,7 @@ import marshmallow
 import requests
 
 from connectors.base import (
+    AT_LEAST_ONE,
     Capability,
     Connector,
     ConnectorConfig,
@@ -50,9 +51,9 @@ class HubSpotConfig(ConnectorConfig):
     refresh_token = secret_field(load_default=None)
     client_id = marshmallow.fields.String(load_default=None)
     client_secret = secret_field(load_default=None)  # the app's secret: OAuth refresh and webhook signatures
-    rate_limit = marshmallow.fields.Integer(load_default=190)  # requests per rolling 10 seconds
-    search_rate = marshmallow.fields.Integer(load_default=4)  # search requests per second
-    subscription_ids = marshmallow.fields.List(marshmallow.fields.Integer(), load_default=list)
+    rate_limit = marshmallow.fields.Integer(load_default=190, validate=AT_LEAST_ONE)  # requests per rolling 10 s
+    search_rate = marshmallow.fields.Integer(load_default=4, validate=AT_LEAST_ONE)  # search requests per second
+    subscription_ids = marshmallow.fields.List(marshmallow.fields.Integer(validate=AT_LEAST_ONE), load_default=list)
     status_property = marshmallow.fields.String(load_default="consentry_status")
     page_size = marshmallow.fields.Integer(load_default=100, validate=marshmallow.validate.Range(1, 100))
 

@@ -23,6 +23,8 @@ import marshmallow
 import requests
 
 from connectors.base import (
+    AT_LEAST_ONE,
+    WEB,
     Capability,
     Connector,
     ConnectorConfig,
@@ -76,7 +78,7 @@ READ_FIELDS = [
 
 
 class SalesforceConfig(ConnectorConfig):
-    login_url = marshmallow.fields.Url(require_tld=False, load_default="https://login.salesforce.com")
+    login_url = marshmallow.fields.Url(require_tld=False, schemes=WEB, load_default="https://login.salesforce.com")
     auth = marshmallow.fields.String(
         load_default="client_credentials", validate=marshmallow.validate.OneOf(["client_credentials", "jwt"])
     )
@@ -87,9 +89,11 @@ class SalesforceConfig(ConnectorConfig):
     api_version = marshmallow.fields.String(load_default="v60.0")
     objects = marshmallow.fields.List(marshmallow.fields.String(), load_default=lambda: ["Contact", "Lead"])
     status_field = marshmallow.fields.String(load_default="Consentry_Status__c")
-    bulk_threshold = marshmallow.fields.Integer(load_default=2000)
-    daily_reserve = marshmallow.fields.Integer(load_default=500)
-    organization_id = marshmallow.fields.String(load_default=None)
+    bulk_threshold = marshmallow.fields.Integer(load_default=2000, validate=AT_LEAST_ONE)
+    daily_reserve = marshmallow.fields.Integer(load_default=500, validate=marshmallow.validate.Range(min=0))
+    organization_id = marshmallow.fields.String(  # 00D..., 15 or 18 characters: outbound messages must carry it
+        load_default=None, validate=marshmallow.validate.Regexp(r"^00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
+    )
     webhook_token = secret_field(load_default=None)
     # Salesforce's consent data model (Individual, ContactPointTypeConsent): "off" leaves it alone
     consent_records = marshmallow.fields.String(

@@ -40,10 +40,10 @@ class _PropagationCollector:
                 recent = connection.execute(
                     select(table.received_at, table.done_at).where(table.status == "done").where(table.done_at >= since)
                 ).all()
-        except SQLAlchemyError:  # the counters above still render; the alert is on this gauge
-            yield GaugeMetricFamily("consentry_database_up", "Whether the job table could be read", value=0)
+        except SQLAlchemyError:  # the server's own counters still render; alert on this gauge
+            yield _database_up(False)
             return
-        yield GaugeMetricFamily("consentry_database_up", "Whether the job table could be read", value=1)
+        yield _database_up(True)
         jobs = GaugeMetricFamily("consentry_propagation_jobs", "Propagation jobs by status", labels=["status"])
         for status in ("pending", "running", "failed", "done", "dead"):
             jobs.add_metric([status], counts.get(status, 0))
@@ -60,3 +60,7 @@ class _PropagationCollector:
             value = latencies[min(len(latencies) - 1, int(quantile * len(latencies)))] if latencies else 0.0
             latency.add_metric([str(quantile)], value)
         yield latency
+
+
+def _database_up(up: bool) -> GaugeMetricFamily:
+    return GaugeMetricFamily("consentry_database_up", "Whether the job table could be read", value=int(up))

@@ -408,7 +408,7 @@ _LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last instant a
 def _whole_number(value, most: int | None = None) -> int:
     """HubSpot's ids and millisecond times are JSON integers (digit strings are taken too); anything else, such
     as a boolean, a fraction or a number past `most`, is a malformed delivery."""
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0 or (most is not None and value > most):
         raise ValueError("an id or time is not a whole number in range")

@@ -390,6 +390,7 @@ def test_a_delivery_asks_hubspot_only_about_contacts_consentry_has_not_synced(ma
         [{**opt_out_event(1, "1001"), "occurredAt": -1}],
         [{**opt_out_event(1, "1001"), "objectId": [1001]}],
         [{**opt_out_event(1, "1001"), "objectId": "10o1"}],
+        [{**opt_out_event(1, "1001"), "objectId": "\u0661\u0660\u0660\u0661"}],
         [{key: value for key, value in opt_out_event(1, "1001").items() if key != "occurredAt"}],
     ],
     ids=[
@@ -403,6 +404,7 @@ def test_a_delivery_asks_hubspot_only_about_contacts_consentry_has_not_synced(ma
         "a negative time",
         "an array id",
         "a non-numeric id",
+        "an id in Arabic-Indic digits",
         "no time",
     ],
 )

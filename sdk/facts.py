@@ -45,20 +45,40 @@ def _to_int(value: Any) -> int:
     return int(str(value).strip())
 
 
+# A fact's date is something a company recorded: the rules add months and years to it (retention, notices),
+# which a sentinel such as 9999-12-31 would carry past the last date Python can hold.
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
+
+
+class OutOfRangeError(ValueError):
+    pass
+
+
+def _in_range(day: date) -> None:
+    if not EARLIEST <= day <= LATEST:
+        raise OutOfRangeError("date out of range")
+
+
 def _to_date(value: Any) -> date:
     if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value).strip()[:10])
+        day = value.date()
+    elif isinstance(value, date):
+        day = value
+    else:
+        day = date.fromisoformat(str(value).strip()[:10])
+    _in_range(day)
+    return day
 
 
 def _to_datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
-    return datetime.fromisoformat(str(value).strip())
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    else:
+        moment = datetime.fromisoformat(str(value).strip())
+    _in_range(moment.date())
+    return moment
 
 
 def _to_time(value: Any) -> time:
@@ -258,6 +278,9 @@ class Facts(Mapping[str, Any]):
                 continue
             try:
                 typed[key] = convert(raw)
+            except OutOfRangeError:
+                message = f"fact {key!r} is out of range ({EARLIEST.year} to {LATEST.year})"
+                raise InvalidInputError(message, field=key) from None
             except (ValueError, TypeError):
                 raise InvalidInputError(f"fact {key!r} has a value of the wrong kind", field=key) from None
         self.__dict__.update(typed)

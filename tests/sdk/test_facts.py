@@ -3,15 +3,16 @@
 A value may be an email address or a phone number; STYLE.md forbids either in `str(error)`.
 """
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 
 import pytest
 
 from sdk import Facts, InvalidInputError, request_from_fields
 from sdk.errors import ConsentryError
 from sdk.facts import FACT_TYPES
-from sdk.models import Contact
-from sdk.vocabulary import Audience
+from sdk.models import Contact, Request
+from sdk.rules import evaluate
+from sdk.vocabulary import Action, Audience, Channel, Verdict
 
 EMAIL = "jean.dupont@example.fr"
 PHONE = "+33612345678"
@@ -106,6 +107,32 @@ def test_errors_from_scenario_fields_do_not_echo_the_value():
     with pytest.raises(InvalidInputError, match="evaluated_at") as caught:
         request_from_fields({"jurisdiction": "FR", "channel": "email", "audience": "b2c", "evaluated_at": EMAIL})
     assert EMAIL not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("consent_date", "9999-12-31"),  # a CRM's "forever": three years later is past the last date Python holds
+        ("acquired_on", "0001-01-01"),
+        ("specific_slot_consent", "9999-12-31T23:59:00"),
+        ("last_interaction", date(1899, 12, 31)),
+    ],
+)
+def test_a_date_no_company_could_have_recorded_is_refused(key, value):
+    error = rejection({key: value})
+    assert error.field == key
+    assert "out of range (1900 to 2999)" in str(error)
+
+
+@pytest.mark.parametrize("day", ["1900-01-01", "2999-12-31"])
+def test_the_engine_decides_at_both_ends_of_the_date_range(day):
+    facts = Facts({"consent_date": day, "acquired_on": day, "last_interaction": day, "withdrawal_date": day})
+    contact = Contact(audience=Audience.CONSUMER, jurisdiction="FR", time_zone="Europe/Paris", facts=facts)
+    at = datetime(2026, 11, 23, 11, tzinfo=UTC)
+    for channel in Channel:
+        for action in Action:
+            decision = evaluate(Request(contact=contact, channel=channel, at=at, action=action))
+            assert decision.verdict in set(Verdict)
 
 
 @pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "", "Europe/"])

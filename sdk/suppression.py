@@ -40,10 +40,21 @@ class Keyring:
         return cls({**settings.peppers, settings.current_pepper_id: settings.pepper}, settings.current_pepper_id)
 
     def digest(self, normalised: str, pepper_id: str | None = None) -> bytes:
-        return hmac.digest(self.peppers[pepper_id or self.current_id], normalised.encode(), sha256)
+        return _keyed_hash(self.peppers[pepper_id or self.current_id], normalised)
 
     def digests(self, normalised: str) -> dict[str, bytes]:
         return {pepper_id: self.digest(normalised, pepper_id) for pepper_id in self.peppers}
+
+    def digests_of_many(self, values: list[str]) -> Iterator[tuple[int, bytes]]:
+        """(position, hash) of every value under every pepper: the batch check's loop, with no look-up of the
+        pepper per value."""
+        for pepper in self.peppers.values():
+            for position, value in enumerate(values):
+                yield position, _keyed_hash(pepper, value)
+
+
+def _keyed_hash(pepper: bytes, normalised: str) -> bytes:
+    return hmac.digest(pepper, normalised.encode(), sha256)
 
 
 @dataclass(frozen=True)
@@ -219,9 +230,8 @@ class SuppressionList:
 
     def _check_chunk(self, normalised: list[str]) -> Iterator[Suppression | None]:
         wanted: dict[bytes, list[int]] = {}
-        for pepper in self.keyring.peppers.values():
-            for position, value in enumerate(normalised):
-                wanted.setdefault(hmac.digest(pepper, value.encode(), sha256), []).append(position)
+        for position, digest in self.keyring.digests_of_many(normalised):
+            wanted.setdefault(digest, []).append(position)
         found: list[Suppression | None] = [None] * len(normalised)
         shared: dict[tuple, Suppression] = {}
         with reading(self.engine) as connection:

@@ -11,7 +11,7 @@ app = create_app()
 # threads busy parsing, the default 5 ms switch interval makes it wait that long each time it wants the GIL back,
 # and a short interval keeps commits flowing. When the writer is another process (SQLite under `consentry serve`)
 # there is no such thread here, and the short interval only made the request threads trade the GIL more often:
-# measured, 9-10 context switches per request with the default against 26-28, and 716-777 requests/s against
-# 510-564, alternating in one session.
+# measured in twelve alternating runs, 9-10 context switches per request with the default against 26-30, and
+# 525-754 requests/s against 514-564 (benchmarks/RESULTS.md).
 if isinstance(app.extensions["consentry"].commit_group, CommitGroup):
     sys.setswitchinterval(0.0005)

@@ -6,6 +6,7 @@ transport (retries, limits, token refresh), batching and errors come from here a
 Every write is an idempotent state assignment ("email opt-out = true"), never a toggle, so any retry is safe.
 """
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import marshmallow
 
 from sdk.consent_state import EventKind
 from sdk.errors import ConfigurationError, WebhookPayloadError
+from sdk.http import vendor_failures
 from sdk.rules import JURISDICTIONS
 from sdk.vocabulary import Audience
 from sdk.webhooks import WebhookRequest, WebhookVerifier
@@ -149,6 +151,16 @@ class Connector:
     # Mailchimp's marketing permissions): the sync stores them and hands them back in `ConsentTag.known`.
     kept_attributes: ClassVar[tuple[str, ...]] = ()
 
+    def __init_subclass__(cls, **kwargs):
+        """The hooks that call the vendor fail with a ConnectorError only, however a connector reads the answers:
+        the worker then records a failed job (and retries it) instead of crashing on a KeyError."""
+        super().__init_subclass__(**kwargs)
+        for name in ("apply_consent", "push_unsubscribes", "find_identities"):
+            if name in cls.__dict__:
+                setattr(cls, name, _failing_as_connector_errors(cls.__dict__[name]))
+        if "fetch_contacts" in cls.__dict__:
+            cls.fetch_contacts = _streaming_as_connector_errors(cls.__dict__["fetch_contacts"])
+
     def __init__(self, config: Mapping[str, Any], *, sleep=time.sleep, clock=time.time):
         try:
             self.config = self.config_schema().load(dict(config))
@@ -220,3 +232,23 @@ class Connector:
     def webhook_validation(self, request: WebhookRequest) -> WebhookAnswer | None:
         """An answer to the vendor's URL validation request (Mailchimp's GET), or None."""
         return None
+
+
+def _failing_as_connector_errors(hook):
+    @functools.wraps(hook)
+    def call(self, *args, **kwargs):
+        with vendor_failures(self.name):
+            return hook(self, *args, **kwargs)
+
+    return call
+
+
+def _streaming_as_connector_errors(hook):
+    """For `fetch_contacts`: the vendor is called while the caller iterates, so the iteration is guarded too."""
+
+    @functools.wraps(hook)
+    def stream(self, *args, **kwargs):
+        with vendor_failures(self.name):
+            yield from hook(self, *args, **kwargs)
+
+    return stream

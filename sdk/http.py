@@ -6,6 +6,7 @@ fail. Clock and sleep are injectable so tests never sleep. A client-side limiter
 or concurrency limit, and quota headers are read after every response.
 """
 
+import contextlib
 import threading
 import time
 from collections import deque
@@ -17,7 +18,7 @@ from typing import Any
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from .errors import ConnectorError, RateLimitedError
+from .errors import ConnectorError, ConsentryError, RateLimitedError
 
 DEFAULT_TIMEOUT = (5.0, 60.0)  # connect, read
 
@@ -230,3 +231,27 @@ class Transport:
                 message, retry_after=verdict.wait, status=status, code=verdict.code, response=response
             )
         return ConnectorError(message, retryable=True, status=status, code=verdict.code, response=response)
+
+
+# What reading an answer of the wrong shape raises: a body that is not JSON, a field missing or of another type.
+_UNREADABLE = (ValueError, KeyError, IndexError, TypeError, AttributeError, requests.RequestException)
+
+
+@contextlib.contextmanager
+def vendor_failures(vendor: str):
+    """Whatever goes wrong while calling a vendor and reading its answers leaves as a ConnectorError.
+
+    A proxy's HTML page with a 200, a truncated body or a field of another type would otherwise escape as a
+    KeyError or a JSONDecodeError: the worker could not record the job as failed, and the sync would crash. Both
+    kinds are retryable. The message names the exception's type only; the original is dropped, since its text may
+    quote the body (and an address in it)."""
+    try:
+        yield
+    except ConsentryError:
+        raise
+    except (requests.ConnectionError, requests.Timeout) as error:
+        message = f"{vendor}: the connection failed ({type(error).__name__})"
+        raise ConnectorError(message, retryable=True, code="CONNECTION") from None
+    except _UNREADABLE as error:
+        message = f"{vendor}: unexpected answer ({type(error).__name__})"
+        raise ConnectorError(message, retryable=True, code="UNEXPECTED_RESPONSE") from None

@@ -28,7 +28,7 @@ from connectors.base import (
 from sdk.consent_state import EventKind
 from sdk.countries import jurisdiction_of_country
 from sdk.errors import ConnectorError
-from sdk.http import Credentials, RateLimiter, ResponsePolicy, Transport, Verdict
+from sdk.http import Credentials, RateLimiter, ResponsePolicy, Transport, Verdict, vendor_failures
 from sdk.webhooks import WebhookRequest
 
 from .webhooks import HubSpotWebhookVerifier
@@ -307,10 +307,9 @@ class HubSpotConnector(Connector):
         return report
 
     def _batch(self, path: str, body: dict, kind: str) -> WriteReport:
-        answer = self.transport.request("POST", path, json=body, kind=kind)
-        payload = _json(answer)
+        payload = self.transport.request("POST", path, json=body, kind=kind).json()
         report = WriteReport(calls=1)
-        report.applied = len(payload.get("results", []))
+        report.applied = len(payload["results"])  # in every batch answer: without it, nothing says the write happened
         for error in payload.get("errors", []):
             category = str(error.get("category") or error.get("subCategory") or "ERROR")
             if category in ("OBJECT_NOT_FOUND",):
@@ -387,16 +386,16 @@ class HubSpotConnector(Connector):
         if not ids:
             return events
         try:
-            answer = self.transport.request(
-                "POST",
-                "/crm/v3/objects/contacts/batch/read",
-                json={"inputs": [{"id": i} for i in ids], "properties": ["email"]},
-                kind="batch read",
-            )
-            emails = {
-                str(item["id"]): (item.get("properties") or {}).get("email")
-                for item in _json(answer).get("results", [])
-            }
+            with vendor_failures(self.name):  # an answer of the wrong shape is one more failed look-up
+                answer = self.transport.request(
+                    "POST",
+                    "/crm/v3/objects/contacts/batch/read",
+                    json={"inputs": [{"id": i} for i in ids], "properties": ["email"]},
+                    kind="batch read",
+                )
+                results = _json(answer).get("results", [])
+                found = {str(item["id"]): (item.get("properties") or {}).get("email") for item in results}
+                emails = {record_id: email for record_id, email in found.items() if isinstance(email, str)}
         except ConnectorError:
             emails = {}  # the server still stores the events; the record id finds the person if synced before
         return [InboundEvent(**{**event.__dict__, "email": emails.get(event.record_id)}) for event in events]

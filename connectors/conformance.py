@@ -19,7 +19,7 @@ import pytest
 from sdk.errors import ConnectorError, WebhookVerificationError
 from sdk.webhooks import WebhookRequest
 
-from .base import Capability, Unsubscribe
+from .base import Capability, ConsentTag, Unsubscribe
 
 
 class ConnectorConformance:
@@ -87,6 +87,49 @@ class ConnectorConformance:
             connector.push_unsubscribes([Unsubscribe(email="leak.check@example.com")])
         assert "@" not in str(error.value)
         assert "leak.check" not in repr(error.value.args)
+
+    # -- answers that are not the vendor's -----------------------------------------------------------------------
+
+    def test_an_unsubscribe_answered_by_a_proxy_page_is_not_applied(self, sandbox, make_connector):
+        """A 200 carrying a proxy's HTML page: the unsubscribe never reached the vendor, so it is not reported as
+        applied; it fails as a ConnectorError that the worker records and retries."""
+        connector = make_connector()
+        self.require(connector, Capability.PUSH_UNSUBSCRIBE)
+        self.seed(sandbox, ["proxied@example.com"])
+        self.set_faults(sandbox, garbage_next=1000)
+        with pytest.raises(ConnectorError) as error:
+            connector.push_unsubscribes([Unsubscribe(email="proxied@example.com")])
+        assert (error.value.code, error.value.retryable) == ("UNEXPECTED_RESPONSE", True)
+        assert "@" not in str(error.value)
+        self.set_faults(sandbox, garbage_next=0)
+        assert not self.is_unsubscribed(sandbox, "proxied@example.com")
+
+    def test_tags_answered_by_a_proxy_page_fail_as_a_connector_error(self, sandbox, make_connector):
+        connector = make_connector()
+        self.require(connector, Capability.TAG_CONSENT)
+        self.seed(sandbox, ["proxied@example.com"])
+        [contact] = connector.fetch_contacts()  # what a sync read, and hands back when it tags (see sync.py)
+        state = contact.attributes.get("object") or contact.attributes.get("status")
+        kept = {name: contact.attributes.get(name) for name in connector.kept_attributes}
+        tag = ConsentTag(
+            email=contact.email,
+            record_id=contact.record_id,
+            status={"email": "forbidden"},
+            known={**kept, "status": state, "object": state},
+        )
+        self.set_faults(sandbox, garbage_next=1000)
+        with pytest.raises(ConnectorError) as error:
+            connector.apply_consent([tag])
+        assert (error.value.code, error.value.retryable) == ("UNEXPECTED_RESPONSE", True)
+
+    def test_contacts_answered_by_a_proxy_page_fail_as_a_connector_error(self, sandbox, make_connector):
+        connector = make_connector()
+        self.require(connector, Capability.SYNC_CONTACTS)
+        self.seed(sandbox, ["proxied@example.com"])
+        self.set_faults(sandbox, garbage_next=1000)
+        with pytest.raises(ConnectorError) as error:
+            list(connector.fetch_contacts())
+        assert (error.value.code, error.value.retryable) == ("UNEXPECTED_RESPONSE", True)
 
     # -- webhooks ------------------------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 ADMIN_PREFIX = "/_sandbox"
+PROXY_PAGE = "<html><body><h1>Welcome</h1><p>Sign in to continue to the network.</p></body></html>"
 
 
 @dataclass
@@ -28,10 +29,12 @@ class Faults:
     """Failures to inject, for reliability tests; all off by default.
 
     `fail_next` makes the next N API requests answer `fail_status`; `error_rate` and `rate_limit_rate` fail a random
-    share of requests with a 5xx or the vendor's 429; `delay_seconds` slows every answer down.
+    share of requests with a 5xx or the vendor's 429; `garbage_next` makes the next N answer 200 with an HTML page,
+    as a misconfigured proxy would; `delay_seconds` slows every answer down.
     """
 
     fail_next: int = 0
+    garbage_next: int = 0
     fail_status: int = 503
     error_rate: float = 0.0
     rate_limit_rate: float = 0.0
@@ -40,7 +43,7 @@ class Faults:
     _random: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
     def update(self, settings: dict[str, Any]) -> None:
-        for name in ("fail_next", "fail_status", "error_rate", "rate_limit_rate", "delay_seconds", "seed"):
+        for name in self.public():
             if name in settings:
                 setattr(self, name, settings[name])
         if self.seed is not None:
@@ -50,7 +53,10 @@ class Faults:
         return {key: value for key, value in asdict(self).items() if not key.startswith("_")}
 
     def draw(self) -> str | None:
-        """'rate_limit', 'error' or None for the request being served."""
+        """'rate_limit', 'error', 'garbage' or None for the request being served."""
+        if self.garbage_next > 0:
+            self.garbage_next -= 1
+            return "garbage"
         if self.fail_next > 0:
             self.fail_next -= 1
             return "rate_limit" if self.fail_status == 429 else "error"
@@ -103,6 +109,8 @@ def install_faults(
             return rate_limited()
         if outcome == "error":
             return server_error(faults.fail_status if faults.fail_status >= 500 else 503)
+        if outcome == "garbage":
+            return Response(PROXY_PAGE, status=200, content_type="text/html")
         return None
 
     @app.route(f"{ADMIN_PREFIX}/faults", methods=["GET", "POST"])

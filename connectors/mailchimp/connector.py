@@ -222,8 +222,9 @@ class MailchimpConnector(_Connector):
         positions = positions or list(range(len(members)))
         position = {member["email_address"].lower(): positions[index] for index, member in enumerate(members)}
         report = WriteReport(calls=1)
-        report.applied = int(answer.get("total_created", 0)) + int(answer.get("total_updated", 0))
-        for error in answer.get("errors", []):
+        # Read strictly: an answer without these counts is not Mailchimp's, and the write cannot be taken as done.
+        report.applied = int(answer["total_created"]) + int(answer["total_updated"])
+        for error in answer["errors"]:
             index = position.get(str(error.get("email_address", "")).lower(), -1)
             message = str(error.get("error", ""))
             if "compliance state" in message.lower():

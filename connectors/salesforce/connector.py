@@ -263,8 +263,8 @@ class SalesforceConnector(Connector):
         """A SOQL query's records, one page (up to 2000) at a time, following `nextRecordsUrl`."""
         page = self._api("GET", "/query", params={"q": query}, kind="query").json()
         while True:
-            yield page.get("records", [])
-            if page.get("done", True) or not page.get("nextRecordsUrl"):
+            yield page["records"]  # read strictly: without them, an opt-out's records would seem not to exist
+            if page["done"] or not page.get("nextRecordsUrl"):
                 return
             page = self._api("GET", f"{self.session.instance_url}{page['nextRecordsUrl']}", kind="query more").json()
 
@@ -467,6 +467,8 @@ class SalesforceConnector(Connector):
                 method, "/composite/sobjects", json={"allOrNone": False, "records": chunk}, kind="collections"
             ).json()
             report.calls += 1
+            if len(answer) != len(chunk):  # one SaveResult per record, in order, or the writes cannot be told apart
+                raise ValueError("the collection's answer does not match the records sent")
             results.extend(answer)
             for position, result in enumerate(answer):
                 if result.get("success"):
@@ -507,8 +509,9 @@ class SalesforceConnector(Connector):
             self._api("PATCH", f"/jobs/ingest/{job['id']}", json={"state": "UploadComplete"}, kind="bulk close")
             state = self._wait_for(job["id"])
             report.calls += 4
-            report.applied += int(state.get("numberRecordsProcessed", 0)) - int(state.get("numberRecordsFailed", 0))
-            report.failed.extend((-1, "BULK_RECORD_FAILED") for _ in range(int(state.get("numberRecordsFailed", 0))))
+            failed = int(state["numberRecordsFailed"])
+            report.applied += int(state["numberRecordsProcessed"]) - failed
+            report.failed.extend((-1, "BULK_RECORD_FAILED") for _ in range(failed))
         return report
 
     def _wait_for(self, job_id: str, *, timeout: float = 600.0) -> dict:

@@ -5,6 +5,7 @@ says "look at job N now". A job is claimed with a lease, so a worker killed mid-
 runs out the job is due again. Pushing an unsubscribe is idempotent, so doing it twice is harmless.
 """
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,8 @@ from sqlalchemy import Connection, Engine, and_, or_, select, update
 from connectors.base import Connector, Unsubscribe
 from sdk.errors import ConnectorError
 from sdk.store import persons, propagation_jobs, reading
+
+log = logging.getLogger("consentry.propagation")
 
 LEASE = timedelta(seconds=30)
 MAX_ATTEMPTS = 8
@@ -70,9 +73,9 @@ def run_job(
     )
     try:
         report = connector.push_unsubscribes([unsubscribe])
-    except ConnectorError as error:
-        code = (error.code or "CONNECTOR_ERROR")[:120]
-        if error.retryable and claimed.attempts < max_attempts:
+    except Exception as error:  # see `_failure`
+        code, retryable = _failure(claimed.target_system, error)
+        if retryable and claimed.attempts < max_attempts:
             retry_at = now() + backoff(claimed.attempts)
             return _finish(engine, job_id, "failed", now(), error=code, retry_at=retry_at)
         return _finish(engine, job_id, "dead", now(), error=code)
@@ -224,19 +227,28 @@ def run_target(
     ]
     try:
         report = connector.push_unsubscribes(items)
-    except ConnectorError as error:
+    except Exception as error:  # see `_failure`
+        code, retryable = _failure(target, error)
         with engine.begin() as connection:
-            return _failed_all(connection, claimed, error, now, max_attempts)
+            return _failed_all(connection, claimed, code, retryable, now, max_attempts)
     with engine.begin() as connection:
         return _outcomes(connection, claimed, report, now, max_attempts)
 
 
-def _failed_all(connection: Connection, claimed, error: ConnectorError, now, max_attempts: int) -> list[Outcome]:
+def _failure(target: str, error: Exception) -> tuple[str, bool]:
+    """The code to record and whether to retry. Connectors fail with a ConnectorError; anything else is a bug in
+    one, recorded and retried like a vendor failure so that the job ends failed or dead, never left running."""
+    if isinstance(error, ConnectorError):
+        return (error.code or "CONNECTOR_ERROR")[:120], error.retryable
+    log.error("%s: the connector raised %s instead of a ConnectorError", target, type(error).__name__)
+    return f"UNEXPECTED_{type(error).__name__}"[:120], True
+
+
+def _failed_all(connection: Connection, claimed, code: str, retryable: bool, now, max_attempts: int) -> list[Outcome]:
     """The whole batch failed: retry what may be retried (with backoff), the rest is dead."""
-    code = (error.code or "CONNECTOR_ERROR")[:120]
     outcomes = []
     for job in claimed:
-        if error.retryable and job.attempts < max_attempts:
+        if retryable and job.attempts < max_attempts:
             retry_at = now() + backoff(job.attempts)
             outcomes.append(_finish(connection, job.id, "failed", now(), error=code, retry_at=retry_at))
         else:

@@ -4,7 +4,7 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from connectors.base import Capability
-from sdk.errors import WebhookPayloadError, WebhookVerificationError
+from sdk.errors import ConnectorError, WebhookPayloadError, WebhookVerificationError
 from sdk.webhooks import WebhookRequest
 
 from .errors import error_body
@@ -40,6 +40,8 @@ def receive(name: str):
     except WebhookVerificationError as error:
         state.metrics.rejected.labels(name, "verification").inc()
         return error_body(401, "WebhookRejected", str(error))
+    except ConnectorError as error:  # a look-up at the vendor failed: nothing stored, so the vendor retries
+        return error_body(503, "VendorUnavailable", str(error))
     others = [target for target in state.runtime.connectors if target != name]
     try:
         result = ingest(

@@ -1,6 +1,8 @@
 """The server's durable inbox and propagation, with two in-memory connectors (no vendor involved)."""
 
+import itertools
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -10,10 +12,10 @@ from sdk.errors import ConfigurationError
 from sdk.identity import IdentifierKind
 from sdk.store import consent_events, propagation_jobs, upgrade
 from webhook_server import create_app
-from webhook_server.propagation import due_jobs, run_job
+from webhook_server.propagation import due_jobs, run_job, run_target
 
 from . import relay_connector
-from .relay_connector import FAILURES, UNSUBSCRIBED, sign
+from .relay_connector import BROKEN, FAILURES, UNSUBSCRIBED, sign
 
 PEPPER = "server-test-pepper-0123456789"
 
@@ -24,6 +26,7 @@ def _relays():
     registry.register("beta", "tests.webhook_server.relay_connector:BetaConnector")
     UNSUBSCRIBED.clear()
     FAILURES.clear()
+    BROKEN.clear()
 
 
 @pytest.fixture
@@ -156,6 +159,39 @@ def test_a_failing_target_is_retried_then_dead_then_replayable(app):
     FAILURES["beta"] = 0
     assert retry_dead(runtime.services.engine) == 1
     assert run_job(runtime.services.engine, runtime.connectors, job).status == "done"
+
+
+def test_a_connector_that_crashes_leaves_its_jobs_failed_then_dead_never_running(app):
+    """A connector's bug (not a ConnectorError) is recorded on the job and retried like a vendor failure; before,
+    the job stayed `running` and was claimed again after every lease, forever, with no error on record."""
+    engine = app.extensions["consentry"].runtime.services.engine
+    connectors = app.extensions["consentry"].runtime.connectors
+    BROKEN.add("beta")
+    deliver(app.test_client(), "alpha", [optout("a-1")])
+    hours = itertools.count(1)  # every retry is due by the next round
+
+    def later():
+        return datetime.now(UTC) + timedelta(hours=next(hours))
+
+    rounds = [
+        outcome for _ in range(3) for outcome in run_target(engine, connectors, "beta", max_attempts=3, now=later)
+    ]
+    assert [outcome.status for outcome in rounds] == ["failed", "failed", "dead"]
+    with engine.connect() as connection:
+        job = connection.execute(select(propagation_jobs.c.status, propagation_jobs.c.last_error)).one()
+    assert tuple(job) == ("dead", "UNEXPECTED_RuntimeError")
+
+
+def test_a_failed_look_up_at_the_vendor_gets_503_and_stores_nothing(app):
+    """An event naming a record only, whose vendor cannot say who it is: no 2xx, so the vendor delivers again."""
+    answer = deliver(
+        app.test_client(),
+        "alpha",
+        [{"id": "a-1", "kind": "withdrawn", "record": "r-1", "at": "2026-05-01T10:00:00+00:00"}],
+    )
+    assert answer.status_code == 503
+    assert answer.json["error"] == "VendorUnavailable"
+    assert count(app, consent_events) == 0
 
 
 def test_unknown_connector_is_404_json(app):

@@ -12,6 +12,7 @@ moves only once its whole read has been recorded, so an interrupted run resumes 
 what the systems say (facts, idempotent) but writes nothing to any system and leaves the watermarks alone.
 """
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,11 +22,12 @@ from sqlalchemy import bindparam, select, update
 
 from connectors.base import Capability, ConsentTag, RemoteContact, Unsubscribe
 from sdk.consent_state import ConsentEvent, ConsentStatus, derive_state
+from sdk.contacts_csv import zone_of_phone
 from sdk.errors import InvalidInputError
 from sdk.facts import Facts
 from sdk.models import Contact, Request
 from sdk.persons import ensure_people, identifiers
-from sdk.rules import evaluate
+from sdk.rules import JURISDICTIONS, evaluate
 from sdk.store import contacts, insert_ignoring_duplicates, persons, propagation_jobs, reading, sync_state
 from sdk.vocabulary import Action, Audience, Channel
 
@@ -318,14 +320,13 @@ def _tag(row, events, advertiser: str, now: datetime, *, pushed: bool = False, h
         audience = Audience(row.audience)
     except ValueError:
         audience = None
+    time_zone = _callee_zone(row)
     for channel in TAGGED_CHANNELS:
         state = derive_state(events, channel=channel.value, advertiser=advertiser)
         facts = {"consent_state": {"granted": "opt_in", "opted_out": "withdrawn"}.get(state.status.value, "none")}
         if state.since is not None and state.status is not ConsentStatus.UNKNOWN:
             facts["consent_date" if state.status is ConsentStatus.GRANTED else "withdrawal_date"] = state.since.date()
-        contact = Contact(
-            audience=audience, jurisdiction=row.jurisdiction, time_zone="Europe/Paris", facts=Facts(facts)
-        )
+        contact = Contact(audience=audience, jurisdiction=row.jurisdiction, time_zone=time_zone, facts=Facts(facts))
         decision = evaluate(Request(contact=contact, channel=channel, at=now, action=Action.SEND))
         verdicts[channel.value] = decision.verdict.value
         if channel is Channel.EMAIL and decision.legal_basis is not None:
@@ -347,6 +348,16 @@ def _tag(row, events, advertiser: str, now: datetime, *, pushed: bool = False, h
             "resubscribe": resubscribe,
         },
     )
+
+
+def _callee_zone(row) -> str:
+    """The zone a call's hours are judged in: the number's own (+262 is La Réunion), else the legal time of the
+    record's jurisdiction (New York's for the United States), else Paris's."""
+    if row.phone:
+        with contextlib.suppress(InvalidInputError):
+            return zone_of_phone(row.phone, row.jurisdiction)
+    jurisdiction = JURISDICTIONS.get((row.jurisdiction or "").upper())
+    return jurisdiction.legal_time_zone if jurisdiction is not None else "Europe/Paris"
 
 
 def _remember_tags(runtime, system: str, written: list[ConsentTag]) -> None:

@@ -22,14 +22,12 @@ from hashlib import blake2b
 from operator import itemgetter
 from typing import IO
 
-import phonenumbers
-from phonenumbers import timezone as phone_timezones
-
 from .errors import InvalidInputError
 from .facts import FACT_TYPES, Facts
 from .models import Contact, Request
 from .rules import evaluate
 from .scenarios import sender_of
+from .telephone import zone_of_phone
 from .vocabulary import Action, Audience, Channel
 
 IDENTITY_COLUMNS = ("contact_id", "email", "phone", "audience", "jurisdiction", "time_zone", "subdivision")
@@ -38,7 +36,6 @@ OUTPUT_FIELDS = ("row", "contact_id", "decision", "conditions", "reason_codes", 
 _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE_SHAPE = re.compile(r"^\+?[0-9][0-9 ().-]{4,24}$")
 _COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,60}$")
-_REGION_OF = {"UK": "GB"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,21 +117,6 @@ def _request(values: dict[str, str], channel: Channel, at: datetime, action: Act
         contact_id=values.get("contact_id") or None,
     )
     return Request(contact=contact, channel=channel, at=at, action=action, sender=sender_of(facts))
-
-
-def zone_of_phone(phone: str, jurisdiction: str | None) -> str:
-    """The callee's time zone from the number itself (+262 is La Réunion), when it has exactly one."""
-    region = _REGION_OF.get(jurisdiction or "", jurisdiction)
-    try:
-        number = phonenumbers.parse(phone, region)
-    except phonenumbers.NumberParseException:
-        raise InvalidInputError("invalid phone number", field="phone") from None
-    if not phonenumbers.is_possible_number(number):
-        raise InvalidInputError("invalid phone number", field="phone")
-    zones = [z for z in phone_timezones.time_zones_for_number(number) if z != "Etc/Unknown"]
-    if len(zones) != 1:
-        raise InvalidInputError("unknown time zone: the phone number spans several", field="time_zone")
-    return zones[0]
 
 
 _NO_DECISION = ("", "", "", "", "")

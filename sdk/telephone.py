@@ -1,4 +1,5 @@
-"""Calling calendars: windows in the callee's time zone, public holidays, and the rolling frequency cap.
+"""Calling calendars: windows in the callee's time zone (from the number when it tells), public holidays, and
+the rolling frequency cap.
 
 French consumer calls (D223-9): Monday to Friday, [10:00, 13:00) and [14:00, 20:00), never on an L3133-1
 public holiday, at most 4 calls or attempts per 30 days. The end of each window is excluded (RULES.md §4.3 [H]).
@@ -10,6 +11,10 @@ from datetime import date, datetime, time, timedelta
 from functools import cache
 
 import holidays
+import phonenumbers
+from phonenumbers import timezone as phone_timezones
+
+from .errors import InvalidInputError
 
 Window = tuple[time, time]
 FRENCH_WINDOWS: tuple[Window, ...] = ((time(10), time(13)), (time(14), time(20)))
@@ -86,3 +91,21 @@ def frequency_frees_at(attempts: Sequence[datetime], moment: datetime, *, cap: i
     if len(recent) < cap:
         return moment
     return recent[len(recent) - cap] + timedelta(days=days)
+
+
+_REGION_OF = {"UK": "GB"}  # jurisdiction codes that are not the numbering region's ISO code
+
+
+def zone_of_phone(phone: str, jurisdiction: str | None) -> str:
+    """The callee's time zone from the number itself (+262 is La Réunion), when it has exactly one."""
+    region = _REGION_OF.get(jurisdiction or "", jurisdiction)
+    try:
+        number = phonenumbers.parse(phone, region)
+    except phonenumbers.NumberParseException:
+        raise InvalidInputError("invalid phone number", field="phone") from None
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidInputError("invalid phone number", field="phone")
+    zones = [z for z in phone_timezones.time_zones_for_number(number) if z != "Etc/Unknown"]
+    if len(zones) != 1:
+        raise InvalidInputError("unknown time zone: the phone number spans several", field="time_zone")
+    return zones[0]

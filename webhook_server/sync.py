@@ -22,13 +22,13 @@ from sqlalchemy import bindparam, select, update
 
 from connectors.base import Capability, ConsentTag, RemoteContact, Unsubscribe
 from sdk.consent_state import ConsentEvent, ConsentStatus, derive_state
-from sdk.contacts_csv import zone_of_phone
 from sdk.errors import InvalidInputError
 from sdk.facts import Facts
 from sdk.models import Contact, Request
 from sdk.persons import ensure_people, identifiers
 from sdk.rules import JURISDICTIONS, evaluate
 from sdk.store import contacts, insert_ignoring_duplicates, persons, propagation_jobs, reading, sync_state
+from sdk.telephone import zone_of_phone
 from sdk.vocabulary import Action, Audience, Channel
 
 from .runtime import Runtime

@@ -35,13 +35,19 @@ class Contact:
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """The question put to the engine: may `sender` perform `action` on `contact` by `channel` at `at`?"""
+    """The question put to the engine: may `sender` perform `action` on `contact` by `channel` at `at`?
+
+    `standing` asks instead for the verdict that holds between sends (a CRM's consent tag, a report's count): the
+    hours and days a call may be made become a condition of each call rather than deciding the verdict, which
+    would otherwise turn to "forbidden" every evening. `at` still decides which rules are in force.
+    """
 
     contact: Contact
     channel: Channel
     at: datetime
     action: Action = Action.SEND
     sender: SenderType = SenderType.COMPANY
+    standing: bool = False
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:

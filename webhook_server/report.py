@@ -13,13 +13,10 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from sdk import retention
-from sdk.consent_state import derive_state
-from sdk.facts import Facts
 from sdk.ledger import Ledger
-from sdk.models import Contact, Request
-from sdk.rules import evaluate
+from sdk.standing import standing_decision
 from sdk.store import contacts, persons, propagation_jobs, reading
-from sdk.vocabulary import Action, Audience, Channel
+from sdk.vocabulary import Audience, Channel
 
 CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.PHONE_HUMAN, Channel.POSTAL)
 
@@ -43,19 +40,11 @@ def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | No
         people = list(connection.execute(query))
     for person in people:
         events = ledger.events(email=person.email, phone=person.phone)
+        audience = Audience(person.audience) if person.audience in {a.value for a in Audience} else None
         for channel in CHANNELS:
-            state = derive_state(events, channel=channel.value, advertiser=advertiser)
-            facts = {"consent_state": {"granted": "opt_in", "opted_out": "withdrawn"}.get(state.status.value, "none")}
-            if state.since is not None:
-                facts["consent_date" if facts["consent_state"] == "opt_in" else "withdrawal_date"] = state.since.date()
-            audience = Audience(person.audience) if person.audience in {a.value for a in Audience} else None
-            contact = Contact(
-                audience=audience,
-                jurisdiction=person.jurisdiction,
-                time_zone="Europe/Paris",
-                facts=Facts(facts if facts["consent_state"] != "none" else {"consent_state": "none"}),
+            decision, _ = standing_decision(
+                events, channel, advertiser=advertiser, audience=audience, jurisdiction=person.jurisdiction, at=at
             )
-            decision = evaluate(Request(contact=contact, channel=channel, at=at, action=Action.SEND))
             reach.setdefault((channel.value, person.audience or "unknown"), Counter())[decision.verdict.value] += 1
             if not decision.allowed:
                 blockers.update(r.code for r in decision.reasons if r.effect == "blocks")

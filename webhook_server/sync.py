@@ -12,7 +12,6 @@ moves only once its whole read has been recorded, so an interrupted run resumes 
 what the systems say (facts, idempotent) but writes nothing to any system and leaves the watermarks alone.
 """
 
-import contextlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -23,13 +22,10 @@ from sqlalchemy import bindparam, select, update
 from connectors.base import Capability, ConsentTag, RemoteContact, Unsubscribe
 from sdk.consent_state import ConsentEvent, ConsentStatus, derive_state
 from sdk.errors import InvalidInputError
-from sdk.facts import Facts
-from sdk.models import Contact, Request
 from sdk.persons import ensure_people, identifiers
-from sdk.rules import JURISDICTIONS, evaluate
+from sdk.standing import standing_decision
 from sdk.store import contacts, insert_ignoring_duplicates, persons, propagation_jobs, reading, sync_state
-from sdk.telephone import zone_of_phone
-from sdk.vocabulary import Action, Audience, Channel
+from sdk.vocabulary import Audience, Channel
 
 from .runtime import Runtime
 
@@ -314,32 +310,26 @@ def _parse_tag(text: str | None) -> dict[str, str]:
 
 
 def _tag(row, events, advertiser: str, now: datetime, *, pushed: bool = False, here=frozenset()) -> ConsentTag:
-    """The engine's verdict per channel for this person, from what the ledger holds."""
-    verdicts, basis = {}, None
+    """The engine's standing verdict per channel for this person, from what the ledger holds."""
     try:
         audience = Audience(row.audience)
     except ValueError:
         audience = None
-    time_zone = _callee_zone(row)
-    for channel in TAGGED_CHANNELS:
-        state = derive_state(events, channel=channel.value, advertiser=advertiser)
-        facts = {"consent_state": {"granted": "opt_in", "opted_out": "withdrawn"}.get(state.status.value, "none")}
-        if state.since is not None and state.status is not ConsentStatus.UNKNOWN:
-            facts["consent_date" if state.status is ConsentStatus.GRANTED else "withdrawal_date"] = state.since.date()
-        contact = Contact(audience=audience, jurisdiction=row.jurisdiction, time_zone=time_zone, facts=Facts(facts))
-        decision = evaluate(Request(contact=contact, channel=channel, at=now, action=Action.SEND))
-        verdicts[channel.value] = decision.verdict.value
-        if channel is Channel.EMAIL and decision.legal_basis is not None:
-            basis = decision.legal_basis.value
-    email = derive_state(events, channel="email", advertiser=advertiser)
+    decisions = {
+        channel: standing_decision(
+            events, channel, advertiser=advertiser, audience=audience, jurisdiction=row.jurisdiction, at=now
+        )
+        for channel in TAGGED_CHANNELS
+    }
+    email_decision, email = decisions[Channel.EMAIL]
     # Only a newer, explicit, provable consent in the ledger may lift an opt-out this system holds.
     resubscribe = email.status is ConsentStatus.GRANTED and email.provable and "email" in here
     return ConsentTag(
         email=row.email,
         phone=row.phone,
         record_id=row.source_record_id,
-        status=verdicts,
-        legal_basis=basis,
+        status={channel.value: decision.verdict.value for channel, (decision, _) in decisions.items()},
+        legal_basis=email_decision.legal_basis.value if email_decision.legal_basis is not None else None,
         known={
             **json.loads(row.kept_fields or "{}"),
             "status": "unsubscribed" if pushed else row.vendor_state,
@@ -348,16 +338,6 @@ def _tag(row, events, advertiser: str, now: datetime, *, pushed: bool = False, h
             "resubscribe": resubscribe,
         },
     )
-
-
-def _callee_zone(row) -> str:
-    """The zone a call's hours are judged in: the number's own (+262 is La Réunion), else the legal time of the
-    record's jurisdiction (New York's for the United States), else Paris's."""
-    if row.phone:
-        with contextlib.suppress(InvalidInputError):
-            return zone_of_phone(row.phone, row.jurisdiction)
-    jurisdiction = JURISDICTIONS.get((row.jurisdiction or "").upper())
-    return jurisdiction.legal_time_zone if jurisdiction is not None else "Europe/Paris"
 
 
 def _remember_tags(runtime, system: str, written: list[ConsentTag]) -> None:

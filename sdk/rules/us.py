@@ -43,12 +43,13 @@ def live_call(request: Request, findings: Findings) -> None:
     if facts.national_dnc_registered and not consented:
         findings.forbid("US_TCPA_DNC")
     local, _zone_known = callee_local_time(request)
-    if TCPA_CALENDAR.window_at(local) is None:
+    if not request.standing and TCPA_CALENDAR.window_at(local) is None:
         findings.forbid("US_TCPA_HOURS", detail=f"callee local time {local.strftime('%H:%M')}")
         return
     basis = LegalBasis.CONSENT if consented else LegalBasis.LEGITIMATE_INTEREST
-    findings.permit("US_TCPA_HOURS", "must_identify_caller", basis=basis)
-    findings.hold_until(TCPA_CALENDAR.closes_at(local))
+    findings.permit("US_TCPA_HOURS", "must_identify_caller", basis=basis)  # standing: the hours bind each call
+    if not request.standing:
+        findings.hold_until(TCPA_CALENDAR.closes_at(local))
 
 
 def autodialled(request: Request, findings: Findings) -> None:

@@ -370,3 +370,40 @@ def test_an_objection_stops_calls_to_professionals_too():
     decision = decide(at="2026-09-15T11:00:00+02:00", audience="b2b_nominative", objected=True)
     assert decision.verdict is Verdict.FORBIDDEN
     assert "GDPR_OBJECTION_ABSOLUTE" in blocks(decision)
+
+
+# -- a standing verdict (a CRM tag): the hours are a condition of each call ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        "2026-11-24T22:00:00+01:00",  # a Tuesday evening
+        "2026-11-29T11:00:00+01:00",  # a Sunday morning
+        "2026-12-25T11:00:00+01:00",  # Christmas Day, a public holiday
+        "2026-11-24T13:00:00+01:00",  # the end of the morning window, excluded
+    ],
+)
+def test_a_standing_verdict_makes_the_calling_hours_a_condition(at):
+    request = phone_request(at=at, **CONSENTED)
+    assert blocks(evaluate(request)) >= {"FR_PHONE_HOURS"}  # a call right now is not allowed
+    standing = evaluate(replace(request, standing=True))
+    assert standing.verdict is Verdict.ALLOWED_WITH_CONDITIONS
+    assert "must_call_within_allowed_days_and_hours_consumer_tz" in standing.conditions
+    assert standing.valid_until is None or standing.valid_until.date() > datetime.fromisoformat(at).date()
+
+
+def test_a_standing_verdict_keeps_every_other_prohibition():
+    request = phone_request(at="2026-11-24T11:00:00+01:00")  # no consent, in the opt-in era
+    assert evaluate(request).verdict is Verdict.FORBIDDEN
+    assert evaluate(replace(request, standing=True)).verdict is Verdict.FORBIDDEN
+
+
+def test_a_standing_verdict_on_a_us_call_keeps_the_tcpa_hours_as_its_reason():
+    request = request_from_fields(
+        {"jurisdiction": "US", "channel": "phone_human", "audience": "b2c", "evaluated_at": "2026-11-25T03:00:00Z"}
+    )
+    assert blocks(evaluate(request)) == {"US_TCPA_HOURS"}  # 22:00 in New York
+    standing = evaluate(replace(request, standing=True))
+    assert standing.verdict is Verdict.ALLOWED_WITH_CONDITIONS
+    assert "US_TCPA_HOURS" in codes(standing, Effect.PERMITS)

@@ -1,21 +1,20 @@
-"""The tag a sync writes for a record: call hours judged in the callee's own zone, not in Paris for everyone."""
+"""The tag a sync writes for a record is a standing verdict: the same whatever the hour or the day of the sync."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
-import pytest
-
+from sdk.consent_state import ConsentEvent, EventKind
 from webhook_server.sync import _tag
 
-# 22:00 UTC on a Tuesday: 17:00 in New York (within the TCPA's 08:00-21:00), 23:00 in Paris.
-EVENING_IN_PARIS = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
+MONDAY = datetime(2026, 12, 21, 0, 30, tzinfo=UTC)  # the week of 25 December, a French public holiday
+EVERY_HOUR_OF_A_WEEK = [MONDAY + timedelta(hours=hours) for hours in range(7 * 24)]
 
 
-def record(jurisdiction: str | None, phone: str | None = None) -> SimpleNamespace:
+def record(jurisdiction: str) -> SimpleNamespace:
     """A row of the sync's contacts query, as `_tag` reads it."""
     return SimpleNamespace(
         email="someone@example.com",
-        phone=phone,
+        phone=None,
         source_record_id="r-1",
         audience="b2c",
         jurisdiction=jurisdiction,
@@ -25,28 +24,37 @@ def record(jurisdiction: str | None, phone: str | None = None) -> SimpleNamespac
     )
 
 
-def phone_verdict(row, at=EVENING_IN_PARIS) -> str:
-    return _tag(row, [], "default", at).status["phone_human"]
+def consent_to_calls() -> list[ConsentEvent]:
+    given = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    return [
+        ConsentEvent("c-1", EventKind.GRANTED, channel, given, "hubspot", "default", method="signed_form")
+        for channel in ("phone_human", "sms")
+    ]
 
 
-def test_a_us_record_is_judged_in_new_york_time():
-    assert phone_verdict(record("US")) == "allowed_with_conditions"
-    assert phone_verdict(record("US"), at=datetime(2026, 11, 25, 3, 0, tzinfo=UTC)) == "forbidden"  # 22:00 there
+def tags_over_the_week(jurisdiction: str, events) -> set[tuple]:
+    return {
+        tuple(sorted(_tag(record(jurisdiction), events, "default", at).status.items())) for at in EVERY_HOUR_OF_A_WEEK
+    }
 
 
-@pytest.mark.parametrize(
-    ("phone", "verdict"),
-    [
-        ("+1 808 555 0100", "allowed_with_conditions"),  # Honolulu: 12:00 there
-        ("+1 212 555 0100", "allowed_with_conditions"),  # New York: 17:00
-        ("not a number", "allowed_with_conditions"),  # no zone from it: the jurisdiction's legal time
-    ],
-)
-def test_the_numbers_own_zone_comes_first(phone, verdict):
-    assert phone_verdict(record("US", phone)) == verdict
+def test_a_french_consumers_tag_does_not_change_at_night_on_sundays_or_on_holidays():
+    """Before, the phone and SMS verdicts turned to forbidden outside 10:00-13:00 and 14:00-20:00 on working days."""
+    [tag] = tags_over_the_week("FR", consent_to_calls())
+    assert dict(tag) == {
+        "email": "forbidden",
+        "phone_human": "allowed_with_conditions",
+        "sms": "allowed_with_conditions",
+    }
 
 
-def test_hawaii_is_still_in_hours_when_new_york_is_not():
-    at = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # 22:00 in New York, 17:00 in Honolulu
-    assert phone_verdict(record("US", "+1 808 555 0100"), at=at) == "allowed_with_conditions"
-    assert phone_verdict(record("US", "+1 212 555 0100"), at=at) == "forbidden"
+def test_a_us_tag_does_not_change_with_the_hour():
+    """Before, a US record's calls were judged in Paris time and forbidden from 21:00 there."""
+    [tag] = tags_over_the_week("US", [])
+    assert dict(tag)["phone_human"] == "allowed_with_conditions"
+
+
+def test_a_standing_verdict_still_forbids_what_is_forbidden_at_every_hour():
+    """Without consent, French consumer calls need it (from 2026-08-11): no hour makes them allowed."""
+    [tag] = tags_over_the_week("FR", [])
+    assert dict(tag)["phone_human"] == "forbidden"

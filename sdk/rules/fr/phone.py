@@ -196,6 +196,10 @@ def call_windows(request: Request, findings: Findings) -> None:
     """Monday-Friday, [10:00,13:00) and [14:00,20:00) in the consumer's zone, no public holidays."""
     if is_non_commercial(request):
         return
+    if request.standing:  # no call at hand: the windows bind each call
+        findings.note("FR_PHONE_HOURS")
+        findings.require("must_call_within_allowed_days_and_hours_consumer_tz")
+        return
     local, zone_known = callee_local_time(request)
     if zone_known:
         findings.note("FR_PHONE_HOURS_CONSUMER_TZ")
@@ -250,9 +254,12 @@ def sms_windows(request: Request, findings: Findings) -> None:
     """Whether D223-9 covers SMS is unsettled: consumer SMS keep to the call windows (RULES.md §4.3)."""
     if is_non_commercial(request) or request.channel is not Channel.SMS:
         return
+    findings.note("FR_SMS_HOURS_UNCLEAR")
+    if request.standing:
+        findings.require("must_call_within_allowed_days_and_hours_consumer_tz")
+        return
     local, _zone_known = callee_local_time(request)
     calendar = calendar_for(request)
-    findings.note("FR_SMS_HOURS_UNCLEAR")
     if calendar.window_at(local) is None:
         findings.forbid(
             "FR_SMS_HOURS_UNCLEAR",

@@ -1,0 +1,37 @@
+"""The standing verdict on one person and channel, from the ledger: what the sync tags into each CRM and what the
+report counts.
+
+It holds between sends, whatever the hour: the days and hours a call may be made are a condition of each call
+(`Request.standing`), so a tag written at night says what a tag written at noon says.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from .consent_state import ConsentEvent, ConsentState, ConsentStatus, derive_state
+from .decision import Decision
+from .facts import Facts
+from .models import Contact, Request
+from .rules import evaluate
+from .vocabulary import Action, Audience, Channel
+
+_CONSENT_FACT = {ConsentStatus.GRANTED: "opt_in", ConsentStatus.OPTED_OUT: "withdrawn"}
+
+
+def standing_decision(
+    events: Sequence[ConsentEvent],
+    channel: Channel,
+    *,
+    advertiser: str,
+    audience: Audience | None,
+    jurisdiction: str | None,
+    at: datetime,
+) -> tuple[Decision, ConsentState]:
+    """The engine's standing verdict on a send by `channel`, and the consent state the ledger's events give."""
+    state = derive_state(events, channel=channel.value, advertiser=advertiser)
+    facts = {"consent_state": _CONSENT_FACT.get(state.status, "none")}
+    if state.since is not None and state.status is not ConsentStatus.UNKNOWN:
+        facts["consent_date" if state.status is ConsentStatus.GRANTED else "withdrawal_date"] = state.since.date()
+    contact = Contact(audience=audience, jurisdiction=jurisdiction, facts=Facts(facts))
+    request = Request(contact=contact, channel=channel, at=at, action=Action.SEND, standing=True)
+    return evaluate(request), state

@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -177,6 +178,11 @@ def _add_explain(commands) -> None:
     explain_parser.add_argument(
         "--fact", action="append", default=[], metavar="KEY=VALUE", help="a fact of the scenario vocabulary"
     )
+    explain_parser.add_argument(
+        "--standing",
+        action="store_true",
+        help="the verdict a CRM tag shows, whatever the hour: calling hours become a condition of each call",
+    )
     explain_parser.add_argument("--scenario", type=Path, help="explain a scenario from this file instead")
     explain_parser.add_argument("--id", help="the scenario's id in --scenario")
     explain_parser.set_defaults(handler=_explain)
@@ -197,6 +203,8 @@ def _explain(arguments) -> int:
                 "facts": facts,
             }
         )
+    if arguments.standing:
+        request = replace(request, standing=True)
     print(explain(request, evaluate(request)))
     return EXIT_OK
 

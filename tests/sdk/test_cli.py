@@ -275,6 +275,17 @@ def test_explain_prints_the_decision_reasons_confidence_and_sources(capsys):
     assert "[rebuild_or_recollect_consent]" in out
 
 
+def test_explain_standing_gives_the_verdict_a_tag_shows_whatever_the_hour(capsys):
+    evening = ["explain", "--channel", "phone_human", "--at", "2026-11-24T22:00:00+01:00"]
+    evening += ["--fact", "consent_state=opt_in", "--fact", "consent_date=2026-11-01"]
+    assert main(evening) == 0
+    assert capsys.readouterr().out.startswith("Decision: forbidden\n")  # a call at 22:00
+    assert main([*evening, "--standing"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Decision: allowed with conditions\n")
+    assert "[must_call_within_allowed_days_and_hours_consumer_tz]" in out
+
+
 def test_explain_a_scenario_from_a_file_by_id(capsys):
     scenario = next(s for s in load_scenarios(SCENARIOS) if s.request is not None)
     assert main(["explain", "--scenario", str(SCENARIOS), "--id", scenario.id]) == 0

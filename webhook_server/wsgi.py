@@ -1,5 +1,6 @@
 """The WSGI entry point for gunicorn: `gunicorn webhook_server.wsgi:app`."""
 
+import gc
 import sys
 
 from .app import create_app
@@ -15,3 +16,8 @@ app = create_app()
 # 525-754 requests/s against 514-564 (benchmarks/RESULTS.md).
 if isinstance(app.extensions["consentry"].commit_group, CommitGroup):
     sys.setswitchinterval(0.0005)
+
+# What the process built before its first request (imports, the app, its connectors) lives as long as the process.
+# Frozen, the collector's full passes no longer walk it: measured under load, each web process otherwise paused 70
+# to 103 ms every few seconds for a full collection, holding the interpreter lock from all its request threads.
+gc.freeze()

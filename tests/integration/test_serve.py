@@ -109,3 +109,15 @@ def test_a_web_process_shortens_the_switch_interval_only_for_its_own_writer_thre
     probe = "import sys, webhook_server.wsgi; print(sys.getswitchinterval())"
     shown = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     assert float(shown.stdout) == pytest.approx(interval)
+
+
+def test_a_web_process_freezes_what_it_built_before_serving(tmp_path):
+    """So that a full collection under load walks the requests' objects, not every import (a 100 ms pause)."""
+    url = f"sqlite:///{tmp_path / 'consentry.db'}"
+    upgrade(url)
+    probe = "import gc, webhook_server.wsgi; print(gc.get_freeze_count(), len(gc.get_objects()))"
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], env=server_env(tmp_path, url), capture_output=True, text=True, check=True
+    )
+    frozen, still_walked = map(int, shown.stdout.split())
+    assert frozen > 10 * still_walked

@@ -1,6 +1,7 @@
 """Server-side commands: `serve`, `worker`, `propagation failed|retry`, registered through entry points."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -51,12 +52,19 @@ def _serve(arguments) -> int:
     runtime.close()
     server = [sys.executable, "-m", "gunicorn", "--bind", arguments.bind, "--workers", str(arguments.workers)]
     server += ["--threads", str(arguments.threads), "--access-logfile", "-", "webhook_server.wsgi:app"]
-    if not on_sqlite:  # PostgreSQL takes concurrent writers: each gunicorn process commits its own deliveries
-        os.execvp(sys.executable, server)
     from .inbox_writer import start_writer, writer_settings
+    from .metrics import shared_counters
 
-    env = {**os.environ, **writer_settings()}
-    return _supervise([start_writer(env), subprocess.Popen(server, env=env)])
+    counters, directory = shared_counters(os.environ)
+    env = {**os.environ, **counters}
+    try:
+        if not on_sqlite:  # PostgreSQL takes concurrent writers: each gunicorn process commits its own deliveries
+            return _supervise([subprocess.Popen(server, env=env)])
+        env |= writer_settings()
+        return _supervise([start_writer(env), subprocess.Popen(server, env=env)])
+    finally:
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def _supervise(processes: list) -> int:

@@ -1,13 +1,32 @@
 """Prometheus metrics: counters kept by the server, and propagation figures read from the job table."""
 
+import os
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from sdk.store import propagation_jobs, reading
+
+# prometheus_client's own setting: when set before it is imported, every process counts into files there.
+SHARED_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def shared_counters(environ) -> tuple[dict[str, str], Path | None]:
+    """The setting that makes the gunicorn processes count into one directory, so that `/metrics` shows the
+    server's totals whichever process answers the scrape, and the directory to remove at exit (None when the
+    operator chose it). The directory must start empty: counts of an earlier run would be added again."""
+    given = environ.get(SHARED_DIRECTORY)
+    if given:
+        for leftover in Path(given).glob("*.db"):
+            leftover.unlink()
+        return {}, None
+    directory = Path(tempfile.mkdtemp(prefix="consentry-metrics-"))
+    return {SHARED_DIRECTORY: str(directory)}, directory
 
 
 class Metrics:
@@ -19,10 +38,16 @@ class Metrics:
         self.rejected = Counter(
             "consentry_webhooks_rejected", "Webhook requests refused", ["connector", "reason"], registry=self.registry
         )
-        self.registry.register(_PropagationCollector(engine))
+        self.propagation = _PropagationCollector(engine)
+        self.registry.register(self.propagation)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if not os.environ.get(SHARED_DIRECTORY):
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()  # the counts of every process of the server, summed
+        multiprocess.MultiProcessCollector(registry)
+        registry.register(self.propagation)
+        return generate_latest(registry)
 
 
 class _PropagationCollector:

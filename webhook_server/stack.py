@@ -4,6 +4,7 @@ propagation worker, wired together. The demo and the end-to-end tests run on it;
 
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from connectors.salesforce.sandbox import DEFAULT_ORG_ID
 from connectors.sandbox_kit import ServerThread
 
 from .inbox_writer import start_writer, writer_settings
+from .metrics import shared_counters
 
 MAILCHIMP_KEY = "0123456789abcdef0123456789abcdef-us1"
 MAILCHIMP_LIST = "a1b2c3d4e5"
@@ -56,6 +58,9 @@ class Stack:
         port = free_port()
         self.server_url = f"http://127.0.0.1:{port}"
         self.env = self._environment()
+        counters, directory = shared_counters({})  # as `consentry serve`: one count across gunicorn's processes
+        self.env.update(counters)
+        self._exit.callback(shutil.rmtree, directory, True)
         self._run("db", "upgrade")
         if self.writer_process and self.database_url.startswith("sqlite"):
             self.env.update(writer_settings())

@@ -36,12 +36,13 @@ def server_env(tmp_path, url: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def served(tmp_path):
+def served(tmp_path, request):
     url = f"sqlite:///{tmp_path / 'consentry.db'}"
     upgrade(url)
     port = free_port()
     env = server_env(tmp_path, url)
-    command = [sys.executable, "-m", "sdk.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+    workers = getattr(request, "param", 1)
+    command = [sys.executable, "-m", "sdk.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -121,3 +122,23 @@ def test_a_web_process_freezes_what_it_built_before_serving(tmp_path):
     )
     frozen, still_walked = map(int, shown.stdout.split())
     assert frozen > 10 * still_walked
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("served", [2], indirect=True)
+def test_metrics_count_what_every_gunicorn_process_saw(served):
+    """Whichever process answers the scrape, it shows the server's totals, not its own share."""
+    _, base, _ = served
+    for _ in range(30):  # a new connection each, so both processes take some
+        forged = requests.post(
+            f"{base}/webhooks/mailchimp?token=wrong",
+            data=UNSUBSCRIBE,
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Connection": "close"},
+            timeout=10,
+        )
+        assert forged.status_code == 401
+    line = 'consentry_webhooks_rejected_total{connector="mailchimp",reason="verification"} 30.0'
+    for _ in range(10):
+        scrape = requests.get(f"{base}/metrics", headers={"Connection": "close"}, timeout=10)
+        assert line in scrape.text.splitlines()
+        assert "consentry_queue_depth 0.0" in scrape.text  # the job table's figures are still there

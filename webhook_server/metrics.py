@@ -38,6 +38,12 @@ class Metrics:
         self.rejected = Counter(
             "consentry_webhooks_rejected", "Webhook requests refused", ["connector", "reason"], registry=self.registry
         )
+        self.deferred = Counter(  # alert on these: the vendor retries a while, then gives up
+            "consentry_webhooks_deferred",
+            "Webhook requests answered 503 (nothing stored), for the vendor to deliver again",
+            ["connector", "reason"],
+            registry=self.registry,
+        )
         self.propagation = _PropagationCollector(engine)
         self.registry.register(self.propagation)
 

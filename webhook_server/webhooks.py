@@ -1,7 +1,7 @@
 """`POST /webhooks/<connector>`: verify, parse, commit the events and their jobs, and only then answer 2xx."""
 
 from flask import Blueprint, Response, current_app, request
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarge
 
 from connectors.base import Capability
 from sdk.errors import ConnectorError, WebhookPayloadError, WebhookVerificationError
@@ -20,12 +20,13 @@ def receive(name: str):
     connector = state.runtime.connectors.get(name)
     if connector is None or not connector.supports(Capability.RECEIVE_WEBHOOKS):
         raise NotFound(f"no webhook endpoint for {name!r}")
+    try:
+        body = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        state.metrics.rejected.labels(name, "too_large").inc()
+        raise
     raw = WebhookRequest(
-        method=request.method,
-        url=_public_url(),
-        body=request.get_data(cache=False),
-        headers=dict(request.headers),
-        query=request.args.to_dict(),
+        method=request.method, url=_public_url(), body=body, headers=dict(request.headers), query=request.args.to_dict()
     )
     if request.method == "GET":
         answer = connector.webhook_validation(raw)
@@ -41,6 +42,7 @@ def receive(name: str):
         state.metrics.rejected.labels(name, "verification").inc()
         return error_body(401, "WebhookRejected", str(error))
     except ConnectorError as error:  # a look-up at the vendor failed: nothing stored, so the vendor retries
+        state.metrics.deferred.labels(name, "vendor_unavailable").inc()
         return error_body(503, "VendorUnavailable", str(error))
     others = [target for target in state.runtime.connectors if target != name]
     try:
@@ -53,6 +55,7 @@ def receive(name: str):
             group=state.commit_group,  # which tells the workers once committed
         )
     except InboxUnavailable as error:  # not committed, so not acknowledged: the vendor retries
+        state.metrics.deferred.labels(name, "inbox_unavailable").inc()
         return error_body(503, "InboxUnavailable", str(error))
     state.metrics.received.labels(name).inc(result.new_events)
     answer = connector.webhook_answer(events)

@@ -132,6 +132,8 @@ def test_oversized_requests_get_413_and_store_nothing(app):
     assert answer.status_code == 413
     assert answer.is_json
     assert count(app, consent_events) == 0
+    metrics = app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'consentry_webhooks_rejected_total{connector="alpha",reason="too_large"} 1.0' in metrics
 
 
 def test_a_stale_event_never_resubscribes(app):
@@ -192,6 +194,8 @@ def test_a_failed_look_up_at_the_vendor_gets_503_and_stores_nothing(app):
     assert answer.status_code == 503
     assert answer.json["error"] == "VendorUnavailable"
     assert count(app, consent_events) == 0
+    metrics = app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'consentry_webhooks_deferred_total{connector="alpha",reason="vendor_unavailable"} 1.0' in metrics
 
 
 def test_unknown_connector_is_404_json(app):

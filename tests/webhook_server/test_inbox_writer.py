@@ -112,6 +112,8 @@ def test_the_webhook_answers_503_when_the_writer_is_unreachable(database_url, tm
     assert response.status_code == 503
     assert response.get_json()["error"] == "InboxUnavailable"
     assert count(server.extensions["consentry"].runtime.services.engine, consent_events) == 0
+    metrics = server.test_client().get("/metrics").get_data(as_text=True)
+    assert 'consentry_webhooks_deferred_total{connector="alpha",reason="inbox_unavailable"} 1.0' in metrics
     server.extensions["consentry"].runtime.close()
 
 

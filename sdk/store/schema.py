@@ -127,6 +127,7 @@ propagation_jobs = Table(
     Column("last_error", String(120)),
     UniqueConstraint("event_key", "target_system", name="uq_propagation_event_target"),
     Index("ix_propagation_due", "status", "next_attempt_at"),
+    Index("ix_propagation_done", "done_at"),  # the latest jobs done, for /metrics
 )
 
 sync_state = Table(

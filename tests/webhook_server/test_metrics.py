@@ -1,0 +1,63 @@
+"""The propagation figures of `/metrics`, read from the job table at each scrape."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import insert
+
+from sdk.store import persons, propagation_jobs
+from webhook_server import metrics
+from webhook_server.metrics import Metrics
+
+NOW = datetime.now(UTC)
+
+
+def done_job(key: str, *, latency: float, done_ago: float, source: str = "mailchimp") -> dict:
+    done = NOW - timedelta(seconds=done_ago)
+    received = done - timedelta(seconds=latency)
+    return {
+        "event_key": key,
+        "person_id": 1,
+        "source_system": source,
+        "target_system": "hubspot",
+        "channel": "email",
+        "status": "done",
+        "attempts": 1,
+        "next_attempt_at": received,
+        "received_at": received,
+        "updated_at": done,
+        "done_at": done,
+    }
+
+
+def quantiles(engine) -> dict[str, float]:
+    text = Metrics(engine).render().decode()
+    prefix = "consentry_propagation_latency_seconds{quantile="
+    return {
+        line[len(prefix) + 1 : line.index("}") - 1]: float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith(prefix)
+    }
+
+
+def seed(engine, jobs: list[dict]) -> None:
+    with engine.begin() as connection:
+        connection.execute(insert(persons), [{"id": 1, "email": "x", "created_at": NOW}])
+        connection.execute(insert(propagation_jobs), jobs)
+
+
+def test_latency_leaves_out_the_syncs_own_pushes(engine):
+    """The sync records its pushes done at once: counted, they would pull the quantiles towards zero."""
+    jobs = [done_job(f"sync-{n}", latency=0.0, done_ago=n, source="sync") for n in range(10)]
+    seed(engine, [*jobs, done_job("real", latency=2.5, done_ago=30)])
+    assert quantiles(engine) == {"0.5": 2.5, "0.99": 2.5}
+
+
+def test_latency_is_that_of_the_latest_jobs_done_within_the_hour(engine, monkeypatch):
+    monkeypatch.setattr(metrics, "LATENCY_SAMPLE", 3)
+    latest = [done_job(f"new-{n}", latency=1.0, done_ago=n) for n in range(3)]
+    older = [done_job(f"old-{n}", latency=60.0, done_ago=100 + n) for n in range(5)]
+    too_old = [done_job("last-week", latency=900.0, done_ago=7 * 86400)]
+    seed(engine, [*older, *latest, *too_old])
+    assert quantiles(engine) == {"0.5": 1.0, "0.99": 1.0}
+    monkeypatch.setattr(metrics, "LATENCY_SAMPLE", 100)
+    assert quantiles(engine) == {"0.5": 60.0, "0.99": 60.0}  # the hour's eight jobs, not last week's

@@ -22,6 +22,7 @@ def shared_counters(environ) -> tuple[dict[str, str], Path | None]:
     operator chose it). The directory must start empty: counts of an earlier run would be added again."""
     given = environ.get(SHARED_DIRECTORY)
     if given:
+        Path(given).mkdir(parents=True, exist_ok=True)
         for leftover in Path(given).glob("*.db"):
             leftover.unlink()
         return {}, None

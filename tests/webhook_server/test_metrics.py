@@ -61,3 +61,27 @@ def test_latency_is_that_of_the_latest_jobs_done_within_the_hour(engine, monkeyp
     assert quantiles(engine) == {"0.5": 1.0, "0.99": 1.0}
     monkeypatch.setattr(metrics, "LATENCY_SAMPLE", 100)
     assert quantiles(engine) == {"0.5": 60.0, "0.99": 60.0}  # the hour's eight jobs, not last week's
+
+
+def test_an_operators_counter_directory_starts_empty_and_is_kept(tmp_path):
+    """Counts left by an earlier run would be added to this run's; the directory itself is the operator's."""
+    given = tmp_path / "counters"
+    given.mkdir()
+    (given / "counter_123.db").write_bytes(b"old counts")
+    (given / "notes.txt").write_text("not ours")
+    assert metrics.shared_counters({metrics.SHARED_DIRECTORY: str(given)}) == ({}, None)
+    assert sorted(p.name for p in given.iterdir()) == ["notes.txt"]
+    missing = tmp_path / "not-yet" / "there"
+    metrics.shared_counters({metrics.SHARED_DIRECTORY: str(missing)})
+    assert missing.is_dir()
+
+
+def test_without_one_the_server_gets_a_fresh_private_directory():
+    setting, directory = metrics.shared_counters({})
+    try:
+        assert setting == {metrics.SHARED_DIRECTORY: str(directory)}
+        assert directory.is_dir()
+        assert not any(directory.iterdir())
+        assert directory.stat().st_mode & 0o077 == 0  # mkdtemp: the owner's only
+    finally:
+        directory.rmdir()

@@ -12,6 +12,7 @@ import requests
 from sqlalchemy import func, select
 
 from sdk.store import consent_events, make_engine, upgrade
+from tests.conftest import fresh_postgres, service_url
 from webhook_server.stack import free_port
 
 TOKEN = "t" * 24
@@ -35,13 +36,11 @@ def server_env(tmp_path, url: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def served(tmp_path, request):
-    url = f"sqlite:///{tmp_path / 'consentry.db'}"
+def start_serve(tmp_path, url: str, workers: int = 1) -> tuple[subprocess.Popen, str]:
+    """`consentry serve` on a free port, once it answers."""
     upgrade(url)
     port = free_port()
     env = server_env(tmp_path, url)
-    workers = getattr(request, "param", 1)
     command = [sys.executable, "-m", "sdk.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -52,6 +51,13 @@ def served(tmp_path, request):
             break
         except requests.RequestException:
             time.sleep(0.1)
+    return process, base
+
+
+@pytest.fixture
+def served(tmp_path, request):
+    url = f"sqlite:///{tmp_path / 'consentry.db'}"
+    process, base = start_serve(tmp_path, url, workers=getattr(request, "param", 1))
     yield process, base, url
     if process.poll() is None:
         process.kill()
@@ -142,3 +148,41 @@ def test_metrics_count_what_every_gunicorn_process_saw(served):
         scrape = requests.get(f"{base}/metrics", headers={"Connection": "close"}, timeout=10)
         assert line in scrape.text.splitlines()
         assert "consentry_queue_depth 0.0" in scrape.text  # the job table's figures are still there
+
+
+def shared_counter_directory(pid: int) -> Path:
+    environ = dict(item.split("=", 1) for item in Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in item)
+    return Path(environ["PROMETHEUS_MULTIPROC_DIR"])
+
+
+@pytest.mark.integration
+@pytest.mark.postgres
+def test_serve_on_postgresql_runs_gunicorn_alone_and_cleans_up_on_sigterm(tmp_path):
+    """No writer process (PostgreSQL takes concurrent writers); the counters' directory goes with the server."""
+    url = fresh_postgres(service_url("postgres"))
+    process, base = start_serve(tmp_path, url)
+    try:
+        started = children(process.pid)
+        assert len(started) == 1
+        assert not is_writer(started[0])
+        response = requests.post(
+            f"{base}/webhooks/mailchimp?token={TOKEN}",
+            data=UNSUBSCRIBE,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            timeout=10,
+        )
+        assert response.status_code == 200
+        engine = make_engine(url)
+        with engine.connect() as connection:
+            assert connection.execute(select(func.count()).select_from(consent_events)).scalar_one() == 1
+        engine.dispose()
+        counters = shared_counter_directory(started[0])
+        assert counters.is_dir()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        assert not Path(f"/proc/{started[0]}").exists()
+        assert not counters.exists()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -52,6 +52,7 @@ class ServerSettings(marshmallow.Schema):
     REDIS_URL = fields.String(validate=_redis_url)
     PUBLIC_URL = fields.Url(schemes={"http", "https"}, require_tld=False)
     ADVERTISER = fields.String(validate=Length(min=1))
+    UNSUBSCRIBE_SECRET = fields.String(validate=Length(min=16), load_only=True)  # signs the unsubscribe links
 
 
 def checked(config: Mapping[str, Any]) -> dict[str, Any]:

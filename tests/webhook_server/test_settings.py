@@ -27,6 +27,7 @@ from .test_inbox import _relays, app, relay_config  # noqa: F401 - fixtures (the
         ("REDIS_URL", "localhost:6379"),
         ("REDIS_URL", "http://127.0.0.1:6379"),
         ("PUBLIC_URL", "consentry.example.com"),
+        ("UNSUBSCRIBE_SECRET", "too-short"),
     ],
 )
 def test_a_wrong_server_setting_stops_the_start_naming_it_not_its_value(database_url, name, value):

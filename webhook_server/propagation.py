@@ -268,6 +268,8 @@ def _outcomes(connection: Connection, claimed, report, now, max_attempts: int) -
             retry_at = now() + backoff(job.attempts)
             error = f"REJECTED_{unplaced[0]}"[:120]
             outcomes.append(_finish(connection, job.id, "failed", now(), error=error, retry_at=retry_at))
+        elif unplaced:  # still refused at the last attempt: not done, for `consentry propagation failed` to show
+            outcomes.append(_finish(connection, job.id, "dead", now(), error=f"REJECTED_{unplaced[0]}"[:120]))
         else:
             outcomes.append(_finish(connection, job.id, "done", now()))
     return outcomes

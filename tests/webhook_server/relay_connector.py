@@ -14,6 +14,7 @@ from sdk.webhooks import WebhookVerifier
 UNSUBSCRIBED: dict[str, set[str]] = {}
 FAILURES: dict[str, int] = {}
 BROKEN: set[str] = set()  # relays whose own code fails (a bug, not a ConnectorError) when pushing
+REFUSED: set[str] = set()  # connectors whose pushes the vendor refuses, without saying which item
 
 
 class RelayConfig(ConnectorConfig):
@@ -59,6 +60,9 @@ class RelayConnector(Connector):
             FAILURES[self.name] -= 1
             raise ConnectorError(f"{self.name}: unavailable", retryable=True, code="SERVER_ERROR")
         report = WriteReport(calls=1)
+        if self.name in REFUSED:  # the vendor says the batch failed, not which item (HubSpot's batch errors)
+            report.failed.append((-1, "INVALID_EMAIL"))
+            return report
         for item in items:
             UNSUBSCRIBED.setdefault(self.name, set()).add(item.email)
             report.applied += 1

@@ -15,7 +15,7 @@ from webhook_server import create_app
 from webhook_server.propagation import due_jobs, run_job, run_target
 
 from . import relay_connector
-from .relay_connector import BROKEN, FAILURES, UNSUBSCRIBED, sign
+from .relay_connector import BROKEN, FAILURES, REFUSED, UNSUBSCRIBED, sign
 
 PEPPER = "server-test-pepper-0123456789"
 
@@ -27,6 +27,7 @@ def _relays():
     UNSUBSCRIBED.clear()
     FAILURES.clear()
     BROKEN.clear()
+    REFUSED.clear()
 
 
 @pytest.fixture
@@ -161,6 +162,27 @@ def test_a_failing_target_is_retried_then_dead_then_replayable(app):
     FAILURES["beta"] = 0
     assert retry_dead(runtime.services.engine) == 1
     assert run_job(runtime.services.engine, runtime.connectors, job).status == "done"
+
+
+def test_a_batch_the_vendor_keeps_refusing_ends_dead_not_done(app):
+    """A refusal that names no item is retried; at the last attempt it was recorded "done" though never applied."""
+    engine = app.extensions["consentry"].runtime.services.engine
+    connectors = app.extensions["consentry"].runtime.connectors
+    REFUSED.add("beta")
+    deliver(app.test_client(), "alpha", [optout("a-1")])
+    hours = itertools.count(1)
+
+    def later():
+        return datetime.now(UTC) + timedelta(hours=next(hours))
+
+    rounds = [
+        outcome for _ in range(3) for outcome in run_target(engine, connectors, "beta", max_attempts=3, now=later)
+    ]
+    assert [outcome.status for outcome in rounds] == ["failed", "failed", "dead"]
+    assert "beta" not in UNSUBSCRIBED
+    with engine.connect() as connection:
+        job = connection.execute(select(propagation_jobs.c.status, propagation_jobs.c.last_error)).one()
+    assert tuple(job) == ("dead", "REJECTED_INVALID_EMAIL")
 
 
 def test_a_connector_that_crashes_leaves_its_jobs_failed_then_dead_never_running(app):

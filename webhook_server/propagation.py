@@ -62,7 +62,7 @@ def run_job(
     max_attempts: int = MAX_ATTEMPTS,
     lease: timedelta = LEASE,
 ) -> Outcome:
-    claimed = _claim(engine, job_id, now(), lease)
+    claimed = _claim(engine, job_id, now(), lease, max_attempts)
     if claimed is None:
         return Outcome(job_id, "skipped")
     connector = connectors.get(claimed.target_system)
@@ -93,13 +93,14 @@ class _Claimed:
     phone: str | None
 
 
-def _claim(engine: Engine, job_id: int, now: datetime, lease: timedelta) -> _Claimed | None:
+def _claim(engine: Engine, job_id: int, now: datetime, lease: timedelta, max_attempts: int) -> _Claimed | None:
     table = propagation_jobs.c
     claimable = or_(
         table.status.in_(["pending", "failed"]),
         and_(table.status == "running", table.lease_until < now),
     )
     with engine.begin() as connection:
+        _bury_abandoned(connection, now, max_attempts, table.id == job_id)
         claimed = connection.execute(
             update(propagation_jobs)
             .where(table.id == job_id)
@@ -194,6 +195,7 @@ def run_target(
         and_(table.status == "running", table.lease_until < moment),
     )
     with engine.begin() as connection:
+        _bury_abandoned(connection, moment, max_attempts, table.target_system == target)
         ids = list(
             connection.execute(
                 select(table.id).where(table.target_system == target).where(due).order_by(table.id).limit(limit)
@@ -233,6 +235,17 @@ def run_target(
             return _failed_all(connection, claimed, code, retryable, now, max_attempts)
     with engine.begin() as connection:
         return _outcomes(connection, claimed, report, now, max_attempts)
+
+
+def _bury_abandoned(connection: Connection, moment: datetime, max_attempts: int, *where) -> None:
+    """A job whose lease ran out at its last attempt lost its worker that many times (a job that crashes the
+    process, say): dead, for `consentry propagation failed` to show, rather than claimed again forever."""
+    table = propagation_jobs.c
+    connection.execute(
+        update(propagation_jobs)
+        .where(table.status == "running", table.lease_until < moment, table.attempts >= max_attempts, *where)
+        .values(status="dead", lease_until=None, last_error="LEASE_EXPIRED", updated_at=moment)
+    )
 
 
 def _failure(target: str, error: Exception) -> tuple[str, bool]:

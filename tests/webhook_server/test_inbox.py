@@ -5,7 +5,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from connectors import registry
 from sdk.errors import ConfigurationError
@@ -183,6 +183,40 @@ def test_a_batch_the_vendor_keeps_refusing_ends_dead_not_done(app):
     with engine.connect() as connection:
         job = connection.execute(select(propagation_jobs.c.status, propagation_jobs.c.last_error)).one()
     assert tuple(job) == ("dead", "REJECTED_INVALID_EMAIL")
+
+
+def abandon(engine, *, attempts: int) -> None:
+    """As a worker killed while holding the job, `attempts` times over."""
+    expired = datetime.now(UTC) - timedelta(minutes=1)
+    with engine.begin() as connection:
+        connection.execute(update(propagation_jobs).values(status="running", attempts=attempts, lease_until=expired))
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_a_job_that_lost_its_worker_at_every_attempt_ends_dead(app, batched):
+    """Before, a job whose worker died each time (one that crashes the process) was claimed again forever."""
+    runtime = app.extensions["consentry"].runtime
+    engine, connectors = runtime.services.engine, runtime.connectors
+    deliver(app.test_client(), "alpha", [optout("a-1")])
+    [job] = due_jobs(engine)
+    abandon(engine, attempts=3)
+    if batched:
+        assert run_target(engine, connectors, "beta", max_attempts=3) == []
+    else:
+        assert run_job(engine, connectors, job, max_attempts=3).status == "skipped"
+    with engine.connect() as connection:
+        row = connection.execute(select(propagation_jobs.c.status, propagation_jobs.c.last_error)).one()
+    assert tuple(row) == ("dead", "LEASE_EXPIRED")
+    assert "beta" not in UNSUBSCRIBED
+
+
+def test_a_job_that_lost_its_worker_before_its_last_attempt_is_taken_again(app):
+    runtime = app.extensions["consentry"].runtime
+    engine = runtime.services.engine
+    deliver(app.test_client(), "alpha", [optout("a-1")])
+    abandon(engine, attempts=2)
+    assert [o.status for o in run_target(engine, runtime.connectors, "beta", max_attempts=3)] == ["done"]
+    assert UNSUBSCRIBED["beta"] == {"jane@example.com"}
 
 
 def test_a_connector_that_crashes_leaves_its_jobs_failed_then_dead_never_running(app):

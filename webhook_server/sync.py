@@ -27,6 +27,7 @@ from sdk.standing import standing_decision
 from sdk.store import contacts, insert_ignoring_duplicates, persons, propagation_jobs, reading, sync_state
 from sdk.vocabulary import Audience, Channel
 
+from .propagation import backoff
 from .runtime import Runtime
 
 BATCH = 500  # records read or decided per database transaction
@@ -122,11 +123,14 @@ def _read(runtime, system, connector, remote: Iterable[RemoteContact], counts: S
 
 
 def _events_from(system: str, contact: RemoteContact, advertiser: str) -> Iterator[ConsentEvent]:
-    """What this system says, as ledger events whose keys repeat on every run (so a re-read adds nothing)."""
+    """What this system says, as ledger events whose keys repeat on every run (so a re-read adds nothing).
+
+    An opt-out's key holds the record's modification time: a person who opts out again in this system, after a
+    newer consent, is a new event that the ledger must hold, not a repeat of the first opt-out."""
     moment = contact.updated_at or datetime(1970, 1, 1, tzinfo=UTC)
     for channel in sorted(contact.opted_out):
         yield ConsentEvent(
-            f"sync:{system}:{contact.record_id}:{channel}:out",
+            f"sync:{system}:{contact.record_id}:{channel}:out:{moment.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}",
             "withdrawn",
             channel,
             moment,
@@ -245,8 +249,13 @@ class _Writer:
             return
         if self.connector.supports(Capability.PUSH_UNSUBSCRIBE):
             report = self.connector.push_unsubscribes(_unsubscribe(row) for row, _ in pushes)
-            self.counts.unsubscribes_pushed += len(pushes) - len(report.failed)
-            _record_pushes(self.runtime, self.system, pushes, self.now)
+            refused = {position: code for position, code in report.failed}
+            if any(position < 0 for position in refused):  # the vendor did not say which: none counts as applied
+                refused = {position: refused[min(refused)] for position in range(len(pushes))}
+            applied = [push for position, push in enumerate(pushes) if position not in refused]
+            self.counts.unsubscribes_pushed += len(applied)
+            _record_pushes(self.runtime, self.system, applied, self.now)
+            _record_refusals(self.runtime, self.system, [(pushes[p], code) for p, code in refused.items()], self.now)
 
     def _tag(self) -> None:
         tags, self.tags = self.tags, []
@@ -350,32 +359,48 @@ def _remember_tags(runtime, system: str, written: list[ConsentTag]) -> None:
         connection.execute(statement, [{"record_id": t.record_id, "tag": tag_text(t.status)} for t in written])
 
 
+def _push_job(row, events, system: str, now: datetime, **outcome) -> dict:
+    """The audit row of one push by the sync; its key also lets the webhook server recognise the echo."""
+    latest = max(events, key=lambda e: e.occurred_at).event_key if events else "sync"
+    return {
+        "event_key": f"{latest}:sync",
+        "person_id": row.person_id,
+        "source_system": "sync",
+        "target_system": system,
+        "channel": "email",
+        "attempts": 1,
+        "next_attempt_at": now,
+        "received_at": now,
+        "updated_at": now,
+        **outcome,
+    }
+
+
 def _record_pushes(runtime, system: str, pushes, now: datetime) -> None:
-    """Each push is an audit row, and tells the webhook server that the echo coming back is ours."""
-    jobs = []
-    for row, events in pushes:
-        latest = max(events, key=lambda e: e.occurred_at).event_key if events else "sync"
-        jobs.append(
-            {
-                "event_key": f"{latest}:sync",
-                "person_id": row.person_id,
-                "source_system": "sync",
-                "target_system": system,
-                "channel": "email",
-                "status": "done",
-                "attempts": 1,
-                "next_attempt_at": now,
-                "received_at": now,
-                "updated_at": now,
-                "done_at": now,
-            }
-        )
+    """Each push applied is a job done, and the record now holds the opt-out."""
+    if not pushes:
+        return
+    jobs = [_push_job(row, events, system, now, status="done", done_at=now) for row, events in pushes]
     with runtime.services.engine.begin() as connection:
         connection.execute(insert_ignoring_duplicates(connection, propagation_jobs), jobs)
         connection.execute(
             update(contacts).where(contacts.c.id == bindparam("contact_id")).values(opted_out_channels="email"),
             [{"contact_id": row.id} for row, _ in pushes],
         )
+
+
+def _record_refusals(runtime, system: str, refused, now: datetime) -> None:
+    """A push the vendor refused is a failed job, which the propagation workers retry with backoff until it is
+    applied or dead; the record is left without the opt-out, so the next sync pushes it again too."""
+    if not refused:
+        return
+    retry = {"status": "failed", "next_attempt_at": now + backoff(1)}
+    jobs = [
+        _push_job(row, events, system, now, **retry, last_error=f"REJECTED_{code}"[:120])
+        for (row, events), code in refused
+    ]
+    with runtime.services.engine.begin() as connection:
+        connection.execute(insert_ignoring_duplicates(connection, propagation_jobs), jobs)
 
 
 def _watermark(runtime, system: str):

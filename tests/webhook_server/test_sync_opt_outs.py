@@ -1,0 +1,102 @@
+"""The sync and opt-outs: an opt-out read from a CRM is never lost, and a push the vendor refused is never
+recorded as applied."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from connectors import registry
+from sdk.consent_state import ConsentEvent, ConsentStatus
+from sdk.identity import IdentifierKind
+from sdk.store import contacts, propagation_jobs
+from webhook_server.runtime import build_runtime
+from webhook_server.sync import run_sync
+
+from .memory_crm import RECORDS, REFUSED, MemoryCRM, Record
+
+T = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
+JANE = "jane@example.com"
+
+
+@pytest.fixture
+def runtime(database_url):
+    registry.register("memory", f"{MemoryCRM.__module__}:MemoryCRM")
+    RECORDS.clear()
+    REFUSED.clear()
+    runtime = build_runtime(
+        {
+            "DATABASE_URL": database_url,
+            "SUPPRESSION_PEPPER": "sync-test-pepper-0123456789",
+            "CONNECTORS": ["memory"],
+            "CONNECTOR_SETTINGS": {"memory": {}},
+        }
+    )
+    yield runtime
+    runtime.close()
+
+
+def email_state(runtime) -> ConsentStatus:
+    return runtime.services.ledger.state(channel="email", advertiser="default", email=JANE).status
+
+
+def double_opt_in(at: datetime) -> ConsentEvent:
+    return ConsentEvent(
+        "doi-1",
+        "regranted",
+        "email",
+        at,
+        "website",
+        "default",
+        method="double_opt_in",
+        collection_point="https://shop.example/newsletter",
+        wording="Yes, send me the newsletter",
+    )
+
+
+def test_an_opt_out_made_again_after_a_newer_consent_is_recorded_and_kept(runtime):
+    """Before, the second opt-out had the first one's ledger key: it was dropped as a duplicate, and the sync then
+    re-subscribed the person in the CRM on the strength of the consent it had just been withdrawn from."""
+    RECORDS["c-1"] = Record(JANE, T, {"email"})
+    run_sync(runtime, now=T + timedelta(minutes=1))
+    assert email_state(runtime) is ConsentStatus.OPTED_OUT
+    runtime.services.ledger.append(double_opt_in(T + timedelta(days=1)), email=JANE)
+    run_sync(runtime, now=T + timedelta(days=1, minutes=1))
+    assert email_state(runtime) is ConsentStatus.GRANTED
+    assert RECORDS["c-1"].opted_out == set()  # the newer, provable consent lifted it
+
+    RECORDS["c-1"].opted_out.add("email")
+    RECORDS["c-1"].updated_at = T + timedelta(days=3)
+    summary = run_sync(runtime, now=T + timedelta(days=3, minutes=1))
+    assert summary.systems["memory"].new_events == 1
+    assert email_state(runtime) is ConsentStatus.OPTED_OUT
+    assert RECORDS["c-1"].opted_out == {"email"}
+    assert runtime.services.suppression.check(IdentifierKind.EMAIL, JANE) is not None
+
+
+def test_reading_an_unchanged_opt_out_again_adds_nothing(runtime):
+    RECORDS["c-1"] = Record(JANE, T, {"email"})
+    first = run_sync(runtime, now=T + timedelta(minutes=1), full=True)
+    again = run_sync(runtime, now=T + timedelta(minutes=2), full=True)
+    assert (first.systems["memory"].new_events, again.systems["memory"].new_events) == (1, 0)
+
+
+def test_a_push_the_vendor_refused_is_a_failed_job_and_is_pushed_again(runtime):
+    """Before, every push was recorded done and the record marked opted out: no later sync pushed it again."""
+    RECORDS["c-1"] = Record(JANE, T)
+    withdrawal = ConsentEvent("form-1", "withdrawn", "email", T + timedelta(minutes=5), "website", "default")
+    runtime.services.ledger.append(withdrawal, email=JANE)
+    REFUSED.add(JANE)
+    refused = run_sync(runtime, now=T + timedelta(minutes=10))
+    assert refused.systems["memory"].unsubscribes_pushed == 0
+    engine = runtime.services.engine
+    with engine.connect() as connection:
+        job = connection.execute(select(propagation_jobs.c.status, propagation_jobs.c.last_error)).one()
+        held = connection.execute(select(contacts.c.opted_out_channels)).scalar_one()
+    assert tuple(job) == ("failed", "REJECTED_INVALID_EMAIL")  # for the workers to retry, with backoff
+    assert held == ""
+
+    REFUSED.clear()
+    accepted = run_sync(runtime, now=T + timedelta(minutes=20))
+    assert accepted.systems["memory"].unsubscribes_pushed == 1
+    assert RECORDS["c-1"].opted_out == {"email"}

@@ -166,14 +166,18 @@ class Transport:
         self.quota: dict[str, Any] = {}
         self.calls = CallCounter()
 
-    def request(self, method: str, path: str, *, kind: str | None = None, **options) -> requests.Response:
+    def request(
+        self, method: str, path: str, *, kind: str | None = None, attempts: int | None = None, **options
+    ) -> requests.Response:
         """Send one request with retries; returns the successful response or raises ConnectorError.
 
-        `kind` names the call for the counters (default: method and path).
+        `kind` names the call for the counters (default: method and path). `attempts` caps the tries below the
+        transport's own, for a caller that must answer within a deadline (a webhook's look-up).
         """
         url = path if path.startswith("http") else f"{self.base_url}{path}"
+        attempts = attempts or self.max_attempts
         retrying = Retrying(
-            stop=stop_after_attempt(self.max_attempts),
+            stop=stop_after_attempt(attempts),
             wait=self._wait,
             retry=retry_if_exception(lambda error: isinstance(error, _Retry)),
             sleep=self.sleep,
@@ -197,7 +201,7 @@ class Transport:
                         raise self._error(verdict, response)
                     return response
         except _Retry as exhausted:
-            raise self._exhausted(exhausted.verdict, exhausted.response) from None
+            raise self._exhausted(exhausted.verdict, exhausted.response, attempts) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(self, method: str, url: str, kind: str, headers: dict, options: dict) -> requests.Response:
@@ -223,8 +227,8 @@ class Transport:
         message = f"{self.vendor}: {verdict.message or verdict.code}"
         return ConnectorError(message, status=response.status_code, code=verdict.code, response=response)
 
-    def _exhausted(self, verdict: Verdict, response: requests.Response | None) -> ConnectorError:
-        message = f"{self.vendor}: {verdict.message or verdict.code} (gave up after {self.max_attempts} attempts)"
+    def _exhausted(self, verdict: Verdict, response: requests.Response | None, attempts: int) -> ConnectorError:
+        message = f"{self.vendor}: {verdict.message or verdict.code} (gave up after {attempts} attempts)"
         status = response.status_code if response is not None else None
         if verdict.code and "RATE" in verdict.code:
             return RateLimitedError(

@@ -28,7 +28,7 @@ from connectors.base import (
 from sdk.consent_state import EventKind
 from sdk.countries import jurisdiction_of_country
 from sdk.errors import ConnectorError
-from sdk.http import Credentials, RateLimiter, ResponsePolicy, Transport, Verdict, vendor_failures
+from sdk.http import Credentials, RateLimiter, ResponsePolicy, Transport, Verdict
 from sdk.webhooks import WebhookRequest
 
 from .webhooks import HubSpotWebhookVerifier
@@ -36,6 +36,8 @@ from .webhooks import HubSpotWebhookVerifier
 BATCH_SIZE = 100
 ROLLING_WINDOW = 10.5  # HubSpot counts 10 seconds on arrival; the margin absorbs network delays
 SEARCH_PAGE = 200
+# A webhook's look-up: one try within HubSpot's 5 s wait for the answer; HubSpot's own retry is the retry.
+LOOKUP_ATTEMPTS, LOOKUP_TIMEOUT = 1, (2.0, 2.5)
 SEARCH_MAX_RESULTS = 10_000  # one search query pages through no more (HubSpot's documented cap)
 CONTACT_PROPERTIES = ["email", "phone", "mobilephone", "hs_email_optout", "lastmodifieddate", "country"]
 LEGAL_BASIS = {  # Consentry's legal basis -> HubSpot's
@@ -381,23 +383,24 @@ class HubSpotConnector(Connector):
         return parsed
 
     def find_identities(self, events: Sequence[InboundEvent]) -> list[InboundEvent]:
-        """Deliveries carry contact ids only: one batch read finds the addresses (deleted contacts keep none)."""
+        """Deliveries carry contact ids only: one batch read finds the addresses (deleted contacts keep none).
+
+        These contacts were never synced, so without an answer their events could not be recorded: a failed
+        look-up raises, the delivery gets a 503 and HubSpot sends it again."""
         ids = sorted({event.record_id for event in events if event.vendor_type == "contact.propertyChange"})
         if not ids:
             return events
-        try:
-            with vendor_failures(self.name):  # an answer of the wrong shape is one more failed look-up
-                answer = self.transport.request(
-                    "POST",
-                    "/crm/v3/objects/contacts/batch/read",
-                    json={"inputs": [{"id": i} for i in ids], "properties": ["email"]},
-                    kind="batch read",
-                )
-                results = _json(answer).get("results", [])
-                found = {str(item["id"]): (item.get("properties") or {}).get("email") for item in results}
-                emails = {record_id: email for record_id, email in found.items() if isinstance(email, str)}
-        except ConnectorError:
-            emails = {}  # the server still stores the events; the record id finds the person if synced before
+        answer = self.transport.request(
+            "POST",
+            "/crm/v3/objects/contacts/batch/read",
+            json={"inputs": [{"id": i} for i in ids], "properties": ["email"]},
+            kind="batch read",
+            attempts=LOOKUP_ATTEMPTS,
+            timeout=LOOKUP_TIMEOUT,
+        )
+        results = _json(answer).get("results", [])
+        found = {str(item["id"]): (item.get("properties") or {}).get("email") for item in results}
+        emails = {record_id: email for record_id, email in found.items() if isinstance(email, str)}
         return [InboundEvent(**{**event.__dict__, "email": emails.get(event.record_id)}) for event in events]
 
 

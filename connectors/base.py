@@ -10,14 +10,14 @@ import functools
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from itertools import islice
 from typing import Any, ClassVar
 
 import marshmallow
 
-from sdk.consent_state import EventKind
+from sdk.consent_state import LEDGER_CHANNELS, EventKind
 from sdk.errors import ConfigurationError, WebhookPayloadError
 from sdk.http import vendor_failures
 from sdk.rules import JURISDICTIONS
@@ -211,7 +211,7 @@ class Connector:
         each question costs a call from the same rate budget as propagation."""
         self.webhook_verifier().verify(request)
         try:
-            events = list(self.parse_webhook(request))
+            events = [_storable(event) for event in self.parse_webhook(request)]
         except (KeyError, ValueError, TypeError, OverflowError) as error:
             raise WebhookPayloadError(f"{self.name}: malformed webhook payload ({type(error).__name__})") from None
         anonymous = [i for i, event in enumerate(events) if event.record_id and not (event.email or event.phone)]
@@ -232,6 +232,23 @@ class Connector:
     def webhook_validation(self, request: WebhookRequest) -> WebhookAnswer | None:
         """An answer to the vendor's URL validation request (Mailchimp's GET), or None."""
         return None
+
+
+def _storable(event: InboundEvent) -> InboundEvent:
+    """What the ledger would refuse, refused with the whole delivery before any of it is stored (a 400 for the
+    vendor), rather than found while committing: a time that cannot be put in UTC, text that is not Unicode."""
+    EventKind(event.kind)
+    if not 0 < len(event.event_key) <= 200:  # the ledger's key
+        raise ValueError("an event key is empty or longer than 200 characters")
+    if event.channel not in LEDGER_CHANNELS:
+        raise ValueError("an event names an unknown channel")
+    if event.occurred_at.tzinfo is None or not 1900 <= event.occurred_at.astimezone(UTC).year <= 2999:
+        raise ValueError("an event's time has no time zone or is out of range")
+    texts = (event.event_key, event.system, event.email, event.phone, event.record_id, event.origin, event.vendor_type)
+    for text in texts:
+        if text is not None:
+            text.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError, a ValueError
+    return event
 
 
 def _failing_as_connector_errors(hook):

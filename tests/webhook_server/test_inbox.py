@@ -116,6 +116,26 @@ def test_forged_requests_get_401_and_store_nothing(app, body, headers):
     assert count(app, consent_events) == 0
 
 
+@pytest.mark.parametrize(
+    "event",
+    [
+        {**optout("a-2", email="b@example.com"), "channel": "e-mail"},
+        optout("a-2", email="b@example.com", at="2026-05-01T10:00:00"),  # no time zone
+        optout("a-2", email="b@example.com", at="0001-01-01T00:00:00+14:00"),  # before year 1 in UTC
+        optout("k" * 201, email="b@example.com"),
+        optout("a-\ud800", email="b@example.com"),  # a lone surrogate: not Unicode text
+    ],
+    ids=["unknown channel", "naive time", "time out of range", "key too long", "lone surrogate"],
+)
+def test_an_event_the_ledger_would_refuse_fails_its_whole_delivery_with_400(app, event):
+    """Before, such an event was counted as skipped (or crashed the commit with a 500) and its valid neighbours
+    were stored: the vendor got a 200 for a delivery that was only partly recorded."""
+    answer = deliver(app.test_client(), "alpha", [optout("a-1"), event])
+    assert answer.status_code == 400
+    assert answer.json["error"] == "MalformedWebhook"
+    assert count(app, consent_events) == 0
+
+
 def test_an_authentic_request_of_the_wrong_shape_gets_400_and_stores_nothing(app):
     client = app.test_client()
     answer = deliver(client, "alpha", [optout("a-1"), {"id": "a-2", "kind": "withdrawn", "email": "x@example.com"}])

@@ -19,7 +19,7 @@ class IdentifierKind(StrEnum):
 def normalise_email(value: str) -> str:
     """Trimmed and lower-cased; the shape is checked, the value never echoed in the error."""
     email = str(value).strip().lower()
-    if not _EMAIL_SHAPE.match(email):
+    if len(email) > 254 or not _EMAIL_SHAPE.match(email):  # 254: the longest address SMTP carries (RFC 5321)
         raise InvalidInputError("invalid email address", field="email")
     return email
 

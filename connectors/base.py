@@ -101,6 +101,9 @@ class InboundEvent:
     record_id: str | None = None
     origin: str = "unknown"  # who made the change in the vendor: user, admin, api, integration ...
     vendor_type: str = ""
+    # Other channels this system keeps in the same field (Salesforce's DoNotCall holds calls and SMS): Consentry's
+    # own push of any of them comes back as this event, and is recognised as its echo.
+    shared_with: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

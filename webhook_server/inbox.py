@@ -78,7 +78,7 @@ def record(
     for delivery in deliveries:
         delivery.result = IngestResult()  # a group that failed is recorded again, one delivery at a time
     identities = _known_identities(connection, [event for d in deliveries for event in d.events])
-    prepared, owners = [], []
+    prepared, owners, sources = [], [], []
     for delivery in deliveries:
         for event in delivery.events:
             email, phone = event.email, event.phone
@@ -90,24 +90,23 @@ def record(
                 delivery.result.skipped += 1  # nothing to recognise the person by: acknowledged, recorded nowhere
                 continue
             owners.append(delivery)
+            sources.append(event)
     recorded = services.ledger.append_in(connection, prepared)
     opt_outs = []
-    for delivery, item in zip(owners, recorded, strict=True):
+    for delivery, item, source in zip(owners, recorded, sources, strict=True):
         if not item.is_new:
             delivery.result.duplicates += 1
             continue
         delivery.result.new_events += 1
         if item.event.kind.opts_out:
-            opt_outs.append((delivery, item))
-    known_before = {item.person_id for _, item in opt_outs if not item.new_person}  # no job ever targeted the others
+            opt_outs.append((delivery, item, source))
+    known_before = {item.person_id for _, item, _ in opt_outs if not item.new_person}  # no job targeted the others
     echoes = _recent_pushes(connection, known_before, now - echo_window)
     jobs, job_owners = [], []
-    for delivery, item in opt_outs:
+    for delivery, item, source in opt_outs:
         event = item.event
-        if {
-            (item.person_id, event.source_system, event.channel),
-            (item.person_id, event.source_system, "all"),
-        } & echoes:
+        written = {event.channel, "all", *source.shared_with}  # the pushes that would come back as this event
+        if {(item.person_id, event.source_system, channel) for channel in written} & echoes:
             delivery.result.echoes += 1
             continue
         for target in delivery.targets:

@@ -553,6 +553,7 @@ class SalesforceConnector(Connector):
                         email=fields.get("Email") or None,
                         record_id=fields.get("Id"),
                         vendor_type=f"{object_type}.{field}",
+                        shared_with=frozenset(c for c, written in OPT_OUT_FIELD.items() if written == field),
                     )
                 )
         return events

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 from sqlalchemy import select
 
 from connectors.base import InboundEvent
-from sdk.consent_state import EventKind
+from sdk.consent_state import ConsentStatus, EventKind
 from sdk.errors import InvalidInputError
 from sdk.store import persons, reading
 from sdk.unsubscribe import UnsubscribeRequest
@@ -111,11 +111,20 @@ def _record(token: str, wanted: UnsubscribeRequest, channels: frozenset[str]) ->
         ).first()
     if person is None:  # erased since the link was sent: the suppression list already covers them
         return
+    ledger = runtime.services.ledger
+    # The link stays the same in every mail: a click on a channel already opted out is the same act again (a
+    # double click, a retried POST) and changes nothing; a click after a newer consent is a new objection.
+    channels = frozenset(
+        channel
+        for channel in channels
+        if ledger.state(channel=channel, advertiser=wanted.advertiser, email=person.email, phone=person.phone).status
+        is not ConsentStatus.OPTED_OUT
+    )
     reference = hashlib.sha256(token.encode()).hexdigest()[:32]
     now = datetime.now(UTC)
     events = [
         InboundEvent(
-            event_key=f"consentry-link:{reference}:{channel}",
+            event_key=f"consentry-link:{reference}:{channel}:{now:%Y%m%dT%H%M%S.%fZ}",
             kind=EventKind.OBJECTED,
             channel=channel,
             occurred_at=now,
@@ -127,6 +136,8 @@ def _record(token: str, wanted: UnsubscribeRequest, channels: frozenset[str]) ->
         )
         for channel in sorted(channels)
     ]
+    if not events:
+        return
     result = ingest(
         runtime.services,
         events,

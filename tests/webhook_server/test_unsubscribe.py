@@ -1,11 +1,13 @@
 """Unsubscribe links: one-click POST, the confirmation page, tampered tokens; and the page in a real browser."""
 
 import shutil
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
 
 from connectors import registry
+from sdk.consent_state import ConsentEvent, ConsentStatus
 from sdk.identity import IdentifierKind
 from sdk.store import consent_events, propagation_jobs, upgrade
 from sdk.unsubscribe import UnsubscribeTokens, build_link
@@ -73,6 +75,31 @@ def test_one_click_records_the_objection_and_propagates_it(app):
     assert rows(app, propagation_jobs) == 2
     client.post(path_of(link(app).url), data={"List-Unsubscribe": "One-Click"})  # clicked twice: one effect
     assert rows(app, consent_events) == 2
+
+
+def test_the_same_link_works_again_after_a_newer_consent(app):
+    """Every mail carries the same link. Before, its second use, after the person had subscribed again, was taken
+    for a repeat of the first click and changed nothing: the person stayed subscribed."""
+    client = app.test_client()
+    ledger = app.extensions["consentry"].runtime.services.ledger
+    url = path_of(link(app, channels=("email",)).url)
+    client.post(url, data={"List-Unsubscribe": "One-Click"})
+    resubscribed = ConsentEvent(
+        "doi-1",
+        "regranted",
+        "email",
+        datetime.now(UTC),
+        "website",
+        "acme",
+        method="double_opt_in",
+        collection_point="https://acme.example/newsletter",
+        wording="Yes, send me the newsletter",
+    )
+    ledger.append(resubscribed, email="jane@example.com")
+    assert ledger.state(channel="email", advertiser="acme", email="jane@example.com").status is ConsentStatus.GRANTED
+    assert client.post(url, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    state = ledger.state(channel="email", advertiser="acme", email="jane@example.com").status
+    assert state is ConsentStatus.OPTED_OUT
 
 
 def test_the_page_lets_the_recipient_choose_channels(app):

@@ -23,6 +23,11 @@ WAIT_SECONDS = 30.0
 WAKE_INTERVAL = 0.05
 
 
+class InboxUnavailable(ConnectionError):
+    """The delivery could not be committed in time, or the inbox writer could not be reached: it is not
+    acknowledged (a 503), and the vendor delivers it again."""
+
+
 class _Pending:
     __slots__ = ("delivery", "done", "error", "then")
 
@@ -51,8 +56,8 @@ class CommitGroup:
         self._ensure_writer()
         pending = _Pending(delivery)
         self._queue.put(pending)
-        if not pending.done.wait(WAIT_SECONDS):
-            raise TimeoutError("the inbox writer did not commit in time")
+        if not pending.done.wait(WAIT_SECONDS):  # it may still commit: the vendor's new delivery is then a duplicate
+            raise InboxUnavailable("the inbox writer did not commit in time; the delivery was not acknowledged")
         if pending.error is not None:
             raise pending.error
 

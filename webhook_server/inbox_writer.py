@@ -25,15 +25,11 @@ from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client, Listener, wait
 from pathlib import Path
 
-from .commit_group import CommitGroup
+from .commit_group import CommitGroup, InboxUnavailable
 
 log = logging.getLogger("consentry.inbox")
 
 SOCKET_SETTING, KEY_SETTING = "INBOX_SOCKET", "INBOX_KEY"
-
-
-class InboxUnavailable(ConnectionError):
-    """The inbox writer could not be reached or did not answer: the delivery is not acknowledged."""
 
 
 class RemoteInbox:

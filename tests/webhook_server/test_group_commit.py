@@ -215,3 +215,18 @@ def test_a_failing_wake_up_fails_no_delivery():
     group.submit("a")
     group.submit("b")
     assert recorded == ["a", "b"]
+
+
+def test_a_commit_that_does_not_come_in_time_is_a_503_not_a_500(monkeypatch):
+    """Before, the wait ended in a TimeoutError, which the webhook answered with a 500."""
+    from webhook_server import commit_group as module
+    from webhook_server.inbox_writer import InboxUnavailable
+
+    monkeypatch.setattr(module, "WAIT_SECONDS", 0.2)
+    release = threading.Event()
+    group = module.CommitGroup(lambda deliveries: release.wait(5))
+    try:
+        with pytest.raises(InboxUnavailable):
+            group.submit(object())
+    finally:
+        release.set()

@@ -72,20 +72,25 @@ def is_writer(pid: int) -> bool:
     return b"webhook_server.inbox_writer" in Path(f"/proc/{pid}/cmdline").read_bytes()
 
 
+def post_unsubscribe(base: str, token: str = TOKEN, **headers) -> requests.Response:
+    """Mailchimp's delivery of one unsubscribe."""
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **headers}
+    return requests.post(f"{base}/webhooks/mailchimp?token={token}", data=UNSUBSCRIBE, headers=headers, timeout=10)
+
+
+def events_in(url: str) -> int:
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        recorded = connection.execute(select(func.count()).select_from(consent_events)).scalar_one()
+    engine.dispose()
+    return recorded
+
+
 @pytest.mark.integration
 def test_serve_commits_through_its_writer_and_stops_when_the_writer_dies(served):
     process, base, url = served
-    response = requests.post(
-        f"{base}/webhooks/mailchimp?token={TOKEN}",
-        data=UNSUBSCRIBE,
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-        timeout=10,
-    )
-    assert response.status_code == 200
-    engine = make_engine(url)
-    with engine.connect() as connection:
-        assert connection.execute(select(func.count()).select_from(consent_events)).scalar_one() == 1
-    engine.dispose()
+    assert post_unsubscribe(base).status_code == 200
+    assert events_in(url) == 1
     writer = next(pid for pid in children(process.pid) if is_writer(pid))
     os.kill(writer, signal.SIGKILL)
     assert process.wait(timeout=30) != 0  # a web server without its writer must not go on answering
@@ -136,13 +141,7 @@ def test_metrics_count_what_every_gunicorn_process_saw(served):
     """Whichever process answers the scrape, it shows the server's totals, not its own share."""
     _, base, _ = served
     for _ in range(30):  # a new connection each, so both processes take some
-        forged = requests.post(
-            f"{base}/webhooks/mailchimp?token=wrong",
-            data=UNSUBSCRIBE,
-            headers={"Content-Type": "application/x-www-form-urlencoded", "Connection": "close"},
-            timeout=10,
-        )
-        assert forged.status_code == 401
+        assert post_unsubscribe(base, token="wrong", Connection="close").status_code == 401
     line = 'consentry_webhooks_rejected_total{connector="mailchimp",reason="verification"} 30.0'
     for _ in range(10):
         scrape = requests.get(f"{base}/metrics", headers={"Connection": "close"}, timeout=10)
@@ -165,17 +164,8 @@ def test_serve_on_postgresql_runs_gunicorn_alone_and_cleans_up_on_sigterm(tmp_pa
         started = children(process.pid)
         assert len(started) == 1
         assert not is_writer(started[0])
-        response = requests.post(
-            f"{base}/webhooks/mailchimp?token={TOKEN}",
-            data=UNSUBSCRIBE,
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-            timeout=10,
-        )
-        assert response.status_code == 200
-        engine = make_engine(url)
-        with engine.connect() as connection:
-            assert connection.execute(select(func.count()).select_from(consent_events)).scalar_one() == 1
-        engine.dispose()
+        assert post_unsubscribe(base).status_code == 200
+        assert events_in(url) == 1
         counters = shared_counter_directory(started[0])
         assert counters.is_dir()
         process.send_signal(signal.SIGTERM)

@@ -249,9 +249,9 @@ class _Writer:
             return
         if self.connector.supports(Capability.PUSH_UNSUBSCRIBE):
             report = self.connector.push_unsubscribes(_unsubscribe(row) for row, _ in pushes)
-            refused = {position: code for position, code in report.failed}
-            if any(position < 0 for position in refused):  # the vendor did not say which: none counts as applied
-                refused = {position: refused[min(refused)] for position in range(len(pushes))}
+            refused = dict(report.failed)
+            if any(not 0 <= position < len(pushes) for position in refused):  # not said which: none was applied
+                refused = dict.fromkeys(range(len(pushes)), next(iter(refused.values())))
             applied = [push for position, push in enumerate(pushes) if position not in refused]
             self.counts.unsubscribes_pushed += len(applied)
             _record_pushes(self.runtime, self.system, applied, self.now)

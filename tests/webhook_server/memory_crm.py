@@ -15,7 +15,7 @@ class Record:
 
 
 RECORDS: dict[str, Record] = {}
-REFUSED: set[str] = set()  # addresses whose unsubscribe the vendor refuses (INVALID_EMAIL), until removed
+REFUSED: set[str] = set()  # addresses whose unsubscribe the vendor refuses (INVALID_EMAIL); "*": every batch
 
 
 class MemoryCRM(Connector):
@@ -48,6 +48,10 @@ class MemoryCRM(Connector):
 
     def push_unsubscribes(self, items):
         report = WriteReport(calls=1)
+        items = list(items)
+        if "*" in REFUSED:  # the batch refused, without saying which item (HubSpot's batch errors)
+            report.failed.append((-1, "BATCH_REFUSED"))
+            return report
         for position, item in enumerate(items):
             if item.email in REFUSED:
                 report.failed.append((position, "INVALID_EMAIL"))

@@ -100,3 +100,16 @@ def test_a_push_the_vendor_refused_is_a_failed_job_and_is_pushed_again(runtime):
     accepted = run_sync(runtime, now=T + timedelta(minutes=20))
     assert accepted.systems["memory"].unsubscribes_pushed == 1
     assert RECORDS["c-1"].opted_out == {"email"}
+
+
+def test_a_batch_refused_without_naming_an_item_leaves_every_push_to_retry(runtime):
+    for number, email in enumerate((JANE, "john@example.com")):
+        RECORDS[f"c-{number}"] = Record(email, T)
+        withdrawal = ConsentEvent(f"form-{number}", "withdrawn", "email", T + timedelta(minutes=5), "web", "default")
+        runtime.services.ledger.append(withdrawal, email=email)
+    REFUSED.add("*")
+    summary = run_sync(runtime, now=T + timedelta(minutes=10))
+    assert summary.systems["memory"].unsubscribes_pushed == 0
+    with runtime.services.engine.connect() as connection:
+        statuses = list(connection.execute(select(propagation_jobs.c.status, propagation_jobs.c.last_error)))
+    assert sorted(tuple(row) for row in statuses) == [("failed", "REJECTED_BATCH_REFUSED")] * 2

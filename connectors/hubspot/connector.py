@@ -398,7 +398,7 @@ class HubSpotConnector(Connector):
             attempts=LOOKUP_ATTEMPTS,
             timeout=LOOKUP_TIMEOUT,
         )
-        results = _json(answer).get("results", [])
+        results = answer.json()["results"]  # read strictly: an empty reading would skip the events with a 200
         found = {str(item["id"]): (item.get("properties") or {}).get("email") for item in results}
         emails = {record_id: email for record_id, email in found.items() if isinstance(email, str)}
         return [InboundEvent(**{**event.__dict__, "email": emails.get(event.record_id)}) for event in events]

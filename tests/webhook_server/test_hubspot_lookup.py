@@ -94,3 +94,14 @@ def test_a_failed_look_up_gets_503_then_the_redelivery_is_recorded(app, hubspot)
     assert recorded(app) == []
     assert deliver_opt_out(app, contact).status_code == 200  # HubSpot sends it again, and now it is recorded
     assert recorded(app) == ["withdrawn"]
+
+
+def test_a_proxy_page_instead_of_the_answer_gets_503_too(app, hubspot):
+    """A 200 with an HTML page used to read as "no such contact": the event was skipped and acknowledged."""
+    contact = new_contact(hubspot)
+    requests.post(f"{hubspot.url}/_sandbox/faults", json={"garbage_next": 1}, timeout=5)
+    answer = deliver_opt_out(app, contact)
+    assert answer.status_code == 503
+    assert recorded(app) == []
+    assert deliver_opt_out(app, contact).status_code == 200
+    assert recorded(app) == ["withdrawn"]

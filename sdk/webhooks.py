@@ -6,6 +6,7 @@ every malformed input into a WebhookVerificationError, never a bare ValueError.
 """
 
 import hmac
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,7 +57,10 @@ class WebhookVerifier:
         return value
 
     def check_timestamp(self, seconds: float) -> None:
-        """Reject stale and future timestamps alike: a replay window of `tolerance` seconds."""
+        """Reject stale and future timestamps alike: a replay window of `tolerance` seconds. NaN compares false
+        with everything, so it would pass both checks: a timestamp that is not a finite number is refused first."""
+        if not math.isfinite(seconds):
+            raise WebhookVerificationError("the webhook timestamp is not a finite number")
         skew = self.clock() - seconds
         if skew > self.tolerance:
             raise WebhookVerificationError("the webhook timestamp is too old")
@@ -75,7 +79,11 @@ class WebhookVerifier:
 
 
 def parse_number(text: str, name: str) -> float:
+    """A finite number from a header: `nan`, `inf` and `1e400` (which `float` reads as infinity) are malformed."""
     try:
-        return float(text)
+        number = float(text)
     except (TypeError, ValueError):
         raise WebhookVerificationError(f"malformed {name}") from None
+    if not math.isfinite(number):
+        raise WebhookVerificationError(f"malformed {name}")
+    return number

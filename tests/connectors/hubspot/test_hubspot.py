@@ -18,7 +18,7 @@ from connectors.hubspot import HubSpotConnector
 from connectors.hubspot.sandbox import DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN, create_app
 from connectors.hubspot.webhooks import signature_v1, signature_v2, signature_v3
 from connectors.sandbox_kit import ServerThread
-from sdk.errors import WebhookPayloadError
+from sdk.errors import WebhookPayloadError, WebhookVerificationError
 from sdk.webhooks import WebhookRequest
 
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
@@ -348,9 +348,9 @@ def opt_out_delivery(record_ids, changes=(("hs_email_optout", "true"),)) -> Webh
     return signed_delivery([opt_out_event(n, record_id, *change) for n, (record_id, change) in enumerate(events)])
 
 
-def signed_delivery(payload) -> WebhookRequest:
+def signed_delivery(payload, *, stamp: str | None = None) -> WebhookRequest:
     body = json.dumps(payload).encode()
-    stamp = str(int(time.time() * 1000))
+    stamp = str(int(time.time() * 1000)) if stamp is None else stamp
     url = "https://consentry.example/webhooks/hubspot"
     signature = signature_v3(DEFAULT_CLIENT_SECRET.encode(), "POST", url, body, stamp)
     return WebhookRequest(
@@ -412,6 +412,14 @@ def test_an_authentic_delivery_of_the_wrong_shape_is_a_payload_error(make_connec
     with pytest.raises(WebhookPayloadError) as error:
         make_connector().receive_webhook(signed_delivery(payload), known=lambda events: set())
     assert "hubspot: malformed webhook payload" in str(error.value)
+
+
+@pytest.mark.parametrize("stamp", ["nan", "NaN", "inf", "-inf", "1e400"])
+def test_a_v3_timestamp_that_is_not_a_finite_number_is_refused(stamp):
+    """Signed with the right secret: the replay window alone must refuse it (NaN compares false with any bound)."""
+    connector = HubSpotConnector({"access_token": "t", "client_secret": DEFAULT_CLIENT_SECRET})
+    with pytest.raises(WebhookVerificationError, match="malformed request timestamp"):
+        connector.receive_webhook(signed_delivery([opt_out_event(1, "1001")], stamp=stamp))
 
 
 def test_leaving_a_subscription_type_consentry_manages_is_an_email_opt_out(make_connector):

@@ -37,8 +37,8 @@ def connector(**config) -> MailchimpConnector:
     return MailchimpConnector({**settings, **config}, clock=lambda: NOW)
 
 
-def signed(body: bytes, *, secret: str = SECRET, timestamp: float = NOW) -> WebhookRequest:
-    stamp = str(int(timestamp))
+def signed(body: bytes, *, secret: str = SECRET, timestamp: float = NOW, stamp: str | None = None) -> WebhookRequest:
+    stamp = str(int(timestamp)) if stamp is None else stamp
     signature = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
     headers = {
         "Content-Type": "application/x-www-form-urlencoded",
@@ -82,6 +82,13 @@ def test_forged_requests_are_rejected(request_):
     with pytest.raises(WebhookVerificationError) as error:
         connector().receive_webhook(request_)
     assert "@" not in str(error.value)
+
+
+@pytest.mark.parametrize("stamp", ["nan", "NaN", "inf", "-inf", "1e400"])
+def test_a_signature_timestamp_that_is_not_a_finite_number_is_refused(stamp):
+    """Signed with the right secret: the replay window alone must refuse it (NaN compares false with any bound)."""
+    with pytest.raises(WebhookVerificationError, match="malformed signature timestamp"):
+        connector().receive_webhook(signed(UNSUBSCRIBE, stamp=stamp))
 
 
 def test_without_signing_a_url_token_is_required():

@@ -1,0 +1,167 @@
+"""Hostile deliveries from the outside attack of issue 19, posted to the Flask app as the vendors would post them:
+each gets the status the README promises, and nothing of it is stored (no event, no job). Beside each, the same
+delivery made right is stored, so that a count of zero means a refusal and not a request that went nowhere."""
+
+import hashlib
+import hmac
+import json
+import time
+from urllib.parse import urlencode
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from connectors.hubspot.sandbox import DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN
+from connectors.hubspot.sandbox import create_app as hubspot_sandbox
+from connectors.hubspot.webhooks import signature_v3
+from connectors.sandbox_kit import ServerThread
+from sdk.store import consent_events, propagation_jobs, upgrade
+from webhook_server import create_app
+
+ORGANIZATION = "00D000000000001AAA"
+SALESFORCE_TOKEN = "w" * 24
+MAILCHIMP_SECRET = "whsec-hostile-0123456789"
+LIST_ID = "a1b2c3d4e5"
+NOT_FINITE = ["nan", "NaN", "inf", "-inf", "1e400"]
+
+
+@pytest.fixture
+def hubspot():
+    with ServerThread(hubspot_sandbox()) as server:
+        yield server
+
+
+@pytest.fixture
+def client(hubspot, tmp_path, monkeypatch):
+    monkeypatch.setenv("CONSENTRY_HOME", str(tmp_path))
+    app = create_app(config(tmp_path, hubspot.url))
+    yield app.test_client()
+    app.extensions["consentry"].runtime.close()
+
+
+def config(tmp_path, hubspot_url: str, **salesforce) -> dict:
+    database_url = f"sqlite:///{tmp_path / 'consentry.db'}"
+    upgrade(database_url)
+    return {
+        "DATABASE_URL": database_url,
+        "SUPPRESSION_PEPPER": "hostile-test-pepper-0123456789",
+        "CONNECTORS": ["mailchimp", "hubspot", "salesforce"],
+        "CONNECTOR_SETTINGS": {
+            "mailchimp": {
+                "api_key": "0123456789abcdef-us6",
+                "list_id": LIST_ID,
+                "webhook_signing_secret": MAILCHIMP_SECRET,
+            },
+            "hubspot": {"access_token": DEFAULT_TOKEN, "client_secret": DEFAULT_CLIENT_SECRET, "base_url": hubspot_url},
+            "salesforce": {
+                "client_id": "x",
+                "organization_id": ORGANIZATION,
+                "webhook_token": SALESFORCE_TOKEN,
+                **salesforce,
+            },
+        },
+    }
+
+
+def stored(client) -> tuple[int, int]:
+    """(consent events, propagation jobs) in the database."""
+    engine = client.application.extensions["consentry"].runtime.services.engine
+    with engine.connect() as connection:
+        return tuple(
+            connection.execute(select(func.count()).select_from(table)).scalar()
+            for table in (consent_events, propagation_jobs)
+        )
+
+
+def post(client, delivery: dict):
+    delivery = dict(delivery)
+    return client.post(delivery.pop("path"), **delivery)
+
+
+# -- HubSpot -----------------------------------------------------------------------------------------------------
+
+
+def synced_contact(hubspot) -> int:
+    """A contact HubSpot knows, so that a good delivery naming it is stored."""
+    seeded = {"contacts": [{"email": "kept@example.com"}]}
+    requests.post(f"{hubspot.url}/_sandbox/contacts/seed", json=seeded, timeout=5).raise_for_status()
+    auth = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    listed = requests.get(f"{hubspot.url}/crm/v3/objects/contacts", headers=auth, timeout=5)
+    return int(listed.json()["results"][0]["id"])
+
+
+def hubspot_opt_out(object_id: int) -> dict:
+    return {
+        "eventId": 1,
+        "subscriptionId": 1,
+        "portalId": 62515,
+        "appId": 54321,
+        "occurredAt": 1_795_000_000_000,
+        "subscriptionType": "contact.propertyChange",
+        "attemptNumber": 0,
+        "objectId": object_id,
+        "changeSource": "CRM_UI",
+        "propertyName": "hs_email_optout",
+        "propertyValue": "true",
+    }
+
+
+def signed_hubspot(body: bytes, *, stamp: str | None = None) -> dict:
+    stamp = str(int(time.time() * 1000)) if stamp is None else stamp
+    signature = signature_v3(DEFAULT_CLIENT_SECRET.encode(), "POST", "http://localhost/webhooks/hubspot", body, stamp)
+    headers = {"X-HubSpot-Signature-v3": signature, "X-HubSpot-Request-Timestamp": stamp}
+    return {"path": "/webhooks/hubspot", "data": body, "headers": headers, "content_type": "application/json"}
+
+
+# -- Mailchimp ---------------------------------------------------------------------------------------------------
+
+
+def mailchimp_unsubscribe(**data) -> dict:
+    fields = {
+        "type": "unsubscribe",
+        "fired_at": "2026-11-23 10:00:00",
+        "data[action]": "unsub",
+        "data[id]": "8a25ff1d98",
+        "data[email]": "jeanne@example.com",
+        "data[list_id]": LIST_ID,
+    }
+    fields.update({f"data[{key}]": value for key, value in data.items()})
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def signed_mailchimp(fields: dict, *, stamp: str | None = None) -> dict:
+    body = urlencode(fields).encode()
+    stamp = str(int(time.time())) if stamp is None else stamp
+    signature = hmac.new(MAILCHIMP_SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    headers = {"X-Mailchimp-Signature": f"t={stamp},v1={signature}"}
+    return {
+        "path": "/webhooks/mailchimp",
+        "data": body,
+        "headers": headers,
+        "content_type": "application/x-www-form-urlencoded",
+    }
+
+
+# -- a timestamp that is not a finite number (NaN compared false with both bounds of the replay window) ---------
+
+
+@pytest.mark.parametrize("stamp", NOT_FINITE)
+def test_a_hubspot_v3_timestamp_that_is_not_finite_is_a_401_and_nothing_is_stored(client, hubspot, stamp):
+    body = json.dumps([hubspot_opt_out(synced_contact(hubspot))]).encode()
+    answer = post(client, signed_hubspot(body, stamp=stamp))
+    assert answer.status_code == 401, answer.get_data(as_text=True)
+    assert answer.json["error"] == "WebhookRejected"
+    assert stored(client) == (0, 0)
+    assert post(client, signed_hubspot(body)).status_code == 200  # the same delivery, stamped now
+    assert stored(client) == (1, 2)
+
+
+@pytest.mark.parametrize("stamp", NOT_FINITE)
+def test_a_mailchimp_signature_timestamp_that_is_not_finite_is_a_401_and_nothing_is_stored(client, stamp):
+    answer = post(client, signed_mailchimp(mailchimp_unsubscribe(), stamp=stamp))
+    assert answer.status_code == 401, answer.get_data(as_text=True)
+    assert answer.json["error"] == "WebhookRejected"
+    assert stored(client) == (0, 0)
+    assert post(client, signed_mailchimp(mailchimp_unsubscribe())).status_code == 200
+    assert stored(client) == (1, 2)

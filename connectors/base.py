@@ -196,7 +196,8 @@ class Connector:
 
     def parse_webhook(self, request: WebhookRequest) -> Sequence[InboundEvent]:
         """The events of a verified request. Raise KeyError, ValueError or TypeError on a payload of the wrong
-        shape: the vendor then gets a 400, never a 500."""
+        shape: the vendor then gets a 400, never a 500. A body nested too deeply for the parser (`json.loads`
+        raises RecursionError) is a payload of the wrong shape too."""
         raise NotImplementedError
 
     def find_identities(self, events: Sequence[InboundEvent]) -> Sequence[InboundEvent]:
@@ -215,7 +216,7 @@ class Connector:
         self.webhook_verifier().verify(request)
         try:
             events = [_storable(event) for event in self.parse_webhook(request)]
-        except (KeyError, ValueError, TypeError, OverflowError) as error:
+        except (KeyError, ValueError, TypeError, OverflowError, RecursionError) as error:
             raise WebhookPayloadError(f"{self.name}: malformed webhook payload ({type(error).__name__})") from None
         anonymous = [i for i, event in enumerate(events) if event.record_id and not (event.email or event.phone)]
         if not anonymous:

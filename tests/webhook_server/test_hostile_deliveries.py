@@ -165,3 +165,23 @@ def test_a_mailchimp_signature_timestamp_that_is_not_finite_is_a_401_and_nothing
     assert stored(client) == (0, 0)
     assert post(client, signed_mailchimp(mailchimp_unsubscribe())).status_code == 200
     assert stored(client) == (1, 2)
+
+
+# -- a body nested too deeply for json.loads (a RecursionError, which was a 500 and missing from /metrics) ---------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000 + b"]" * 100_000, b'[{"a":' * 50_000 + b"1" + b"}]" * 50_000],
+    ids=["arrays", "objects"],
+)
+def test_a_hubspot_body_nested_too_deeply_is_a_400_and_nothing_is_stored(client, hubspot, body):
+    answer = post(client, signed_hubspot(body))
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    assert answer.json["error"] == "MalformedWebhook"
+    assert stored(client) == (0, 0)
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'consentry_webhooks_rejected_total{connector="hubspot",reason="malformed"} 1.0' in metrics
+    good = json.dumps([hubspot_opt_out(synced_contact(hubspot))]).encode()
+    assert post(client, signed_hubspot(good)).status_code == 200
+    assert stored(client) == (1, 2)

@@ -414,6 +414,22 @@ def test_an_authentic_delivery_of_the_wrong_shape_is_a_payload_error(make_connec
     assert "hubspot: malformed webhook payload" in str(error.value)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000 + b"]" * 100_000, b'[{"a":' * 50_000 + b"1" + b"}]" * 50_000],
+    ids=["arrays", "objects"],
+)
+def test_an_authentic_body_nested_too_deeply_for_the_parser_is_a_payload_error(body):
+    """json.loads raises RecursionError on it: that was a 500."""
+    stamp = str(int(time.time() * 1000))
+    url = "https://consentry.example/webhooks/hubspot"
+    signature = signature_v3(DEFAULT_CLIENT_SECRET.encode(), "POST", url, body, stamp)
+    headers = {"X-HubSpot-Signature-v3": signature, "X-HubSpot-Request-Timestamp": stamp}
+    connector = HubSpotConnector({"access_token": "t", "client_secret": DEFAULT_CLIENT_SECRET})
+    with pytest.raises(WebhookPayloadError, match="hubspot: malformed webhook payload"):
+        connector.receive_webhook(WebhookRequest("POST", url, body, headers), known=lambda events: set())
+
+
 @pytest.mark.parametrize("stamp", ["nan", "NaN", "inf", "-inf", "1e400"])
 def test_a_v3_timestamp_that_is_not_a_finite_number_is_refused(stamp):
     """Signed with the right secret: the replay window alone must refuse it (NaN compares false with any bound)."""

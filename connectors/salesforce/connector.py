@@ -537,6 +537,8 @@ class SalesforceConnector(Connector):
 
     def parse_webhook(self, request: WebhookRequest) -> Sequence[InboundEvent]:
         _organization, notifications = outbound.parse(request.body)
+        if len(notifications) > outbound.MAX_NOTIFICATIONS:
+            raise ValueError("more than 100 notifications in one message")
         events = []
         for notification_id, object_type, fields in notifications:
             moment = _time(fields.get("SystemModstamp")) or datetime.now(UTC)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from connectors.hubspot.sandbox import DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN
 from connectors.hubspot.sandbox import create_app as hubspot_sandbox
 from connectors.hubspot.webhooks import signature_v3
+from connectors.salesforce import outbound
 from connectors.sandbox_kit import ServerThread
 from sdk.store import consent_events, propagation_jobs, upgrade
 from webhook_server import create_app
@@ -185,3 +186,26 @@ def test_a_hubspot_body_nested_too_deeply_is_a_400_and_nothing_is_stored(client,
     good = json.dumps([hubspot_opt_out(synced_contact(hubspot))]).encode()
     assert post(client, signed_hubspot(good)).status_code == 200
     assert stored(client) == (1, 2)
+
+
+# -- more notifications in one Salesforce message than Salesforce ever sends (it was a 401) ----------------------
+
+
+def salesforce_opt_outs(count: int) -> dict:
+    notifications = [
+        (f"04l{n:015d}", "Contact", {"Id": f"003{n:015d}", "Email": f"p{n}@example.com", "HasOptedOutOfEmail": True})
+        for n in range(count)
+    ]
+    body = outbound.envelope(ORGANIZATION, "04k000000000001", notifications)
+    return {"path": f"/webhooks/salesforce?token={SALESFORCE_TOKEN}", "data": body, "content_type": "text/xml"}
+
+
+def test_more_than_100_salesforce_notifications_is_a_400_and_nothing_is_stored(client):
+    answer = post(client, salesforce_opt_outs(101))
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    assert answer.json["error"] == "MalformedWebhook"
+    assert stored(client) == (0, 0)
+    answer = post(client, salesforce_opt_outs(100))  # the most Salesforce sends
+    assert answer.status_code == 200
+    assert outbound.acknowledged(answer.get_data(as_text=True))
+    assert stored(client) == (100, 200)

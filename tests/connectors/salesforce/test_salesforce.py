@@ -16,7 +16,7 @@ from connectors.conformance import ConnectorConformance
 from connectors.salesforce import SalesforceConnector, outbound
 from connectors.salesforce.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG_ID, create_app
 from connectors.sandbox_kit import ServerThread
-from sdk.errors import ConnectorError, QuotaExhaustedError, WebhookVerificationError
+from sdk.errors import ConnectorError, QuotaExhaustedError, WebhookPayloadError, WebhookVerificationError
 from sdk.webhooks import WebhookRequest
 
 
@@ -263,6 +263,21 @@ def test_a_message_from_another_org_or_without_the_url_token_is_refused():
     with pytest.raises(WebhookVerificationError):
         guarded.receive_webhook(WebhookRequest("POST", "https://x", body, {}, {"token": "guess"}))
     assert guarded.receive_webhook(WebhookRequest("POST", "https://x", body, {}, {"token": "t" * 20}))
+
+
+def opt_out_notification(n: int) -> tuple[str, str, dict]:
+    return (f"04l{n:015d}", "Contact", {"Id": f"003{n:015d}", "Email": f"p{n}@example.com", "HasOptedOutOfEmail": True})
+
+
+def test_more_than_100_notifications_in_one_message_is_a_payload_error_not_a_forgery():
+    """Salesforce sends at most 100: more is an authentic message of the wrong shape (a 400), it was a 401."""
+    connector = SalesforceConnector({"client_id": "x", "organization_id": DEFAULT_ORG_ID, "webhook_token": "t" * 20})
+    query = {"token": "t" * 20}
+    full = outbound.envelope(DEFAULT_ORG_ID, "04k", [opt_out_notification(n) for n in range(100)])
+    assert len(connector.receive_webhook(WebhookRequest("POST", "https://x", full, {}, query))) == 100
+    over = outbound.envelope(DEFAULT_ORG_ID, "04k", [opt_out_notification(n) for n in range(101)])
+    with pytest.raises(WebhookPayloadError, match="salesforce: malformed webhook payload"):
+        connector.receive_webhook(WebhookRequest("POST", "https://x", over, {}, query))
 
 
 def test_connector_errors_name_no_address(sandbox, make_connector):

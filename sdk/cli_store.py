@@ -10,7 +10,7 @@ from .errors import InvalidInputError
 from .identity import IdentifierKind
 from .store import upgrade
 
-EXIT_OK, EXIT_FOUND = 0, 1
+EXIT_OK, EXIT_FOUND, EXIT_FAILED = 0, 1, 1
 
 
 def register(commands, moment) -> None:
@@ -223,12 +223,25 @@ def _retention_apply(arguments) -> int:
 
 
 def _erase(arguments) -> int:
-    from .erasure import erase
+    from .erasure import ErasureIncomplete, erase
 
     services = _services()
     try:
-        events, contacts = erase(services.engine, services.suppression, email=arguments.email, phone=arguments.phone)
+        erased = erase(services.engine, services.suppression, email=arguments.email, phone=arguments.phone)
+    except ErasureIncomplete as error:
+        print(f"erasure incomplete: {error}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         services.close()
-    print(f"erased: {events} ledger events, {contacts} contacts; the suppression hash is kept", file=sys.stderr)
+    print(
+        f"erased: {erased.events_removed} ledger events, {erased.contacts_removed} contacts; "
+        "the suppression hash is kept",
+        file=sys.stderr,
+    )
+    if erased.opt_outs_held:
+        print(
+            f"{erased.opt_outs_held} opt-outs still on their way to other systems keep the identifiers they deliver "
+            "until they are done (`consentry propagation failed` lists those that ran out of retries)",
+            file=sys.stderr,
+        )
     return EXIT_OK

@@ -9,7 +9,7 @@ under the new one as soon as its identifier is seen in clear (README, "Rotating 
 
 import csv
 import hmac
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from hashlib import sha256
@@ -22,6 +22,7 @@ from .errors import InvalidInputError
 from .identity import IdentifierKind, normalise
 from .store import insert_ignoring_duplicates, reading, suppression_entries
 
+ERASURE_REASON = "GDPR_ERASURE"  # the person was erased: never store their identifiers in clear again
 EXPORT_FIELDS = ("identifier_hash", "pepper_id", "identifier_kind", "channels", "reason_code", "added_on")
 CHECK_CHUNK = 5000
 
@@ -65,6 +66,22 @@ class Suppression:
 
     def covers(self, channel: str) -> bool:
         return ALL_CHANNELS in self.channels or channel in self.channels
+
+    @property
+    def erased(self) -> bool:
+        return self.reason_code == ERASURE_REASON
+
+
+def _together(found: list[Suppression]) -> Suppression | None:
+    """What the entries of one person's identifiers say together: every channel any covers; an erasure wins."""
+    if not found:
+        return None
+    channels = frozenset().union(*(entry.channels for entry in found))
+    return Suppression(
+        frozenset({ALL_CHANNELS}) if ALL_CHANNELS in channels else channels,
+        next((entry.reason_code for entry in found if entry.erased), found[0].reason_code),
+        min(entry.added_on for entry in found),
+    )
 
 
 def parse_channels(channels: Iterable[str] | str) -> frozenset[str]:
@@ -123,7 +140,8 @@ class SuppressionList:
             merged = entry["channels"] | parse_channels(channels)
             entry.update(
                 channels=frozenset({ALL_CHANNELS}) if ALL_CHANNELS in merged else merged,
-                reason_code=reason_code,
+                # an erasure stays one: a later objection must not let the person be stored in clear again
+                reason_code=ERASURE_REASON if entry.get("reason_code") == ERASURE_REASON else reason_code,
                 added_on=today,
                 touched=True,
             )
@@ -227,6 +245,17 @@ class SuppressionList:
                 chunk = []
         if chunk:
             yield from self._check_chunk(chunk)
+
+    def of_people(self, people: Sequence[tuple[str | None, str | None]]) -> list[Suppression | None]:
+        """Per (normalised email, normalised phone) pair, what the list says of that person, both identifiers
+        together: what every decision (sync, tags, report) must consult besides the ledger."""
+        email_hits = self.check_many(IdentifierKind.EMAIL, [email for email, _ in people if email])
+        phone_hits = self.check_many(IdentifierKind.PHONE, [phone for _, phone in people if phone])
+        answers = []
+        for email, phone in people:
+            found = (next(email_hits) if email else None, next(phone_hits) if phone else None)
+            answers.append(_together([entry for entry in found if entry is not None]))
+        return answers
 
     def _check_chunk(self, normalised: list[str]) -> Iterator[Suppression | None]:
         wanted: dict[bytes, list[int]] = {}

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, select
 
 from connectors.base import InboundEvent
 from sdk.consent_state import ConsentEvent
+from sdk.erasure import erased_strangers
 from sdk.errors import InvalidInputError
 from sdk.persons import identifiers
 from sdk.services import Services
@@ -91,6 +92,7 @@ def record(
                 continue
             owners.append(delivery)
             sources.append(event)
+    prepared, owners, sources = _without_erased(connection, services, prepared, owners, sources)
     recorded = services.ledger.append_in(connection, prepared)
     opt_outs = []
     for delivery, item, source in zip(owners, recorded, sources, strict=True):
@@ -138,6 +140,21 @@ def record(
         if job_id is not None:
             delivery.result.job_ids.append(job_id)
             delivery.result.targets.add(job["target_system"])
+
+
+def _without_erased(connection, services: Services, prepared: list, owners: list, sources: list):
+    """Events naming an erased person are acknowledged and recorded nowhere: recording them would store the erased
+    identifiers in clear again, and the suppression list already holds the person for every channel."""
+    if not prepared:
+        return prepared, owners, sources
+    erased = erased_strangers(connection, services.suppression, [(email, phone) for _, email, phone in prepared])
+    kept = []
+    for item, gone in zip(zip(prepared, owners, sources, strict=True), erased, strict=True):
+        if gone:
+            item[1].result.skipped += 1
+        else:
+            kept.append(item)
+    return [item[0] for item in kept], [item[1] for item in kept], [item[2] for item in kept]
 
 
 def synced_records(services: Services, events: Sequence[InboundEvent]) -> set[str]:

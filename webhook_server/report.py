@@ -38,12 +38,19 @@ def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | No
     )
     with reading(engine) as connection:
         people = list(connection.execute(query))
-    for person in people:
+    listed = ledger.suppression.of_people([(person.email, person.phone) for person in people])
+    for person, suppression in zip(people, listed, strict=True):
         events = ledger.events(email=person.email, phone=person.phone)
         audience = Audience(person.audience) if person.audience in {a.value for a in Audience} else None
         for channel in CHANNELS:
             decision, _ = standing_decision(
-                events, channel, advertiser=advertiser, audience=audience, jurisdiction=person.jurisdiction, at=at
+                events,
+                channel,
+                advertiser=advertiser,
+                audience=audience,
+                jurisdiction=person.jurisdiction,
+                at=at,
+                suppression=suppression,
             )
             reach.setdefault((channel.value, person.audience or "unknown"), Counter())[decision.verdict.value] += 1
             if not decision.allowed:

@@ -15,12 +15,13 @@ what the systems say (facts, idempotent) but writes nothing to any system and le
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
 
 from connectors.base import Capability, ConsentTag, RemoteContact, Unsubscribe
 from sdk.consent_state import ConsentEvent, ConsentStatus, derive_state
+from sdk.erasure import erased_strangers
 from sdk.errors import InvalidInputError
 from sdk.persons import ensure_people, identifiers
 from sdk.standing import standing_decision
@@ -33,6 +34,7 @@ from .runtime import Runtime
 BATCH = 500  # records read or decided per database transaction
 WRITE_BUFFER = 10_000  # a multiple of every vendor's batch size (500, 200, 100): no half-empty calls
 TAGGED_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.PHONE_HUMAN)
+PUSH_LEASE = timedelta(minutes=10)  # a sync that dies mid-push leaves its jobs to the propagation workers after this
 
 
 @dataclass
@@ -108,6 +110,7 @@ def _read(runtime, system, connector, remote: Iterable[RemoteContact], counts: S
             except InvalidInputError:
                 counts.skipped += 1
         with runtime.services.engine.begin() as connection:
+            valid = _not_erased(connection, runtime, valid, counts)
             person_ids = ensure_people(connection, [(email, phone) for _, email, phone in valid])
             people = [(c, p) for (c, _, _), p in zip(valid, person_ids, strict=True)]
             _upsert_contacts(connection, system, people, connector)
@@ -120,6 +123,13 @@ def _read(runtime, system, connector, remote: Iterable[RemoteContact], counts: S
             counts.new_events += sum(r.is_new for r in recorded)
         if progress is not None:
             progress.update(len(chunk))
+
+
+def _not_erased(connection, runtime, valid: list, counts: SystemSummary) -> list:
+    """The records whose person was not erased: an erased person still in a CRM is skipped, never stored again."""
+    erased = erased_strangers(connection, runtime.services.suppression, [(email, phone) for _, email, phone in valid])
+    counts.skipped += sum(erased)
+    return [item for item, gone in zip(valid, erased, strict=True) if not gone]
 
 
 def _events_from(system: str, contact: RemoteContact, advertiser: str) -> Iterator[ConsentEvent]:
@@ -208,17 +218,21 @@ def _write_back(runtime, system, connector, summary: SyncSummary, dry_run: bool,
     tagging = tags and connector.supports(Capability.TAG_CONSENT)
     for chunk in _pages_of_contacts(runtime.services.engine, system):
         history = runtime.services.ledger.events_of_people(sorted({row.person_id for row in chunk}))
-        for row in chunk:
+        listed = runtime.services.suppression.of_people([(row.email, row.phone) for row in chunk])
+        for row, suppression in zip(chunk, listed, strict=True):
             events = history.get(row.person_id, [])
             state = derive_state(events, channel="email", advertiser=runtime.advertiser)
+            opted_out = state.status is ConsentStatus.OPTED_OUT or (
+                suppression is not None and suppression.covers("email")
+            )
             here = set(filter(None, row.opted_out_channels.split(";")))
-            pushed = state.status is ConsentStatus.OPTED_OUT and "email" not in here
+            pushed = opted_out and "email" not in here
             if pushed:
                 writer.pushes.append((row, events))
                 if any(e.source_system != system and e.kind.opts_out for e in events):
                     summary.conflicts += 1
             if tagging:
-                tag = _tag(row, events, runtime.advertiser, now, pushed=pushed, here=here)
+                tag = _tag(row, events, runtime.advertiser, now, pushed=pushed, here=here, suppression=suppression)
                 if pushed or tag_text(tag.status) != row.written_tag:
                     writer.tags.append(tag)
         writer.flush(final=False)
@@ -248,6 +262,10 @@ class _Writer:
             self.counts.unsubscribes_pushed += len(pushes)
             return
         if self.connector.supports(Capability.PUSH_UNSUBSCRIBE):
+            # Recorded before the push: the system's webhook for it may arrive before the push returns, and the
+            # webhook server must see the job to know it for an echo. Should the sync die here, the jobs' lease
+            # runs out and the propagation workers push them.
+            _announce_pushes(self.runtime, self.system, pushes)
             report = self.connector.push_unsubscribes(_unsubscribe(row) for row, _ in pushes)
             refused = dict(report.failed)
             if any(not 0 <= position < len(pushes) for position in refused):  # not said which: none was applied
@@ -318,21 +336,31 @@ def _parse_tag(text: str | None) -> dict[str, str]:
     return dict(part.split("=", 1) for part in (text or "").split(";") if "=" in part)
 
 
-def _tag(row, events, advertiser: str, now: datetime, *, pushed: bool = False, here=frozenset()) -> ConsentTag:
-    """The engine's standing verdict per channel for this person, from what the ledger holds."""
+def _tag(
+    row, events, advertiser: str, now: datetime, *, pushed: bool = False, here=frozenset(), suppression=None
+) -> ConsentTag:
+    """The engine's standing verdict per channel for this person, from what the ledger and the list hold."""
     try:
         audience = Audience(row.audience)
     except ValueError:
         audience = None
     decisions = {
         channel: standing_decision(
-            events, channel, advertiser=advertiser, audience=audience, jurisdiction=row.jurisdiction, at=now
+            events,
+            channel,
+            advertiser=advertiser,
+            audience=audience,
+            jurisdiction=row.jurisdiction,
+            at=now,
+            suppression=suppression,
         )
         for channel in TAGGED_CHANNELS
     }
     email_decision, email = decisions[Channel.EMAIL]
-    # Only a newer, explicit, provable consent in the ledger may lift an opt-out this system holds.
-    resubscribe = email.status is ConsentStatus.GRANTED and email.provable and "email" in here
+    # Only a newer, explicit, provable consent in the ledger may lift an opt-out this system holds, and never one
+    # the suppression list still holds.
+    listed = suppression is not None and suppression.covers(Channel.EMAIL.value)
+    resubscribe = email.status is ConsentStatus.GRANTED and email.provable and "email" in here and not listed
     return ConsentTag(
         email=row.email,
         phone=row.phone,
@@ -361,9 +389,8 @@ def _remember_tags(runtime, system: str, written: list[ConsentTag]) -> None:
 
 def _push_job(row, events, system: str, now: datetime, **outcome) -> dict:
     """The audit row of one push by the sync; its key also lets the webhook server recognise the echo."""
-    latest = max(events, key=lambda e: e.occurred_at).event_key if events else "sync"
     return {
-        "event_key": f"{latest}:sync",
+        "event_key": _push_key(row, events),
         "person_id": row.person_id,
         "source_system": "sync",
         "target_system": system,
@@ -376,13 +403,43 @@ def _push_job(row, events, system: str, now: datetime, **outcome) -> dict:
     }
 
 
+def _push_key(row, events) -> str:
+    """The latest event's key: a person who opts out again after a newer consent is pushed again. A person whom
+    only the suppression list holds (an imported list) has no event: their own key."""
+    latest = max(events, key=lambda e: e.occurred_at).event_key if events else f"suppressed:{row.person_id}"
+    return f"{latest}:sync"
+
+
+def _announce_pushes(runtime, system: str, pushes) -> None:
+    """The jobs of the pushes about to be made, running under the sync's lease from now."""
+    now = datetime.now(UTC)
+    running = {"status": "running", "lease_until": now + PUSH_LEASE}
+    jobs = [_push_job(row, events, system, now, **running) for row, events in pushes]
+    with runtime.services.engine.begin() as connection:
+        connection.execute(insert_ignoring_duplicates(connection, propagation_jobs), jobs)
+        # an earlier run's job for the same opt-out: running again, and recent, for the echo check
+        _settle(connection, system, pushes, **running, updated_at=now)
+
+
+def _settle(connection, system: str, pushes, **values) -> None:
+    """Update the jobs `_announce_pushes` wrote (or an earlier run's, which the same key names)."""
+    table = propagation_jobs.c
+    statement = (
+        update(propagation_jobs)
+        .where(table.event_key == bindparam("key"), table.target_system == system)
+        .values(**values)
+    )
+    connection.execute(statement, [{"key": _push_key(row, events)} for row, events in pushes])
+
+
 def _record_pushes(runtime, system: str, pushes, now: datetime) -> None:
     """Each push applied is a job done, and the record now holds the opt-out."""
     if not pushes:
         return
-    jobs = [_push_job(row, events, system, now, status="done", done_at=now) for row, events in pushes]
     with runtime.services.engine.begin() as connection:
-        connection.execute(insert_ignoring_duplicates(connection, propagation_jobs), jobs)
+        _settle(
+            connection, system, pushes, status="done", done_at=now, updated_at=now, lease_until=None, last_error=None
+        )
         connection.execute(
             update(contacts).where(contacts.c.id == bindparam("contact_id")).values(opted_out_channels="email"),
             [{"contact_id": row.id} for row, _ in pushes],
@@ -392,15 +449,22 @@ def _record_pushes(runtime, system: str, pushes, now: datetime) -> None:
 def _record_refusals(runtime, system: str, refused, now: datetime) -> None:
     """A push the vendor refused is a failed job, which the propagation workers retry with backoff until it is
     applied or dead; the record is left without the opt-out, so the next sync pushes it again too."""
-    if not refused:
-        return
-    retry = {"status": "failed", "next_attempt_at": now + backoff(1)}
-    jobs = [
-        _push_job(row, events, system, now, **retry, last_error=f"REJECTED_{code}"[:120])
-        for (row, events), code in refused
-    ]
+    by_code: dict[str, list] = {}
+    for push, code in refused:
+        by_code.setdefault(code, []).append(push)
     with runtime.services.engine.begin() as connection:
-        connection.execute(insert_ignoring_duplicates(connection, propagation_jobs), jobs)
+        for code, pushes in by_code.items():
+            error = f"REJECTED_{code}"[:120]
+            _settle(
+                connection,
+                system,
+                pushes,
+                status="failed",
+                lease_until=None,
+                next_attempt_at=now + backoff(1),
+                updated_at=now,
+                last_error=error,
+            )
 
 
 def _watermark(runtime, system: str):

@@ -1,7 +1,7 @@
 """The database schema: people, their contacts in each system, the consent ledger, the suppression list.
 
-Clear identifiers live only in `persons`; the suppression list holds keyed hashes; an erasure leaves a row in
-`erasures` that says when, never who.
+Clear identifiers live in `persons`, and in a propagation job only while an erased person's opt-out is still on
+its way; the suppression list holds keyed hashes; an erasure leaves a row in `erasures` that says when, never who.
 """
 
 from sqlalchemy import (
@@ -113,7 +113,8 @@ propagation_jobs = Table(
     metadata,
     Column("id", Identifier, primary_key=True, autoincrement=True),
     Column("event_key", String(200), nullable=False),
-    Column("person_id", Identifier, ForeignKey("persons.id", ondelete="CASCADE"), nullable=False, index=True),
+    # NULL once the person is erased: the audit row stays, naming nobody
+    Column("person_id", Identifier, ForeignKey("persons.id", ondelete="SET NULL"), index=True),
     Column("source_system", String(40), nullable=False),
     Column("target_system", String(40), nullable=False),
     Column("channel", String(20), nullable=False),
@@ -125,6 +126,10 @@ propagation_jobs = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("done_at", DateTime(timezone=True)),
     Column("last_error", String(120)),
+    # An opt-out still on its way when its person was erased keeps the identifiers it must deliver, and only
+    # until it is done: an erasure never drops an objection (sdk.erasure).
+    Column("held_email", String(320)),
+    Column("held_phone", String(32)),
     UniqueConstraint("event_key", "target_system", name="uq_propagation_event_target"),
     Index("ix_propagation_due", "status", "next_attempt_at"),
     Index("ix_propagation_done", "done_at"),  # the latest jobs done, for /metrics

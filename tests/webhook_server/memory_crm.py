@@ -16,6 +16,8 @@ class Record:
 
 RECORDS: dict[str, Record] = {}
 REFUSED: set[str] = set()  # addresses whose unsubscribe the vendor refuses (INVALID_EMAIL); "*": every batch
+TAGS: dict[str, dict[str, str]] = {}  # record id -> the verdicts per channel Consentry last tagged it with
+DURING_PUSH: list = []  # functions called while a push is under way (a webhook racing the push)
 
 
 class MemoryCRM(Connector):
@@ -41,6 +43,7 @@ class MemoryCRM(Connector):
     def apply_consent(self, tags):
         report = WriteReport(calls=1)
         for tag in tags:
+            TAGS[tag.record_id] = dict(tag.status)
             if tag.known.get("resubscribe"):
                 RECORDS[tag.record_id].opted_out.discard("email")
             report.applied += 1
@@ -49,6 +52,8 @@ class MemoryCRM(Connector):
     def push_unsubscribes(self, items):
         report = WriteReport(calls=1)
         items = list(items)
+        for during in DURING_PUSH:
+            during()
         if "*" in REFUSED:  # the batch refused, without saying which item (HubSpot's batch errors)
             report.failed.append((-1, "BATCH_REFUSED"))
             return report

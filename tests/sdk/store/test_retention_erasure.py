@@ -73,7 +73,7 @@ def test_erasure_keeps_only_the_suppression_hash(engine, suppression):
     event = ConsentEvent("k", "granted", "email", NOW, "hubspot", "acme", method="imported")
     ledger.append(event, email="erase.me@example.com", phone="+33612345678")
     add_contact(engine, "erase.me@example.com", record="9", last_inbound=date(2026, 1, 1))
-    assert erase(engine, suppression, email="Erase.Me@example.com") == (1, 1)
+    assert erase(engine, suppression, email="Erase.Me@example.com") == (1, 1, 0)
     assert suppression.check(IdentifierKind.EMAIL, "erase.me@example.com").covers("sms")
     assert suppression.check(IdentifierKind.PHONE, "+33612345678").covers("email")
     assert ledger.events(email="erase.me@example.com") == []

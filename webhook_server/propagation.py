@@ -1,24 +1,36 @@
 """Applying opt-outs to the other systems: claim a job, push the unsubscribe, record the outcome.
 
 Jobs live in the database (the audit trail: pending, running, done, failed, dead, with timestamps); the queue only
-says "look at job N now". A job is claimed with a lease, so a worker killed mid-job loses nothing: once the lease
-runs out the job is due again. Pushing an unsubscribe is idempotent, so doing it twice is harmless.
+says "look at job N now". A job is claimed with a short lease that a heartbeat renews while its push runs, so the
+jobs of a worker killed mid-push are due again within seconds, not a whole long lease later.
+
+Why a job can never be applied twice in a way that matters: every vendor call has an overall deadline (the
+transport's), so a live worker's push ends; a worker that stops renewing (killed, frozen) loses its lease, and the
+worker that claims the job next bumps its attempt count, which fences the first one off: its outcome is not
+recorded. The one overlap left, a frozen process that wakes mid-call after another worker pushed, sends the same
+"opted out = true" twice, which is harmless since every push sets a state, never toggles one.
+
+An erased person's opt-out still on its way carries its own identifiers (`held_email`, `held_phone`); they are
+wiped as soon as the job is done.
 """
 
 import logging
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
 
 from connectors.base import Connector, Unsubscribe
+from sdk.erasure import forget_freed_pages
 from sdk.errors import ConnectorError
 from sdk.store import persons, propagation_jobs, reading
 
 log = logging.getLogger("consentry.propagation")
 
-LEASE = timedelta(seconds=30)
+LEASE = timedelta(seconds=5)  # renewed every third of it while the push runs: a dead worker's jobs wait this long
 MAX_ATTEMPTS = 8
 
 
@@ -62,76 +74,27 @@ def run_job(
     max_attempts: int = MAX_ATTEMPTS,
     lease: timedelta = LEASE,
 ) -> Outcome:
-    claimed = _claim(engine, job_id, now(), lease, max_attempts)
-    if claimed is None:
-        return Outcome(job_id, "skipped")
-    connector = connectors.get(claimed.target_system)
-    if connector is None:
-        return _finish(engine, job_id, "dead", now(), error="TARGET_NOT_CONFIGURED")
-    unsubscribe = Unsubscribe(
-        email=claimed.email, phone=claimed.phone, channels=frozenset({claimed.channel}), record_id=None
-    )
-    try:
-        report = connector.push_unsubscribes([unsubscribe])
-    except Exception as error:  # see `_failure`
-        code, retryable = _failure(claimed.target_system, error)
-        if retryable and claimed.attempts < max_attempts:
-            retry_at = now() + backoff(claimed.attempts)
-            return _finish(engine, job_id, "failed", now(), error=code, retry_at=retry_at)
-        return _finish(engine, job_id, "dead", now(), error=code)
-    if report.failed:
-        return _finish(engine, job_id, "dead", now(), error=f"REJECTED_{report.failed[0][1]}"[:120])
-    return _finish(engine, job_id, "done", now())
-
-
-@dataclass(frozen=True)
-class _Claimed:
-    target_system: str
-    channel: str
-    attempts: int
-    email: str | None
-    phone: str | None
-
-
-def _claim(engine: Engine, job_id: int, now: datetime, lease: timedelta, max_attempts: int) -> _Claimed | None:
+    """One job by id, whether or not its retry time has come (tools and tests): the batch path, for one job."""
     table = propagation_jobs.c
-    claimable = or_(
-        table.status.in_(["pending", "failed"]),
-        and_(table.status == "running", table.lease_until < now),
-    )
-    with engine.begin() as connection:
-        _bury_abandoned(connection, now, max_attempts, table.id == job_id)
-        claimed = connection.execute(
-            update(propagation_jobs)
-            .where(table.id == job_id)
-            .where(claimable)
-            .values(status="running", lease_until=now + lease, attempts=table.attempts + 1, updated_at=now)
-            .returning(table.target_system, table.channel, table.attempts, table.person_id)
-        ).first()
-        if claimed is None:
-            return None
-        person = connection.execute(
-            select(persons.c.email, persons.c.phone).where(persons.c.id == claimed.person_id)
-        ).first()
-    if person is None:
-        return None
-    return _Claimed(claimed.target_system, claimed.channel, claimed.attempts, person.email, person.phone)
+    with reading(engine) as connection:
+        target = connection.execute(select(table.target_system).where(table.id == job_id)).scalar()
+    claimable = or_(table.status.in_(["pending", "failed"]), and_(table.status == "running", table.lease_until < now()))
+    outcomes = _run(engine, connectors, target, and_(table.id == job_id, claimable), now, max_attempts, lease, 1)
+    return outcomes[0] if outcomes else Outcome(job_id, "skipped")
 
 
-def _finish(
-    where: Engine | Connection, job_id: int, status: str, now: datetime, *, error=None, retry_at=None
-) -> Outcome:
+def _finish(connection: Connection, job: "_Claimed", status: str, now: datetime, *, error=None, retry_at=None):
+    """Record a job's outcome, unless another worker claimed it since (its lease ran out): that one's counts."""
     values = {"status": status, "updated_at": now, "lease_until": None, "last_error": error}
     if status == "done":
-        values["done_at"] = now
+        values |= {"done_at": now, "held_email": None, "held_phone": None}  # an erased person's, no longer needed
     if retry_at is not None:
         values["next_attempt_at"] = retry_at
-    if isinstance(where, Connection):  # inside the caller's transaction: a batch finishes in one commit
-        where.execute(update(propagation_jobs).where(propagation_jobs.c.id == job_id).values(**values))
-    else:
-        with where.begin() as connection:
-            connection.execute(update(propagation_jobs).where(propagation_jobs.c.id == job_id).values(**values))
-    return Outcome(job_id, status, retry_at)
+    table = propagation_jobs.c
+    mine = and_(table.id == job.id, table.status == "running", table.attempts == job.attempts)
+    if not connection.execute(update(propagation_jobs).where(mine).values(**values)).rowcount:
+        return Outcome(job.id, "skipped")
+    return Outcome(job.id, status, retry_at)
 
 
 def retry_dead(engine: Engine, *, now: datetime | None = None) -> int:
@@ -194,47 +157,108 @@ def run_target(
         and_(table.status.in_(["pending", "failed"]), table.next_attempt_at <= moment),
         and_(table.status == "running", table.lease_until < moment),
     )
+    return _run(engine, connectors, target, and_(table.target_system == target, due), now, max_attempts, lease, limit)
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    channel: str
+    attempts: int  # after this claim: the fencing token of this worker's hold on the job
+    email: str | None
+    phone: str | None
+
+
+def _run(engine, connectors, target, claimable, now, max_attempts: int, lease: timedelta, limit: int) -> list[Outcome]:
+    moment = now()
+    table = propagation_jobs.c
     with engine.begin() as connection:
         _bury_abandoned(connection, moment, max_attempts, table.target_system == target)
-        ids = list(
-            connection.execute(
-                select(table.id).where(table.target_system == target).where(due).order_by(table.id).limit(limit)
-            ).scalars()
-        )
+        ids = list(connection.execute(select(table.id).where(claimable).order_by(table.id).limit(limit)).scalars())
         if not ids:
             return []
-        claimed = connection.execute(
+        rows = connection.execute(
             update(propagation_jobs)
             .where(table.id.in_(ids))
-            .where(due)
+            .where(claimable)
             .values(status="running", lease_until=moment + lease, attempts=table.attempts + 1, updated_at=moment)
-            .returning(table.id, table.channel, table.attempts, table.person_id)
+            .returning(table.id, table.channel, table.attempts, table.person_id, table.held_email, table.held_phone)
         ).all()
-        people = {
-            row.id: (row.email, row.phone)
-            for row in connection.execute(
-                select(persons.c.id, persons.c.email, persons.c.phone).where(
-                    persons.c.id.in_({c.person_id for c in claimed})
-                )
-            )
-        }
-    claimed = [c for c in claimed if c.person_id in people]
+        claimed, nobody = _identified(connection, rows)
+        outcomes = [_finish(connection, job, "dead", moment, error="PERSON_ERASED") for job in nobody]
     connector = connectors.get(target)
     if connector is None:
         with engine.begin() as connection:
-            return [_finish(connection, c.id, "dead", now(), error="TARGET_NOT_CONFIGURED") for c in claimed]
-    items = [
-        Unsubscribe(email=people[c.person_id][0], phone=people[c.person_id][1], channels=frozenset({c.channel}))
-        for c in claimed
-    ]
+            return outcomes + [
+                _finish(connection, job, "dead", now(), error="TARGET_NOT_CONFIGURED") for job in claimed
+            ]
+    if not claimed:
+        return outcomes
+    items = [Unsubscribe(email=job.email, phone=job.phone, channels=frozenset({job.channel})) for job in claimed]
     try:
-        report = connector.push_unsubscribes(items)
+        with _renewing(engine, claimed, lease, now):
+            report = connector.push_unsubscribes(items)
     except Exception as error:  # see `_failure`
         code, retryable = _failure(target, error)
         with engine.begin() as connection:
-            return _failed_all(connection, claimed, code, retryable, now, max_attempts)
+            return outcomes + _failed_all(connection, claimed, code, retryable, now, max_attempts)
     with engine.begin() as connection:
-        return _outcomes(connection, claimed, report, now, max_attempts)
+        outcomes += _outcomes(connection, claimed, report, now, max_attempts)
+    if any(row.held_email or row.held_phone for row in rows):
+        forget_freed_pages(engine, patience=0)  # the held identifiers just wiped: out of SQLite's log too, if idle
+    return outcomes
+
+
+def _identified(connection: Connection, rows) -> tuple[list[_Claimed], list[_Claimed]]:
+    """The claimed jobs with the identifiers to push (the person's, or those held past an erasure), and those
+    with none left to push to: an erasure that predates holding them."""
+    people = {
+        row.id: (row.email, row.phone)
+        for row in connection.execute(
+            select(persons.c.id, persons.c.email, persons.c.phone).where(
+                persons.c.id.in_({row.person_id for row in rows if row.person_id is not None})
+            )
+        )
+    }
+    claimed, nobody = [], []
+    for row in rows:
+        email, phone = people.get(row.person_id, (row.held_email, row.held_phone))
+        job = _Claimed(row.id, row.channel, row.attempts, email, phone)
+        (claimed if email or phone else nobody).append(job)
+    return claimed, nobody
+
+
+@contextmanager
+def _renewing(engine: Engine, claimed: Sequence[_Claimed], lease: timedelta, now) -> Iterator[None]:
+    """Renew the jobs' lease every third of it while their push runs: a short lease then suffices, so a killed
+    worker's jobs are due again within seconds. A renewal that fails (the database is away) is tried again; should
+    the lease run out meanwhile, another worker may push too, which is harmless (see the module's docstring)."""
+    stop = threading.Event()
+    table = propagation_jobs.c
+    statement = (
+        update(propagation_jobs)
+        .where(table.id == bindparam("job_id"), table.status == "running", table.attempts == bindparam("attempt"))
+        .values(lease_until=bindparam("until"))
+    )
+
+    def renew() -> None:
+        while not stop.wait(lease.total_seconds() / 3):
+            until = now() + lease
+            try:
+                with engine.begin() as connection:
+                    connection.execute(
+                        statement, [{"job_id": job.id, "attempt": job.attempts, "until": until} for job in claimed]
+                    )
+            except Exception as error:  # the next beat tries again
+                log.warning("could not renew the lease of %s jobs: %s", len(claimed), type(error).__name__)
+
+    heartbeat = threading.Thread(target=renew, name="lease-heartbeat", daemon=True)
+    heartbeat.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        heartbeat.join()
 
 
 def _bury_abandoned(connection: Connection, moment: datetime, max_attempts: int, *where) -> None:
@@ -263,9 +287,9 @@ def _failed_all(connection: Connection, claimed, code: str, retryable: bool, now
     for job in claimed:
         if retryable and job.attempts < max_attempts:
             retry_at = now() + backoff(job.attempts)
-            outcomes.append(_finish(connection, job.id, "failed", now(), error=code, retry_at=retry_at))
+            outcomes.append(_finish(connection, job, "failed", now(), error=code, retry_at=retry_at))
         else:
-            outcomes.append(_finish(connection, job.id, "dead", now(), error=code))
+            outcomes.append(_finish(connection, job, "dead", now(), error=code))
     return outcomes
 
 
@@ -276,13 +300,13 @@ def _outcomes(connection: Connection, claimed, report, now, max_attempts: int) -
     outcomes = []
     for position, job in enumerate(claimed):
         if position in rejected:
-            outcomes.append(_finish(connection, job.id, "dead", now(), error=f"REJECTED_{rejected[position]}"[:120]))
+            outcomes.append(_finish(connection, job, "dead", now(), error=f"REJECTED_{rejected[position]}"[:120]))
         elif unplaced and job.attempts < max_attempts:
             retry_at = now() + backoff(job.attempts)
             error = f"REJECTED_{unplaced[0]}"[:120]
-            outcomes.append(_finish(connection, job.id, "failed", now(), error=error, retry_at=retry_at))
+            outcomes.append(_finish(connection, job, "failed", now(), error=error, retry_at=retry_at))
         elif unplaced:  # still refused at the last attempt: not done, for `consentry propagation failed` to show
-            outcomes.append(_finish(connection, job.id, "dead", now(), error=f"REJECTED_{unplaced[0]}"[:120]))
+            outcomes.append(_finish(connection, job, "dead", now(), error=f"REJECTED_{unplaced[0]}"[:120]))
         else:
-            outcomes.append(_finish(connection, job.id, "done", now()))
+            outcomes.append(_finish(connection, job, "done", now()))
     return outcomes

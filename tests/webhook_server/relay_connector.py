@@ -15,6 +15,7 @@ UNSUBSCRIBED: dict[str, set[str]] = {}
 FAILURES: dict[str, int] = {}
 BROKEN: set[str] = set()  # relays whose own code fails (a bug, not a ConnectorError) when pushing
 REFUSED: set[str] = set()  # connectors whose pushes the vendor refuses, without saying which item
+DURING_PUSH: dict[str, object] = {}  # connector name -> a function called while its push is under way
 
 
 class RelayConfig(ConnectorConfig):
@@ -54,6 +55,8 @@ class RelayConnector(Connector):
         raise ConnectorError(f"{self.name}: unavailable", retryable=True, code="SERVER_ERROR")
 
     def push_unsubscribes(self, items):
+        if self.name in DURING_PUSH:
+            DURING_PUSH[self.name]()
         if self.name in BROKEN:
             raise RuntimeError("a bug in the connector")
         if FAILURES.get(self.name, 0) > 0:

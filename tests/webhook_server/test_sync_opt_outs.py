@@ -113,3 +113,62 @@ def test_a_batch_refused_without_naming_an_item_leaves_every_push_to_retry(runti
     with runtime.services.engine.connect() as connection:
         statuses = list(connection.execute(select(propagation_jobs.c.status, propagation_jobs.c.last_error)))
     assert sorted(tuple(row) for row in statuses) == [("failed", "REJECTED_BATCH_REFUSED")] * 2
+
+
+def test_the_systems_echo_of_a_push_arriving_before_the_push_returns_is_known_for_an_echo(runtime):
+    """Before, the sync wrote its jobs after the push: the vendor's webhook for it could arrive first and was taken
+    for a new opt-out, recorded under the vendor's name and fanned out again."""
+    from connectors.base import InboundEvent
+    from sdk.consent_state import EventKind
+    from webhook_server.inbox import ingest
+
+    from .memory_crm import DURING_PUSH
+
+    RECORDS["c-1"] = Record(JANE, T)
+    withdrawal = ConsentEvent("form-1", "withdrawn", "email", T + timedelta(minutes=5), "website", "default")
+    runtime.services.ledger.append(withdrawal, email=JANE)
+    results = []
+
+    def echo_arrives() -> None:
+        event = InboundEvent(
+            event_key="memory-webhook-1",
+            kind=EventKind.WITHDRAWN,
+            channel="email",
+            occurred_at=T + timedelta(minutes=10),
+            system="memory",
+            email=JANE,
+        )
+        results.append(ingest(runtime.services, [event], targets=["memory", "other"], advertiser="default"))
+
+    DURING_PUSH.append(echo_arrives)
+    try:
+        run_sync(runtime, now=T + timedelta(minutes=10))
+    finally:
+        DURING_PUSH.clear()
+    [result] = results
+    assert result.echoes == 1
+    assert result.job_ids == []
+    with runtime.services.engine.connect() as connection:
+        job = connection.execute(select(propagation_jobs.c.status, propagation_jobs.c.lease_until)).one()
+    assert tuple(job) == ("done", None)
+
+
+def test_a_sync_that_dies_mid_push_leaves_its_job_to_the_workers(runtime):
+    RECORDS["c-1"] = Record(JANE, T)
+    withdrawal = ConsentEvent("form-1", "withdrawn", "email", T + timedelta(minutes=5), "website", "default")
+    runtime.services.ledger.append(withdrawal, email=JANE)
+    from .memory_crm import DURING_PUSH
+
+    def dies() -> None:
+        raise KeyboardInterrupt
+
+    DURING_PUSH.append(dies)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_sync(runtime, now=T + timedelta(minutes=10))
+    finally:
+        DURING_PUSH.clear()
+    from webhook_server.propagation import due_targets
+
+    later = datetime.now(UTC) + timedelta(minutes=11)
+    assert due_targets(runtime.services.engine, now=later) == ["memory"]

@@ -112,19 +112,19 @@ def _record(token: str, wanted: UnsubscribeRequest, channels: frozenset[str]) ->
     if person is None:  # erased since the link was sent: the suppression list already covers them
         return
     ledger = runtime.services.ledger
-    # The link stays the same in every mail: a click on a channel already opted out is the same act again (a
-    # double click, a retried POST) and changes nothing; a click after a newer consent is a new objection.
-    channels = frozenset(
-        channel
+    # The link stays the same in every mail. A click on a channel already opted out is the same act again (a
+    # double click, a retried POST) and changes nothing. Otherwise the objection's key names the state it ends, so
+    # clicks that race each other (read the same state) are one event to the ledger's unique key, while a click
+    # after a newer consent ends another state: a new objection.
+    states = {
+        channel: ledger.state(channel=channel, advertiser=wanted.advertiser, email=person.email, phone=person.phone)
         for channel in channels
-        if ledger.state(channel=channel, advertiser=wanted.advertiser, email=person.email, phone=person.phone).status
-        is not ConsentStatus.OPTED_OUT
-    )
+    }
     reference = hashlib.sha256(token.encode()).hexdigest()[:32]
     now = datetime.now(UTC)
     events = [
         InboundEvent(
-            event_key=f"consentry-link:{reference}:{channel}:{now:%Y%m%dT%H%M%S.%fZ}",
+            event_key=f"consentry-link:{reference}:{channel}:{_ended(state.event_key)}",
             kind=EventKind.OBJECTED,
             channel=channel,
             occurred_at=now,
@@ -134,7 +134,8 @@ def _record(token: str, wanted: UnsubscribeRequest, channels: frozenset[str]) ->
             origin="recipient",
             vendor_type="unsubscribe_link",
         )
-        for channel in sorted(channels)
+        for channel, state in sorted(states.items())
+        if state.status is not ConsentStatus.OPTED_OUT
     ]
     if not events:
         return
@@ -146,3 +147,21 @@ def _record(token: str, wanted: UnsubscribeRequest, channels: frozenset[str]) ->
         echo_window=runtime.echo_window,
     )
     enqueue(result.targets)
+
+
+def _ended(event_key: str | None) -> str:
+    """A short name for the state a click ends: the key of the event that decided it, or none at all."""
+    return hashlib.sha256(event_key.encode()).hexdigest()[:16] if event_key else "first"
+
+
+@blueprint.after_request
+def _not_framed_cached_or_referred(response: Response) -> Response:
+    """The page carries a bearer token: no other site may frame it (clickjacking an unsubscription), no cache may
+    keep it, and no link out of it may carry its address in a Referer."""
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

@@ -166,3 +166,50 @@ def test_the_page_works_in_a_real_browser(app, database_url):
     entry = app.extensions["consentry"].runtime.services.suppression.check(IdentifierKind.EMAIL, "jane@example.com")
     assert entry.covers("sms")
     assert not entry.covers("email")
+
+
+def test_clicks_that_race_each_other_record_one_objection(app, monkeypatch):
+    """Before, the check that the channel was already opted out ran outside the write: ten simultaneous clicks
+    each read "subscribed" and recorded ten objections and their jobs. Here every click reads the state before
+    any of them writes, as racing clicks do."""
+    ledger = app.extensions["consentry"].runtime.services.ledger
+    before = ledger.state(channel="email", advertiser="acme", email="jane@example.com")
+    monkeypatch.setattr(type(ledger), "state", lambda *_args, **_kwargs: before)
+    client = app.test_client()
+    url = path_of(link(app, channels=("email",)).url)
+    for _ in range(3):
+        assert client.post(url, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert rows(app, consent_events) == 1
+    assert rows(app, propagation_jobs) == 1
+
+
+def test_simultaneous_clicks_record_one_objection(app):
+    import threading
+
+    url = path_of(link(app, channels=("email",)).url)
+    start = threading.Barrier(10)
+    answers = []
+
+    def click() -> None:
+        client = app.test_client()
+        start.wait()
+        answers.append(client.post(url, data={"List-Unsubscribe": "One-Click"}).status_code)
+
+    threads = [threading.Thread(target=click) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [200] * 10
+    assert rows(app, consent_events) == 1
+    assert rows(app, propagation_jobs) == 1
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_the_pages_cannot_be_framed_cached_or_leak_their_link(app, method):
+    answer = getattr(app.test_client(), method)(path_of(link(app).url), data={"channels": ["sms"]})
+    assert answer.status_code == 200
+    assert answer.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert answer.headers["Referrer-Policy"] == "no-referrer"

@@ -15,6 +15,8 @@ from pathlib import Path
 from huey import RedisHuey, SqliteHuey
 from huey.signals import SIGNAL_ERROR
 
+from sdk.store.engine import keep_private
+
 from .draining import Drains, spacing_of
 from .propagation import due_targets, run_target
 
@@ -25,8 +27,9 @@ def make_queue():
     redis_url = os.environ.get("CONSENTRY_REDIS_URL")
     if redis_url:
         return RedisHuey("consentry", url=redis_url)
-    home = Path(os.environ.get("CONSENTRY_HOME") or ".")
-    return SqliteHuey("consentry", filename=str(home / "consentry-queue.db"))
+    filename = str(Path(os.environ.get("CONSENTRY_HOME") or ".") / "consentry-queue.db")
+    keep_private(filename)  # owner-only, like the database beside it
+    return SqliteHuey("consentry", filename=filename)
 
 
 queue = make_queue()

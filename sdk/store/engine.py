@@ -5,11 +5,12 @@ import fcntl
 import os
 import threading
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 SQLITE_BUSY_MS = 30_000
+PRIVATE = 0o600  # owner only: the file holds addresses and numbers in clear
 
 
 def make_engine(url: str) -> Engine:
@@ -17,12 +18,33 @@ def make_engine(url: str) -> Engine:
     them, into whatever logs or reports it."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000}, hide_parameters=True)
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            event.listen(engine, "do_connect", lambda *_: keep_private(database))
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def keep_private(path: str) -> None:
+    """Create a SQLite file owner-only whatever the umask, before SQLite opens it: SQLite gives its -wal and -shm
+    files the database file's mode, so they are private too. A file of ours that others may read (made before this,
+    or by hand) is made private, with the -wal and -shm beside it; another user's file is left as its owner chose
+    (we could not change it, and a shared deployment may mean it)."""
+    for name, flags in ((path, os.O_CREAT), (path + "-wal", 0), (path + "-shm", 0)):
+        try:
+            descriptor = os.open(name, os.O_RDONLY | flags, PRIVATE)
+        except OSError:
+            continue  # absent, or not ours to open: SQLite reports whatever stops it
+        try:
+            status = os.fstat(descriptor)
+            if status.st_mode & 0o077 and status.st_uid == os.geteuid():
+                os.fchmod(descriptor, PRIVATE)
+        finally:
+            os.close(descriptor)
 
 
 def _sqlite_pragmas(connection, _record) -> None:

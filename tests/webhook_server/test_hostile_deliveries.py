@@ -209,3 +209,16 @@ def test_more_than_100_salesforce_notifications_is_a_400_and_nothing_is_stored(c
     assert answer.status_code == 200
     assert outbound.acknowledged(answer.get_data(as_text=True))
     assert stored(client) == (100, 200)
+
+
+# -- a Mailchimp delivery for another audience, or naming none (it was stored as this audience's) ----------------
+
+
+@pytest.mark.parametrize("list_id", ["0a0a0a0a0a", "", None], ids=["another audience", "empty", "missing"])
+def test_a_mailchimp_delivery_for_another_audience_is_a_400_and_nothing_is_stored(client, list_id):
+    answer = post(client, signed_mailchimp(mailchimp_unsubscribe(list_id=list_id)))
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    assert answer.json["error"] == "MalformedWebhook"
+    assert stored(client) == (0, 0)
+    assert post(client, signed_mailchimp(mailchimp_unsubscribe())).status_code == 200  # this audience's
+    assert stored(client) == (1, 2)

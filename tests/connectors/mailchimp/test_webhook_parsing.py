@@ -8,7 +8,7 @@ import pytest
 
 from connectors.mailchimp.connector import MailchimpConnector, subscriber_hash
 from sdk.consent_state import EventKind
-from sdk.errors import WebhookVerificationError
+from sdk.errors import WebhookPayloadError, WebhookVerificationError
 from sdk.webhooks import WebhookRequest
 
 NOW = 1_800_000_000.0
@@ -27,7 +27,7 @@ UPEMAIL = (
     b"&data%5Bold_email%5D=old%40example.com&data%5Blist_id%5D=93ab23d636"
 )
 CLEANED_ABUSE = (
-    b"type=cleaned&fired_at=2026-01-02+10%3A00%3A00&data%5Blist_id%5D=f1&data%5Breason%5D=abuse"
+    b"type=cleaned&fired_at=2026-01-02+10%3A00%3A00&data%5Blist_id%5D=f1243a3b12&data%5Breason%5D=abuse"
     b"&data%5Bemail%5D=a%40example.com"
 )
 
@@ -57,7 +57,25 @@ def test_the_captured_unsubscribe_becomes_one_withdrawal():
 
 
 def test_an_email_change_is_not_a_consent_event():
-    assert connector().receive_webhook(signed(UPEMAIL)) == []
+    assert connector(list_id="93ab23d636").receive_webhook(signed(UPEMAIL)) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        UNSUBSCRIBE.replace(b"data%5Blist_id%5D=f1243a3b12", b"data%5Blist_id%5D=0a0a0a0a0a"),
+        UNSUBSCRIBE.replace(b"&data%5Blist_id%5D=f1243a3b12", b""),
+        UNSUBSCRIBE.replace(b"data%5Blist_id%5D=f1243a3b12", b"data%5Blist_id%5D="),
+        UNSUBSCRIBE.replace(b"data%5Blist_id%5D=f1243a3b12", b"data%5Blist_id%5D=F1243A3B12"),
+        UPEMAIL,
+    ],
+    ids=["another audience", "no audience", "an empty audience", "another case", "an ignored type elsewhere"],
+)
+def test_a_delivery_for_another_audience_or_none_is_a_payload_error(body):
+    """Authentic (signed with the secret), but not for the configured list: it was stored as this audience's."""
+    with pytest.raises(WebhookPayloadError) as error:
+        connector().receive_webhook(signed(body))
+    assert str(error.value) == "mailchimp: the delivery is not for the configured audience (list_id)"
 
 
 def test_an_abuse_report_is_an_objection():

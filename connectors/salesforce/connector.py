@@ -6,8 +6,9 @@ the Individual linked to each record and its ContactPointTypeConsent rows, and w
 it writes an OptIn only when the ledger proves a newer explicit consent (`consent_records`, `consent_reader`,
 `consent_writer`). With the default `off` it never touches those objects.
 
-Salesforce has no webhook signatures: an outbound message is accepted only for the configured organisation id and,
-when set, a secret token in the URL.
+Salesforce has no webhook signatures: an outbound message is accepted only with the secret token in its URL and
+for the configured organisation id. Both are required: the organisation id alone is public (every Web-to-Lead form
+carries it), so a process with Salesforce enabled and no token refuses to start.
 """
 
 import csv
@@ -171,14 +172,16 @@ def _error_codes(response: requests.Response) -> list[str]:
 
 
 class SalesforceOutboundVerifier(WebhookVerifier):
-    """Salesforce signs nothing: the organisation id must match, and the URL token when one is configured."""
+    """Salesforce signs nothing: the URL token is the secret, and the organisation id must match too."""
 
-    def __init__(self, organization_id: str, token: str | None, **options):
+    def __init__(self, organization_id: str | None, token: str | None, **options):
+        if not token:
+            raise WebhookVerificationError("salesforce: set a webhook URL token")
         super().__init__([organization_id], **options)
         self.token = token
 
     def verify(self, request: WebhookRequest) -> None:
-        if self.token and not _same(request.query.get("token", ""), self.token):
+        if not _same(request.query.get("token", ""), self.token):
             raise WebhookVerificationError("salesforce: wrong or missing URL token")
         try:
             organization, _ = outbound.parse(request.body)

@@ -17,6 +17,7 @@ from connectors.hubspot.sandbox import create_app as hubspot_sandbox
 from connectors.hubspot.webhooks import signature_v3
 from connectors.salesforce import outbound
 from connectors.sandbox_kit import ServerThread
+from sdk.errors import ConfigurationError
 from sdk.store import consent_events, propagation_jobs, upgrade
 from webhook_server import create_app
 
@@ -191,13 +192,14 @@ def test_a_hubspot_body_nested_too_deeply_is_a_400_and_nothing_is_stored(client,
 # -- more notifications in one Salesforce message than Salesforce ever sends (it was a 401) ----------------------
 
 
-def salesforce_opt_outs(count: int) -> dict:
+def salesforce_opt_outs(count: int, *, token: str | None = SALESFORCE_TOKEN) -> dict:
     notifications = [
         (f"04l{n:015d}", "Contact", {"Id": f"003{n:015d}", "Email": f"p{n}@example.com", "HasOptedOutOfEmail": True})
         for n in range(count)
     ]
     body = outbound.envelope(ORGANIZATION, "04k000000000001", notifications)
-    return {"path": f"/webhooks/salesforce?token={SALESFORCE_TOKEN}", "data": body, "content_type": "text/xml"}
+    path = "/webhooks/salesforce" + (f"?token={token}" if token is not None else "")
+    return {"path": path, "data": body, "content_type": "text/xml"}
 
 
 def test_more_than_100_salesforce_notifications_is_a_400_and_nothing_is_stored(client):
@@ -222,3 +224,34 @@ def test_a_mailchimp_delivery_for_another_audience_is_a_400_and_nothing_is_store
     assert stored(client) == (0, 0)
     assert post(client, signed_mailchimp(mailchimp_unsubscribe())).status_code == 200  # this audience's
     assert stored(client) == (1, 2)
+
+
+# -- Salesforce without its webhook token: the organisation id alone is public, one forged message was stored --------
+
+
+def test_salesforce_without_its_webhook_token_refuses_to_start_and_starts_with_it(tmp_path, monkeypatch):
+    database_url = f"sqlite:///{tmp_path / 'consentry.db'}"
+    upgrade(database_url)
+    settings = {"DATABASE_URL": database_url, "SUPPRESSION_PEPPER": "hostile-test-pepper-0123456789"}
+    monkeypatch.setenv("CONSENTRY_HOME", str(tmp_path))
+    monkeypatch.setenv("CONSENTRY_CONNECTORS", "salesforce")  # configured as an operator does, by the environment
+    monkeypatch.setenv("CONSENTRY_SALESFORCE_CLIENT_ID", "x")
+    monkeypatch.setenv("CONSENTRY_SALESFORCE_ORGANIZATION_ID", ORGANIZATION)
+    with pytest.raises(ConfigurationError) as error:
+        create_app(settings)
+    assert "salesforce" in str(error.value)
+    assert "refusing to start" in str(error.value)
+
+    monkeypatch.setenv("CONSENTRY_SALESFORCE_WEBHOOK_TOKEN", SALESFORCE_TOKEN)
+    app = create_app(settings)
+    try:
+        client = app.test_client()
+        for forged in (salesforce_opt_outs(100, token=None), salesforce_opt_outs(100, token="guess")):
+            answer = post(client, forged)  # the right organisation id, the wrong token or none
+            assert answer.status_code == 401, answer.get_data(as_text=True)
+            assert answer.json["error"] == "WebhookRejected"
+            assert stored(client) == (0, 0)
+        assert post(client, salesforce_opt_outs(1)).status_code == 200
+        assert stored(client) == (1, 0)  # no other system to tell
+    finally:
+        app.extensions["consentry"].runtime.close()

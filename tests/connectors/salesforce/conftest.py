@@ -15,6 +15,7 @@ def make_connector(sandbox, recorded_sleep, connector_defaults):
             "client_id": DEFAULT_CLIENT_ID,
             "client_secret": DEFAULT_CLIENT_SECRET,
             "organization_id": DEFAULT_ORG_ID,
+            "webhook_token": "salesforce-url-token-0123456789",
             "objects": ["Contact"],
             **connector_defaults,
             **overrides,

@@ -66,7 +66,8 @@ class TestSalesforceConformance(ConnectorConformance):
             "04k000000000001",
             [("04l000000000001", "Contact", {"Id": "0035g0000000001AAA", "Email": email, "HasOptedOutOfEmail": True})],
         )
-        return WebhookRequest("POST", "https://consentry.example/webhooks/salesforce", body, {})
+        query = {"token": connector.config["webhook_token"]}
+        return WebhookRequest("POST", "https://consentry.example/webhooks/salesforce", body, {}, query)
 
 
 class PlainHttpForLoopback(requests.adapters.HTTPAdapter):
@@ -204,6 +205,19 @@ def test_unsubscribe_sets_the_fields_for_each_channel(sandbox, make_connector):
     assert record["HasOptedOutOfFax"] is False
 
 
+TOKEN = "salesforce-url-token-0123456789"
+
+
+def webhook_connector(**settings) -> SalesforceConnector:
+    settings = {"client_id": "x", "organization_id": DEFAULT_ORG_ID, "webhook_token": TOKEN, **settings}
+    return SalesforceConnector(settings)
+
+
+def delivered(body: bytes, token: str | None = TOKEN) -> WebhookRequest:
+    query = {} if token is None else {"token": token}
+    return WebhookRequest("POST", "https://consentry.example/webhooks/salesforce", body, {}, query)
+
+
 def test_outbound_messages_are_retried_until_acknowledged(sandbox):
     bodies, answers = [], ["", outbound.ACK]
     receiver = Flask("receiver")
@@ -229,11 +243,10 @@ def test_outbound_messages_are_retried_until_acknowledged(sandbox):
     assert organization == DEFAULT_ORG_ID
     assert object_type == "Contact"
     assert fields["HasOptedOutOfEmail"] == "true"
-    connector = SalesforceConnector({"client_id": "x", "organization_id": DEFAULT_ORG_ID})
-    [event] = connector.receive_webhook(WebhookRequest("POST", "https://x/webhooks/salesforce", bodies[1], {}))
+    [event] = webhook_connector().receive_webhook(delivered(bodies[1]))
     assert event.email == "jane@example.com"
     assert event.event_key == f"salesforce:{notification_id}:HasOptedOutOfEmail"
-    assert outbound.acknowledged(connector.webhook_answer([event]).body)
+    assert outbound.acknowledged(webhook_connector().webhook_answer([event]).body)
 
 
 HOSTILE = [
@@ -249,20 +262,30 @@ HOSTILE = [
 
 @pytest.mark.parametrize("body", HOSTILE, ids=["billion laughs", "external entity", "malformed"])
 def test_hostile_xml_is_refused_without_effect(body):
-    connector = SalesforceConnector({"client_id": "x", "organization_id": DEFAULT_ORG_ID})
-    with pytest.raises(WebhookVerificationError):
-        connector.receive_webhook(WebhookRequest("POST", "https://x/webhooks/salesforce", body, {}))
+    with pytest.raises(WebhookVerificationError, match="not a well-formed outbound message"):
+        webhook_connector().receive_webhook(delivered(body))  # with the right token: the XML itself is refused
 
 
 def test_a_message_from_another_org_or_without_the_url_token_is_refused():
     body = outbound.envelope("00DOTHERORG0000", "04k", [("04l1", "Contact", {"Id": "003", "HasOptedOutOfEmail": True})])
-    connector = SalesforceConnector({"client_id": "x", "organization_id": DEFAULT_ORG_ID})
+    with pytest.raises(WebhookVerificationError, match="another organisation"):
+        webhook_connector().receive_webhook(delivered(body))
+    other = webhook_connector(organization_id="00DOTHERORG0000")
+    for token in ("guess", "", None):
+        with pytest.raises(WebhookVerificationError, match="wrong or missing URL token"):
+            other.receive_webhook(delivered(body, token))
+    assert other.receive_webhook(delivered(body))
+
+
+@pytest.mark.parametrize("token", [None, ""], ids=["unset", "empty"])
+def test_the_outbound_message_verifier_is_not_built_without_its_url_token(token):
+    """The organisation id alone is public (every Web-to-Lead form carries it): it authenticates nothing."""
+    connector = SalesforceConnector({"client_id": "x", "organization_id": DEFAULT_ORG_ID, "webhook_token": token})
+    with pytest.raises(WebhookVerificationError, match="salesforce: set a webhook URL token"):
+        connector.webhook_verifier()
+    body = outbound.envelope(DEFAULT_ORG_ID, "04k", [("04l1", "Contact", {"Id": "003", "HasOptedOutOfEmail": True})])
     with pytest.raises(WebhookVerificationError):
-        connector.receive_webhook(WebhookRequest("POST", "https://x", body, {}))
-    guarded = SalesforceConnector({"client_id": "x", "organization_id": "00DOTHERORG0000", "webhook_token": "t" * 20})
-    with pytest.raises(WebhookVerificationError):
-        guarded.receive_webhook(WebhookRequest("POST", "https://x", body, {}, {"token": "guess"}))
-    assert guarded.receive_webhook(WebhookRequest("POST", "https://x", body, {}, {"token": "t" * 20}))
+        connector.receive_webhook(delivered(body, None))
 
 
 def opt_out_notification(n: int) -> tuple[str, str, dict]:
@@ -271,13 +294,11 @@ def opt_out_notification(n: int) -> tuple[str, str, dict]:
 
 def test_more_than_100_notifications_in_one_message_is_a_payload_error_not_a_forgery():
     """Salesforce sends at most 100: more is an authentic message of the wrong shape (a 400), it was a 401."""
-    connector = SalesforceConnector({"client_id": "x", "organization_id": DEFAULT_ORG_ID, "webhook_token": "t" * 20})
-    query = {"token": "t" * 20}
     full = outbound.envelope(DEFAULT_ORG_ID, "04k", [opt_out_notification(n) for n in range(100)])
-    assert len(connector.receive_webhook(WebhookRequest("POST", "https://x", full, {}, query))) == 100
+    assert len(webhook_connector().receive_webhook(delivered(full))) == 100
     over = outbound.envelope(DEFAULT_ORG_ID, "04k", [opt_out_notification(n) for n in range(101)])
     with pytest.raises(WebhookPayloadError, match="salesforce: malformed webhook payload"):
-        connector.receive_webhook(WebhookRequest("POST", "https://x", over, {}, query))
+        webhook_connector().receive_webhook(delivered(over))
 
 
 def test_connector_errors_name_no_address(sandbox, make_connector):

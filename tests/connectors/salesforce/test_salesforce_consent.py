@@ -524,7 +524,8 @@ class TestSalesforceConformanceWithConsentRecords(ConnectorConformance):
             "04k000000000001",
             [("04l000000000001", "Contact", {"Id": "0035g0000000001AAA", "Email": email, "HasOptedOutOfEmail": True})],
         )
-        return WebhookRequest("POST", "https://consentry.example/webhooks/salesforce", body, {})
+        query = {"token": connector.config["webhook_token"]}
+        return WebhookRequest("POST", "https://consentry.example/webhooks/salesforce", body, {}, query)
 
 
 def test_a_collections_call_keeps_within_ten_type_chunks(sandbox, make_connector):

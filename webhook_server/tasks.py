@@ -18,6 +18,7 @@ from huey.signals import SIGNAL_ERROR
 from sdk.store.engine import keep_private
 
 from .draining import Drains, spacing_of
+from .outage import UNREACHABLE, Outage
 from .propagation import due_targets, run_target
 
 log = logging.getLogger("consentry.propagation")
@@ -35,6 +36,7 @@ def make_queue():
 queue = make_queue()
 _runtime = None
 _drains = Drains()
+database = Outage()
 
 
 def runtime():
@@ -49,16 +51,25 @@ def runtime():
 
 @queue.task()
 def propagate_to(target: str) -> int:
-    """Apply the due opt-outs of one target system in batches; a retry comes back through the sweep."""
+    """Apply the due opt-outs of one target system in batches; a retry comes back through the sweep. With the
+    database away the jobs stay due there, and the sweep enqueues them again once it answers."""
+    if database.holding():
+        return 0
     current = runtime()
     max_attempts = int(current.config.get("MAX_ATTEMPTS", 8))
     lease = timedelta(seconds=float(current.config.get("LEASE_SECONDS", 30)))
 
     def apply_batch() -> int:
         engine = current.services.engine
-        return len(run_target(engine, current.connectors, target, max_attempts=max_attempts, lease=lease))
+        found = len(run_target(engine, current.connectors, target, max_attempts=max_attempts, lease=lease))
+        database.answered()  # here, not after the drain: a drain left to another thread reached nothing
+        return found
 
-    handled = _drains.run(target, apply_batch, spacing_of(current.connectors.get(target)))
+    try:
+        handled = _drains.run(target, apply_batch, spacing_of(current.connectors.get(target)))
+    except UNREACHABLE as error:
+        database.failed(error)
+        return 0
     if handled:
         log.info("%s: %s opt-outs handled", target, handled)
     return handled
@@ -76,9 +87,12 @@ def sweep_forever(interval: float, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             sweep()
-        except Exception:  # the next sweep tries again; a database hiccup must not stop the worker
+            database.answered()
+        except UNREACHABLE as error:  # one line for the outage, not a traceback per try
+            database.failed(error)
+        except Exception:  # the next sweep tries again; nothing must stop the worker
             log.exception("sweep failed")
-        stop.wait(interval)
+        stop.wait(database.pause(interval))
 
 
 @queue.task()
@@ -88,7 +102,12 @@ def reconcile() -> int:
     while the server was down). One at a time across all workers."""
     from .sync import run_sync
 
-    summary = run_sync(runtime(), full=True, tags=False)
+    try:
+        summary = run_sync(runtime(), full=True, tags=False)
+    except UNREACHABLE as error:  # the next round tries again
+        database.failed(error)
+        return 0
+    database.answered()
     pushed = sum(counts.unsubscribes_pushed for counts in summary.systems.values())
     log.info("reconciliation: %s people, %s opt-outs repaired", summary.people, pushed)
     return pushed

@@ -19,7 +19,7 @@ from sdk.store.engine import keep_private
 
 from .draining import Drains, spacing_of
 from .outage import UNREACHABLE, Outage
-from .propagation import due_targets, run_target
+from .propagation import LEASE, due_targets, run_target
 
 log = logging.getLogger("consentry.propagation")
 
@@ -57,7 +57,7 @@ def propagate_to(target: str) -> int:
         return 0
     current = runtime()
     max_attempts = int(current.config.get("MAX_ATTEMPTS", 8))
-    lease = timedelta(seconds=float(current.config.get("LEASE_SECONDS", 30)))
+    lease = timedelta(seconds=float(current.config.get("LEASE_SECONDS", LEASE.total_seconds())))
 
     def apply_batch() -> int:
         engine = current.services.engine

@@ -242,6 +242,7 @@ def _renewing(engine: Engine, claimed: Sequence[_Claimed], lease: timedelta, now
     )
 
     def renew() -> None:
+        warned = False
         while not stop.wait(lease.total_seconds() / 3):
             until = now() + lease
             try:
@@ -249,8 +250,10 @@ def _renewing(engine: Engine, claimed: Sequence[_Claimed], lease: timedelta, now
                     connection.execute(
                         statement, [{"job_id": job.id, "attempt": job.attempts, "until": until} for job in claimed]
                     )
-            except Exception as error:  # the next beat tries again
-                log.warning("could not renew the lease of %s jobs: %s", len(claimed), type(error).__name__)
+            except Exception as error:  # the next beat tries again; one line per push, not one per beat
+                if not warned:
+                    log.warning("could not renew the lease of %s jobs: %s", len(claimed), type(error).__name__)
+                warned = True
 
     heartbeat = threading.Thread(target=renew, name="lease-heartbeat", daemon=True)
     heartbeat.start()

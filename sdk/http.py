@@ -4,9 +4,14 @@ Connectors never write a retry loop. They say what a response means through a `R
 retry (429, 5xx, connection errors, honouring `Retry-After`, capped), refresh the credentials once (401), or
 fail. Clock and sleep are injectable so tests never sleep. A client-side limiter keeps us under the vendor's rate
 or concurrency limit, and quota headers are read after every response.
+
+Every `request()` has an overall deadline (`Transport.deadline`, or `deadline=` for one call) that bounds the whole
+call: its attempts, the waits between them and the reading of each answer. A read timeout bounds one socket read
+only, so a vendor sending a byte every few seconds would otherwise hold a worker for ever.
 """
 
 import contextlib
+import socket
 import threading
 import time
 from collections import deque
@@ -16,11 +21,15 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+import urllib3
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_any
 
 from .errors import ConnectorError, ConsentryError, RateLimitedError
 
 DEFAULT_TIMEOUT = (5.0, 60.0)  # connect, read
+# One request() with all its attempts and waits. Above the 60 s longest wait, so a sync still waits out a long
+# Retry-After once; the propagation workers set a shorter one than their lease.
+DEFAULT_DEADLINE = 120.0
 
 
 @dataclass(frozen=True)
@@ -138,6 +147,147 @@ class _Retry(Exception):
         self.verdict, self.response = verdict, response
 
 
+_DEADLINE = Verdict("retry", code="DEADLINE_EXCEEDED", message="no complete answer before the deadline")
+_watching = threading.local()  # the _Watch of the call this thread is making, for the pools below
+
+
+class _Watch:
+    """Shuts down the sockets of the call's connection once its deadline passes.
+
+    A blocked read wakes at once when its socket is shut down, which no timeout does for a trickling answer.
+    Past the deadline it goes on cutting every 0.1 s, for a connection that only gets its socket later (it was
+    still connecting, or a redirect opened another)."""
+
+    def __init__(self, seconds: float):
+        self.cut = False  # the deadline passed before the call was over
+        self._seconds = max(seconds, 0.0)
+        self._conn = self._sock = None
+        self._lock = threading.Lock()
+        self._over = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="consentry-deadline", daemon=True)
+
+    def __enter__(self):
+        _watching.watch = self
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        _watching.watch = None
+        with self._lock:
+            self._over.set()
+        self._thread.join()
+
+    def attach(self, conn) -> None:
+        """The connection the request goes out on (it may still have no socket)."""
+        with self._lock:
+            self._conn, self._sock = conn, None
+
+    def hold(self, sock) -> None:
+        """The socket the answer is read from, kept apart: http.client lets go of it for an answer that ends at
+        the close (no Content-Length), and only the answer still holds it then."""
+        with self._lock:
+            self._sock = sock
+
+    def release(self, conn) -> None:
+        """The pool takes `conn` back: stop watching it, and close it if it was cut so it is never reused."""
+        with self._lock:
+            if conn is self._conn:
+                self._conn = self._sock = None
+                if self.cut:
+                    conn.close()
+
+    def _run(self) -> None:
+        if self._over.wait(self._seconds):
+            return
+        while True:
+            with self._lock:
+                if self._over.is_set():
+                    return
+                self.cut = True
+                for sock in (getattr(self._conn, "sock", None), self._sock):
+                    if isinstance(sock, socket.socket):  # plain or TLS; the base method leaves the TLS state alone
+                        with contextlib.suppress(OSError):
+                            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            if self._over.wait(0.1):
+                return
+
+
+def _watch() -> _Watch | None:
+    return getattr(_watching, "watch", None)
+
+
+class _WatchedConnection:
+    """Hands the calling thread's watch the socket its answer will be read from."""
+
+    def getresponse(self):
+        if (watch := _watch()) is not None:
+            watch.hold(self.sock)
+        return super().getresponse()
+
+
+class _WatchedHTTPConnection(_WatchedConnection, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedConnection, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _WatchedPool:
+    """Tells the calling thread's watch which connection its request uses, and when the pool takes it back."""
+
+    def _get_conn(self, timeout=None):
+        conn = super()._get_conn(timeout)
+        if (watch := _watch()) is not None:
+            watch.attach(conn)
+        return conn
+
+    def _put_conn(self, conn) -> None:
+        if conn is not None and (watch := _watch()) is not None:
+            watch.release(conn)
+        super()._put_conn(conn)
+
+
+class _WatchedHTTPPool(_WatchedPool, urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(_WatchedPool, urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _WatchedAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter with pools a deadline can reach (direct and through an HTTP proxy; not SOCKS)."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy, **kwargs):
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        if manager.pool_classes_by_scheme is urllib3.poolmanager.pool_classes_by_scheme:
+            manager.pool_classes_by_scheme = _WATCHED_POOLS
+        return manager
+
+
+def _watch_connections(session: requests.Session) -> None:
+    """Swap requests' plain adapters for watched ones with the same settings; a caller's own adapter is kept."""
+    for prefix, adapter in session.adapters.items():
+        if type(adapter) is requests.adapters.HTTPAdapter:
+            watched = _WatchedAdapter.__new__(_WatchedAdapter)
+            watched.__setstate__(adapter.__getstate__())  # how requests copies an adapter (pickling)
+            session.adapters[prefix] = watched
+
+
+def _connect_within(timeout, seconds: float):
+    """`timeout` with its connect part at most `seconds`: a connection without a socket yet cannot be cut."""
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    return (seconds if connect is None else min(connect, seconds), read)
+
+
 class Transport:
     def __init__(
         self,
@@ -152,6 +302,8 @@ class Transport:
         max_wait: float = 60.0,
         backoff: Callable[[int], float] = lambda attempt: min(0.5 * 2 ** (attempt - 1), 30.0),
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        deadline: float = DEFAULT_DEADLINE,
         vendor: str = "vendor",
     ):
         self.base_url = base_url.rstrip("/")
@@ -159,25 +311,40 @@ class Transport:
         self.credentials = credentials or Credentials()
         self.limiter = limiter
         self.session = session or requests.Session()
+        _watch_connections(self.session)
         self.timeout = timeout
         self.max_attempts, self.max_wait, self.backoff = max_attempts, max_wait, backoff
-        self.sleep = sleep
+        self.sleep, self.clock = sleep, clock
+        self.deadline = deadline  # seconds for a whole request(); callers may set it later
         self.vendor = vendor
         self.quota: dict[str, Any] = {}
         self.calls = CallCounter()
 
     def request(
-        self, method: str, path: str, *, kind: str | None = None, attempts: int | None = None, **options
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: str | None = None,
+        attempts: int | None = None,
+        deadline: float | None = None,
+        **options,
     ) -> requests.Response:
         """Send one request with retries; returns the successful response or raises ConnectorError.
 
         `kind` names the call for the counters (default: method and path). `attempts` caps the tries below the
         transport's own, for a caller that must answer within a deadline (a webhook's look-up).
+
+        `deadline` (default `self.deadline`) bounds the whole call, not each attempt: an attempt still running
+        when it passes is cut (a retryable ConnectorError coded DEADLINE_EXCEEDED if it was the last), and a wait
+        that would end past it is not waited: the last error is raised at once (a RateLimitedError keeps its
+        Retry-After). The answer is read whole within it, unless the caller passes `stream=True`.
         """
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         attempts = attempts or self.max_attempts
+        end = self.clock() + (self.deadline if deadline is None else deadline)
         retrying = Retrying(
-            stop=stop_after_attempt(attempts),
+            stop=stop_any(stop_after_attempt(attempts), lambda state: self.clock() + state.upcoming_sleep >= end),
             wait=self._wait,
             retry=retry_if_exception(lambda error: isinstance(error, _Retry)),
             sleep=self.sleep,
@@ -190,9 +357,10 @@ class Transport:
             for attempt in retrying:
                 with attempt:
                     headers = {**caller_headers, **self.credentials.headers()}  # fresh after a refresh
-                    response = self._send(method, url, kind or f"{method} {path.split('?')[0]}", headers, options)
+                    name = kind or f"{method} {path.split('?')[0]}"
+                    response = self._send(method, url, name, headers, options, end)
                     verdict = self.policy.classify(response)
-                    if verdict.action == "refresh" and not refreshed and self.credentials.refresh(self.session):
+                    if verdict.action == "refresh" and not refreshed and self._refresh(end):
                         refreshed = True  # once, inside the same loop: no recursion, same caller headers
                         raise _Retry(Verdict("retry", wait=0.0), response)
                     if verdict.action == "retry":
@@ -201,21 +369,46 @@ class Transport:
                         raise self._error(verdict, response)
                     return response
         except _Retry as exhausted:
-            raise self._exhausted(exhausted.verdict, exhausted.response, attempts) from None
+            made = retrying.statistics.get("attempt_number", attempts)
+            raise self._exhausted(exhausted.verdict, exhausted.response, made) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send(self, method: str, url: str, kind: str, headers: dict, options: dict) -> requests.Response:
+    def _send(self, method: str, url: str, kind: str, headers: dict, options: dict, end: float) -> requests.Response:
         self.calls.add(kind)
-        try:
-            if self.limiter is None:
-                response = self.session.request(method, url, headers=headers, **options)
-            else:
-                with self.limiter:
-                    response = self.session.request(method, url, headers=headers, **options)
-        except (requests.ConnectionError, requests.Timeout) as error:
-            raise _Retry(Verdict("retry", code="CONNECTION", message=type(error).__name__), None) from None
+        with self.limiter or contextlib.nullcontext():
+            left = end - self.clock()
+            if left <= 0:
+                raise _Retry(_DEADLINE, None)
+            # The connect timeout ends just after the cut, so a connection the deadline stopped is reported as such.
+            options = {**options, "timeout": _connect_within(options.get("timeout"), left + 0.5)}
+            try:
+                response = self._watched(left, lambda: self.session.request(method, url, headers=headers, **options))
+            except (requests.ConnectionError, requests.Timeout) as error:
+                raise _Retry(Verdict("retry", code="CONNECTION", message=type(error).__name__), None) from None
         self.quota.update(self.policy.read_quota(response))
         return response
+
+    def _refresh(self, end: float) -> bool:
+        """Refresh the credentials within what is left of the deadline (a token endpoint can trickle too)."""
+        left = end - self.clock()
+        if left <= 0:
+            raise _Retry(_DEADLINE, None)
+        return self._watched(left, lambda: self.credentials.refresh(self.session))
+
+    @staticmethod
+    def _watched(seconds: float, call: Callable[[], Any]) -> Any:
+        """`call()`, with the connection it uses cut after `seconds`; whatever a cut ends in is a deadline error."""
+        watch = _Watch(seconds)
+        try:
+            with watch:
+                result = call()
+        except Exception:  # a cut ends in whatever error the reading code makes of a closed socket
+            if watch.cut:
+                raise _Retry(_DEADLINE, None) from None
+            raise
+        if watch.cut:  # a body without Content-Length ends quietly when cut: never take it for the whole answer
+            raise _Retry(_DEADLINE, None)
+        return result
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None

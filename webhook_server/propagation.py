@@ -4,8 +4,9 @@ Jobs live in the database (the audit trail: pending, running, done, failed, dead
 says "look at job N now". A job is claimed with a short lease that a heartbeat renews while its push runs, so the
 jobs of a worker killed mid-push are due again within seconds, not a whole long lease later.
 
-Why a job can never be applied twice in a way that matters: every vendor call has an overall deadline (the
-transport's), so a live worker's push ends; a worker that stops renewing (killed, frozen) loses its lease, and the
+Why a job can never be applied twice in a way that matters: every vendor call has an overall deadline
+(CALL_DEADLINE, set on the workers' transports), so a live worker's push ends and a trickling vendor cannot keep a
+job running forever; a worker that stops renewing (killed, frozen) loses its lease, and the
 worker that claims the job next bumps its attempt count, which fences the first one off: its outcome is not
 recorded. The one overlap left, a frozen process that wakes mid-call after another worker pushed, sends the same
 "opted out = true" twice, which is harmless since every push sets a state, never toggles one.
@@ -26,12 +27,23 @@ from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
 from connectors.base import Connector, Unsubscribe
 from sdk.erasure import forget_freed_pages
 from sdk.errors import ConnectorError
+from sdk.http import Transport
 from sdk.store import persons, propagation_jobs, reading
 
 log = logging.getLogger("consentry.propagation")
 
+CALL_DEADLINE = 20.0  # seconds a worker gives one vendor call, retries included, before it fails and is retried
 LEASE = timedelta(seconds=5)  # renewed every third of it while the push runs: a dead worker's jobs wait this long
 MAX_ATTEMPTS = 8
+
+
+def bound_vendor_calls(connectors: Mapping[str, Connector], seconds: float = CALL_DEADLINE) -> None:
+    """Give every transport the connectors hold this overall deadline per call. A sync from the command line keeps
+    the transport's longer default, which may wait out a vendor's long Retry-After."""
+    for connector in connectors.values():
+        for transport in vars(connector).values():
+            if isinstance(transport, Transport):
+                transport.deadline = min(transport.deadline, seconds)
 
 
 def backoff(attempt: int) -> timedelta:

@@ -19,7 +19,7 @@ from sdk.store.engine import keep_private
 
 from .draining import Drains, spacing_of
 from .outage import UNREACHABLE, Outage
-from .propagation import LEASE, due_targets, run_target
+from .propagation import LEASE, bound_vendor_calls, due_targets, run_target
 
 log = logging.getLogger("consentry.propagation")
 
@@ -46,6 +46,7 @@ def runtime():
         from .runtime import build_runtime
 
         _runtime = build_runtime()
+        bound_vendor_calls(_runtime.connectors)  # a trickling vendor cannot hold a worker thread for ever
     return _runtime
 
 

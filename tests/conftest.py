@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sdk.store import make_engine, metadata, upgrade
 from sdk.suppression import Keyring
 
+pytest_plugins = ["tests.processes"]  # the run fails when a test leaves a process or a listening socket behind
 IN_CI = os.environ.get("CONSENTRY_CI") == "1"
 # Files the code under test creates by default (the SQLite queue, the default database) go to a scratch home.
 os.environ["CONSENTRY_HOME"] = tempfile.mkdtemp(prefix="consentry-tests-")

@@ -56,33 +56,43 @@ class RemoteInbox:
         delivery.result = value
 
 
-def serve(group: CommitGroup, address: str, key: bytes, ready: threading.Event | None = None) -> None:
-    """Accept the gunicorn workers' connections and feed their deliveries to the commit group, forever."""
+def serve(
+    group: CommitGroup,
+    address: str,
+    key: bytes,
+    ready: threading.Event | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """Accept the gunicorn workers' connections and feed their deliveries to the commit group until `stop` is set:
+    never in the writer process, which SIGTERM ends; a test's thread ends, its socket closed with it."""
+    stop = stop or threading.Event()
     listener = Listener(address, family="AF_UNIX", authkey=key)
     os.chmod(address, 0o600)
     connections, lock = [], threading.Lock()
     joined, announce = os.pipe()  # wakes the loop below when a connection joins
 
     def accept_forever():
-        while True:
+        while not stop.is_set():
             try:
                 connection = listener.accept()
             except (OSError, EOFError, AuthenticationError):  # a client without the key, or gone during the exchange
-                log.warning("refused an inbox connection")
+                if not stop.is_set():
+                    log.warning("refused an inbox connection")
                 continue
             with lock:
                 connections.append(connection)
             os.write(announce, b"+")
 
-    threading.Thread(target=accept_forever, name="consentry-inbox-accept", daemon=True).start()
+    acceptor = threading.Thread(target=accept_forever, name="consentry-inbox-accept", daemon=True)
+    acceptor.start()
     if ready is not None:
         ready.set()
     try:
-        while True:
+        while not stop.is_set():
             with lock:
                 current = list(connections)
             arrived = []
-            for connection in wait([joined, *current]):
+            for connection in wait([joined, *current], timeout=1):
                 if connection == joined:
                     os.read(joined, 4096)
                     continue
@@ -95,7 +105,15 @@ def serve(group: CommitGroup, address: str, key: bytes, ready: threading.Event |
             if arrived:  # what arrived while the previous group committed makes the next group
                 group.write_now(arrived)
     finally:
+        stop.set()
+        with contextlib.suppress(OSError):  # a blocked accept() outlives close(): a connection wakes it
+            Client(address, family="AF_UNIX").close()
+        acceptor.join(timeout=5)
         listener.close()  # removes the socket file
+        for connection in connections:
+            connection.close()
+        os.close(joined)
+        os.close(announce)
 
 
 def _replier(connection):

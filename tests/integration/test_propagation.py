@@ -1,6 +1,7 @@
 """End to end on 127.0.0.1: three sandboxes, the webhook server under gunicorn, and a worker process."""
 
 import time
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -21,10 +22,20 @@ def wait_for(condition, timeout=30.0):
     return False
 
 
+@contextmanager
+def running(stack: Stack):
+    """Stack's own `with` stops nothing when its start fails half-way (a server that never answered, after the
+    writer and the worker started): stop whatever it started either way."""
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()
+
+
 @pytest.fixture
 def stack(tmp_path):
-    with Stack(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'consentry.db'}") as running:
-        yield running
+    with running(Stack(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'consentry.db'}")) as started:
+        yield started
 
 
 def jobs(stack):
@@ -88,7 +99,9 @@ def test_forged_requests_store_nothing(stack):
 @pytest.mark.redis
 def test_the_redis_queue_propagates_too(tmp_path):
     redis_url = service_url("redis")
-    with Stack(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'consentry.db'}", redis_url=redis_url) as stack:
+    with running(
+        Stack(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'consentry.db'}", redis_url=redis_url)
+    ) as stack:
         stack.seed_person("redis@example.com")
         stack.unsubscribe_in("hubspot", "redis@example.com")
         assert wait_for(lambda: all(stack.opted_out_in("redis@example.com").values()))
@@ -100,7 +113,7 @@ def test_the_worker_reconciles_drift_that_no_webhook_reported(tmp_path):
     home = tmp_path / "drift"
     home.mkdir()
     settings = {"CONSENTRY_RECONCILE_SECONDS": "1"}
-    with Stack(home=home, database_url=f"sqlite:///{home / 'consentry.db'}", settings=settings) as stack:
+    with running(Stack(home=home, database_url=f"sqlite:///{home / 'consentry.db'}", settings=settings)) as stack:
         requests.post(
             f"{stack.url('mailchimp')}/_sandbox/lists/{stack.env['CONSENTRY_MAILCHIMP_LIST_ID']}/seed",
             json={"members": [{"email_address": "drift@example.com", "status": "subscribed"}]},

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from sdk.store import consent_events, make_engine, upgrade
 from tests.conftest import fresh_postgres, service_url
+from tests.processes import stop_group
 from webhook_server.stack import free_port
 
 TOKEN = "t" * 24
@@ -42,7 +43,9 @@ def start_serve(tmp_path, url: str, workers: int = 1) -> tuple[subprocess.Popen,
     port = free_port()
     env = server_env(tmp_path, url)
     command = [sys.executable, "-m", "sdk.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(  # its own process group, which stop_group stops whole
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and process.poll() is None:
@@ -59,9 +62,7 @@ def served(tmp_path, request):
     url = f"sqlite:///{tmp_path / 'consentry.db'}"
     process, base = start_serve(tmp_path, url, workers=getattr(request, "param", 1))
     yield process, base, url
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    stop_group(process)  # killing the parent alone left gunicorn and the inbox writer listening
 
 
 def children(pid: int) -> list[int]:
@@ -173,6 +174,4 @@ def test_serve_on_postgresql_runs_gunicorn_alone_and_cleans_up_on_sigterm(tmp_pa
         assert not Path(f"/proc/{started[0]}").exists()
         assert not counters.exists()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        stop_group(process)

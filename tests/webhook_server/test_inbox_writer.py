@@ -26,14 +26,26 @@ def address(tmp_path):
     return str(tmp_path / "inbox.sock")
 
 
-def start_in_thread(runtime, address, group=None) -> None:
-    ready = threading.Event()
-    group = group or commit_group(runtime)
-    threading.Thread(target=serve, args=(group, address, KEY, ready), name="inbox-loop", daemon=True).start()
-    assert ready.wait(10)
+@pytest.fixture
+def start_in_thread():
+    """Starts the writer loop in a thread; stops it after the test, so that its socket does not outlive the test."""
+    started = []
+
+    def start(runtime, address, group=None) -> None:
+        ready, stop = threading.Event(), threading.Event()
+        arguments = (group or commit_group(runtime), address, KEY, ready, stop)
+        thread = threading.Thread(target=serve, args=arguments, name="inbox-loop", daemon=True)
+        thread.start()
+        started.append((stop, thread))
+        assert ready.wait(10)
+
+    yield start
+    for stop, thread in started:
+        stop.set()
+        thread.join(timeout=10)
 
 
-def test_deliveries_from_many_threads_are_committed_once_each(app, address):  # noqa: F811
+def test_deliveries_from_many_threads_are_committed_once_each(app, address, start_in_thread):  # noqa: F811
     runtime = app.extensions["consentry"].runtime
     start_in_thread(runtime, address)
     inbox = RemoteInbox(address, KEY)
@@ -46,7 +58,7 @@ def test_deliveries_from_many_threads_are_committed_once_each(app, address):  # 
     assert count(runtime.services.engine, consent_events) == 20
 
 
-def test_what_arrives_during_a_commit_shares_the_next_one_recorded_in_the_loop_itself(app, address):  # noqa: F811
+def test_what_arrives_during_a_commit_shares_the_next_one_recorded_in_the_loop_itself(app, address, start_in_thread):  # noqa: F811
     runtime = app.extensions["consentry"].runtime
     engine = runtime.services.engine
     group, gate, recorded_in = commit_group(runtime), threading.Event(), []
@@ -75,7 +87,7 @@ def test_what_arrives_during_a_commit_shares_the_next_one_recorded_in_the_loop_i
     assert len(recorded_in) < 30 / 2  # most deliveries shared a transaction
 
 
-def test_a_delivery_that_fails_over_the_socket_fails_alone(app, address):  # noqa: F811
+def test_a_delivery_that_fails_over_the_socket_fails_alone(app, address, start_in_thread):  # noqa: F811
     runtime = app.extensions["consentry"].runtime
     start_in_thread(runtime, address)
     inbox = RemoteInbox(address, KEY)
@@ -97,7 +109,7 @@ def _error_of(call, *arguments) -> BaseException | None:
     return None
 
 
-def test_a_client_without_the_key_is_refused_and_records_nothing(app, address):  # noqa: F811
+def test_a_client_without_the_key_is_refused_and_records_nothing(app, address, start_in_thread):  # noqa: F811
     runtime = app.extensions["consentry"].runtime
     start_in_thread(runtime, address)
     with pytest.raises(InboxUnavailable):
@@ -149,16 +161,19 @@ def test_killing_the_writer_mid_burst_acknowledges_only_what_it_committed(tmp_pa
             acknowledged.append(key)
 
     threads = [threading.Thread(target=send, args=(worker,)) for worker in range(8)]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + 10
-    while len(acknowledged) < 200 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    os.kill(writer.pid, signal.SIGKILL)
-    writer.wait(timeout=10)
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=10)
+    try:
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while len(acknowledged) < 200 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:  # the writer goes even when the burst failed before the kill
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait(timeout=10)
+        stop.set()
+        for thread in threads:
+            if thread.is_alive():
+                thread.join(timeout=10)
     engine = make_engine(url)
     with engine.connect() as connection:
         stored = set(connection.execute(select(consent_events.c.event_key)).scalars())

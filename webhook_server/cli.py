@@ -50,8 +50,9 @@ def _serve(arguments) -> int:
     runtime = build_runtime()  # refuse to start here, with a clear message, rather than in every gunicorn worker
     on_sqlite = runtime.services.engine.dialect.name == "sqlite"
     runtime.close()
-    server = [sys.executable, "-m", "gunicorn", "--bind", arguments.bind, "--workers", str(arguments.workers)]
-    server += ["--threads", str(arguments.threads), "--access-logfile", "-", "webhook_server.wsgi:app"]
+    server = [sys.executable, "-m", "gunicorn", "--config", "python:webhook_server.gunicorn_settings"]
+    server += ["--bind", arguments.bind, "--workers", str(arguments.workers), "--threads", str(arguments.threads)]
+    server += ["webhook_server.wsgi:app"]
     from .inbox_writer import start_writer, writer_settings
     from .metrics import shared_counters
 

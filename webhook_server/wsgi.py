@@ -5,8 +5,10 @@ import sys
 
 from .app import create_app
 from .commit_group import CommitGroup
+from .log_redaction import REDACTING_FILTER
 
 app = create_app()
+app.logger.addFilter(REDACTING_FILTER)  # Flask names the path of a request that failed: an unsubscribe token
 
 # A commit group in this process has a writer thread that releases the GIL at every database call; with request
 # threads busy parsing, the default 5 ms switch interval makes it wait that long each time it wants the GIL back,

@@ -37,15 +37,18 @@ def server_env(tmp_path, url: str) -> dict[str, str]:
     }
 
 
-def start_serve(tmp_path, url: str, workers: int = 1) -> tuple[subprocess.Popen, str]:
-    """`consentry serve` on a free port, once it answers."""
+def start_serve(
+    tmp_path, url: str, workers: int = 1, *, settings: dict[str, str] | None = None, log: Path | None = None
+) -> tuple[subprocess.Popen, str]:
+    """`consentry serve` on a free port, once it answers; `settings` over server_env's, its output to `log`."""
     upgrade(url)
     port = free_port()
-    env = server_env(tmp_path, url)
+    env = server_env(tmp_path, url) | (settings or {})
     command = [sys.executable, "-m", "sdk.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
-    process = subprocess.Popen(  # its own process group, which stop_group stops whole
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+    with open(log or os.devnull, "ab") as output:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(  # its own process group, which stop_group stops whole
+            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and process.poll() is None:

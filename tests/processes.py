@@ -69,7 +69,7 @@ def pytest_runtest_teardown(item):
         return (yield)
     finally:
         if ON_LINUX:
-            for key in [*_descendants(), *(("socket", inode) for inode in _socket_inodes())]:
+            for key in [*descendants(), *(("socket", inode) for inode in socket_inodes())]:
                 _first_seen.setdefault(key, item.nodeid)
 
 
@@ -80,11 +80,11 @@ def pytest_sessionfinish(session):
     _wait_for_descendants(5)  # a group just sent SIGTERM may still be on its way out
     gc.collect()  # a server object nobody holds any more closes its socket now
     leftovers = {}
-    for key, command in _descendants().items():
+    for key, command in descendants().items():
         leftovers[key] = f"process {key[1]} `{command}`"
         with contextlib.suppress(ProcessLookupError):
             os.kill(key[1], signal.SIGKILL)
-    for inode, socket in _listening(_socket_inodes()).items():
+    for inode, socket in listening(socket_inodes()).items():
         leftovers["socket", inode] = f"{socket} listening in pytest"
     _wait_for_descendants(5)
     _reap()
@@ -105,13 +105,14 @@ def pytest_terminal_summary(terminalreporter):
 
 def _wait_for_descendants(seconds: float) -> None:
     deadline = time.monotonic() + seconds
-    while _descendants() and time.monotonic() < deadline:
+    while descendants() and time.monotonic() < deadline:
         time.sleep(0.1)
 
 
-def _descendants() -> dict[tuple, str]:
-    """Live descendants of this process (zombies left out): ("process", pid, start time) -> command line."""
-    found, parents = {}, [os.getpid()]
+def descendants(root: int | None = None) -> dict[tuple, str]:
+    """Live descendants of a process, this one by default (zombies left out): ("process", pid, start time) ->
+    command line."""
+    found, parents = {}, [root or os.getpid()]
     while parents:
         parent = parents.pop()
         try:
@@ -135,11 +136,11 @@ def _descendants() -> dict[tuple, str]:
     return found
 
 
-def _socket_inodes() -> set[str]:
+def socket_inodes(pid: int | str = "self") -> set[str]:
     inodes = set()
-    for fd in os.listdir("/proc/self/fd"):
+    for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
         except OSError:
             continue
         if target.startswith("socket:["):
@@ -147,7 +148,7 @@ def _socket_inodes() -> set[str]:
     return inodes
 
 
-def _listening(inodes: set[str]) -> dict[str, str]:
+def listening(inodes: set[str]) -> dict[str, str]:
     """Which of these sockets listen: inode -> "TCP port N" or "Unix socket PATH"."""
     found = {}
     for table in ("tcp", "tcp6"):

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from sdk.store import consent_events, make_engine, upgrade
 from tests.conftest import fresh_postgres, service_url
-from tests.processes import stop_group
+from tests.processes import descendants, listening, socket_inodes, stop_group
 from webhook_server.stack import free_port
 
 TOKEN = "t" * 24
@@ -178,3 +178,28 @@ def test_serve_on_postgresql_runs_gunicorn_alone_and_cleans_up_on_sigterm(tmp_pa
         assert not counters.exists()
     finally:
         stop_group(process)
+
+
+@pytest.mark.integration
+def test_two_serves_each_keep_working_and_neither_opens_a_control_socket(tmp_path):
+    """Gunicorn 25.1+ opens a control socket at one path per user ($XDG_RUNTIME_DIR or ~/.gunicorn/gunicorn.ctl):
+    a second serve replaced the first one's. Serve turns it off; the only socket a serve listens on besides its
+    address is its inbox writer's, in a private directory."""
+    home = tmp_path / "home"
+    home.mkdir()
+    shared = {"HOME": str(home), "XDG_RUNTIME_DIR": ""}  # both serves' default path: home/.gunicorn/gunicorn.ctl
+    started = []
+    try:
+        for name in ("first", "second"):
+            (tmp_path / name).mkdir()
+            started.append(start_serve(tmp_path / name, f"sqlite:///{tmp_path / name / 'c.db'}", settings=shared))
+        for process, base in started:
+            assert post_unsubscribe(base).status_code == 200
+            inodes = set().union(*(socket_inodes(key[1]) for key in descendants(process.pid)))
+            unix = [socket for socket in listening(inodes).values() if socket.startswith("Unix")]
+            assert len(unix) == 1
+            assert unix[0].endswith("/inbox.sock")
+        assert not (home / ".gunicorn").exists()
+    finally:
+        for process, _ in started:
+            stop_group(process)

@@ -5,6 +5,7 @@ import requests
 from sqlalchemy import select
 
 from sdk.store import contacts, persons
+from tests.integration.test_propagation import running
 from webhook_server.runtime import build_runtime
 from webhook_server.stack import MAILCHIMP_KEY, MAILCHIMP_LIST, Stack
 from webhook_server.sync import run_sync
@@ -14,8 +15,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture
 def stack(tmp_path):
-    with Stack(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'consentry.db'}") as running:
-        yield running
+    with running(Stack(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'consentry.db'}")) as started:
+        yield started
 
 
 @pytest.fixture

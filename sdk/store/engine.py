@@ -33,18 +33,19 @@ def keep_private(path: str) -> None:
     """Create a SQLite file owner-only whatever the umask, before SQLite opens it: SQLite gives its -wal and -shm
     files the database file's mode, so they are private too. A file of ours that others may read (made before this,
     or by hand) is made private, with the -wal and -shm beside it; another user's file is left as its owner chose
-    (we could not change it, and a shared deployment may mean it)."""
-    for name, flags in ((path, os.O_CREAT), (path + "-wal", 0), (path + "-shm", 0)):
+    (we could not change it, and a shared deployment may mean it).
+
+    An existing file is never opened here: closing any descriptor of a file drops every POSIX lock this process
+    holds on it, the locks of SQLite's other connections included (seen as a bus error in the WAL index)."""
+    with contextlib.suppress(OSError):  # there already, or not ours to create: SQLite reports whatever stops it
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, PRIVATE))  # new: nobody holds a lock on it
+    for name in (path, path + "-wal", path + "-shm"):
         try:
-            descriptor = os.open(name, os.O_RDONLY | flags, PRIVATE)
-        except OSError:
-            continue  # absent, or not ours to open: SQLite reports whatever stops it
-        try:
-            status = os.fstat(descriptor)
+            status = os.stat(name)
             if status.st_mode & 0o077 and status.st_uid == os.geteuid():
-                os.fchmod(descriptor, PRIVATE)
-        finally:
-            os.close(descriptor)
+                os.chmod(name, PRIVATE)
+        except OSError:
+            continue  # absent, or not ours
 
 
 def _sqlite_pragmas(connection, _record) -> None:

@@ -72,6 +72,8 @@ class Stack:
                 sys.executable,
                 "-m",
                 "gunicorn",
+                "--config",
+                "python:webhook_server.gunicorn_settings",  # as `consentry serve`: redacted logs, no control socket
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",
@@ -109,7 +111,11 @@ class Stack:
         self._exit.close()
 
     def __enter__(self) -> "Stack":
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:  # a start that failed half-way stops what it had started
+            self.stop()
+            raise
 
     def __exit__(self, *_exc) -> None:
         self.stop()

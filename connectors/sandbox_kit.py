@@ -243,3 +243,4 @@ class ServerThread:
     def stop(self) -> None:
         self._server.shutdown()
         self._thread.join(timeout=5)
+        self._server.server_close()  # the listening socket now, not whenever it is garbage-collected

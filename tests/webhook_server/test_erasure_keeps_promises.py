@@ -8,54 +8,29 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from connectors import registry
 from sdk.erasure import ErasureIncomplete, erase
 from sdk.identity import IdentifierKind
 from sdk.store import persons, propagation_jobs, upgrade
-from webhook_server import create_app
 from webhook_server.propagation import run_target
 from webhook_server.report import gather
-from webhook_server.runtime import build_runtime
 from webhook_server.sync import run_sync
 
-from .memory_crm import RECORDS, REFUSED, TAGS, MemoryCRM, Record
+from .memory_crm import RECORDS, TAGS, Record
 from .relay_connector import UNSUBSCRIBED
-from .test_inbox import deliver, optout, relay_config
+from .test_inbox import deliver, optout
 
 T = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 JANE = "jane@example.com"
 
 
 @pytest.fixture
-def relays(database_url, tmp_path, monkeypatch):
-    """The webhook server with two relay connectors, alpha and beta."""
-    monkeypatch.setenv("CONSENTRY_HOME", str(tmp_path))
-    registry.register("alpha", "tests.webhook_server.relay_connector:AlphaConnector")
-    registry.register("beta", "tests.webhook_server.relay_connector:BetaConnector")
-    UNSUBSCRIBED.clear()
-    upgrade(database_url)
-    app = create_app(relay_config(database_url))
-    yield app
-    app.extensions["consentry"].runtime.close()
+def relays(relay_app):
+    return relay_app
 
 
 @pytest.fixture
-def crm(database_url):
-    """A runtime whose one system is a CRM held in memory, for the sync."""
-    registry.register("memory", f"{MemoryCRM.__module__}:MemoryCRM")
-    RECORDS.clear()
-    REFUSED.clear()
-    TAGS.clear()
-    runtime = build_runtime(
-        {
-            "DATABASE_URL": database_url,
-            "SUPPRESSION_PEPPER": "sync-test-pepper-0123456789",
-            "CONNECTORS": ["memory"],
-            "CONNECTOR_SETTINGS": {"memory": {}},
-        }
-    )
-    yield runtime
-    runtime.close()
+def crm(memory_runtime):
+    return memory_runtime
 
 
 def count(engine, table) -> int:

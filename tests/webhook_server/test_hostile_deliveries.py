@@ -13,10 +13,8 @@ import requests
 from sqlalchemy import func, select
 
 from connectors.hubspot.sandbox import DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN
-from connectors.hubspot.sandbox import create_app as hubspot_sandbox
 from connectors.hubspot.webhooks import signature_v3
 from connectors.salesforce import outbound
-from connectors.sandbox_kit import ServerThread
 from sdk.errors import ConfigurationError
 from sdk.store import consent_events, propagation_jobs, upgrade
 from webhook_server import create_app
@@ -26,12 +24,6 @@ SALESFORCE_TOKEN = "w" * 24
 MAILCHIMP_SECRET = "whsec-hostile-0123456789"
 LIST_ID = "a1b2c3d4e5"
 NOT_FINITE = ["nan", "NaN", "inf", "-inf", "1e400"]
-
-
-@pytest.fixture
-def hubspot():
-    with ServerThread(hubspot_sandbox()) as server:
-        yield server
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from webhook_server import create_app
 from webhook_server.propagation import due_jobs, run_job, run_target
 
 from . import relay_connector
+from .conftest import relay_config
 from .relay_connector import BROKEN, FAILURES, REFUSED, UNSUBSCRIBED, sign
 
 PEPPER = "server-test-pepper-0123456789"
@@ -37,17 +38,6 @@ def app(database_url, tmp_path, monkeypatch):
     app = create_app(relay_config(database_url))
     yield app
     app.extensions["consentry"].runtime.close()
-
-
-def relay_config(database_url: str, **settings) -> dict:
-    """Two relay connectors on this database, plus any other settings."""
-    return {
-        "DATABASE_URL": database_url,
-        "SUPPRESSION_PEPPER": PEPPER,
-        "CONNECTORS": ["alpha", "beta"],
-        "CONNECTOR_SETTINGS": {"alpha": {"secret": "alpha-secret"}, "beta": {"secret": "beta-secret"}},
-        **settings,
-    }
 
 
 def deliver(client, name, events, *, secret=None):

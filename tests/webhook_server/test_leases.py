@@ -8,27 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from connectors import registry
-from sdk.store import propagation_jobs, upgrade
-from webhook_server import create_app
+from sdk.store import propagation_jobs
 from webhook_server.propagation import LEASE, due_jobs, run_target
 
-from .relay_connector import DURING_PUSH, UNSUBSCRIBED
-from .test_inbox import deliver, optout, relay_config
+from .relay_connector import DURING_PUSH
+from .test_inbox import deliver, optout
 
 
 @pytest.fixture
-def app(database_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("CONSENTRY_HOME", str(tmp_path))
-    registry.register("alpha", "tests.webhook_server.relay_connector:AlphaConnector")
-    registry.register("beta", "tests.webhook_server.relay_connector:BetaConnector")
-    UNSUBSCRIBED.clear()
-    DURING_PUSH.clear()
-    upgrade(database_url)
-    app = create_app(relay_config(database_url))
-    yield app
-    DURING_PUSH.clear()
-    app.extensions["consentry"].runtime.close()
+def app(relay_app):
+    return relay_app
 
 
 def test_a_job_whose_worker_died_is_due_again_within_seconds(app):

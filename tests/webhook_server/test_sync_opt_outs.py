@@ -6,34 +6,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from connectors import registry
 from sdk.consent_state import ConsentEvent, ConsentStatus
 from sdk.identity import IdentifierKind
 from sdk.store import contacts, propagation_jobs
-from webhook_server.runtime import build_runtime
 from webhook_server.sync import run_sync
 
-from .memory_crm import RECORDS, REFUSED, MemoryCRM, Record
+from .memory_crm import RECORDS, REFUSED, Record
 
 T = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 JANE = "jane@example.com"
 
 
 @pytest.fixture
-def runtime(database_url):
-    registry.register("memory", f"{MemoryCRM.__module__}:MemoryCRM")
-    RECORDS.clear()
-    REFUSED.clear()
-    runtime = build_runtime(
-        {
-            "DATABASE_URL": database_url,
-            "SUPPRESSION_PEPPER": "sync-test-pepper-0123456789",
-            "CONNECTORS": ["memory"],
-            "CONNECTOR_SETTINGS": {"memory": {}},
-        }
-    )
-    yield runtime
-    runtime.close()
+def runtime(memory_runtime):
+    return memory_runtime
 
 
 def email_state(runtime) -> ConsentStatus:

@@ -19,6 +19,8 @@ from sdk.errors import ConfigurationError
 from sdk.store import consent_events, propagation_jobs, upgrade
 from webhook_server import create_app
 
+from .test_malformed_deliveries import hubspot_opt_out
+
 ORGANIZATION = "00D000000000001AAA"
 SALESFORCE_TOKEN = "w" * 24
 MAILCHIMP_SECRET = "whsec-hostile-0123456789"
@@ -83,22 +85,6 @@ def synced_contact(hubspot) -> int:
     auth = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
     listed = requests.get(f"{hubspot.url}/crm/v3/objects/contacts", headers=auth, timeout=5)
     return int(listed.json()["results"][0]["id"])
-
-
-def hubspot_opt_out(object_id: int) -> dict:
-    return {
-        "eventId": 1,
-        "subscriptionId": 1,
-        "portalId": 62515,
-        "appId": 54321,
-        "occurredAt": 1_795_000_000_000,
-        "subscriptionType": "contact.propertyChange",
-        "attemptNumber": 0,
-        "objectId": object_id,
-        "changeSource": "CRM_UI",
-        "propertyName": "hs_email_optout",
-        "propertyValue": "true",
-    }
 
 
 def signed_hubspot(body: bytes, *, stamp: str | None = None) -> dict:

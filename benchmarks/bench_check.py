@@ -31,8 +31,8 @@ def _child(step: str, jobs: int, path: str) -> None:
     """Run one step in this process and print its wall time and peak memory as JSON."""
     from datetime import datetime
 
-    from sdk.contacts_csv import check_stream, read_requests
-    from sdk.vocabulary import Channel
+    from consentry.sdk.contacts_csv import check_stream, read_requests
+    from consentry.sdk.vocabulary import Channel
 
     at = datetime.fromisoformat(AT)
     started = time.perf_counter()

@@ -25,8 +25,8 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from connectors.hubspot.webhooks import signature_v3
-from webhook_server.stack import HUBSPOT_SECRET, Stack, free_port
+from consentry.connectors.hubspot.webhooks import signature_v3
+from consentry.webhook_server.stack import HUBSPOT_SECRET, Stack, free_port
 
 BARE_APP = "from flask import Flask\napp = Flask(__name__)\n@app.post('/hook')\ndef hook():\n    return ''\n"
 MAILCHIMP_LUA = """
@@ -133,7 +133,7 @@ def seed_hubspot_contacts(database_url: str, count: int) -> None:
     """HubSpot deliveries carry contact ids: the contacts must be known (synced before) for their events to count."""
     from datetime import UTC, datetime
 
-    from sdk.store import contacts, persons
+    from consentry.sdk.store import contacts, persons
 
     engine = create_engine(database_url)
     now = datetime.now(UTC)

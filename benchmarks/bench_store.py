@@ -16,12 +16,12 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from sdk import retention
-from sdk.consent_state import ConsentEvent
-from sdk.identity import IdentifierKind
-from sdk.ledger import Ledger
-from sdk.store import contacts, make_engine, metadata, persons, suppression_entries, upgrade
-from sdk.suppression import Keyring, SuppressionList
+from consentry.sdk import retention
+from consentry.sdk.consent_state import ConsentEvent
+from consentry.sdk.identity import IdentifierKind
+from consentry.sdk.ledger import Ledger
+from consentry.sdk.store import contacts, make_engine, metadata, persons, suppression_entries, upgrade
+from consentry.sdk.suppression import Keyring, SuppressionList
 
 KEYRING = Keyring({"p1": b"benchmark-pepper-0123456789"}, "p1")
 NOW = datetime(2026, 11, 23, tzinfo=UTC)

@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from connectors.hubspot.connector import SEARCH_PAGE
-from connectors.mailchimp.connector import BATCH_SIZE as MAILCHIMP_BATCH
-from connectors.mailchimp.connector import PAGE_SIZE as MAILCHIMP_PAGE
-from webhook_server.demo import seed_mix
-from webhook_server.stack import Stack
+from consentry.connectors.hubspot.connector import SEARCH_PAGE
+from consentry.connectors.mailchimp.connector import BATCH_SIZE as MAILCHIMP_BATCH
+from consentry.connectors.mailchimp.connector import PAGE_SIZE as MAILCHIMP_PAGE
+from consentry.webhook_server.demo import seed_mix
+from consentry.webhook_server.stack import Stack
 
 HUBSPOT_PAGE = HUBSPOT_BATCH = 100
 SALESFORCE_PAGE, SALESFORCE_BATCH, SALESFORCE_BULK = 2000, 200, 2000
@@ -34,8 +34,8 @@ SALESFORCE_OBJECTS = ("Contact", "Lead")
 
 
 def child() -> None:
-    from webhook_server.runtime import build_runtime
-    from webhook_server.sync import run_sync
+    from consentry.webhook_server.runtime import build_runtime
+    from consentry.webhook_server.sync import run_sync
 
     runtime = build_runtime()
     before_mb = memory_mb("VmRSS")

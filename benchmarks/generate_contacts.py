@@ -7,7 +7,7 @@ import argparse
 import csv
 from pathlib import Path
 
-from sdk.synthetic import COLUMNS, contact_rows
+from consentry.sdk.synthetic import COLUMNS, contact_rows
 
 DEFAULT_PATH = Path(__file__).parent / "out" / "contacts_1m.csv"
 

@@ -17,12 +17,12 @@ from typing import Any, ClassVar
 
 import marshmallow
 
-from sdk.consent_state import LEDGER_CHANNELS, EventKind
-from sdk.errors import ConfigurationError, WebhookPayloadError
-from sdk.http import vendor_failures
-from sdk.rules import JURISDICTIONS
-from sdk.vocabulary import Audience
-from sdk.webhooks import WebhookRequest, WebhookVerifier
+from consentry.sdk.consent_state import LEDGER_CHANNELS, EventKind
+from consentry.sdk.errors import ConfigurationError, WebhookPayloadError
+from consentry.sdk.http import vendor_failures
+from consentry.sdk.rules import JURISDICTIONS
+from consentry.sdk.vocabulary import Audience
+from consentry.sdk.webhooks import WebhookRequest, WebhookVerifier
 
 
 class Capability(StrEnum):

@@ -5,9 +5,9 @@ import contextlib
 from importlib import import_module
 
 SANDBOXES = {
-    "mailchimp": "connectors.mailchimp.sandbox",
-    "hubspot": "connectors.hubspot.sandbox",
-    "salesforce": "connectors.salesforce.sandbox",
+    "mailchimp": "consentry.connectors.mailchimp.sandbox",
+    "hubspot": "consentry.connectors.hubspot.sandbox",
+    "salesforce": "consentry.connectors.salesforce.sandbox",
 }
 
 

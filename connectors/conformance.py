@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from sdk.errors import ConnectorError, WebhookVerificationError
-from sdk.webhooks import WebhookRequest
+from consentry.sdk.errors import ConnectorError, WebhookVerificationError
+from consentry.sdk.webhooks import WebhookRequest
 
 from .base import Capability, ConsentTag, Unsubscribe
 

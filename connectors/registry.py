@@ -4,14 +4,14 @@ entry-point group (an entry `name = "package.module:ConnectorClass"`)."""
 from importlib import import_module
 from importlib.metadata import entry_points
 
-from sdk.errors import ConfigurationError
+from consentry.sdk.errors import ConfigurationError
 
 from .base import Connector
 
 BUILTIN = {
-    "mailchimp": "connectors.mailchimp.connector:MailchimpConnector",
-    "hubspot": "connectors.hubspot.connector:HubSpotConnector",
-    "salesforce": "connectors.salesforce.connector:SalesforceConnector",
+    "mailchimp": "consentry.connectors.mailchimp.connector:MailchimpConnector",
+    "hubspot": "consentry.connectors.hubspot.connector:HubSpotConnector",
+    "salesforce": "consentry.connectors.salesforce.connector:SalesforceConnector",
 }
 
 

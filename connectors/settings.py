@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from sdk.errors import ConfigurationError
+from consentry.sdk.errors import ConfigurationError
 
 from .registry import connector_class
 

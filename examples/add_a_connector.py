@@ -6,8 +6,8 @@ This one keeps its "CRM" in memory so the example runs anywhere; a real one call
 Run: python examples/add_a_connector.py
 """
 
-from connectors import registry
-from connectors.base import Capability, Connector, RemoteContact, Unsubscribe, WriteReport
+from consentry.connectors import registry
+from consentry.connectors.base import Capability, Connector, RemoteContact, Unsubscribe, WriteReport
 
 CRM = {"1": {"email": "jeanne@example.com", "opted_out": False}}
 

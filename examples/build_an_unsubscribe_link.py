@@ -6,8 +6,8 @@ Run: python examples/build_an_unsubscribe_link.py
 import tempfile
 from pathlib import Path
 
-from sdk.store import make_engine, upgrade
-from sdk.unsubscribe import UnsubscribeTokens, build_link
+from consentry.sdk.store import make_engine, upgrade
+from consentry.sdk.unsubscribe import UnsubscribeTokens, build_link
 
 if __name__ == "__main__":
     url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'consentry.db'}"

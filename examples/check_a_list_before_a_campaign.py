@@ -6,8 +6,8 @@ Run: python examples/check_a_list_before_a_campaign.py
 import io
 from datetime import datetime
 
-from sdk.contacts_csv import check_stream
-from sdk.vocabulary import Channel
+from consentry.sdk.contacts_csv import check_stream
+from consentry.sdk.vocabulary import Channel
 
 CONTACTS = """contact_id,phone,audience,jurisdiction,consent_state,consent_date,existing_customer,purchase_made
 c1,+33612345678,b2c,FR,opt_in,2026-03-02,false,false

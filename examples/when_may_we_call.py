@@ -3,7 +3,7 @@
 Run: python examples/when_may_we_call.py
 """
 
-from sdk import evaluate, next_lawful_call, request_from_fields
+from consentry.sdk import evaluate, next_lawful_call, request_from_fields
 
 
 def ask(at: str, **facts) -> None:

@@ -28,7 +28,7 @@ class ReasonInfo:
 
 
 def _load(name: str) -> dict:
-    text = resources.files("sdk.rules").joinpath("data", name).read_text(encoding="utf-8")
+    text = resources.files("consentry.sdk.rules").joinpath("data", name).read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
 

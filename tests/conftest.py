@@ -6,8 +6,8 @@ import tempfile
 import pytest
 from sqlalchemy import text
 
-from sdk.store import make_engine, metadata, upgrade
-from sdk.suppression import Keyring
+from consentry.sdk.store import make_engine, metadata, upgrade
+from consentry.sdk.suppression import Keyring
 
 pytest_plugins = ["tests.processes"]  # the run fails when a test leaves a process or a listening socket behind
 IN_CI = os.environ.get("CONSENTRY_CI") == "1"

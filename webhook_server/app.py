@@ -9,9 +9,9 @@ from flask import Flask, Response, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from sdk.errors import ConfigurationError
-from sdk.store import reading
-from sdk.unsubscribe import UnsubscribeTokens
+from consentry.sdk.errors import ConfigurationError
+from consentry.sdk.store import reading
+from consentry.sdk.unsubscribe import UnsubscribeTokens
 
 from .errors import register_error_handlers
 from .inbox import CommitGroup, commit_group

@@ -50,9 +50,9 @@ def _serve(arguments) -> int:
     runtime = build_runtime()  # refuse to start here, with a clear message, rather than in every gunicorn worker
     on_sqlite = runtime.services.engine.dialect.name == "sqlite"
     runtime.close()
-    server = [sys.executable, "-m", "gunicorn", "--config", "python:webhook_server.gunicorn_settings"]
+    server = [sys.executable, "-m", "gunicorn", "--config", "python:consentry.webhook_server.gunicorn_settings"]
     server += ["--bind", arguments.bind, "--workers", str(arguments.workers), "--threads", str(arguments.threads)]
-    server += ["webhook_server.wsgi:app"]
+    server += ["consentry.webhook_server.wsgi:app"]
     from .inbox_writer import start_writer, writer_settings
     from .metrics import shared_counters
 
@@ -156,7 +156,7 @@ def _sync(arguments) -> int:
 def _failed(_arguments) -> int:
     import json
 
-    from sdk.services import open_services
+    from consentry.sdk.services import open_services
 
     from .propagation import dead_jobs
 
@@ -170,7 +170,7 @@ def _failed(_arguments) -> int:
 
 
 def _retry(_arguments) -> int:
-    from sdk.services import open_services
+    from consentry.sdk.services import open_services
 
     from .propagation import due_targets, retry_dead
     from .tasks import enqueue

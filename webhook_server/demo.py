@@ -13,8 +13,8 @@ from pathlib import Path
 
 import requests
 
-from sdk.synthetic import contact_rows
-from sdk.unsubscribe import UnsubscribeTokens, build_link
+from consentry.sdk.synthetic import contact_rows
+from consentry.sdk.unsubscribe import UnsubscribeTokens, build_link
 
 from .report import gather, write
 from .runtime import build_runtime

@@ -3,7 +3,7 @@ command line adds the address, the processes and the threads. A gunicorn that do
 it (an unknown flag would stop it)."""
 
 accesslog = "-"  # one line a request on stdout, in the combined format, without secrets (see log_redaction)
-logger_class = "webhook_server.log_redaction.RedactingLogger"
+logger_class = "consentry.webhook_server.log_redaction.RedactingLogger"
 # Gunicorn 25.1+ opens a control socket (for `gunicornc`) at one path per user, $XDG_RUNTIME_DIR/gunicorn.ctl or
 # ~/.gunicorn/gunicorn.ctl: a second serve took the first one's. Nothing here uses it; SIGHUP and SIGTERM remain.
 control_socket_disable = True

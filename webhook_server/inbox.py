@@ -12,14 +12,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, select
 
-from connectors.base import InboundEvent
-from sdk.consent_state import ConsentEvent
-from sdk.erasure import erased_strangers
-from sdk.errors import InvalidInputError
-from sdk.persons import identifiers
-from sdk.services import Services
-from sdk.store import contacts, insert_ignoring_duplicates, persons, propagation_jobs
-from sdk.store.engine import reading, write_lock
+from consentry.connectors.base import InboundEvent
+from consentry.sdk.consent_state import ConsentEvent
+from consentry.sdk.erasure import erased_strangers
+from consentry.sdk.errors import InvalidInputError
+from consentry.sdk.persons import identifiers
+from consentry.sdk.services import Services
+from consentry.sdk.store import contacts, insert_ignoring_duplicates, persons, propagation_jobs
+from consentry.sdk.store.engine import reading, write_lock
 
 from .commit_group import CommitGroup
 

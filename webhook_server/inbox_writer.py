@@ -134,7 +134,7 @@ def writer_settings() -> dict[str, str]:
 
 def start_writer(env: dict[str, str], **popen) -> subprocess.Popen:
     """Start the writer process with these settings; return once it listens (raise if it stopped instead)."""
-    process = subprocess.Popen([sys.executable, "-m", "webhook_server.inbox_writer"], env=env, **popen)
+    process = subprocess.Popen([sys.executable, "-m", "consentry.webhook_server.inbox_writer"], env=env, **popen)
     address = Path(env[f"CONSENTRY_{SOCKET_SETTING}"])
     deadline = time.monotonic() + 30
     while not address.exists():

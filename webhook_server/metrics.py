@@ -10,7 +10,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from sdk.store import propagation_jobs, reading
+from consentry.sdk.store import propagation_jobs, reading
 
 # prometheus_client's own setting: when set before it is imported, every process counts into files there.
 SHARED_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"

@@ -24,11 +24,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
 
-from connectors.base import Connector, Unsubscribe
-from sdk.erasure import forget_freed_pages
-from sdk.errors import ConnectorError
-from sdk.http import Transport
-from sdk.store import persons, propagation_jobs, reading
+from consentry.connectors.base import Connector, Unsubscribe
+from consentry.sdk.erasure import forget_freed_pages
+from consentry.sdk.errors import ConnectorError
+from consentry.sdk.http import Transport
+from consentry.sdk.store import persons, propagation_jobs, reading
 
 log = logging.getLogger("consentry.propagation")
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
-from sdk import retention
-from sdk.ledger import Ledger
-from sdk.standing import standing_decision
-from sdk.store import contacts, persons, propagation_jobs, reading
-from sdk.vocabulary import Audience, Channel
+from consentry.sdk import retention
+from consentry.sdk.ledger import Ledger
+from consentry.sdk.standing import standing_decision
+from consentry.sdk.store import contacts, persons, propagation_jobs, reading
+from consentry.sdk.vocabulary import Audience, Channel
 
 CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.PHONE_HUMAN, Channel.POSTAL)
 

@@ -15,12 +15,12 @@ import marshmallow
 from marshmallow import fields
 from marshmallow.validate import Length, Range
 
-from connectors.base import Capability, Connector
-from connectors.registry import create
-from connectors.settings import connector_settings, enabled_connectors
-from sdk.config import load_settings
-from sdk.errors import ConfigurationError, WebhookVerificationError
-from sdk.services import Services, open_services
+from consentry.connectors.base import Capability, Connector
+from consentry.connectors.registry import create
+from consentry.connectors.settings import connector_settings, enabled_connectors
+from consentry.sdk.config import load_settings
+from consentry.sdk.errors import ConfigurationError, WebhookVerificationError
+from consentry.sdk.services import Services, open_services
 
 DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,  # bytes; HubSpot's batches of 100 events fit well inside

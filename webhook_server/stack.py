@@ -16,9 +16,9 @@ from pathlib import Path
 
 import requests
 
-from connectors.cli import SANDBOXES
-from connectors.salesforce.sandbox import DEFAULT_ORG_ID
-from connectors.sandbox_kit import ServerThread
+from consentry.connectors.cli import SANDBOXES
+from consentry.connectors.salesforce.sandbox import DEFAULT_ORG_ID
+from consentry.connectors.sandbox_kit import ServerThread
 
 from .inbox_writer import start_writer, writer_settings
 from .metrics import shared_counters
@@ -73,7 +73,7 @@ class Stack:
                 "-m",
                 "gunicorn",
                 "--config",
-                "python:webhook_server.gunicorn_settings",  # as `consentry serve`: redacted logs, no control socket
+                "python:consentry.webhook_server.gunicorn_settings",  # as `serve`: redacted logs, no control socket
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",
@@ -82,7 +82,7 @@ class Stack:
                 str(self.gunicorn_threads),
                 "--graceful-timeout",
                 "5",
-                "webhook_server.wsgi:app",
+                "consentry.webhook_server.wsgi:app",
             ],
         )
         self.start_worker()
@@ -91,7 +91,7 @@ class Stack:
         return self
 
     def start_worker(self) -> None:
-        self.processes["worker"] = self._spawn("worker", [sys.executable, "-m", "sdk.cli", "worker"])
+        self.processes["worker"] = self._spawn("worker", [sys.executable, "-m", "consentry.sdk.cli", "worker"])
 
     def kill_worker(self) -> None:
         worker = self.processes.pop("worker")
@@ -158,7 +158,11 @@ class Stack:
 
     def _run(self, *arguments: str) -> None:
         subprocess.run(
-            [sys.executable, "-m", "sdk.cli", *arguments], env=self.env, check=True, capture_output=True, timeout=120
+            [sys.executable, "-m", "consentry.sdk.cli", *arguments],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
 
     def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:

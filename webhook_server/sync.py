@@ -19,14 +19,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
 
-from connectors.base import Capability, ConsentTag, RemoteContact, Unsubscribe
-from sdk.consent_state import ConsentEvent, ConsentStatus, derive_state
-from sdk.erasure import erased_strangers
-from sdk.errors import InvalidInputError
-from sdk.persons import ensure_people, identifiers
-from sdk.standing import standing_decision
-from sdk.store import contacts, insert_ignoring_duplicates, persons, propagation_jobs, reading, sync_state
-from sdk.vocabulary import Audience, Channel
+from consentry.connectors.base import Capability, ConsentTag, RemoteContact, Unsubscribe
+from consentry.sdk.consent_state import ConsentEvent, ConsentStatus, derive_state
+from consentry.sdk.erasure import erased_strangers
+from consentry.sdk.errors import InvalidInputError
+from consentry.sdk.persons import ensure_people, identifiers
+from consentry.sdk.standing import standing_decision
+from consentry.sdk.store import contacts, insert_ignoring_duplicates, persons, propagation_jobs, reading, sync_state
+from consentry.sdk.vocabulary import Audience, Channel
 
 from .propagation import backoff
 from .runtime import Runtime

@@ -15,7 +15,7 @@ from pathlib import Path
 from huey import RedisHuey, SqliteHuey
 from huey.signals import SIGNAL_ERROR
 
-from sdk.store.engine import keep_private
+from consentry.sdk.store.engine import keep_private
 
 from .draining import Drains, spacing_of
 from .outage import UNREACHABLE, Outage

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, current_app, render_template, request
 from sqlalchemy import select
 
-from connectors.base import InboundEvent
-from sdk.consent_state import ConsentStatus, EventKind
-from sdk.errors import InvalidInputError
-from sdk.store import persons, reading
-from sdk.unsubscribe import UnsubscribeRequest
+from consentry.connectors.base import InboundEvent
+from consentry.sdk.consent_state import ConsentStatus, EventKind
+from consentry.sdk.errors import InvalidInputError
+from consentry.sdk.store import persons, reading
+from consentry.sdk.unsubscribe import UnsubscribeRequest
 
 from .errors import error_body
 from .inbox import ingest

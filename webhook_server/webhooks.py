@@ -3,9 +3,9 @@
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarge
 
-from connectors.base import Capability
-from sdk.errors import ConnectorError, WebhookPayloadError, WebhookVerificationError
-from sdk.webhooks import WebhookRequest
+from consentry.connectors.base import Capability
+from consentry.sdk.errors import ConnectorError, WebhookPayloadError, WebhookVerificationError
+from consentry.sdk.webhooks import WebhookRequest
 
 from .errors import error_body
 from .inbox import ingest, synced_records

@@ -5,7 +5,7 @@ from datetime import datetime
 
 import marshmallow
 
-from connectors.base import (
+from consentry.connectors.base import (
     Capability,
     Connector,
     ConnectorConfig,
@@ -17,8 +17,8 @@ from connectors.base import (
     batched,
     secret_field,
 )
-from sdk.http import Credentials, ResponsePolicy, Transport
-from sdk.webhooks import WebhookRequest, WebhookVerifier
+from consentry.sdk.http import Credentials, ResponsePolicy, Transport
+from consentry.sdk.webhooks import WebhookRequest, WebhookVerifier
 
 BATCH_SIZE = 100  # the vendor's largest write batch
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import marshmallow
 import requests
 
-from connectors.base import (
+from consentry.connectors.base import (
     AT_LEAST_ONE,
     Capability,
     Connector,
@@ -25,11 +25,11 @@ from connectors.base import (
     batched,
     secret_field,
 )
-from sdk.consent_state import EventKind
-from sdk.countries import jurisdiction_of_country
-from sdk.errors import ConnectorError
-from sdk.http import Credentials, RateLimiter, ResponsePolicy, Transport, Verdict
-from sdk.webhooks import WebhookRequest
+from consentry.sdk.consent_state import EventKind
+from consentry.sdk.countries import jurisdiction_of_country
+from consentry.sdk.errors import ConnectorError
+from consentry.sdk.http import Credentials, RateLimiter, ResponsePolicy, Transport, Verdict
+from consentry.sdk.webhooks import WebhookRequest
 
 from .webhooks import HubSpotWebhookVerifier
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from flask import Flask, Response, g, request
 
-from connectors.sandbox_kit import ADMIN_PREFIX, CallCounter, Faults, StateFile, install_faults
+from consentry.connectors.sandbox_kit import ADMIN_PREFIX, CallCounter, Faults, StateFile, install_faults
 
 from . import (
     sandbox_admin,

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
-from connectors.sandbox_kit import ADMIN_PREFIX
+from consentry.connectors.sandbox_kit import ADMIN_PREFIX
 
 from .sandbox_consent import STATES
 from .sandbox_errors import HubSpotError, invalid_properties, json_body

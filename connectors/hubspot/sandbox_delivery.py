@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import requests
 
-from connectors.sandbox_kit import Delivery, WebhookDispatcher
+from consentry.connectors.sandbox_kit import Delivery, WebhookDispatcher
 
 from .webhooks import signature_v1, signature_v2, signature_v3
 

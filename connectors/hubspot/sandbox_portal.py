@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from time import time
 
-from connectors.sandbox_kit import StateFile
+from consentry.connectors.sandbox_kit import StateFile
 
 from .sandbox_errors import HubSpotError, property_problem
 

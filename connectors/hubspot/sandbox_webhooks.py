@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from connectors.sandbox_kit import is_loopback_url
+from consentry.connectors.sandbox_kit import is_loopback_url
 
 from .sandbox_errors import HubSpotError, item_error, json_body
 from .sandbox_portal import iso

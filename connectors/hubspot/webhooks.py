@@ -9,8 +9,8 @@ import base64
 import hashlib
 import hmac
 
-from sdk.errors import WebhookVerificationError
-from sdk.webhooks import WebhookRequest, WebhookVerifier, parse_number
+from consentry.sdk.errors import WebhookVerificationError
+from consentry.sdk.webhooks import WebhookRequest, WebhookVerifier, parse_number
 
 _DECODED = {
     "%3A": ":",

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import requests
 
-from sdk.errors import ConnectorError
-from sdk.http import Transport
+from consentry.sdk.errors import ConnectorError
+from consentry.sdk.http import Transport
 
 FIRST_WAIT = 5.0
 MAX_WAIT = 60.0

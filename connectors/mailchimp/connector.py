@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 import marshmallow
 import requests
 
-from connectors.base import (
+from consentry.connectors.base import (
     Capability,
     ConnectorConfig,
     ConsentTag,
@@ -30,12 +30,12 @@ from connectors.base import (
     batched,
     secret_field,
 )
-from connectors.base import Connector as _Connector
-from sdk.consent_state import EventKind
-from sdk.countries import jurisdiction_of_country
-from sdk.errors import ConfigurationError, ConnectorError, WebhookPayloadError
-from sdk.http import ConcurrencyLimiter, Credentials, ResponsePolicy, Transport, Verdict
-from sdk.webhooks import WebhookRequest
+from consentry.connectors.base import Connector as _Connector
+from consentry.sdk.consent_state import EventKind
+from consentry.sdk.countries import jurisdiction_of_country
+from consentry.sdk.errors import ConfigurationError, ConnectorError, WebhookPayloadError
+from consentry.sdk.http import ConcurrencyLimiter, Credentials, ResponsePolicy, Transport, Verdict
+from consentry.sdk.webhooks import WebhookRequest
 
 from .batches import run_batch
 from .consent_tags import stale_tag_names, tag_names

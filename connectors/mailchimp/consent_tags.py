@@ -8,8 +8,8 @@ verdict now and that verdict is a different one; a channel without a verdict now
 
 from collections.abc import Mapping
 
-from connectors.base import ConsentTag
-from sdk import InvalidInputError, Verdict
+from consentry.connectors.base import ConsentTag
+from consentry.sdk import InvalidInputError, Verdict
 
 TAG_PREFIX = "consentry"
 VERDICTS = frozenset(verdict.value for verdict in Verdict)

@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 
 import marshmallow
 
-from connectors.base import ConsentTag
-from sdk import Channel, InvalidInputError, LegalBasis, Verdict
+from consentry.connectors.base import ConsentTag
+from consentry.sdk import Channel, InvalidInputError, LegalBasis, Verdict
 
 IGNORE = "ignore"
 CHANNELS = frozenset(channel.value for channel in Channel if channel is not Channel.ANY)

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 import requests
 from flask import Flask, Response, jsonify, request
 
-from connectors.sandbox_kit import Faults, StateFile, WebhookDispatcher, install_faults, is_loopback_url
+from consentry.connectors.sandbox_kit import Faults, StateFile, WebhookDispatcher, install_faults, is_loopback_url
 
 from .sandbox_batches import BATCH_OPERATION, install_batch_routes
 from .sandbox_common import MAX_PAGE, now_text, problem, subscriber_hash

@@ -8,8 +8,8 @@ nothing left to remove.
 
 from collections.abc import Iterable, Sequence
 
-from sdk.errors import ConnectorError
-from sdk.http import Transport
+from consentry.sdk.errors import ConnectorError
+from consentry.sdk.http import Transport
 
 from .consent_tags import TAG_PREFIX
 

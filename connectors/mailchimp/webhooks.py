@@ -7,8 +7,8 @@ Webhooks created before signing existed are unsigned: then a hard-to-guess token
 import hashlib
 import hmac
 
-from sdk.errors import WebhookVerificationError
-from sdk.webhooks import WebhookRequest, WebhookVerifier, parse_number
+from consentry.sdk.errors import WebhookVerificationError
+from consentry.sdk.webhooks import WebhookRequest, WebhookVerifier, parse_number
 
 SIGNATURE_HEADER = "X-Mailchimp-Signature"
 

@@ -23,7 +23,7 @@ import jwt
 import marshmallow
 import requests
 
-from connectors.base import (
+from consentry.connectors.base import (
     AT_LEAST_ONE,
     WEB,
     Capability,
@@ -38,11 +38,11 @@ from connectors.base import (
     batched,
     secret_field,
 )
-from sdk.consent_state import EventKind
-from sdk.countries import jurisdiction_of_country
-from sdk.errors import ConnectorError, QuotaExhaustedError, WebhookVerificationError
-from sdk.http import Credentials, ResponsePolicy, Transport, Verdict
-from sdk.webhooks import WebhookRequest, WebhookVerifier
+from consentry.sdk.consent_state import EventKind
+from consentry.sdk.countries import jurisdiction_of_country
+from consentry.sdk.errors import ConnectorError, QuotaExhaustedError, WebhookVerificationError
+from consentry.sdk.http import Credentials, ResponsePolicy, Transport, Verdict
+from consentry.sdk.webhooks import WebhookRequest, WebhookVerifier
 
 from . import outbound
 from .consent_reader import IN_LIMIT, SalesforceConsentReader

@@ -8,7 +8,7 @@ as the connector's `Email IN (...)` lookups do.
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
-from connectors.base import batched
+from consentry.connectors.base import batched
 
 from .consent_records import CHANNELS_OF, CONSENT_FIELDS, INDIVIDUAL_FIELDS, PartyConsent, read_party
 from .soql import quote

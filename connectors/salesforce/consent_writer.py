@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from connectors.base import WriteReport, batched
+from consentry.connectors.base import WriteReport, batched
 
 from .consent_reader import IN_LIMIT, Query
 from .consent_records import (

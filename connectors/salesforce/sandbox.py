@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from flask import Flask, Response, g, jsonify, request
 
-from connectors.sandbox_kit import CallCounter, Faults, StateFile, install_faults, is_loopback_url
+from consentry.connectors.sandbox_kit import CallCounter, Faults, StateFile, install_faults, is_loopback_url
 
 from . import (
     sandbox_admin,

@@ -6,7 +6,7 @@ session helpers for tests (mint one, expire them all) and resets. Fault injectio
 
 from flask import Blueprint, current_app, jsonify, request
 
-from connectors.sandbox_kit import ADMIN_PREFIX, is_loopback_url
+from consentry.connectors.sandbox_kit import ADMIN_PREFIX, is_loopback_url
 
 from .sandbox_errors import RecordRefused, SalesforceError, json_body
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from connectors.sandbox_kit import StateFile
+from consentry.connectors.sandbox_kit import StateFile
 
 from . import sandbox_ids
 from .sandbox_errors import RecordProblem, SalesforceError, not_found

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
-from connectors.sandbox_kit import StateFile
+from consentry.connectors.sandbox_kit import StateFile
 
 from . import sandbox_ids
 from .sandbox_errors import RecordProblem, SalesforceError

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import requests
 from defusedxml import ElementTree
 
-from connectors.sandbox_kit import Delivery, WebhookDispatcher
+from consentry.connectors.sandbox_kit import Delivery, WebhookDispatcher
 
 from . import sandbox_ids
 from .outbound import OUTBOUND_NS, envelope

@@ -13,16 +13,16 @@ from importlib import import_module
 import pytest
 import requests
 
-from connectors.base import ConsentTag, Unsubscribe
-from connectors.hubspot import HubSpotConnector
-from connectors.hubspot.sandbox import DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN
-from connectors.mailchimp import MailchimpConnector
-from connectors.mailchimp.sandbox import DEFAULT_API_KEY
-from connectors.salesforce import SalesforceConnector
-from connectors.salesforce.sandbox import DEFAULT_CLIENT_ID, DEFAULT_ORG_ID
-from connectors.salesforce.sandbox import DEFAULT_CLIENT_SECRET as SALESFORCE_SECRET
-from connectors.sandbox_kit import ServerThread
-from sdk.errors import ConnectorError
+from consentry.connectors.base import ConsentTag, Unsubscribe
+from consentry.connectors.hubspot import HubSpotConnector
+from consentry.connectors.hubspot.sandbox import DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN
+from consentry.connectors.mailchimp import MailchimpConnector
+from consentry.connectors.mailchimp.sandbox import DEFAULT_API_KEY
+from consentry.connectors.salesforce import SalesforceConnector
+from consentry.connectors.salesforce.sandbox import DEFAULT_CLIENT_ID, DEFAULT_ORG_ID
+from consentry.connectors.salesforce.sandbox import DEFAULT_CLIENT_SECRET as SALESFORCE_SECRET
+from consentry.connectors.sandbox_kit import ServerThread
+from consentry.sdk.errors import ConnectorError
 
 ODD_VALUES = [None, "", 0, -1, 1.5, True, [], {}, "x", [1], {"a": 1}, "2026-13-45", 10**20]
 EMAILS = [f"spoilt{number}@example.com" for number in range(12)]
@@ -138,7 +138,7 @@ def operations(connector, contacts):
 @pytest.mark.parametrize("name", sorted(CONNECTORS))
 def test_every_failure_on_a_spoilt_answer_is_a_connector_error(name):
     seed, make = CONNECTORS[name]
-    with ServerThread(import_module(f"connectors.{name}.sandbox").create_app()) as sandbox:
+    with ServerThread(import_module(f"consentry.connectors.{name}.sandbox").create_app()) as sandbox:
         seed(sandbox.url)
         contacts = list(make(sandbox.url).fetch_contacts())
         failures = []

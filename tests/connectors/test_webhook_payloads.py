@@ -6,10 +6,10 @@ from datetime import datetime
 
 import pytest
 
-from connectors.base import Capability, Connector, ConnectorConfig, InboundEvent
-from sdk.consent_state import EventKind
-from sdk.errors import WebhookPayloadError
-from sdk.webhooks import WebhookRequest, WebhookVerifier
+from consentry.connectors.base import Capability, Connector, ConnectorConfig, InboundEvent
+from consentry.sdk.consent_state import EventKind
+from consentry.sdk.errors import WebhookPayloadError
+from consentry.sdk.webhooks import WebhookRequest, WebhookVerifier
 
 
 class TrustingVerifier(WebhookVerifier):

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 def test_the_demo_shows_every_opt_out_everywhere_writes_the_report_and_leaves_nothing_running(tmp_path):
     result = run_group(  # a timeout stops the servers the demo started too, not the demo alone
-        [sys.executable, "-m", "sdk.cli", "demo", "--people", "600", "--home", str(tmp_path)], timeout=240
+        [sys.executable, "-m", "consentry.sdk.cli", "demo", "--people", "600", "--home", str(tmp_path)], timeout=240
     )
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout

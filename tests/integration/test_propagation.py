@@ -6,8 +6,8 @@ from contextlib import contextmanager
 import pytest
 import requests
 
+from consentry.webhook_server.stack import Stack
 from tests.conftest import service_url
-from webhook_server.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SYSTEMS = ("mailchimp", "hubspot", "salesforce")

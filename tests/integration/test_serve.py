@@ -11,10 +11,10 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from sdk.store import consent_events, make_engine, upgrade
+from consentry.sdk.store import consent_events, make_engine, upgrade
+from consentry.webhook_server.stack import free_port
 from tests.conftest import fresh_postgres, service_url
 from tests.processes import descendants, listening, socket_inodes, stop_group
-from webhook_server.stack import free_port
 
 TOKEN = "t" * 24
 UNSUBSCRIBE = (
@@ -44,7 +44,16 @@ def start_serve(
     upgrade(url)
     port = free_port()
     env = server_env(tmp_path, url) | (settings or {})
-    command = [sys.executable, "-m", "sdk.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+    command = [
+        sys.executable,
+        "-m",
+        "consentry.sdk.cli",
+        "serve",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+    ]
     with open(log or os.devnull, "ab") as output:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(  # its own process group, which stop_group stops whole
             command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
@@ -73,7 +82,7 @@ def children(pid: int) -> list[int]:
 
 
 def is_writer(pid: int) -> bool:
-    return b"webhook_server.inbox_writer" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    return b"consentry.webhook_server.inbox_writer" in Path(f"/proc/{pid}/cmdline").read_bytes()
 
 
 def post_unsubscribe(base: str, token: str = TOKEN, **headers) -> requests.Response:

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from connectors.hubspot.webhooks import signature_v3
-from connectors.salesforce import outbound
-from sdk.store import make_engine, upgrade
-from sdk.unsubscribe import UnsubscribeTokens, build_link
+from consentry.connectors.hubspot.webhooks import signature_v3
+from consentry.connectors.salesforce import outbound
+from consentry.sdk.store import make_engine, upgrade
+from consentry.sdk.unsubscribe import UnsubscribeTokens, build_link
 from tests.integration.test_serve import UNSUBSCRIBE, children, is_writer, server_env, start_serve
 from tests.processes import stop_group
 

@@ -4,11 +4,11 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from sdk.store import contacts, persons
+from consentry.sdk.store import contacts, persons
+from consentry.webhook_server.runtime import build_runtime
+from consentry.webhook_server.stack import MAILCHIMP_KEY, MAILCHIMP_LIST, Stack
+from consentry.webhook_server.sync import run_sync
 from tests.integration.test_propagation import running
-from webhook_server.runtime import build_runtime
-from webhook_server.stack import MAILCHIMP_KEY, MAILCHIMP_LIST, Stack
-from webhook_server.sync import run_sync
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -95,7 +95,7 @@ def test_sync_never_resubscribes_and_tags_every_system(stack, runtime):
 
 
 def test_a_changed_verdict_rewrites_only_that_persons_tags_in_small_pages(stack, runtime, monkeypatch):
-    from webhook_server import sync
+    from consentry.webhook_server import sync
 
     monkeypatch.setattr(sync, "BATCH", 2)  # pages of two records: the paging must not skip or repeat anyone
     monkeypatch.setattr(sync, "WRITE_BUFFER", 3)  # and writes flushed along the way, not only at the end
@@ -171,7 +171,7 @@ def test_a_systems_configured_audience_decides_for_records_that_do_not_say(stack
 
 
 def test_an_unknown_audience_is_refused_before_anything_runs(stack):
-    from sdk.errors import ConfigurationError
+    from consentry.sdk.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError, match="audience"):
         build_runtime(environ=dict(stack.env, CONSENTRY_SALESFORCE_AUDIENCE="martians"))

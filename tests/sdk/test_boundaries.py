@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-import sdk
+from consentry import sdk
 
 SDK = Path(sdk.__file__).parent
-FORBIDDEN = frozenset({"connectors", "webhook_server", "flask"})
+FORBIDDEN = frozenset({"consentry.connectors", "consentry.webhook_server", "flask"})
 SOURCES = sorted(SDK.rglob("*.py"))
 
 
 def module_name(path: Path) -> str:
-    parts = path.relative_to(SDK.parent).with_suffix("").parts
+    parts = ("consentry", *path.relative_to(SDK.parent).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -55,12 +55,22 @@ def imported_modules(source: str, package: str) -> list[str]:
 
 
 def crossings(source: str, package: str) -> list[str]:
-    return [name for name in imported_modules(source, package) if name.split(".")[0] in FORBIDDEN]
+    return [name for name in imported_modules(source, package) if _within(name, FORBIDDEN)]
+
+
+def _within(name: str, packages) -> bool:
+    return any(name == package or name.startswith(f"{package}.") for package in packages)
 
 
 def test_the_walk_sees_every_part_of_the_package():
     names = {module_name(path) for path in SOURCES}
-    assert {"sdk", "sdk.cli", "sdk.rules", "sdk.rules.fr.phone", "sdk.store"} <= names
+    assert {
+        "consentry.sdk",
+        "consentry.sdk.cli",
+        "consentry.sdk.rules",
+        "consentry.sdk.rules.fr.phone",
+        "consentry.sdk.store",
+    } <= names
     assert len(SOURCES) > 40
 
 
@@ -74,30 +84,39 @@ def test_no_sdk_module_imports_connectors_the_web_server_or_flask(path):
     [
         ("import flask\n", ["flask"]),
         ("from flask import Flask\n", ["flask", "flask.Flask"]),
-        ("import connectors.hubspot as hubspot\n", ["connectors.hubspot"]),
-        ("from webhook_server.app import create_app\n", ["webhook_server.app", "webhook_server.app.create_app"]),
-        ("from ....connectors import registry\n", ["connectors", "connectors.registry"]),  # above sdk
+        ("import consentry.connectors.hubspot as hubspot\n", ["consentry.connectors.hubspot"]),
+        (
+            "from consentry.webhook_server.app import create_app\n",
+            ["consentry.webhook_server.app", "consentry.webhook_server.app.create_app"],
+        ),
+        (
+            "from ....connectors import registry\n",
+            ["consentry.connectors", "consentry.connectors.registry"],
+        ),  # above sdk
         ("from ...rules import fr\nfrom .. import messages\n", []),  # relative imports that stay inside sdk
-        ("import importlib\nimportlib.import_module('webhook_server.tasks')\n", ["webhook_server.tasks"]),
+        (
+            "import importlib\nimportlib.import_module('consentry.webhook_server.tasks')\n",
+            ["consentry.webhook_server.tasks"],
+        ),
         ("from . import flask_helpers\nimport flaskish\n", []),  # names that merely start alike
     ],
 )
 def test_the_import_walk_catches_each_way_of_crossing(source, caught):
     # As if written in sdk/rules/fr/phone.py, two packages below sdk.
-    assert crossings(source, "sdk.rules.fr") == caught
+    assert crossings(source, "consentry.sdk.rules.fr") == caught
 
 
 def test_relative_imports_are_resolved_against_their_package():
-    assert imported_modules("from .. import _common\nfrom .phone import x\n", "sdk.rules.fr") == [
-        "sdk.rules",
-        "sdk.rules._common",
-        "sdk.rules.fr.phone",
-        "sdk.rules.fr.phone.x",
+    assert imported_modules("from .. import _common\nfrom .phone import x\n", "consentry.sdk.rules.fr") == [
+        "consentry.sdk.rules",
+        "consentry.sdk.rules._common",
+        "consentry.sdk.rules.fr.phone",
+        "consentry.sdk.rules.fr.phone.x",
     ]
 
 
 def test_every_sdk_module_imports_without_connectors_the_web_server_or_flask():
-    modules = sorted(info.name for info in pkgutil.walk_packages(sdk.__path__, "sdk."))
+    modules = sorted(info.name for info in pkgutil.walk_packages(sdk.__path__, "consentry.sdk."))
     script = textwrap.dedent(
         f"""
         import importlib, sys
@@ -105,7 +124,10 @@ def test_every_sdk_module_imports_without_connectors_the_web_server_or_flask():
             sys.modules[blocked] = None  # any import of it now raises ImportError
         for name in {modules!r}:
             importlib.import_module(name)
-        leaked = sorted(n for n in sys.modules if n.split(".")[0] in {sorted(FORBIDDEN)!r} and sys.modules[n])
+        forbidden = {sorted(FORBIDDEN)!r}
+        leaked = sorted(
+            n for n in sys.modules if any(n == f or n.startswith(f + ".") for f in forbidden) and sys.modules[n]
+        )
         assert not leaked, leaked
         """
     )
@@ -127,13 +149,13 @@ def test_sdk_declares_its_public_names():
 @pytest.mark.parametrize("name", getattr(sdk, "__all__", ()))
 def test_every_public_name_is_importable_from_sdk(name):
     namespace: dict = {}
-    exec(f"from sdk import {name}", namespace)
+    exec(f"from consentry.sdk import {name}", namespace)
     assert namespace[name] is getattr(sdk, name)
 
 
 def test_star_import_gives_exactly_the_public_names():
     namespace: dict = {}
-    exec("from sdk import *", namespace)
+    exec("from consentry.sdk import *", namespace)
     assert set(namespace) - {"__builtins__"} == set(sdk.__all__)
 
 

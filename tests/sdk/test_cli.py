@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-import sdk.cli
-from sdk import Channel, Verdict, load_scenarios
-from sdk.catalogue import reason
-from sdk.cli import main
-from sdk.demo import DEMO_CHANNELS
+import consentry.sdk.cli as sdk_cli
+from consentry.sdk import Channel, Verdict, load_scenarios
+from consentry.sdk.catalogue import reason
+from consentry.sdk.cli import main
+from consentry.sdk.demo import DEMO_CHANNELS
 
 DATA = Path(__file__).parents[1] / "data"
 SCENARIOS = DATA / "scenarios.yaml"
@@ -26,7 +26,7 @@ JSON_KEYS = {"id", "decision", "conditions", "reason_codes", "passed"}
 
 def consentry_command() -> list[str]:
     script = shutil.which("consentry", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-m", "sdk.cli"]
+    return [script] if script else [sys.executable, "-m", "consentry.sdk.cli"]
 
 
 def run_consentry(*arguments: str) -> subprocess.CompletedProcess:
@@ -317,7 +317,7 @@ def sdk_only(monkeypatch):
 
     With the web server installed, its whole-product `demo` supersedes the engine-only one (sdk/cli.py).
     """
-    monkeypatch.setattr(sdk.cli, "entry_points", lambda group: [])
+    monkeypatch.setattr(sdk_cli, "entry_points", lambda group: [])
 
 
 def demo_table(out: str) -> dict[str, list[int]]:

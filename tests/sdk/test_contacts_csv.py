@@ -7,9 +7,9 @@ from datetime import datetime
 
 import pytest
 
-from sdk import Channel, InvalidInputError, evaluate
-from sdk.contacts_csv import OUTPUT_FIELDS, check_stream, read_requests
-from sdk.telephone import zone_of_phone
+from consentry.sdk import Channel, InvalidInputError, evaluate
+from consentry.sdk.contacts_csv import OUTPUT_FIELDS, check_stream, read_requests
+from consentry.sdk.telephone import zone_of_phone
 
 AT = datetime.fromisoformat("2026-09-15T11:00:00+02:00")
 HEADER = ("contact_id", "email", "phone", "audience", "jurisdiction", "time_zone", "consent_state", "consent_date")

@@ -1,6 +1,6 @@
 import pytest
 
-from sdk.countries import jurisdiction_of_country
+from consentry.sdk.countries import jurisdiction_of_country
 
 
 @pytest.mark.parametrize(

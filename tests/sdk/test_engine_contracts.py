@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-import sdk
-from sdk import InvalidInputError, evaluate, request_from_fields
-from sdk.facts import Facts
-from sdk.vocabulary import Confidence
+from consentry import sdk
+from consentry.sdk import InvalidInputError, evaluate, request_from_fields
+from consentry.sdk.facts import Facts
+from consentry.sdk.vocabulary import Confidence
 
 SDK = Path(sdk.__file__).parent
 

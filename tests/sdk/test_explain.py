@@ -4,8 +4,8 @@ from dataclasses import replace
 
 import pytest
 
-from sdk import Decision, Effect, Request, evaluate, explain, request_from_fields
-from sdk.catalogue import condition_text
+from consentry.sdk import Decision, Effect, Request, evaluate, explain, request_from_fields
+from consentry.sdk.catalogue import condition_text
 
 EMAIL = "jean.dupont@example.fr"
 PHONE = "+33612345678"

@@ -7,12 +7,12 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 
-from sdk import Facts, InvalidInputError, request_from_fields
-from sdk.errors import ConsentryError
-from sdk.facts import FACT_TYPES
-from sdk.models import Contact, Request
-from sdk.rules import evaluate
-from sdk.vocabulary import Action, Audience, Channel, Verdict
+from consentry.sdk import Facts, InvalidInputError, request_from_fields
+from consentry.sdk.errors import ConsentryError
+from consentry.sdk.facts import FACT_TYPES
+from consentry.sdk.models import Contact, Request
+from consentry.sdk.rules import evaluate
+from consentry.sdk.vocabulary import Action, Audience, Channel, Verdict
 
 EMAIL = "jean.dupont@example.fr"
 PHONE = "+33612345678"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sdk import (
+from consentry.sdk import (
     Audience,
     Channel,
     Confidence,
@@ -21,7 +21,7 @@ from sdk import (
     load_scenarios,
     request_from_fields,
 )
-from sdk.rules import JURISDICTIONS
+from consentry.sdk.rules import JURISDICTIONS
 
 DATA = Path(__file__).parents[1] / "data"
 ENGINE_CODES = {"NO_RULE", "FACTS_MISSING"}  # the engine's own refusals, with no legal source behind them

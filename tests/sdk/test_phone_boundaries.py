@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from sdk import evaluate, next_lawful_call, request_from_fields
+from consentry.sdk import evaluate, next_lawful_call, request_from_fields
 
 CONSENT = {"consent_state": "opt_in", "consent_date": "2026-09-01"}
 

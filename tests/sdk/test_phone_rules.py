@@ -11,8 +11,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sdk import Decision, Effect, InvalidInputError, LegalBasis, Request, Verdict, evaluate, request_from_fields
-from sdk.rules import _evaluate
+from consentry.sdk import (
+    Decision,
+    Effect,
+    InvalidInputError,
+    LegalBasis,
+    Request,
+    Verdict,
+    evaluate,
+    request_from_fields,
+)
+from consentry.sdk.rules import _evaluate
 
 PARIS = ZoneInfo("Europe/Paris")
 # A phone consent collected early in 2026: still under its 1-year lifetime for every 2026 date used below.

@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from sdk.cli import main
+from consentry.sdk.cli import main
 
 DATA = Path(__file__).parents[1] / "data"
 
 
 def consentry(*arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sdk.cli", *arguments], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "consentry.sdk.cli", *arguments], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_every_shared_scenario_passes_through_the_command():
@@ -166,8 +168,8 @@ def test_explain_prints_reasons_confidence_and_sources(capsys):
 
 
 def test_the_engine_demo_prints_a_table_per_channel(capsys):
-    from sdk.cli import SAMPLE_CONTACTS
-    from sdk.demo import run_engine_demo
+    from consentry.sdk.cli import SAMPLE_CONTACTS
+    from consentry.sdk.demo import run_engine_demo
 
     assert run_engine_demo(SAMPLE_CONTACTS, at=datetime(2026, 9, 15, 10, 30, tzinfo=UTC)) == 0
     out = capsys.readouterr().out
@@ -178,7 +180,7 @@ def test_the_engine_demo_prints_a_table_per_channel(capsys):
 def test_parallel_check_writes_the_same_output_in_the_same_order(tmp_path):
     import csv
 
-    from sdk.synthetic import COLUMNS, contact_rows
+    from consentry.sdk.synthetic import COLUMNS, contact_rows
 
     contacts = tmp_path / "contacts.csv"
     with contacts.open("w", newline="") as stream:

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sdk import Request, evaluate, next_lawful_call, request_from_fields
-from sdk.telephone import attempts_within, frequency_frees_at
+from consentry.sdk import Request, evaluate, next_lawful_call, request_from_fields
+from consentry.sdk.telephone import attempts_within, frequency_frees_at
 
 PARIS = ZoneInfo("Europe/Paris")
 REUNION = ZoneInfo("Indian/Reunion")

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from sdk.errors import WebhookVerificationError
-from sdk.webhooks import WebhookRequest, WebhookVerifier, parse_number
+from consentry.sdk.errors import WebhookVerificationError
+from consentry.sdk.webhooks import WebhookRequest, WebhookVerifier, parse_number
 
 NOW = 1_800_000_000.0
 NOT_FINITE = ["nan", "NaN", "-nan", "inf", "-inf", "Infinity", "1e400", "-1e400"]

@@ -3,12 +3,12 @@ one system is a CRM held in memory."""
 
 import pytest
 
-from connectors import registry
-from connectors.hubspot.sandbox import create_app as hubspot_sandbox
-from connectors.sandbox_kit import ServerThread
-from sdk.store import upgrade
-from webhook_server import create_app
-from webhook_server.runtime import build_runtime
+from consentry.connectors import registry
+from consentry.connectors.hubspot.sandbox import create_app as hubspot_sandbox
+from consentry.connectors.sandbox_kit import ServerThread
+from consentry.sdk.store import upgrade
+from consentry.webhook_server import create_app
+from consentry.webhook_server.runtime import build_runtime
 
 from . import memory_crm, relay_connector
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
 
-from connectors.base import Capability, Connector, RemoteContact, WriteReport
+from consentry.connectors.base import Capability, Connector, RemoteContact, WriteReport
 
 
 @dataclass

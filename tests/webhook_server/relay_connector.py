@@ -6,10 +6,10 @@ import hmac
 import json
 from datetime import datetime
 
-from connectors.base import Capability, Connector, ConnectorConfig, InboundEvent, WriteReport, secret_field
-from sdk.consent_state import EventKind
-from sdk.errors import ConnectorError, WebhookVerificationError
-from sdk.webhooks import WebhookVerifier
+from consentry.connectors.base import Capability, Connector, ConnectorConfig, InboundEvent, WriteReport, secret_field
+from consentry.sdk.consent_state import EventKind
+from consentry.sdk.errors import ConnectorError, WebhookVerificationError
+from consentry.sdk.webhooks import WebhookVerifier
 
 UNSUBSCRIBED: dict[str, set[str]] = {}
 FAILURES: dict[str, int] = {}

@@ -10,8 +10,8 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from sdk.store import consent_events, upgrade
-from webhook_server import create_app
+from consentry.sdk.store import consent_events, upgrade
+from consentry.webhook_server import create_app
 
 LIMIT = 1024
 TOKEN = "t" * 24

@@ -6,12 +6,12 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from connectors import registry
-from connectors.mailchimp.sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID
-from connectors.mailchimp.sandbox import create_app as mailchimp_sandbox
-from connectors.sandbox_kit import ServerThread
-from sdk.store import consent_events, propagation_jobs, upgrade
-from webhook_server import create_app, webhooks
+from consentry.connectors import registry
+from consentry.connectors.mailchimp.sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID
+from consentry.connectors.mailchimp.sandbox import create_app as mailchimp_sandbox
+from consentry.connectors.sandbox_kit import ServerThread
+from consentry.sdk.store import consent_events, propagation_jobs, upgrade
+from consentry.webhook_server import create_app, webhooks
 
 from .relay_connector import UNSUBSCRIBED
 

@@ -4,8 +4,8 @@ import itertools
 import threading
 from types import SimpleNamespace
 
-from sdk.http import ConcurrencyLimiter, RateLimiter
-from webhook_server.draining import WINDOW_SHARE, Drains, spacing_of
+from consentry.sdk.http import ConcurrencyLimiter, RateLimiter
+from consentry.webhook_server.draining import WINDOW_SHARE, Drains, spacing_of
 
 
 class FakeTime:

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from connectors import registry
-from connectors.salesforce import outbound
-from sdk.store import propagation_jobs, upgrade
-from webhook_server import create_app
+from consentry.connectors import registry
+from consentry.connectors.salesforce import outbound
+from consentry.sdk.store import propagation_jobs, upgrade
+from consentry.webhook_server import create_app
 
 from .test_inbox import PEPPER, deliver, optout
 

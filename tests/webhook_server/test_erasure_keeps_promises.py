@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from sdk.erasure import ErasureIncomplete, erase
-from sdk.identity import IdentifierKind
-from sdk.store import persons, propagation_jobs, upgrade
-from webhook_server.propagation import run_target
-from webhook_server.report import gather
-from webhook_server.sync import run_sync
+from consentry.sdk.erasure import ErasureIncomplete, erase
+from consentry.sdk.identity import IdentifierKind
+from consentry.sdk.store import persons, propagation_jobs, upgrade
+from consentry.webhook_server.propagation import run_target
+from consentry.webhook_server.report import gather
+from consentry.webhook_server.sync import run_sync
 
 from .memory_crm import RECORDS, TAGS, Record
 from .relay_connector import UNSUBSCRIBED
@@ -91,7 +91,7 @@ def test_a_sync_or_a_reconciliation_does_not_store_an_erased_person_again(crm, f
 
 
 def test_a_person_who_consents_again_after_an_erasure_is_a_person_again(crm):
-    from sdk.consent_state import ConsentEvent
+    from consentry.sdk.consent_state import ConsentEvent
 
     erase(crm.services.engine, crm.services.suppression, email=JANE)
     regranted = ConsentEvent(
@@ -137,15 +137,15 @@ def test_the_report_counts_a_person_on_the_suppression_list_as_blocked(crm):
 def test_an_erasure_says_so_when_a_reader_keeps_copies_in_the_write_ahead_log(tmp_path, keyring):
     """Before, the checkpoint's answer was not read: `erase` reported success while a reader held the log, and
     copies of the identifiers stayed in the file."""
-    from sdk.ledger import Ledger
-    from sdk.store import make_engine
-    from sdk.suppression import SuppressionList
+    from consentry.sdk.ledger import Ledger
+    from consentry.sdk.store import make_engine
+    from consentry.sdk.suppression import SuppressionList
 
     path = tmp_path / "erase.db"
     upgrade(f"sqlite:///{path}")
     engine = make_engine(f"sqlite:///{path}")
     suppression = SuppressionList(engine, keyring)
-    from sdk.consent_state import ConsentEvent
+    from consentry.sdk.consent_state import ConsentEvent
 
     Ledger(engine, suppression).append(
         ConsentEvent("k", "granted", "email", T, "hubspot", "acme", method="imported"), email="zorro.target@example.com"

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import event, func, select
 
-from connectors.base import InboundEvent
-from sdk.consent_state import EventKind
-from sdk.store import consent_events, persons, propagation_jobs, suppression_entries
-from sdk.store.engine import make_engine, write_lock
-from webhook_server.inbox import Delivery, commit_group, record
+from consentry.connectors.base import InboundEvent
+from consentry.sdk.consent_state import EventKind
+from consentry.sdk.store import consent_events, persons, propagation_jobs, suppression_entries
+from consentry.sdk.store.engine import make_engine, write_lock
+from consentry.webhook_server.inbox import Delivery, commit_group, record
 
 from .test_inbox import _relays, app  # noqa: F401 - fixtures
 
@@ -181,7 +181,7 @@ def test_record_handles_empty_and_large_batches_without_identifiers(app, size): 
 
 def test_the_answer_does_not_wait_for_the_wake_up_and_every_commit_is_announced():
     """A slow queue delays no answer; the deliveries committed meanwhile are announced together, none forgotten."""
-    from webhook_server.commit_group import CommitGroup
+    from consentry.webhook_server.commit_group import CommitGroup
 
     announced, first_call_started, release = [], threading.Event(), threading.Event()
 
@@ -205,7 +205,7 @@ def test_the_answer_does_not_wait_for_the_wake_up_and_every_commit_is_announced(
 
 
 def test_a_failing_wake_up_fails_no_delivery():
-    from webhook_server.commit_group import CommitGroup
+    from consentry.webhook_server.commit_group import CommitGroup
 
     def wake_workers(deliveries):
         raise ConnectionError("queue down")
@@ -219,8 +219,8 @@ def test_a_failing_wake_up_fails_no_delivery():
 
 def test_a_commit_that_does_not_come_in_time_is_a_503_not_a_500(monkeypatch):
     """Before, the wait ended in a TimeoutError, which the webhook answered with a 500."""
-    from webhook_server import commit_group as module
-    from webhook_server.inbox_writer import InboxUnavailable
+    from consentry.webhook_server import commit_group as module
+    from consentry.webhook_server.inbox_writer import InboxUnavailable
 
     monkeypatch.setattr(module, "WAIT_SECONDS", 0.2)
     release = threading.Event()

@@ -12,12 +12,12 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from connectors.hubspot.sandbox import DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN
-from connectors.hubspot.webhooks import signature_v3
-from connectors.salesforce import outbound
-from sdk.errors import ConfigurationError
-from sdk.store import consent_events, propagation_jobs, upgrade
-from webhook_server import create_app
+from consentry.connectors.hubspot.sandbox import DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN
+from consentry.connectors.hubspot.webhooks import signature_v3
+from consentry.connectors.salesforce import outbound
+from consentry.sdk.errors import ConfigurationError
+from consentry.sdk.store import consent_events, propagation_jobs, upgrade
+from consentry.webhook_server import create_app
 
 from .test_malformed_deliveries import hubspot_opt_out
 

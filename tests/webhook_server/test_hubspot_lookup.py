@@ -8,12 +8,12 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from connectors.hubspot.sandbox import DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN
-from connectors.hubspot.sandbox import create_app as hubspot_sandbox
-from connectors.hubspot.webhooks import signature_v3
-from connectors.sandbox_kit import ServerThread
-from sdk.store import consent_events
-from webhook_server import create_app
+from consentry.connectors.hubspot.sandbox import DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN
+from consentry.connectors.hubspot.sandbox import create_app as hubspot_sandbox
+from consentry.connectors.hubspot.webhooks import signature_v3
+from consentry.connectors.sandbox_kit import ServerThread
+from consentry.sdk.store import consent_events
+from consentry.webhook_server import create_app
 
 
 @pytest.fixture

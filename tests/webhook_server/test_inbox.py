@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from connectors import registry
-from sdk.errors import ConfigurationError
-from sdk.identity import IdentifierKind
-from sdk.store import consent_events, propagation_jobs, upgrade
-from webhook_server import create_app
-from webhook_server.propagation import due_jobs, run_job, run_target
+from consentry.connectors import registry
+from consentry.sdk.errors import ConfigurationError
+from consentry.sdk.identity import IdentifierKind
+from consentry.sdk.store import consent_events, propagation_jobs, upgrade
+from consentry.webhook_server import create_app
+from consentry.webhook_server.propagation import due_jobs, run_job, run_target
 
 from . import relay_connector
 from .conftest import relay_config
@@ -160,7 +160,7 @@ def test_a_stale_event_never_resubscribes(app):
 
 
 def test_a_failing_target_is_retried_then_dead_then_replayable(app):
-    from webhook_server.propagation import dead_jobs, retry_dead
+    from consentry.webhook_server.propagation import dead_jobs, retry_dead
 
     runtime = app.extensions["consentry"].runtime
     FAILURES["beta"] = 100

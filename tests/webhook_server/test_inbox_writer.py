@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from sdk.store import consent_events, make_engine, upgrade
-from webhook_server import create_app
-from webhook_server.inbox import Delivery, commit_group
-from webhook_server.inbox_writer import InboxUnavailable, RemoteInbox, serve, start_writer, writer_settings
+from consentry.sdk.store import consent_events, make_engine, upgrade
+from consentry.webhook_server import create_app
+from consentry.webhook_server.inbox import Delivery, commit_group
+from consentry.webhook_server.inbox_writer import InboxUnavailable, RemoteInbox, serve, start_writer, writer_settings
 
 from .test_group_commit import count, opt_out
 from .test_inbox import PEPPER, _relays, app, deliver, optout, relay_config  # noqa: F401 - fixtures

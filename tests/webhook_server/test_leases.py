@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from sdk.store import propagation_jobs
-from webhook_server.propagation import LEASE, due_jobs, run_target
+from consentry.sdk.store import propagation_jobs
+from consentry.webhook_server.propagation import LEASE, due_jobs, run_target
 
 from .relay_connector import DURING_PUSH
 from .test_inbox import deliver, optout

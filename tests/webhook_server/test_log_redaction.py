@@ -7,7 +7,7 @@ import pytest
 from gunicorn.config import Config
 from gunicorn.glogging import SafeAtoms
 
-from webhook_server.log_redaction import RedactingLogger
+from consentry.webhook_server.log_redaction import RedactingLogger
 
 FORMAT = Config().access_log_format  # gunicorn's default, the combined format
 

@@ -12,11 +12,11 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from connectors.hubspot.sandbox import DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN
-from connectors.hubspot.webhooks import signature_v3
-from connectors.salesforce import outbound
-from sdk.store import consent_events, upgrade
-from webhook_server import create_app
+from consentry.connectors.hubspot.sandbox import DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN
+from consentry.connectors.hubspot.webhooks import signature_v3
+from consentry.connectors.salesforce import outbound
+from consentry.sdk.store import consent_events, upgrade
+from consentry.webhook_server import create_app
 
 ORGANIZATION = "00D000000000001AAA"
 ODD_VALUES = [None, True, 0, -1, 2**70, 1.5, "", "x", "2026-13-45", "\U0001f600", [], {}, [1], {"a": 1}, "1" * 300]

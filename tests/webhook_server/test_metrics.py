@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert
 
-from sdk.store import persons, propagation_jobs
-from webhook_server import metrics
-from webhook_server.metrics import Metrics
+from consentry.sdk.store import persons, propagation_jobs
+from consentry.webhook_server import metrics
+from consentry.webhook_server.metrics import Metrics
 
 NOW = datetime.now(UTC)
 

@@ -2,12 +2,12 @@
 
 import pytest
 
-from connectors.hubspot import HubSpotConnector
-from connectors.salesforce import SalesforceConnector
-from sdk.config import load_settings
-from sdk.errors import ConfigurationError
-from webhook_server import create_app
-from webhook_server.runtime import build_runtime
+from consentry.connectors.hubspot import HubSpotConnector
+from consentry.connectors.salesforce import SalesforceConnector
+from consentry.sdk.config import load_settings
+from consentry.sdk.errors import ConfigurationError
+from consentry.webhook_server import create_app
+from consentry.webhook_server.runtime import build_runtime
 
 from .test_inbox import _relays, app, relay_config  # noqa: F401 - fixtures (the relay connectors, the app)
 

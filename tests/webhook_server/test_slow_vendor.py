@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 import requests
 from sqlalchemy import select
 
-from connectors.mailchimp import MailchimpConnector
-from connectors.mailchimp.sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID, create_app
-from connectors.sandbox_kit import ServerThread
-from sdk.persons import ensure_person
-from sdk.store import propagation_jobs
-from webhook_server.propagation import bound_vendor_calls, run_target
+from consentry.connectors.mailchimp import MailchimpConnector
+from consentry.connectors.mailchimp.sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID, create_app
+from consentry.connectors.sandbox_kit import ServerThread
+from consentry.sdk.persons import ensure_person
+from consentry.sdk.store import propagation_jobs
+from consentry.webhook_server.propagation import bound_vendor_calls, run_target
 
 
 def test_a_push_to_a_vendor_slower_than_the_deadline_fails_at_the_deadline_and_is_retried(engine):

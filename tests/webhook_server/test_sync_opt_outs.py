@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from sdk.consent_state import ConsentEvent, ConsentStatus
-from sdk.identity import IdentifierKind
-from sdk.store import contacts, propagation_jobs
-from webhook_server.sync import run_sync
+from consentry.sdk.consent_state import ConsentEvent, ConsentStatus
+from consentry.sdk.identity import IdentifierKind
+from consentry.sdk.store import contacts, propagation_jobs
+from consentry.webhook_server.sync import run_sync
 
 from .memory_crm import RECORDS, REFUSED, Record
 
@@ -104,9 +104,9 @@ def test_a_batch_refused_without_naming_an_item_leaves_every_push_to_retry(runti
 def test_the_systems_echo_of_a_push_arriving_before_the_push_returns_is_known_for_an_echo(runtime):
     """Before, the sync wrote its jobs after the push: the vendor's webhook for it could arrive first and was taken
     for a new opt-out, recorded under the vendor's name and fanned out again."""
-    from connectors.base import InboundEvent
-    from sdk.consent_state import EventKind
-    from webhook_server.inbox import ingest
+    from consentry.connectors.base import InboundEvent
+    from consentry.sdk.consent_state import EventKind
+    from consentry.webhook_server.inbox import ingest
 
     from .memory_crm import DURING_PUSH
 
@@ -154,7 +154,7 @@ def test_a_sync_that_dies_mid_push_leaves_its_job_to_the_workers(runtime):
             run_sync(runtime, now=T + timedelta(minutes=10))
     finally:
         DURING_PUSH.clear()
-    from webhook_server.propagation import due_targets
+    from consentry.webhook_server.propagation import due_targets
 
     later = datetime.now(UTC) + timedelta(minutes=11)
     assert due_targets(runtime.services.engine, now=later) == ["memory"]

@@ -3,8 +3,8 @@
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
-from sdk.consent_state import ConsentEvent, EventKind
-from webhook_server.sync import _tag
+from consentry.sdk.consent_state import ConsentEvent, EventKind
+from consentry.webhook_server.sync import _tag
 
 MONDAY = datetime(2026, 12, 21, 0, 30, tzinfo=UTC)  # the week of 25 December, a French public holiday
 EVERY_HOUR_OF_A_WEEK = [MONDAY + timedelta(hours=hours) for hours in range(7 * 24)]

@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from connectors import registry
-from sdk.consent_state import ConsentEvent, ConsentStatus
-from sdk.identity import IdentifierKind
-from sdk.store import consent_events, propagation_jobs, upgrade
-from sdk.unsubscribe import UnsubscribeTokens, build_link
-from webhook_server import create_app
+from consentry.connectors import registry
+from consentry.sdk.consent_state import ConsentEvent, ConsentStatus
+from consentry.sdk.identity import IdentifierKind
+from consentry.sdk.store import consent_events, propagation_jobs, upgrade
+from consentry.sdk.unsubscribe import UnsubscribeTokens, build_link
+from consentry.webhook_server import create_app
 
 from .relay_connector import UNSUBSCRIBED
 
@@ -139,7 +139,7 @@ def test_the_page_works_in_a_real_browser(app, database_url):
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from connectors.sandbox_kit import ServerThread
+    from consentry.connectors.sandbox_kit import ServerThread
 
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium")

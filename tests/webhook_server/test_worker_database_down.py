@@ -12,10 +12,10 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from sdk.store import make_engine
+from consentry.sdk.store import make_engine
+from consentry.webhook_server import tasks
+from consentry.webhook_server.outage import Outage
 from tests.processes import run_group, stop_group
-from webhook_server import tasks
-from webhook_server.outage import Outage
 
 PEPPER = "worker-down-pepper-0123456789"
 SECRETS = ("hunter2-secret", "jane@example.com", "+33612345678")
@@ -91,7 +91,7 @@ def test_a_task_that_cannot_reach_the_database_notes_it_and_leaves_the_jobs_to_t
 def start_worker(env, log_path) -> subprocess.Popen:
     with log_path.open("w") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "sdk.cli", "worker"],
+            [sys.executable, "-m", "consentry.sdk.cli", "worker"],
             env=env,
             cwd=env["CONSENTRY_HOME"],
             stdout=log,
@@ -146,7 +146,9 @@ def test_a_worker_logs_when_its_database_is_back_and_works_again(tmp_path):
     try:
         time.sleep(2)
         home.mkdir()
-        upgrade = run_group([sys.executable, "-m", "sdk.cli", "db", "upgrade"], env=env, cwd=tmp_path, timeout=60)
+        upgrade = run_group(
+            [sys.executable, "-m", "consentry.sdk.cli", "db", "upgrade"], env=env, cwd=tmp_path, timeout=60
+        )
         assert upgrade.returncode == 0
         deadline = time.monotonic() + 20
         while "reconciliation:" not in (tmp_path / "worker.log").read_text() and time.monotonic() < deadline:

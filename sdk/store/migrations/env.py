@@ -2,8 +2,8 @@
 
 from alembic import context
 
-from sdk.store.engine import make_engine
-from sdk.store.schema import metadata
+from consentry.sdk.store.engine import make_engine
+from consentry.sdk.store.schema import metadata
 
 url = context.config.get_main_option("sqlalchemy.url")
 engine = make_engine(url)

@@ -12,14 +12,14 @@ from hubspot import HubSpot
 from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInputUpsert, SimplePublicObjectInputForCreate
 from hubspot.utils.signature import Signature
 
-from connectors.base import ConsentTag, Unsubscribe
-from connectors.conformance import ConnectorConformance
-from connectors.hubspot import HubSpotConnector
-from connectors.hubspot.sandbox import DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN, create_app
-from connectors.hubspot.webhooks import signature_v1, signature_v2, signature_v3
-from connectors.sandbox_kit import ServerThread
-from sdk.errors import WebhookPayloadError, WebhookVerificationError
-from sdk.webhooks import WebhookRequest
+from consentry.connectors.base import ConsentTag, Unsubscribe
+from consentry.connectors.conformance import ConnectorConformance
+from consentry.connectors.hubspot import HubSpotConnector
+from consentry.connectors.hubspot.sandbox import DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN, create_app
+from consentry.connectors.hubspot.webhooks import signature_v1, signature_v2, signature_v3
+from consentry.connectors.sandbox_kit import ServerThread
+from consentry.sdk.errors import WebhookPayloadError, WebhookVerificationError
+from consentry.sdk.webhooks import WebhookRequest
 
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
 

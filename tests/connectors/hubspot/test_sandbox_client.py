@@ -32,7 +32,7 @@ from hubspot.webhooks import (
     ThrottlingSettings,
 )
 
-from connectors.hubspot.sandbox import (
+from consentry.connectors.hubspot.sandbox import (
     APP_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_DEVELOPER_API_KEY,
@@ -40,7 +40,7 @@ from connectors.hubspot.sandbox import (
     DEFAULT_TOKEN,
     create_app,
 )
-from connectors.sandbox_kit import ServerThread
+from consentry.connectors.sandbox_kit import ServerThread
 
 
 @pytest.fixture

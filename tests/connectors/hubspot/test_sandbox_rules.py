@@ -8,8 +8,8 @@ import time
 import pytest
 import requests
 
-from connectors.hubspot.sandbox import DEFAULT_TOKEN, create_app
-from connectors.sandbox_kit import ServerThread
+from consentry.connectors.hubspot.sandbox import DEFAULT_TOKEN, create_app
+from consentry.connectors.sandbox_kit import ServerThread
 
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
 CONTACTS = "/crm/v3/objects/contacts"

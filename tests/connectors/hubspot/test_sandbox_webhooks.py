@@ -11,8 +11,8 @@ import requests
 from flask import Flask, request
 from hubspot.utils.signature import Signature
 
-from connectors.hubspot.sandbox import APP_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN, PORTAL_ID, create_app
-from connectors.sandbox_kit import ServerThread
+from consentry.connectors.hubspot.sandbox import APP_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN, PORTAL_ID, create_app
+from consentry.connectors.sandbox_kit import ServerThread
 
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
 HOOKS = f"/webhooks/v3/{APP_ID}"

@@ -4,9 +4,9 @@ import mailchimp_marketing
 import pytest
 import requests
 
-from connectors.mailchimp import MailchimpConnector
-from connectors.mailchimp.sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID, create_app
-from connectors.sandbox_kit import ServerThread
+from consentry.connectors.mailchimp import MailchimpConnector
+from consentry.connectors.mailchimp.sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID, create_app
+from consentry.connectors.sandbox_kit import ServerThread
 
 LIST = DEFAULT_LIST_ID
 

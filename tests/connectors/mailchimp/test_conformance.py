@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from connectors.base import ConsentTag, Unsubscribe
-from connectors.conformance import ConnectorConformance
-from connectors.mailchimp.sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID
-from sdk.webhooks import WebhookRequest
+from consentry.connectors.base import ConsentTag, Unsubscribe
+from consentry.connectors.conformance import ConnectorConformance
+from consentry.connectors.mailchimp.sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID
+from consentry.sdk.webhooks import WebhookRequest
 
 SIGNING_SECRET = "mailchimp-signing-secret-0123"
 

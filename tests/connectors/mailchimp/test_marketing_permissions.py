@@ -3,8 +3,8 @@
 import pytest
 import requests
 
-from connectors.base import ConsentTag
-from sdk.errors import ConfigurationError, InvalidInputError
+from consentry.connectors.base import ConsentTag
+from consentry.sdk.errors import ConfigurationError, InvalidInputError
 
 from .conftest import LIST
 

@@ -11,8 +11,8 @@ import requests
 from flask import Flask, request
 from mailchimp_marketing.api_client import ApiClientError
 
-from connectors.mailchimp.sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID, create_app, subscriber_hash
-from connectors.sandbox_kit import Faults, ServerThread
+from consentry.connectors.mailchimp.sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID, create_app, subscriber_hash
+from consentry.connectors.sandbox_kit import Faults, ServerThread
 
 LIST = DEFAULT_LIST_ID
 
@@ -190,7 +190,17 @@ def test_the_sandbox_command_serves_on_loopback(tmp_path):
     import sys
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "sdk.cli", "sandbox", "mailchimp", "--port", "0", "--state", str(tmp_path / "s.json")],
+        [
+            sys.executable,
+            "-m",
+            "consentry.sdk.cli",
+            "sandbox",
+            "mailchimp",
+            "--port",
+            "0",
+            "--state",
+            str(tmp_path / "s.json"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

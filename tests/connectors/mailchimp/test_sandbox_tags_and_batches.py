@@ -9,8 +9,8 @@ import pytest
 import requests
 from mailchimp_marketing.api_client import ApiClientError
 
-from connectors.mailchimp.sandbox import create_app
-from connectors.sandbox_kit import ServerThread
+from consentry.connectors.mailchimp.sandbox import create_app
+from consentry.connectors.sandbox_kit import ServerThread
 
 from .conftest import LIST, SandboxHelper
 

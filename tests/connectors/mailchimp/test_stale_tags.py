@@ -2,8 +2,8 @@
 
 import pytest
 
-from connectors.base import ConsentTag
-from sdk.errors import InvalidInputError
+from consentry.connectors.base import ConsentTag
+from consentry.sdk.errors import InvalidInputError
 
 from .conftest import LIST
 

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.mailchimp.connector import MailchimpConnector, subscriber_hash
-from sdk.consent_state import EventKind
-from sdk.errors import WebhookPayloadError, WebhookVerificationError
-from sdk.webhooks import WebhookRequest
+from consentry.connectors.mailchimp.connector import MailchimpConnector, subscriber_hash
+from consentry.sdk.consent_state import EventKind
+from consentry.sdk.errors import WebhookPayloadError, WebhookVerificationError
+from consentry.sdk.webhooks import WebhookRequest
 
 NOW = 1_800_000_000.0
 SECRET = "whsec-test-0123456789"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from connectors.salesforce import SalesforceConnector
-from connectors.salesforce.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG_ID
+from consentry.connectors.salesforce import SalesforceConnector
+from consentry.connectors.salesforce.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG_ID
 
 
 @pytest.fixture

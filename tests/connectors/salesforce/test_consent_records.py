@@ -3,7 +3,7 @@ Individual's flags mean, which writes an opt-out needs, and when a proven consen
 
 from datetime import UTC, datetime
 
-from connectors.salesforce.consent_records import (
+from consentry.connectors.salesforce.consent_records import (
     EVERY_CHANNEL,
     PLACEHOLDER_NAME,
     individual_name,

@@ -11,13 +11,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask, request
 from simple_salesforce import Salesforce
 
-from connectors.base import ConsentTag, Unsubscribe
-from connectors.conformance import ConnectorConformance
-from connectors.salesforce import SalesforceConnector, outbound
-from connectors.salesforce.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG_ID, create_app
-from connectors.sandbox_kit import ServerThread
-from sdk.errors import ConnectorError, QuotaExhaustedError, WebhookPayloadError, WebhookVerificationError
-from sdk.webhooks import WebhookRequest
+from consentry.connectors.base import ConsentTag, Unsubscribe
+from consentry.connectors.conformance import ConnectorConformance
+from consentry.connectors.salesforce import SalesforceConnector, outbound
+from consentry.connectors.salesforce.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG_ID, create_app
+from consentry.connectors.sandbox_kit import ServerThread
+from consentry.sdk.errors import ConnectorError, QuotaExhaustedError, WebhookPayloadError, WebhookVerificationError
+from consentry.sdk.webhooks import WebhookRequest
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from connectors.base import ConsentTag, Unsubscribe
-from connectors.conformance import ConnectorConformance
-from connectors.salesforce import SalesforceConnector, outbound
-from connectors.salesforce.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG_ID, create_app
-from connectors.sandbox_kit import ServerThread
-from sdk.errors import ConfigurationError, ConnectorError
-from sdk.webhooks import WebhookRequest
+from consentry.connectors.base import ConsentTag, Unsubscribe
+from consentry.connectors.conformance import ConnectorConformance
+from consentry.connectors.salesforce import SalesforceConnector, outbound
+from consentry.connectors.salesforce.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG_ID, create_app
+from consentry.connectors.sandbox_kit import ServerThread
+from consentry.sdk.errors import ConfigurationError, ConnectorError
+from consentry.sdk.webhooks import WebhookRequest
 
 COLLECTIONS = "/services/data/<version>/composite/sobjects"
 PHONE_CHANNELS = {"sms", "automated_call", "phone_human"}

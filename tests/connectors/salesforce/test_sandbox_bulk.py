@@ -8,8 +8,8 @@ import time
 import pytest
 import requests
 
-from connectors.salesforce.sandbox import create_app
-from connectors.sandbox_kit import ServerThread
+from consentry.connectors.salesforce.sandbox import create_app
+from consentry.connectors.sandbox_kit import ServerThread
 
 TERMINAL = ("JobComplete", "Failed", "Aborted")
 

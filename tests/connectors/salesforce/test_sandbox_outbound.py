@@ -9,8 +9,8 @@ import requests
 from defusedxml import ElementTree
 from flask import Flask, request
 
-from connectors.salesforce.sandbox import DEFAULT_ORG_ID, create_app
-from connectors.sandbox_kit import ServerThread
+from consentry.connectors.salesforce.sandbox import DEFAULT_ORG_ID, create_app
+from consentry.connectors.sandbox_kit import ServerThread
 
 OUT = "{http://soap.sforce.com/2005/09/outbound}"
 SOAP = "{http://schemas.xmlsoap.org/soap/envelope/}"

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from connectors.salesforce import sandbox_ids
-from connectors.salesforce.sandbox import DEFAULT_CLIENT_ID, create_app
-from connectors.sandbox_kit import ServerThread
+from consentry.connectors.salesforce import sandbox_ids
+from consentry.connectors.salesforce.sandbox import DEFAULT_CLIENT_ID, create_app
+from consentry.connectors.sandbox_kit import ServerThread
 
 LIMIT_BODY = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
 TOO_MANY = [

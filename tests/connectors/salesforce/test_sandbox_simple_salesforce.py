@@ -24,8 +24,8 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from connectors.salesforce.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, create_app
-from connectors.sandbox_kit import ServerThread
+from consentry.connectors.salesforce.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, create_app
+from consentry.connectors.sandbox_kit import ServerThread
 
 
 class ToSandbox(requests.adapters.HTTPAdapter):

@@ -3,8 +3,8 @@ case-encoding suffix (checked against an id from Salesforce's own documentation)
 
 import pytest
 
-from connectors.salesforce import sandbox_ids, sandbox_schema
-from connectors.salesforce.sandbox_soql import QueryError, compile_query
+from consentry.connectors.salesforce import sandbox_ids, sandbox_schema
+from consentry.connectors.salesforce.sandbox_soql import QueryError, compile_query
 
 SCHEMA = sandbox_schema.build()
 OBJECTS = {name.lower(): sobject for name, sobject in SCHEMA.items()}

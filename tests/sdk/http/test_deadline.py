@@ -8,8 +8,8 @@ import pytest
 import responses
 from responses.registries import OrderedRegistry
 
-from sdk.errors import ConnectorError, RateLimitedError
-from sdk.http import Transport
+from consentry.sdk.errors import ConnectorError, RateLimitedError
+from consentry.sdk.http import Transport
 
 DEADLINE = 1.5
 MARGIN = 1.5  # generous: CI is a 2-core machine

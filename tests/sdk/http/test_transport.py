@@ -5,8 +5,8 @@ import requests
 import responses
 from responses.registries import OrderedRegistry
 
-from sdk.errors import ConnectorError, RateLimitedError
-from sdk.http import ConcurrencyLimiter, Credentials, RateLimiter, Transport
+from consentry.sdk.errors import ConnectorError, RateLimitedError
+from consentry.sdk.http import ConcurrencyLimiter, Credentials, RateLimiter, Transport
 
 BASE = "https://api.vendor.test"
 

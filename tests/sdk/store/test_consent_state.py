@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sdk.consent_state import ConsentEvent, ConsentStatus, EventKind, derive_state
+from consentry.sdk.consent_state import ConsentEvent, ConsentStatus, EventKind, derive_state
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 PROOF = {"method": "double_opt_in", "collection_point": "https://example.com/form", "wording": "Oui, je veux"}

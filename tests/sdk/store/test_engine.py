@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
-from sdk.errors import InvalidInputError
-from sdk.identity import normalise_email
-from sdk.store import persons
+from consentry.sdk.errors import InvalidInputError
+from consentry.sdk.identity import normalise_email
+from consentry.sdk.store import persons
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 

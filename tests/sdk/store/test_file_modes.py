@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import insert, text
 
-from sdk.cli import main
-from sdk.store import make_engine, persons, reading
+from consentry.sdk.cli import main
+from consentry.sdk.store import make_engine, persons, reading
 
 PEPPER = "file-modes-pepper-0123456789"
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
@@ -74,7 +74,7 @@ def test_a_database_others_could_read_is_made_private_when_opened(tmp_path):
 
 
 def test_the_queue_database_and_its_wal_are_private(tmp_path, monkeypatch):
-    from webhook_server.tasks import make_queue
+    from consentry.webhook_server.tasks import make_queue
 
     monkeypatch.setenv("CONSENTRY_HOME", str(tmp_path))
     monkeypatch.delenv("CONSENTRY_REDIS_URL", raising=False)

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, func, select
 
-from sdk.consent_state import ConsentEvent, ConsentStatus
-from sdk.errors import InvalidInputError
-from sdk.identity import IdentifierKind
-from sdk.ledger import Ledger
-from sdk.store import consent_events, persons
-from sdk.suppression import SuppressionList
+from consentry.sdk.consent_state import ConsentEvent, ConsentStatus
+from consentry.sdk.errors import InvalidInputError
+from consentry.sdk.identity import IdentifierKind
+from consentry.sdk.ledger import Ledger
+from consentry.sdk.store import consent_events, persons
+from consentry.sdk.suppression import SuppressionList
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 PROOF = {"method": "unticked_checkbox", "collection_point": "https://shop.example/newsletter", "wording": "Je veux"}
@@ -153,10 +153,10 @@ def test_proof_export_holds_the_events_and_their_proof(ledger):
 WRITER = """
 import sys
 from datetime import UTC, datetime, timedelta
-from sdk.consent_state import ConsentEvent
-from sdk.ledger import Ledger
-from sdk.store import make_engine
-from sdk.suppression import Keyring, SuppressionList
+from consentry.sdk.consent_state import ConsentEvent
+from consentry.sdk.ledger import Ledger
+from consentry.sdk.store import make_engine
+from consentry.sdk.suppression import Keyring, SuppressionList
 
 url, prefix, total = sys.argv[1], sys.argv[2], int(sys.argv[3])
 engine = make_engine(url)

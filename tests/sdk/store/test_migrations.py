@@ -4,7 +4,7 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from sdk.store import metadata
+from consentry.sdk.store import metadata
 
 
 def test_the_migrations_build_the_declared_schema(engine):

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import OperationalError
 
-from sdk.store import make_engine, persons, reading, upgrade
+from consentry.sdk.store import make_engine, persons, reading, upgrade
 
 
 @pytest.fixture

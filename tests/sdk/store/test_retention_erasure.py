@@ -6,14 +6,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from sdk import retention
-from sdk.consent_state import ConsentEvent
-from sdk.erasure import erase
-from sdk.identity import IdentifierKind
-from sdk.ledger import Ledger
-from sdk.persons import ensure_person
-from sdk.store import contacts, erasures, persons
-from sdk.suppression import SuppressionList
+from consentry.sdk import retention
+from consentry.sdk.consent_state import ConsentEvent
+from consentry.sdk.erasure import erase
+from consentry.sdk.identity import IdentifierKind
+from consentry.sdk.ledger import Ledger
+from consentry.sdk.persons import ensure_person
+from consentry.sdk.store import contacts, erasures, persons
+from consentry.sdk.suppression import SuppressionList
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 
@@ -84,7 +84,7 @@ def test_erasure_keeps_only_the_suppression_hash(engine, suppression):
 
 
 def test_after_erasure_the_sqlite_file_holds_no_trace_of_the_person(tmp_path, keyring):
-    from sdk.store import make_engine, upgrade
+    from consentry.sdk.store import make_engine, upgrade
 
     url = f"sqlite:///{tmp_path / 'erase.db'}"
     upgrade(url)

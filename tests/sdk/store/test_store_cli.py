@@ -16,7 +16,7 @@ def run(tmp_path):
     env.pop("CONSENTRY_DATABASE_URL", None)
 
     def consentry(*arguments: str) -> subprocess.CompletedProcess:
-        command = [sys.executable, "-m", "sdk.cli", *arguments]
+        command = [sys.executable, "-m", "consentry.sdk.cli", *arguments]
         return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
 
     assert consentry("db", "upgrade").returncode == 0
@@ -129,7 +129,7 @@ def test_without_a_pepper_the_suppression_commands_refuse_to_run(tmp_path):
     env = {**os.environ, "CONSENTRY_HOME": str(tmp_path)}
     env.pop("CONSENTRY_SUPPRESSION_PEPPER", None)
     result = subprocess.run(
-        [sys.executable, "-m", "sdk.cli", "suppress", "check", "--email", "a@example.com"],
+        [sys.executable, "-m", "consentry.sdk.cli", "suppress", "check", "--email", "a@example.com"],
         env=env,
         capture_output=True,
         text=True,

@@ -5,10 +5,10 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from sdk.errors import InvalidInputError
-from sdk.identity import IdentifierKind
-from sdk.store import suppression_entries
-from sdk.suppression import Keyring, SuppressionList
+from consentry.sdk.errors import InvalidInputError
+from consentry.sdk.identity import IdentifierKind
+from consentry.sdk.store import suppression_entries
+from consentry.sdk.suppression import Keyring, SuppressionList
 
 EMAIL, PHONE = IdentifierKind.EMAIL, IdentifierKind.PHONE
 

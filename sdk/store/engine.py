@@ -1,7 +1,6 @@
 """One database URL picks the backend: a SQLite file (WAL) by default, PostgreSQL when a team outgrows it."""
 
 import contextlib
-import fcntl
 import os
 import threading
 
@@ -39,6 +38,8 @@ def keep_private(path: str) -> None:
     holds on it, the locks of SQLite's other connections included (seen as a bus error in the WAL index)."""
     with contextlib.suppress(OSError):  # there already, or not ours to create: SQLite reports whatever stops it
         os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, PRIVATE))  # new: nobody holds a lock on it
+    if os.name != "posix":  # Windows keeps no such mode bits: the folder's access list decides
+        return
     for name in (path, path + "-wal", path + "-shm"):
         try:
             status = os.stat(name)
@@ -99,8 +100,15 @@ def write_lock(engine: Engine):
     if not database or database == ":memory:":
         yield
         return
+    try:
+        import fcntl  # POSIX only: imported here, so that the rest of Consentry runs on Windows too
+    except ImportError:  # no lock across processes there: SQLite's busy handler still queues the writers
+        fcntl = None
     path = os.path.abspath(database) + ".writelock"
     with _thread_locks.setdefault(path, threading.Lock()):
+        if fcntl is None:
+            yield
+            return
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX)

@@ -12,8 +12,9 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
-from huey import RedisHuey, SqliteHuey
+from huey import Huey, RedisHuey
 from huey.signals import SIGNAL_ERROR
+from huey.storage import SqliteStorage
 
 from consentry.sdk.store.engine import keep_private
 
@@ -29,8 +30,22 @@ def make_queue():
     if redis_url:
         return RedisHuey("consentry", url=redis_url)
     filename = str(Path(os.environ.get("CONSENTRY_HOME") or ".") / "consentry-queue.db")
-    keep_private(filename)  # owner-only, like the database beside it
-    return SqliteHuey("consentry", filename=filename)
+    return Huey("consentry", storage_class=_SqliteQueueStorage, filename=filename)
+
+
+class _SqliteQueueStorage(SqliteStorage):
+    """huey's SQLite storage, whose file is made on first use (owner-only, like the database beside it), not when
+    this module is imported: importing it left a `consentry-queue.db` in whatever folder the importer stood in."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, create_tables=False, **kwargs)
+
+    def _create_connection(self):
+        keep_private(self.filename)
+        connection = super()._create_connection()
+        for statement in self.ddl:  # "if not exists": once per connection costs nothing worth saving
+            connection.execute(statement)
+        return connection
 
 
 queue = make_queue()

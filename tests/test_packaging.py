@@ -1,5 +1,6 @@
 """The distribution: one import package, `consentry`, that nothing in a user's project can shadow or overwrite."""
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -28,8 +29,14 @@ def test_the_package_list_names_every_folder_with_an_init():
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    """Built from a copy of the sources: a build in place leaves build/ and *.egg-info in the repository."""
+    source = tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for folder in FOLDERS.values():
+        shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
     out = tmp_path_factory.mktemp("wheel")
-    command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(ROOT)]
+    command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(source)]
     built = run_group(command, timeout=600)
     assert built.returncode == 0, built.stderr[-2000:]
     [built] = out.glob("consentry-*.whl")

@@ -17,9 +17,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 
-from consentry.connectors.base import Capability, ConsentTag, RemoteContact, Unsubscribe
+from consentry.connectors.base import Capability, ConsentTag, RemoteContact, Unsubscribe, batched
 from consentry.sdk.consent_state import ConsentEvent, ConsentStatus, derive_state
 from consentry.sdk.erasure import erased_strangers
 from consentry.sdk.errors import InvalidInputError
@@ -101,7 +101,7 @@ def run_sync(
 
 def _read(runtime, system, connector, remote: Iterable[RemoteContact], counts: SystemSummary, progress) -> None:
     """Page by page (constant memory), each page in one transaction and a few statements."""
-    for chunk in _chunks(remote, BATCH):
+    for chunk in batched(remote, BATCH):
         valid = []
         for contact in chunk:
             counts.read += 1
@@ -489,18 +489,5 @@ def _set_watermark(runtime, system: str, moment: datetime) -> None:
 
 
 def _count_people(runtime) -> int:
-    from sqlalchemy import func
-
     with reading(runtime.services.engine) as connection:
         return connection.execute(select(func.count()).select_from(persons)).scalar_one()
-
-
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    chunk = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

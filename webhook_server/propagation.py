@@ -58,43 +58,6 @@ class Outcome:
     retry_at: datetime | None = None
 
 
-def due_jobs(engine: Engine, *, now: datetime | None = None, limit: int = 500) -> list[int]:
-    """Jobs waiting for a first try or a retry, and jobs whose worker died holding them."""
-    now = now or datetime.now(UTC)
-    table = propagation_jobs.c
-    query = (
-        select(table.id)
-        .where(
-            or_(
-                and_(table.status.in_(["pending", "failed"]), table.next_attempt_at <= now),
-                and_(table.status == "running", table.lease_until < now),
-            )
-        )
-        .order_by(table.next_attempt_at)
-        .limit(limit)
-    )
-    with reading(engine) as connection:
-        return list(connection.execute(query).scalars())
-
-
-def run_job(
-    engine: Engine,
-    connectors: Mapping[str, Connector],
-    job_id: int,
-    *,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    max_attempts: int = MAX_ATTEMPTS,
-    lease: timedelta = LEASE,
-) -> Outcome:
-    """One job by id, whether or not its retry time has come (tools and tests): the batch path, for one job."""
-    table = propagation_jobs.c
-    with reading(engine) as connection:
-        target = connection.execute(select(table.target_system).where(table.id == job_id)).scalar()
-    claimable = or_(table.status.in_(["pending", "failed"]), and_(table.status == "running", table.lease_until < now()))
-    outcomes = _run(engine, connectors, target, and_(table.id == job_id, claimable), now, max_attempts, lease, 1)
-    return outcomes[0] if outcomes else Outcome(job_id, "skipped")
-
-
 def _finish(connection: Connection, job: "_Claimed", status: str, now: datetime, *, error=None, retry_at=None):
     """Record a job's outcome, unless another worker claimed it since (its lease ran out): that one's counts."""
     values = {"status": status, "updated_at": now, "lease_until": None, "last_error": error}
@@ -142,14 +105,19 @@ BATCH = 100
 
 def due_targets(engine: Engine, *, now: datetime | None = None) -> list[str]:
     """Target systems with due jobs: the sweep enqueues one batch task per target."""
-    now = now or datetime.now(UTC)
     table = propagation_jobs.c
-    due = or_(
-        and_(table.status.in_(["pending", "failed"]), table.next_attempt_at <= now),
-        and_(table.status == "running", table.lease_until < now),
-    )
     with reading(engine) as connection:
-        return list(connection.execute(select(table.target_system).where(due).distinct()).scalars())
+        return list(connection.execute(select(table.target_system).where(_due(now)).distinct()).scalars())
+
+
+def _due(moment: datetime | None = None):
+    """Jobs waiting for a first try or a retry whose time has come, and jobs whose worker stopped renewing them."""
+    moment = moment or datetime.now(UTC)
+    table = propagation_jobs.c
+    return or_(
+        and_(table.status.in_(["pending", "failed"]), table.next_attempt_at <= moment),
+        and_(table.status == "running", table.lease_until < moment),
+    )
 
 
 def run_target(
@@ -163,13 +131,8 @@ def run_target(
     limit: int = BATCH,
 ) -> list[Outcome]:
     """Apply up to `limit` due opt-outs to one system in one batch call: vendors' rate limits count calls."""
-    table = propagation_jobs.c
-    moment = now()
-    due = or_(
-        and_(table.status.in_(["pending", "failed"]), table.next_attempt_at <= moment),
-        and_(table.status == "running", table.lease_until < moment),
-    )
-    return _run(engine, connectors, target, and_(table.target_system == target, due), now, max_attempts, lease, limit)
+    claimable = and_(propagation_jobs.c.target_system == target, _due(now()))
+    return _run(engine, connectors, target, claimable, now, max_attempts, lease, limit)
 
 
 @dataclass(frozen=True)

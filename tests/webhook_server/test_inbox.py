@@ -12,7 +12,7 @@ from consentry.sdk.errors import ConfigurationError
 from consentry.sdk.identity import IdentifierKind
 from consentry.sdk.store import consent_events, propagation_jobs, upgrade
 from consentry.webhook_server import create_app
-from consentry.webhook_server.propagation import due_jobs, run_job, run_target
+from consentry.webhook_server.propagation import due_targets, run_target
 
 from . import relay_connector
 from .conftest import relay_config
@@ -58,9 +58,16 @@ def count(app, table):
 
 def run_all(app):
     runtime = app.extensions["consentry"].runtime
+    engine = runtime.services.engine
     return [
-        run_job(runtime.services.engine, runtime.connectors, job).status for job in due_jobs(runtime.services.engine)
+        outcome.status for target in due_targets(engine) for outcome in run_target(engine, runtime.connectors, target)
     ]
+
+
+def hourly():
+    """A clock an hour later at each reading: every retry is due by the next round."""
+    hours = itertools.count(1)
+    return lambda: datetime.now(UTC) + timedelta(hours=next(hours))
 
 
 def test_an_opt_out_is_stored_and_propagated_to_the_other_system(app):
@@ -163,15 +170,16 @@ def test_a_failing_target_is_retried_then_dead_then_replayable(app):
     from consentry.webhook_server.propagation import dead_jobs, retry_dead
 
     runtime = app.extensions["consentry"].runtime
+    engine, connectors = runtime.services.engine, runtime.connectors
     FAILURES["beta"] = 100
     deliver(app.test_client(), "alpha", [optout("a-1")])
-    [job] = due_jobs(runtime.services.engine)
-    statuses = [run_job(runtime.services.engine, runtime.connectors, job, max_attempts=3).status for _ in range(3)]
-    assert statuses == ["failed", "failed", "dead"]
-    assert [row["id"] for row in dead_jobs(runtime.services.engine)] == [job]
+    later = hourly()
+    rounds = [o for _ in range(3) for o in run_target(engine, connectors, "beta", max_attempts=3, now=later)]
+    assert [outcome.status for outcome in rounds] == ["failed", "failed", "dead"]
+    assert [row["id"] for row in dead_jobs(engine)] == [rounds[0].job_id]
     FAILURES["beta"] = 0
-    assert retry_dead(runtime.services.engine) == 1
-    assert run_job(runtime.services.engine, runtime.connectors, job).status == "done"
+    assert retry_dead(engine) == 1
+    assert [outcome.status for outcome in run_target(engine, connectors, "beta")] == ["done"]
 
 
 def test_a_batch_the_vendor_keeps_refusing_ends_dead_not_done(app):
@@ -180,14 +188,8 @@ def test_a_batch_the_vendor_keeps_refusing_ends_dead_not_done(app):
     connectors = app.extensions["consentry"].runtime.connectors
     REFUSED.add("beta")
     deliver(app.test_client(), "alpha", [optout("a-1")])
-    hours = itertools.count(1)
-
-    def later():
-        return datetime.now(UTC) + timedelta(hours=next(hours))
-
-    rounds = [
-        outcome for _ in range(3) for outcome in run_target(engine, connectors, "beta", max_attempts=3, now=later)
-    ]
+    later = hourly()
+    rounds = [o for _ in range(3) for o in run_target(engine, connectors, "beta", max_attempts=3, now=later)]
     assert [outcome.status for outcome in rounds] == ["failed", "failed", "dead"]
     assert "beta" not in UNSUBSCRIBED
     with engine.connect() as connection:
@@ -202,18 +204,13 @@ def abandon(engine, *, attempts: int) -> None:
         connection.execute(update(propagation_jobs).values(status="running", attempts=attempts, lease_until=expired))
 
 
-@pytest.mark.parametrize("batched", [True, False])
-def test_a_job_that_lost_its_worker_at_every_attempt_ends_dead(app, batched):
+def test_a_job_that_lost_its_worker_at_every_attempt_ends_dead(app):
     """Before, a job whose worker died each time (one that crashes the process) was claimed again forever."""
     runtime = app.extensions["consentry"].runtime
     engine, connectors = runtime.services.engine, runtime.connectors
     deliver(app.test_client(), "alpha", [optout("a-1")])
-    [job] = due_jobs(engine)
     abandon(engine, attempts=3)
-    if batched:
-        assert run_target(engine, connectors, "beta", max_attempts=3) == []
-    else:
-        assert run_job(engine, connectors, job, max_attempts=3).status == "skipped"
+    assert run_target(engine, connectors, "beta", max_attempts=3) == []
     with engine.connect() as connection:
         row = connection.execute(select(propagation_jobs.c.status, propagation_jobs.c.last_error)).one()
     assert tuple(row) == ("dead", "LEASE_EXPIRED")
@@ -236,14 +233,8 @@ def test_a_connector_that_crashes_leaves_its_jobs_failed_then_dead_never_running
     connectors = app.extensions["consentry"].runtime.connectors
     BROKEN.add("beta")
     deliver(app.test_client(), "alpha", [optout("a-1")])
-    hours = itertools.count(1)  # every retry is due by the next round
-
-    def later():
-        return datetime.now(UTC) + timedelta(hours=next(hours))
-
-    rounds = [
-        outcome for _ in range(3) for outcome in run_target(engine, connectors, "beta", max_attempts=3, now=later)
-    ]
+    later = hourly()
+    rounds = [o for _ in range(3) for o in run_target(engine, connectors, "beta", max_attempts=3, now=later)]
     assert [outcome.status for outcome in rounds] == ["failed", "failed", "dead"]
     with engine.connect() as connection:
         job = connection.execute(select(propagation_jobs.c.status, propagation_jobs.c.last_error)).one()

@@ -5,11 +5,11 @@ and what falls due for retention. Charts are inline SVG: the file opens anywhere
 """
 
 import csv
-import html
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine, func, select
 
 from consentry.sdk import retention
@@ -19,6 +19,8 @@ from consentry.sdk.store import contacts, persons, propagation_jobs, reading
 from consentry.sdk.vocabulary import Audience, Channel
 
 CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.PHONE_HUMAN, Channel.POSTAL)
+# Autoescaped like Flask's own templates: labels come from the data (reason codes, system names).
+_TEMPLATES = Environment(loader=PackageLoader("consentry.webhook_server"), autoescape=select_autoescape(["html"]))
 
 
 def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | None = None) -> dict:
@@ -82,28 +84,6 @@ def _quantile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
 
 
-def _bars(items: list[tuple[str, int]], *, width: int = 520, colour: str = "#0b5394") -> str:
-    """A horizontal bar chart as inline SVG, with text labels so it reads without colour."""
-    if not items:
-        return "<p>Nothing to show.</p>"
-    top = max(value for _, value in items) or 1
-    row = 22
-    parts = [
-        f'<svg role="img" width="{width + 260}" height="{row * len(items) + 4}" '
-        f'xmlns="http://www.w3.org/2000/svg" font-family="system-ui,sans-serif" font-size="12">'
-    ]
-    for index, (label, value) in enumerate(items):
-        y = index * row + 2
-        length = int(width * value / top)
-        parts.append(
-            f'<text x="0" y="{y + 14}">{html.escape(label)}</text>'
-            f'<rect x="220" y="{y}" width="{length}" height="{row - 6}" fill="{colour}"/>'
-            f'<text x="{226 + length}" y="{y + 14}">{value}</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
 def write(figures: dict, directory: Path) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     csv_path, html_path = directory / "report.csv", directory / "report.html"
@@ -121,39 +101,22 @@ def write(figures: dict, directory: Path) -> tuple[Path, Path]:
         writer.writerow(["propagation_latency_seconds", "p99", "", round(_quantile(figures["latencies"], 0.99), 3)])
         for action, count in sorted(figures["retention"].items()):
             writer.writerow(["retention_due", action, "", count])
-    reach_rows = "".join(
-        f"<tr><th scope='row'>{html.escape(channel)}</th><td>{html.escape(audience)}</td>"
-        + "".join(f"<td>{counts.get(v, 0)}</td>" for v in ("allowed", "allowed_with_conditions", "forbidden"))
-        + "</tr>"
-        for (channel, audience), counts in sorted(figures["reach"].items())
-    )
-    allowed_chart = _bars(
-        [
+    latencies = figures["latencies"]
+    page = _TEMPLATES.get_template("report.html").render(
+        at=figures["at"],
+        people=figures["people"],
+        reach=sorted(figures["reach"].items()),
+        reachable=[
             (f"{c} / {a}", n.get("allowed", 0) + n.get("allowed_with_conditions", 0))
             for (c, a), n in sorted(figures["reach"].items())
-        ]
+        ],
+        blockers=figures["blockers"].most_common(12),
+        jobs=sorted(figures["jobs"].items()),
+        jobs_total=sum(figures["jobs"].values()),
+        p50=_quantile(latencies, 0.5),
+        p99=_quantile(latencies, 0.99),
+        routes=figures["routes"].most_common(),
+        retention=figures["retention"],
     )
-    latencies = figures["latencies"]
-    job_text = ", ".join(f"{status} {count}" for status, count in sorted(figures["jobs"].items()))
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Consentry report</title>
-<style>body{{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #bbb;padding:.25rem .6rem;text-align:right}}
-th[scope=row],td:nth-child(2){{text-align:left}}</style></head><body>
-<h1>Consentry report</h1>
-<p>As of {figures["at"].strftime("%Y-%m-%d %H:%M UTC")}, {figures["people"]} people across the connected systems.</p>
-<h2>Who may be contacted</h2>
-<table><thead><tr><th scope="col">channel</th><th scope="col">audience</th><th scope="col">allowed</th>
-<th scope="col">with conditions</th><th scope="col">forbidden</th></tr></thead><tbody>{reach_rows}</tbody></table>
-<h3>Reachable contacts per channel and audience</h3>{allowed_chart}
-<h2>Why contacts are blocked</h2>{_bars(figures["blockers"].most_common(12), colour="#a61c00")}
-<h2>Opt-outs and their propagation</h2>
-<p>{sum(figures["jobs"].values())} propagation jobs: {job_text}.
-Receipt to applied: p50 {_quantile(latencies, 0.5):.2f} s, p99 {_quantile(latencies, 0.99):.2f} s.</p>
-{_bars(figures["routes"].most_common(), colour="#38761d")}
-<h2>Retention</h2>
-<p>{figures["retention"].get("delete", 0)} contacts past their retention period (to delete),
-{figures["retention"].get("repermission", 0)} at their anniversary (one re-permission message allowed).</p>
-</body></html>"""
     html_path.write_text(page, encoding="utf-8")
     return html_path, csv_path

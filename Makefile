@@ -1,5 +1,6 @@
 # The two set-up commands of the README: `make demo` runs the main job, `make test` runs the whole suite.
-# Each creates its own virtual environment in .venv on first use.
+# Both use the virtual environment .venv, made on first use: the demo installs only what the product needs, the
+# tests add the `dev` extra (pytest, ruff, the vendors' official clients, selenium, the PostgreSQL driver).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,22 +10,26 @@ BIN := $(VENV)/bin
 $(BIN)/consentry: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev: $(BIN)/consentry
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
 demo: $(BIN)/consentry
 	$(BIN)/consentry demo
 
-test: $(BIN)/consentry
+test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
 
-lint: $(BIN)/consentry
+lint: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(BIN)/consentry
+bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/bench_check.py
 
 clean:

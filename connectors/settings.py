@@ -1,4 +1,5 @@
-"""Connector settings: which connectors are enabled and how each is configured.
+"""Connector settings: which connectors are enabled and how each is configured, read by `consentry.sdk.settings`
+with the schema each connector class declares (`config_schema`).
 
 Non-secret settings may come from a YAML file (`connectors: {mailchimp: {list_id: ...}}`); every setting, secrets
 included, can come from the environment as `CONSENTRY_<CONNECTOR>_<FIELD>` (e.g. CONSENTRY_MAILCHIMP_API_KEY).
@@ -10,42 +11,25 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from consentry.sdk.errors import ConfigurationError
+from consentry.sdk.settings import load_connector_settings, load_settings
 
 from .registry import connector_class
 
 
 def enabled_connectors(environ: Mapping[str, str] | None = None) -> list[str]:
     env = os.environ if environ is None else environ
-    return [name.strip() for name in env.get("CONSENTRY_CONNECTORS", "").split(",") if name.strip()]
+    return load_settings({"CONSENTRY_CONNECTORS": env.get("CONSENTRY_CONNECTORS", "")}).connectors
 
 
 def connector_settings(
     names: list[str], *, environ: Mapping[str, str] | None = None, file: str | Path | None = None
 ) -> dict[str, dict[str, Any]]:
-    env = os.environ if environ is None else environ
-    from_file: dict[str, Any] = {}
-    if file:
-        try:
-            document = yaml.safe_load(Path(file).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as error:
-            raise ConfigurationError(f"cannot read the configuration file ({type(error).__name__})") from None
-        from_file = document.get("connectors") or {}
-    settings = {}
+    """Each connector's settings, checked against its class's schema; ConfigurationError naming the variable."""
+    schemas = {}
     for name in names:
-        cls = connector_class(name)
-        fields = cls.config_schema().fields
-        secrets = set(cls.secret_fields())
-        values = dict(from_file.get(name) or {})
-        leaked = secrets & set(values)
-        if leaked:
-            raise ConfigurationError(f"{name}: secrets belong in the environment, not the file ({', '.join(leaked)})")
-        prefix = f"CONSENTRY_{name.upper()}_"
-        for field_name in fields:
-            value = env.get(prefix + field_name.upper())
-            if value is not None:
-                values[field_name] = value
-        settings[name] = values
-    return settings
+        try:
+            schemas[name] = connector_class(name).config_schema
+        except ConfigurationError as error:
+            raise ConfigurationError(f"CONSENTRY_CONNECTORS: {error}") from None
+    return load_connector_settings(schemas, environ=environ, file=file)

@@ -4,10 +4,10 @@ import json
 import sys
 from pathlib import Path
 
-from .config import load_settings
 from .consent_state import ALL_CHANNELS, ConsentEvent
 from .errors import InvalidInputError
 from .identity import IdentifierKind
+from .settings import load_settings
 from .store import upgrade
 
 EXIT_OK, EXIT_FOUND, EXIT_FAILED = 0, 1, 1

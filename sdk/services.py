@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from .config import Settings, load_settings
 from .ledger import Ledger
+from .settings import Settings, load_settings
 from .store import make_engine
 from .suppression import Keyring, SuppressionList
 

@@ -92,11 +92,11 @@ def _worker(arguments) -> int:
     from .tasks import queue, reconcile_forever, runtime, sweep_forever
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    runtime()  # refuse to start here when misconfigured
+    config = runtime().config  # refuse to start here when misconfigured
     stop = threading.Event()
-    interval = float(os.environ.get("CONSENTRY_SWEEP_SECONDS", "5"))
+    interval = config["SWEEP_SECONDS"]
     threading.Thread(target=sweep_forever, args=(interval, stop), daemon=True, name="sweeper").start()
-    every = float(os.environ.get("CONSENTRY_RECONCILE_SECONDS", "3600"))
+    every = config["RECONCILE_SECONDS"]
     if every > 0:
         threading.Thread(target=reconcile_forever, args=(every, stop), daemon=True, name="reconciler").start()
     consumer = Consumer(

@@ -1,12 +1,16 @@
 """Settings are checked when a process starts, by name; a database that goes away is reported, not a 500."""
 
+import logging
+
 import pytest
 
+from consentry.connectors import registry
 from consentry.connectors.hubspot import HubSpotConnector
 from consentry.connectors.salesforce import SalesforceConnector
-from consentry.sdk.config import load_settings
 from consentry.sdk.errors import ConfigurationError
+from consentry.sdk.settings import load_settings
 from consentry.webhook_server import create_app
+from consentry.webhook_server.propagation import LEASE
 from consentry.webhook_server.runtime import build_runtime
 
 from .test_inbox import _relays, app, relay_config  # noqa: F401 - fixtures (the relay connectors, the app)
@@ -47,6 +51,77 @@ def test_the_checked_settings_take_their_types(database_url):
         assert "REDIS_URL" not in runtime.config  # empty means unset
     finally:
         runtime.close()
+
+
+def test_the_runtime_applies_the_schemas_defaults(database_url):
+    runtime = build_runtime(relay_config(database_url), environ={})
+    try:
+        assert runtime.config["LEASE_SECONDS"] == LEASE.total_seconds()  # the propagation module's own lease
+        assert runtime.config["SWEEP_SECONDS"] == 5
+        assert runtime.config["RECONCILE_SECONDS"] == 3600
+        assert runtime.config["MAX_ATTEMPTS"] == 8
+        assert runtime.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
+        assert runtime.advertiser == "default"
+        assert runtime.echo_window.total_seconds() == 3600
+        assert "PUBLIC_URL" not in runtime.config
+    finally:
+        runtime.close()
+
+
+def relay_environment(database_url: str, **variables) -> dict[str, str]:
+    """The relay connector alpha enabled and configured by the environment, as an operator does."""
+    registry.register("alpha", "tests.webhook_server.relay_connector:AlphaConnector")
+    return {
+        "CONSENTRY_DATABASE_URL": database_url,
+        "CONSENTRY_SUPPRESSION_PEPPER": "server-test-pepper-0123456789",
+        "CONSENTRY_CONNECTORS": "alpha",
+        "CONSENTRY_ALPHA_SECRET": "alpha-secret",
+        **variables,
+    }
+
+
+def test_a_wrong_connector_variable_stops_the_start_naming_it_not_its_value(database_url):
+    with pytest.raises(ConfigurationError) as error:
+        build_runtime(environ=relay_environment(database_url, CONSENTRY_ALPHA_AUDIENCE="martians"))
+    assert "CONSENTRY_ALPHA_AUDIENCE" in str(error.value)
+    assert "martians" not in str(error.value)
+
+
+def test_an_unknown_variable_of_an_enabled_connector_stops_the_start(database_url):
+    with pytest.raises(ConfigurationError, match="unknown setting CONSENTRY_ALPHA_SECRETS"):
+        build_runtime(environ=relay_environment(database_url, CONSENTRY_ALPHA_SECRETS="typo"))
+
+
+def test_an_unknown_connector_is_named_with_its_variable(database_url):
+    with pytest.raises(ConfigurationError, match="CONSENTRY_CONNECTORS: no connector named 'gamma'"):
+        build_runtime(environ=relay_environment(database_url, CONSENTRY_CONNECTORS="alpha,gamma"))
+
+
+def test_a_secret_in_the_configuration_file_is_refused(database_url, tmp_path):
+    file = tmp_path / "consentry.yaml"
+    file.write_text("connectors:\n  alpha:\n    secret: alpha-secret\n", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="secrets belong in the environment") as error:
+        build_runtime(environ=relay_environment(database_url, CONSENTRY_CONFIG_FILE=str(file)))
+    assert "CONSENTRY_ALPHA_SECRET" in str(error.value)
+    assert "alpha-secret" not in str(error.value)
+
+
+def test_the_configuration_file_gives_non_secret_settings(database_url, tmp_path):
+    file = tmp_path / "consentry.yaml"
+    file.write_text("connectors:\n  alpha:\n    advertiser: from-the-file\n", encoding="utf-8")
+    runtime = build_runtime(environ=relay_environment(database_url, CONSENTRY_CONFIG_FILE=str(file)))
+    try:
+        assert runtime.connectors["alpha"].config["advertiser"] == "from-the-file"
+    finally:
+        runtime.close()
+
+
+def test_other_unknown_variables_are_logged_as_ignored(database_url, caplog):
+    environ = relay_environment(database_url, CONSENTRY_MAX_ATTEMPT="3", CONSENTRY_HUBSPOT_ACCESS_TOKEN="not enabled")
+    with caplog.at_level(logging.WARNING, logger="consentry.settings"):
+        build_runtime(environ=environ).close()
+    assert "ignored, not a Consentry setting: CONSENTRY_MAX_ATTEMPT" in caplog.text
+    assert "HUBSPOT" not in caplog.text
 
 
 @pytest.mark.parametrize("url", ["mysql://consentry@127.0.0.1/consentry", "nosuch://x", "not a url"])

@@ -148,7 +148,7 @@ def test_a_failing_request_names_its_path_in_the_log_without_the_unsubscribe_tok
     url = f"sqlite:///{tmp_path / 'consentry.db'}"
     env = server_env(tmp_path, url) | {"CONSENTRY_UNSUBSCRIBE_SECRET": secrets.token_urlsafe(32)}
     probe = (
-        "import webhook_server.wsgi as served\n"
+        "import consentry.webhook_server.wsgi as served\n"
         "def broken(token):\n"
         "    raise RuntimeError('the database went away')\n"
         "served.app.view_functions['unsubscribe.page'] = broken\n"

@@ -148,7 +148,7 @@ def test_the_write_lock_queues_writers_of_one_file_across_processes(tmp_path):
     engine = make_engine(url)
     holder = (
         "import sys, time\n"
-        "from sdk.store.engine import make_engine, write_lock\n"
+        "from consentry.sdk.store.engine import make_engine, write_lock\n"
         f"with write_lock(make_engine({url!r})):\n"
         "    print('held', flush=True)\n"
         "    time.sleep(1.0)\n"

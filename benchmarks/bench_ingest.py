@@ -25,8 +25,9 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
+from consentry.connectors.hubspot.sandbox import DEFAULT_CLIENT_SECRET as HUBSPOT_SECRET
 from consentry.connectors.hubspot.webhooks import signature_v3
-from consentry.webhook_server.stack import HUBSPOT_SECRET, Stack, free_port
+from consentry.webhook_server.stack import Stack, free_port
 
 BARE_APP = "from flask import Flask\napp = Flask(__name__)\n@app.post('/hook')\ndef hook():\n    return ''\n"
 MAILCHIMP_LUA = """

@@ -153,6 +153,9 @@ class Connector:
     # Attributes of a read record that writing its consent needs again (state the vendor keeps per record, such as
     # Mailchimp's marketing permissions): the sync stores them and hands them back in `ConsentTag.known`.
     kept_attributes: ClassVar[tuple[str, ...]] = ()
+    # The package of this connector's emulator on 127.0.0.1 (`consentry.connectors.<vendor>.sandbox`), or None:
+    # only a name, so that production code never imports it. The registry, the stack and the demo find it here.
+    sandbox: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs):
         """The hooks that call the vendor fail with a ConnectorError only, however a connector reads the answers:

@@ -7,7 +7,9 @@ carries an email address. Tests of capabilities a connector does not declare are
 A subclass provides:
 - `connector_name` and the fixtures `sandbox` (a running sandbox with `.url`) and `make_connector`
   (a function of keyword overrides returning a connector pointed at the sandbox, with `sleep=recorded_sleep`);
-- `seed(sandbox, emails)`, `is_unsubscribed(sandbox, email)` and `set_faults(sandbox, **faults)`;
+- `seed(sandbox, emails)`, `is_unsubscribed(sandbox, email)` and `set_faults(sandbox, **faults)`: by default
+  through the connector's sandbox package and its common interface (`sandbox_kit.SandboxPackage`), found by the
+  registry from the connector class's `sandbox` attribute; a connector without one overrides them;
 - `webhook_request(connector, *, email, secret=None, timestamp=None, body=None)`: a signed opt-out delivery,
   and `signature_header`, the header a forged request may drop or garble.
 """
@@ -20,6 +22,7 @@ from consentry.sdk.errors import ConnectorError, WebhookVerificationError
 from consentry.sdk.webhooks import WebhookRequest
 
 from .base import Capability, ConsentTag, Unsubscribe
+from .sandbox_kit import Person, set_faults
 
 
 class ConnectorConformance:
@@ -190,15 +193,18 @@ class ConnectorConformance:
     # -- to provide ----------------------------------------------------------------------------------------------
 
     def seed(self, sandbox, emails: list[str]) -> None:
-        raise NotImplementedError
+        self.sandbox_package().seed(sandbox.url, [Person(email=email) for email in emails])
 
     def is_unsubscribed(self, sandbox, email: str) -> bool:
-        raise NotImplementedError
+        return self.sandbox_package().opted_out(sandbox.url, email)
 
     def set_faults(self, sandbox, **faults) -> None:
-        import requests
+        set_faults(sandbox.url, **faults)
 
-        requests.post(f"{sandbox.url}/_sandbox/faults", json=faults, timeout=5).raise_for_status()
+    def sandbox_package(self):
+        from .registry import sandbox
+
+        return sandbox(self.connector_name)
 
     def webhook_request(self, connector, *, email: str, secret=None, timestamp=None) -> WebhookRequest:
         raise NotImplementedError

@@ -1,8 +1,10 @@
 """Where connectors are found: the built-in ones, and third-party ones through the `consentry.connectors`
-entry-point group (an entry `name = "package.module:ConnectorClass"`)."""
+entry-point group (an entry `name = "package.module:ConnectorClass"`); and their sandboxes, which each connector
+class names in its `sandbox` attribute."""
 
 from importlib import import_module
 from importlib.metadata import entry_points
+from types import ModuleType
 
 from consentry.sdk.errors import ConfigurationError
 
@@ -47,3 +49,25 @@ def connector_class(name: str) -> type[Connector]:
 
 def create(name: str, config, **options) -> Connector:
     return connector_class(name)(config, **options)
+
+
+def sandbox(name: str) -> ModuleType:
+    """The sandbox package of connector `name`, checked to offer the common interface (`sandbox_kit.INTERFACE`)."""
+    from .sandbox_kit import INTERFACE  # sandbox machinery: loaded by those who run one, never by production code
+
+    target = connector_class(name).sandbox
+    if target is None:
+        raise ConfigurationError(f"connector {name!r} ships no sandbox; with one: {', '.join(sandboxes()) or 'none'}")
+    try:
+        package = import_module(target)
+    except ImportError:
+        raise ConfigurationError(f"the sandbox of connector {name!r} cannot be loaded from {target}") from None
+    missing = [attribute for attribute in INTERFACE if not callable(getattr(package, attribute, None))]
+    if missing:
+        raise ConfigurationError(f"the sandbox {target} lacks {', '.join(missing)}")
+    return package
+
+
+def sandboxes() -> list[str]:
+    """The names of the available connectors that ship a sandbox, in the registry's order (built-in ones last)."""
+    return [name for name in available() if connector_class(name).sandbox is not None]

@@ -1,7 +1,11 @@
-"""What every vendor sandbox shares: fault injection, a state file, webhook deliveries, and serving on loopback.
+"""What every vendor sandbox shares: fault injection, a state file, webhook deliveries, serving on loopback, and
+the interface through which the stack, the demo and the conformance suite drive any sandbox.
 
 A sandbox is a Flask app that emulates one vendor's API faithfully enough for the official client and our
-connector; this module keeps the cross-cutting machinery out of each emulator.
+connector; this module keeps the cross-cutting machinery out of each emulator. Each connector that ships one keeps
+it in its own subpackage, `connectors/<vendor>/sandbox/`, named by the connector class's `sandbox` attribute; that
+package exports the functions of `SandboxPackage` (see `INTERFACE`), so that nothing outside it names the vendor's
+keys, paths or admin endpoints.
 """
 
 import json
@@ -13,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from ipaddress import ip_address
 from pathlib import Path
 from queue import Empty, Queue
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -22,6 +26,50 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 ADMIN_PREFIX = "/_sandbox"
 PROXY_PAGE = "<html><body><h1>Welcome</h1><p>Sign in to continue to the network.</p></body></html>"
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone a sandbox should already hold, in no vendor's terms: each sandbox maps it onto its own records."""
+
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    opted_out: bool = False  # already opted out of email in this system (seeded: no webhook announces it)
+    country: str | None = None  # ISO 3166-1 alpha-2, where the vendor keeps one
+    company: str | None = None  # a professional at a company (Salesforce files them as a Lead, not a Contact)
+
+
+class SandboxPackage(Protocol):
+    """What a connector's sandbox package exports, the same for every vendor (the names are in `INTERFACE`)."""
+
+    def create_app(self, state_path: str | Path | None = None) -> Flask:
+        """The emulator, its state in memory or in a JSON file."""
+
+    def connector_settings(self, base_url: str) -> dict[str, str]:
+        """The `CONSENTRY_<NAME>_*` settings that point the connector at the sandbox running at `base_url`, webhook
+        secrets freshly generated."""
+
+    def point_webhooks(self, base_url: str, webhook_url: str, settings: dict[str, str]) -> None:
+        """Make the vendor send its consent webhooks to `webhook_url` (Consentry's `/webhooks/<name>`), signed or
+        tokened with what `settings` (from `connector_settings`) holds."""
+
+    def seed(self, base_url: str, people: list[Person]) -> None:
+        """Records as they already exist in the vendor: no webhook is sent for them."""
+
+    def unsubscribe(self, base_url: str, email: str) -> None:
+        """What a person or a user does in the vendor's own interface: the vendor then sends its webhook."""
+
+    def opted_out(self, base_url: str, email: str) -> bool:
+        """Whether the vendor holds this person as opted out of email (every record of theirs, where several)."""
+
+
+INTERFACE = ("create_app", "connector_settings", "point_webhooks", "seed", "unsubscribe", "opted_out")
+
+
+def set_faults(base_url: str, **faults: Any) -> None:
+    """Inject failures into a running sandbox (see `Faults`): every sandbox serves the same admin endpoint."""
+    requests.post(f"{base_url}{ADMIN_PREFIX}/faults", json=faults, timeout=5).raise_for_status()
 
 
 @dataclass

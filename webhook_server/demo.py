@@ -1,9 +1,9 @@
 """The main job on the embedded defaults: `consentry demo`.
 
-Starts the three sandboxes, the webhook server and a worker on 127.0.0.1 with SQLite; seeds a realistic mix of
-French and European contacts (overlapping across systems, some with conflicting statuses); runs a sync; opts
-people out in each system and through an unsubscribe link; shows them reaching every system with their latencies;
-writes the report; and shuts everything down.
+Starts the sandbox of every connector that ships one (Mailchimp, HubSpot and Salesforce), the webhook server and a
+worker on 127.0.0.1 with SQLite; seeds a realistic mix of French and European contacts (overlapping across
+systems, some with conflicting statuses); runs a sync; opts people out in each system and through an unsubscribe
+link; shows them reaching every system with their latencies; writes the report; and shuts everything down.
 """
 
 import random
@@ -13,15 +13,14 @@ from pathlib import Path
 
 import requests
 
+from consentry.connectors.sandbox_kit import Person
 from consentry.sdk.synthetic import contact_rows
 from consentry.sdk.unsubscribe import UnsubscribeTokens, build_link
 
 from .report import gather, write
 from .runtime import build_runtime
-from .stack import MAILCHIMP_LIST, Stack
+from .stack import Stack
 from .sync import run_sync
-
-SYSTEMS = ("mailchimp", "hubspot", "salesforce")
 
 
 def run_demo(*, people: int = 3000, home: Path | None = None, out=print) -> int:
@@ -35,15 +34,11 @@ def run_demo(*, people: int = 3000, home: Path | None = None, out=print) -> int:
         seed_mix(stack, people)
         runtime = build_runtime(environ=stack.env)
         try:
-            out("\nSync of the three systems:")
+            out(f"\nSync of the {len(stack.sandboxes)} systems:")
             summary = run_sync(runtime)
             out("\n".join(f"  {line}" for line in summary.lines()))
             out("\nOpt-outs, and how fast they reach the other systems:")
-            targets = [
-                ("mailchimp", "demo.mailchimp@example.com"),
-                ("hubspot", "demo.hubspot@example.com"),
-                ("salesforce", "demo.salesforce@example.com"),
-            ]
+            targets = [(system, f"demo.{system}@example.com") for system in stack.sandboxes]
             for _system, email in targets:
                 stack.seed_person(email)
             for system, email in targets:
@@ -70,12 +65,12 @@ def run_demo(*, people: int = 3000, home: Path | None = None, out=print) -> int:
 
 def _until_everywhere(stack: Stack, email: str, began: float, timeout: float = 30.0) -> str:
     seen: dict[str, float] = {}
-    while time.monotonic() - began < timeout and len(seen) < len(SYSTEMS):
+    while time.monotonic() - began < timeout and len(seen) < len(stack.sandboxes):
         for system, done in stack.opted_out_in(email).items():
             if done and system not in seen:
                 seen[system] = time.monotonic() - began
         time.sleep(0.05)
-    if len(seen) < len(SYSTEMS):
+    if len(seen) < len(stack.sandboxes):
         return f"NOT everywhere after {timeout:.0f} s ({', '.join(sorted(seen))})"
     return ", ".join(f"{system} {seconds:.2f} s" for system, seconds in sorted(seen.items(), key=lambda i: i[1]))
 
@@ -83,31 +78,26 @@ def _until_everywhere(stack: Stack, email: str, began: float, timeout: float = 3
 def seed_mix(stack: Stack, people: int) -> None:
     """Each person is in one, two or three systems; some have opted out in one of them only."""
     chooser = random.Random(7)
-    mailchimp, hubspot, contacts, leads = [], [], [], []
+    systems = tuple(stack.sandboxes)
+    held: dict[str, list[Person]] = {system: [] for system in systems}
     seen = set()
     for row in contact_rows(people, seed=11):
         email, opted_out = row["email"], row["consent_state"] == "withdrawn"
         if not email or email.lower() in seen:  # the generator may repeat a name at large sizes
             continue
         seen.add(email.lower())
-        where = chooser.sample(SYSTEMS, chooser.choice((1, 1, 2, 2, 3)))
+        where = chooser.sample(systems, min(chooser.choice((1, 1, 2, 2, 3)), len(systems)))
         out_in = chooser.choice(where) if opted_out else None
-        if "mailchimp" in where:
-            status = "unsubscribed" if out_in == "mailchimp" else "subscribed"
-            mailchimp.append({"email_address": email, "status": status})
-        if "hubspot" in where:
-            hubspot.append({"email": email, "opted_out": out_in == "hubspot", "country": row["jurisdiction"]})
-        if "salesforce" in where:
-            record = {"Email": email, "LastName": row["contact_id"], "HasOptedOutOfEmail": out_in == "salesforce"}
-            (leads if row["audience"] == "b2b_nominative" else contacts).append(
-                {**record, "Company": "Example SA"} if row["audience"] == "b2b_nominative" else record
+        company = "Example SA" if row["audience"] == "b2b_nominative" else None
+        for system in where:
+            held[system].append(
+                Person(
+                    email=email,
+                    last_name=row["contact_id"],
+                    opted_out=out_in == system,
+                    country=row["jurisdiction"],
+                    company=company,
+                )
             )
-    requests.post(
-        f"{stack.url('mailchimp')}/_sandbox/lists/{MAILCHIMP_LIST}/seed", json={"members": mailchimp}, timeout=60
-    ).raise_for_status()
-    requests.post(
-        f"{stack.url('hubspot')}/_sandbox/contacts/seed", json={"contacts": hubspot}, timeout=60
-    ).raise_for_status()
-    requests.post(
-        f"{stack.url('salesforce')}/_sandbox/seed", json={"Contact": contacts, "Lead": leads}, timeout=60
-    ).raise_for_status()
+    for system, persons in held.items():
+        stack.seed(system, persons)

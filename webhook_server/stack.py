@@ -1,5 +1,7 @@
-"""A whole Consentry installation on 127.0.0.1: the three vendor sandboxes, the webhook server (gunicorn) and a
-propagation worker, wired together. The demo and the end-to-end tests run on it; nothing listens elsewhere.
+"""A whole Consentry installation on 127.0.0.1: the sandbox of every available connector that ships one, the
+webhook server (gunicorn) and a propagation worker, wired together. The demo and the end-to-end tests run on it;
+nothing listens elsewhere. The sandboxes come from the connector registry and are driven through their common
+interface (`consentry.connectors.sandbox_kit.SandboxPackage`): nothing here names a vendor.
 """
 
 import os
@@ -9,26 +11,19 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from importlib import import_module
 from pathlib import Path
+from types import ModuleType
 
 import requests
 
-from consentry.connectors.cli import SANDBOXES
-from consentry.connectors.salesforce.sandbox import DEFAULT_ORG_ID
-from consentry.connectors.sandbox_kit import ServerThread
+from consentry.connectors import registry
+from consentry.connectors.sandbox_kit import Person, ServerThread
 
 from .inbox_writer import start_writer, writer_settings
 from .metrics import shared_counters
-
-MAILCHIMP_KEY = "0123456789abcdef0123456789abcdef-us1"
-MAILCHIMP_LIST = "a1b2c3d4e5"
-HUBSPOT_TOKEN = "pat-eu1-sandbox-0000-0000-000000000000"
-HUBSPOT_SECRET = "hubspot-sandbox-client-secret"
-SALESFORCE_ORG = DEFAULT_ORG_ID  # the sandbox's organisation, which its outbound messages carry
-SALESFORCE_CLIENT = ("3MVG9sandbox-consumer-key", "salesforce-sandbox-client-secret")
 
 
 def free_port() -> int:
@@ -46,15 +41,17 @@ class Stack:
     gunicorn_threads: int = 16
     writer_process: bool = True  # on SQLite, as `consentry serve`; False: a commit group in each gunicorn process
     settings: dict[str, str] = field(default_factory=dict)  # extra CONSENTRY_* settings for the server and worker
-    sandboxes: dict[str, ServerThread] = field(default_factory=dict)
+    sandboxes: dict[str, ServerThread] = field(default_factory=dict)  # by connector name, in the registry's order
+    packages: dict[str, ModuleType] = field(default_factory=dict)  # each one's sandbox package
     server_url: str = ""
     env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     _exit: ExitStack = field(default_factory=ExitStack)
 
     def start(self) -> "Stack":
-        for name, module in SANDBOXES.items():
-            self.sandboxes[name] = self._exit.enter_context(ServerThread(import_module(module).create_app()))
+        for name in registry.sandboxes():
+            self.packages[name] = registry.sandbox(name)
+            self.sandboxes[name] = self._exit.enter_context(ServerThread(self.packages[name].create_app()))
         port = free_port()
         self.server_url = f"http://127.0.0.1:{port}"
         self.env = self._environment()
@@ -133,24 +130,14 @@ class Stack:
                 "CONSENTRY_DATABASE_URL": self.database_url,
                 "CONSENTRY_SUPPRESSION_PEPPER": secrets.token_urlsafe(32),
                 "CONSENTRY_UNSUBSCRIBE_SECRET": secrets.token_urlsafe(32),
-                "CONSENTRY_CONNECTORS": "mailchimp,hubspot,salesforce",
+                "CONSENTRY_CONNECTORS": ",".join(self.sandboxes),
                 "CONSENTRY_ADVERTISER": "consentry-demo",
                 "CONSENTRY_LEASE_SECONDS": "3",
                 "CONSENTRY_SWEEP_SECONDS": "1",
-                "CONSENTRY_MAILCHIMP_API_KEY": MAILCHIMP_KEY,
-                "CONSENTRY_MAILCHIMP_LIST_ID": MAILCHIMP_LIST,
-                "CONSENTRY_MAILCHIMP_BASE_URL": self.url("mailchimp"),
-                "CONSENTRY_MAILCHIMP_WEBHOOK_URL_TOKEN": secrets.token_urlsafe(24),
-                "CONSENTRY_HUBSPOT_ACCESS_TOKEN": HUBSPOT_TOKEN,
-                "CONSENTRY_HUBSPOT_CLIENT_SECRET": HUBSPOT_SECRET,
-                "CONSENTRY_HUBSPOT_BASE_URL": self.url("hubspot"),
-                "CONSENTRY_SALESFORCE_LOGIN_URL": self.url("salesforce"),
-                "CONSENTRY_SALESFORCE_CLIENT_ID": SALESFORCE_CLIENT[0],
-                "CONSENTRY_SALESFORCE_CLIENT_SECRET": SALESFORCE_CLIENT[1],
-                "CONSENTRY_SALESFORCE_ORGANIZATION_ID": SALESFORCE_ORG,
-                "CONSENTRY_SALESFORCE_WEBHOOK_TOKEN": secrets.token_urlsafe(24),
             }
         )
+        for name, package in self.packages.items():
+            env.update(package.connector_settings(self.url(name)))
         if self.redis_url:
             env["CONSENTRY_REDIS_URL"] = self.redis_url
         env.update(self.settings)
@@ -184,90 +171,23 @@ class Stack:
         raise RuntimeError(f"the webhook server did not start:\n{log}")
 
     def _point_webhooks(self) -> None:
-        mailchimp_url = (
-            f"{self.server_url}/webhooks/mailchimp?token={self.env['CONSENTRY_MAILCHIMP_WEBHOOK_URL_TOKEN']}"
-        )
-        requests.post(
-            f"{self.url('mailchimp')}/3.0/lists/{MAILCHIMP_LIST}/webhooks",
-            auth=("consentry", MAILCHIMP_KEY),
-            json={
-                "url": mailchimp_url,
-                "events": {"unsubscribe": True, "cleaned": True, "subscribe": False},
-                "sources": {"user": True, "admin": True, "api": True},
-            },
-            timeout=10,
-        ).raise_for_status()
-        hubspot = {"Authorization": f"Bearer {HUBSPOT_TOKEN}"}
-        requests.put(
-            f"{self.url('hubspot')}/webhooks/v3/54321/settings",
-            headers=hubspot,
-            timeout=10,
-            json={"targetUrl": f"{self.server_url}/webhooks/hubspot", "throttling": {"maxConcurrentRequests": 10}},
-        ).raise_for_status()
-        for event in (
-            {"eventType": "contact.propertyChange", "propertyName": "hs_email_optout"},
-            {"eventType": "contact.privacyDeletion"},
-        ):
-            requests.post(
-                f"{self.url('hubspot')}/webhooks/v3/54321/subscriptions",
-                headers=hubspot,
-                timeout=10,
-                json={**event, "active": True},
-            ).raise_for_status()
-        salesforce_url = f"{self.server_url}/webhooks/salesforce?token={self.env['CONSENTRY_SALESFORCE_WEBHOOK_TOKEN']}"
-        requests.post(
-            f"{self.url('salesforce')}/_sandbox/outbound", json={"url": salesforce_url}, timeout=10
-        ).raise_for_status()
+        for name, package in self.packages.items():
+            package.point_webhooks(self.url(name), f"{self.server_url}/webhooks/{name}", self.env)
 
     # -- what the vendors hold -----------------------------------------------------------------------------------
 
+    def seed(self, name: str, people: Iterable[Person]) -> None:
+        """People as they already are in one system (no webhook announces them)."""
+        self.packages[name].seed(self.url(name), list(people))
+
     def seed_person(self, email: str, *, first: str = "Jeanne", last: str = "Martin") -> None:
-        requests.post(
-            f"{self.url('mailchimp')}/_sandbox/lists/{MAILCHIMP_LIST}/seed",
-            timeout=10,
-            json={"members": [{"email_address": email, "status": "subscribed"}]},
-        ).raise_for_status()
-        requests.post(
-            f"{self.url('hubspot')}/_sandbox/contacts/seed",
-            timeout=10,
-            json={"contacts": [{"email": email, "firstname": first}]},
-        ).raise_for_status()
-        requests.post(
-            f"{self.url('salesforce')}/_sandbox/seed",
-            timeout=10,
-            json={"Contact": [{"Email": email, "LastName": last}]},
-        ).raise_for_status()
+        """The same person, subscribed, in every system."""
+        for name in self.packages:
+            self.seed(name, [Person(email=email, first_name=first, last_name=last)])
 
     def opted_out_in(self, email: str) -> dict[str, bool]:
-        member = requests.get(
-            f"{self.url('mailchimp')}/3.0/lists/{MAILCHIMP_LIST}/members/{email}",
-            auth=("consentry", MAILCHIMP_KEY),
-            timeout=10,
-        ).json()
-        hubspot = requests.get(f"{self.url('hubspot')}/_sandbox/opted-out/{email}", timeout=10).json()["opted_out"]
-        records = requests.get(f"{self.url('salesforce')}/_sandbox/records", timeout=10).json()["records"]
-        salesforce = [r for r in records if str(r.get("Email", "")).lower() == email.lower()]
-        return {
-            "mailchimp": member.get("status") in ("unsubscribed", "cleaned"),
-            "hubspot": bool(hubspot),
-            "salesforce": bool(salesforce) and all(r["HasOptedOutOfEmail"] for r in salesforce),
-        }
+        return {name: package.opted_out(self.url(name), email) for name, package in self.packages.items()}
 
     def unsubscribe_in(self, system: str, email: str) -> None:
         """What a person or a user does in the vendor's own interface."""
-        if system == "mailchimp":
-            requests.post(
-                f"{self.url('mailchimp')}/_sandbox/lists/{MAILCHIMP_LIST}/members/{email}/status",
-                json={"status": "unsubscribed", "source": "user"},
-                timeout=10,
-            ).raise_for_status()
-        elif system == "hubspot":
-            requests.post(
-                f"{self.url('hubspot')}/_sandbox/contacts/unsubscribe", json={"email": email}, timeout=10
-            ).raise_for_status()
-        else:
-            requests.post(
-                f"{self.url('salesforce')}/_sandbox/ui-change",
-                timeout=10,
-                json={"email": email, "fields": {"HasOptedOutOfEmail": True}},
-            ).raise_for_status()
+        self.packages[system].unsubscribe(self.url(system), email)

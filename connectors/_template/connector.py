@@ -41,6 +41,7 @@ class TemplateConnector(Connector):
     name = "template"
     capabilities = frozenset({Capability.SYNC_CONTACTS, Capability.PUSH_UNSUBSCRIBE})
     config_schema = TemplateConfig
+    sandbox = None  # "consentry.connectors.<vendor>.sandbox" once its emulator ships (CHECKLIST.md, step 8)
 
     def __init__(self, config, **options):
         super().__init__(config, **options)

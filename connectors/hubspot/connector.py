@@ -132,6 +132,7 @@ def _json(response: requests.Response) -> dict:
 class HubSpotConnector(Connector):
     name = "hubspot"
     capabilities = frozenset(Capability)
+    sandbox = "consentry.connectors.hubspot.sandbox"
     config_schema = HubSpotConfig
 
     def __init__(self, config, **options):

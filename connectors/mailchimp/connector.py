@@ -109,6 +109,7 @@ def data_center(api_key: str) -> str:
 class MailchimpConnector(_Connector):
     name = "mailchimp"
     capabilities = frozenset(Capability)
+    sandbox = "consentry.connectors.mailchimp.sandbox"
     config_schema = MailchimpConfig
     kept_attributes = ("marketing_permissions",)  # their ids differ per audience: read, kept, sent back
 

@@ -200,6 +200,7 @@ def _same(given: str, expected: str) -> bool:
 class SalesforceConnector(Connector):
     name = "salesforce"
     capabilities = frozenset(Capability)
+    sandbox = "consentry.connectors.salesforce.sandbox"
     config_schema = SalesforceConfig
 
     def __init__(self, config, **options):

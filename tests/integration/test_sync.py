@@ -4,9 +4,11 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from consentry.connectors.mailchimp.sandbox import DEFAULT_API_KEY as MAILCHIMP_KEY
+from consentry.connectors.mailchimp.sandbox import DEFAULT_LIST_ID as MAILCHIMP_LIST
 from consentry.sdk.store import contacts, persons
 from consentry.webhook_server.runtime import build_runtime
-from consentry.webhook_server.stack import MAILCHIMP_KEY, MAILCHIMP_LIST, Stack
+from consentry.webhook_server.stack import Stack
 from consentry.webhook_server.sync import run_sync
 from tests.integration.test_propagation import running
 

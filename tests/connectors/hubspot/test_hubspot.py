@@ -57,12 +57,6 @@ class TestHubSpotConformance(ConnectorConformance):
     connector_name = "hubspot"
     signature_header = "X-HubSpot-Signature-v3"
 
-    def seed(self, sandbox, emails):
-        seed(sandbox, emails)
-
-    def is_unsubscribed(self, sandbox, email):
-        return opted_out(sandbox, email)
-
     def webhook_request(self, connector, *, email, secret=None, timestamp=None):
         body = json.dumps(
             [

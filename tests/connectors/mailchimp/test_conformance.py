@@ -38,12 +38,6 @@ class TestMailchimpConformance(ConnectorConformance):
     connector_name = "mailchimp"
     signature_header = "X-Mailchimp-Signature"
 
-    def seed(self, sandbox, emails):
-        seed(sandbox, emails)
-
-    def is_unsubscribed(self, sandbox, email):
-        return member(sandbox, email)["status"] == "unsubscribed"
-
     def webhook_request(self, connector, *, email, secret=None, timestamp=None):
         body = (
             f"type=unsubscribe&fired_at=2026-05-01+10%3A00%3A00&data%5Bid%5D=abc&data%5Blist_id%5D={DEFAULT_LIST_ID}"

@@ -54,12 +54,6 @@ class TestSalesforceConformance(ConnectorConformance):
     connector_name = "salesforce"
     signature_header = ""
 
-    def seed(self, sandbox, emails):
-        seed(sandbox, emails)
-
-    def is_unsubscribed(self, sandbox, email):
-        return record_of(sandbox, email)["HasOptedOutOfEmail"] is True
-
     def webhook_request(self, connector, *, email, secret=None, timestamp=None):
         body = outbound.envelope(
             secret or DEFAULT_ORG_ID,

@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from consentry.connectors.salesforce import sandbox_ids
-from consentry.connectors.salesforce.sandbox import DEFAULT_CLIENT_ID, create_app
+from consentry.connectors.salesforce.sandbox import DEFAULT_CLIENT_ID, create_app, record_ids
 from consentry.connectors.sandbox_kit import ServerThread
 
 LIMIT_BODY = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
@@ -232,7 +231,7 @@ def test_record_rules_for_fields_values_and_ids(server, api):
     assert patch({"Email": "not an address"})[0]["errorCode"] == "INVALID_EMAIL_ADDRESS"
     assert patch({"IndividualId": "garbage"})[0]["errorCode"] == "MALFORMED_ID"
     assert patch({"IndividualId": contact})[0]["errorCode"] == "MALFORMED_ID"  # a Contact is not an Individual
-    assert patch({"IndividualId": sandbox_ids.make("0PK", 999)})[0]["errorCode"] == "INVALID_CROSS_REFERENCE_KEY"
+    assert patch({"IndividualId": record_ids.make("0PK", 999)})[0]["errorCode"] == "INVALID_CROSS_REFERENCE_KEY"
     person = api("POST", "/sobjects/Individual", json={"LastName": "Person", "HasOptedOutSolicit": True}).json()["id"]
     assert api("PATCH", f"/sobjects/Contact/{contact}", json={"IndividualId": person}).status_code == 204
     consent = {"Name": "Email consent", "PartyId": person, "ContactPointType": "Carrier pigeon"}
@@ -252,7 +251,7 @@ def test_record_rules_for_fields_values_and_ids(server, api):
             "errorCode": "NOT_FOUND",
         }
     ]
-    assert api("GET", f"/sobjects/Contact/{sandbox_ids.make('003', 999)}").json() == [
+    assert api("GET", f"/sobjects/Contact/{record_ids.make('003', 999)}").json() == [
         {"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}
     ]
     assert api("GET", "/sobjects/Planet/describe").json() == [

@@ -3,10 +3,10 @@ case-encoding suffix (checked against an id from Salesforce's own documentation)
 
 import pytest
 
-from consentry.connectors.salesforce import sandbox_ids, sandbox_schema
-from consentry.connectors.salesforce.sandbox_soql import QueryError, compile_query
+from consentry.connectors.salesforce.sandbox import record_ids, schema
+from consentry.connectors.salesforce.sandbox.soql import QueryError, compile_query
 
-SCHEMA = sandbox_schema.build()
+SCHEMA = schema.build()
 OBJECTS = {name.lower(): sobject for name, sobject in SCHEMA.items()}
 
 
@@ -15,14 +15,14 @@ def rows() -> list[dict]:
     return [
         {
             **base,
-            "Id": sandbox_ids.make("003", 1),
+            "Id": record_ids.make("003", 1),
             "LastName": "Ames",
             "Email": "Ann@Example.com",
             "SystemModstamp": "2024-01-01T10:00:00.000+0000",
         },
         {
             **base,
-            "Id": sandbox_ids.make("003", 2),
+            "Id": record_ids.make("003", 2),
             "LastName": "bell",
             "Email": None,
             "DoNotCall": True,
@@ -30,7 +30,7 @@ def rows() -> list[dict]:
         },
         {
             **base,
-            "Id": sandbox_ids.make("003", 3),
+            "Id": record_ids.make("003", 3),
             "LastName": "Cole",
             "Email": "cy@example.com",
             "HasOptedOutOfEmail": True,
@@ -38,7 +38,7 @@ def rows() -> list[dict]:
         },
         {
             **base,
-            "Id": sandbox_ids.make("003", 4),
+            "Id": record_ids.make("003", 4),
             "LastName": "100% Dale",
             "Email": "dee_x@example.org",
             "SystemModstamp": "2024-04-01T10:00:00.000+0000",
@@ -69,7 +69,7 @@ def names(soql: str) -> list[str]:
         ("SystemModstamp >= 2024-02-01T11:00:00+01:00", ["bell", "Cole", "100% Dale"]),
         ("SystemModstamp < 2024-01-15T00:00:00.000Z", ["Ames"]),
         ("Email > 'b'", ["Cole", "100% Dale"]),  # a null is neither greater nor smaller
-        (f"Id = '{sandbox_ids.make('003', 2)[:15]}'", ["bell"]),  # a 15-character id literal
+        (f"Id = '{record_ids.make('003', 2)[:15]}'", ["bell"]),  # a 15-character id literal
     ],
 )
 def test_conditions(where, expected):
@@ -116,14 +116,14 @@ def test_refusals(soql, code):
 
 def test_ids_carry_a_suffix_that_encodes_their_case():
     documented = "001D000000IRFmaIAH"  # an Account id in Salesforce's REST API documentation
-    assert sandbox_ids.suffix(documented[:15]) == "IAH"
-    assert sandbox_ids.normalize(documented[:15]) == documented
-    assert sandbox_ids.normalize(documented.lower()) == documented  # the suffix restores the case
+    assert record_ids.suffix(documented[:15]) == "IAH"
+    assert record_ids.normalize(documented[:15]) == documented
+    assert record_ids.normalize(documented.lower()) == documented  # the suffix restores the case
     assert (
-        sandbox_ids.normalize("001D000000IRFmaIAB") is None or sandbox_ids.normalize("001D000000IRFmaIAB") != documented
+        record_ids.normalize("001D000000IRFmaIAB") is None or record_ids.normalize("001D000000IRFmaIAB") != documented
     )
-    assert sandbox_ids.normalize("not-an-id") is None
-    assert sandbox_ids.normalize("003" + "x" * 13) is None  # 16 characters
-    made = sandbox_ids.make("00Q", 62**2 + 5)
-    assert (made[:3], len(made), sandbox_ids.normalize(made)) == ("00Q", 18, made)
-    assert sandbox_ids.make("003", 1) != sandbox_ids.make("003", 2)
+    assert record_ids.normalize("not-an-id") is None
+    assert record_ids.normalize("003" + "x" * 13) is None  # 16 characters
+    made = record_ids.make("00Q", 62**2 + 5)
+    assert (made[:3], len(made), record_ids.normalize(made)) == ("00Q", 18, made)
+    assert record_ids.make("003", 1) != record_ids.make("003", 2)

@@ -3,10 +3,13 @@
 Starts the sandbox of every connector that ships one (Mailchimp, HubSpot and Salesforce), the webhook server and a
 worker on 127.0.0.1 with SQLite; seeds a realistic mix of French and European contacts (overlapping across
 systems, some with conflicting statuses); runs a sync; opts people out in each system and through an unsubscribe
-link; shows them reaching every system with their latencies; writes the report; and shuts everything down.
+link; shows them reaching every system with their latencies; writes the report; and shuts everything down. Its
+folder (database, logs, report) is kept only when `home` is given; otherwise a temporary one is removed at the
+end, whether the demo succeeded or not.
 """
 
 import random
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -24,8 +27,17 @@ from .sync import run_sync
 
 
 def run_demo(*, people: int = 3000, home: Path | None = None, out=print) -> int:
+    if home is not None:
+        return _run(people=people, home=home, out=out)
+    temporary = Path(tempfile.mkdtemp(prefix="consentry-demo-"))
+    try:
+        return _run(people=people, home=temporary, out=out)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _run(*, people: int, home: Path, out) -> int:
     started = time.monotonic()
-    home = home or Path(tempfile.mkdtemp(prefix="consentry-demo-"))
     home.mkdir(parents=True, exist_ok=True)
     out(f"Consentry demo in {home}")
     with Stack(home=home, database_url=f"sqlite:///{home / 'consentry.db'}") as stack:

@@ -1,11 +1,14 @@
 """`consentry demo`, the README's first command, as a newcomer runs it."""
 
+import os
 import re
 import socket
 import sys
+import tempfile
 
 import pytest
 
+from consentry.webhook_server import demo
 from tests.processes import run_group
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -35,3 +38,46 @@ def test_the_demo_shows_every_opt_out_everywhere_writes_the_report_and_leaves_no
         host, port = url.removeprefix("http://").split(":")
         with socket.socket() as probe:
             assert probe.connect_ex((host, int(port))) != 0, url
+
+
+def test_the_demo_without_home_leaves_no_folder_behind(tmp_path):
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    result = run_group(
+        [sys.executable, "-m", "consentry.sdk.cli", "demo", "--people", "200"],
+        env={**os.environ, "TMPDIR": str(temporary)},
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Consentry demo in {temporary}" in result.stdout  # it did work in the folder we watch
+    assert list(temporary.iterdir()) == []
+
+
+def test_a_demo_that_fails_half_way_removes_its_temporary_folder_too(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    homes = []
+
+    def failing(*, people, home, out):
+        homes.append(home)
+        (home / "consentry.db").write_bytes(b"half-written")
+        raise RuntimeError("the webhook server did not start")
+
+    monkeypatch.setattr(demo, "_run", failing)
+    with pytest.raises(RuntimeError):
+        demo.run_demo(people=10, out=lambda _line: None)
+    assert homes
+    assert homes[0].parent == tmp_path
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_demo_given_a_home_keeps_it_even_when_it_fails(tmp_path, monkeypatch):
+    def failing(*, people, home, out):
+        (home / "server.log").write_text("what went wrong")
+        raise RuntimeError("the webhook server did not start")
+
+    monkeypatch.setattr(demo, "_run", failing)
+    home = tmp_path / "kept"
+    home.mkdir()
+    with pytest.raises(RuntimeError):
+        demo.run_demo(people=10, home=home, out=lambda _line: None)
+    assert (home / "server.log").read_text() == "what went wrong"

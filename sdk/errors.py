@@ -70,7 +70,3 @@ class WebhookVerificationError(ConsentryError):
 
 class WebhookPayloadError(WebhookVerificationError):
     """An authentic webhook request whose payload cannot be read (400, not 401: the secret is right)."""
-
-
-class PropagationError(ConsentryError):
-    """An opt-out could not be applied to a target system after every retry."""

@@ -1,6 +1,6 @@
 """One decision in plain words, with its sources: what a data-protection officer reads."""
 
-from .catalogue import condition_text, sources
+from .catalogue import condition_text
 from .decision import Decision, Effect
 from .models import Request
 
@@ -35,7 +35,3 @@ def explain(request: Request, decision: Decision) -> str:
         lines.append("What to do:" if not decision.allowed else "Conditions:")
         lines.extend(f"  - {condition_text(code)} [{code}]" for code in decision.conditions)
     return "\n".join(lines)
-
-
-def source_title(key: str) -> str:
-    return sources()[key].title

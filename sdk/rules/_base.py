@@ -28,9 +28,6 @@ class Rule:
     in_force_from: date | None = None
     in_force_until: date | None = None
 
-    def applies(self, request: Request, legal_day: date) -> bool:
-        return self.covers(request) and self.in_force_on(legal_day)
-
     def covers(self, request: Request) -> bool:
         """Whether the request's action, channel and audience are in this rule's scope."""
         if request.action not in self.actions:

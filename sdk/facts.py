@@ -1,6 +1,6 @@
 """What is known about a contact and the planned action: the fact keys of the scenario format.
 
-Every key of shared/rules/VOCABULARY.md is declared here with its type. A key that is absent (or null) is
+Every key of shared/rules/VOCABULARY.md is a declared, typed field of `Facts`. A key that is absent (or null) is
 unknown, and reads as None. Unknown keys and badly typed values are rejected with an error naming the key,
 never the value (a value may be an email address).
 
@@ -8,10 +8,10 @@ Conversion is table-driven rather than a marshmallow schema: `consentry check` c
 schema per row would cost more than deciding.
 """
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime, time
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any, Literal, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidInputError
@@ -121,144 +121,17 @@ def _to_words(value: Any) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(separator) if part.strip())
 
 
-_B, _BU, _I, _D, _DT, _T, _S, _L = (
-    _to_bool,
-    _to_bool_or_unknown,
-    _to_int,
-    _to_date,
-    _to_datetime,
-    _to_time,
-    _to_str,
-    _to_words,
-)
-
-FACT_TYPES: dict[str, Callable[[Any], Any]] = {
-    "account_created": _B,
-    "acquired_on": _D,
-    "action_detail": _S,
-    "ad_says_no_canvassing": _B,
-    "address": _S,
-    "address_published_by_company_for_this_purpose": _B,
-    "address_type": _S,
-    "addressee": _S,
-    "advertiser_named_at_collection": _B,
-    "answered_on": _D,
-    "art14_notice_sent": _B,
-    "attempts_answered": _I,
-    "attempts_unanswered": _I,
-    "bloctel_effective_date": _D,
-    "bloctel_registered": _B,
-    "business_day_note": _S,
-    "business_days_since_optout": _I,
-    "callee_is_consumer": _B,
-    "callee_local_time": _T,
-    "callee_timezone": _to_zone,
-    "calls_in_last_30_days": _I,
-    "campaign_channels": _L,
-    "collection_method": _S,
-    "consent_channel": _S,
-    "consent_collected_by": _S,
-    "consent_date": _D,
-    "consent_documented": _B,
-    "consent_mechanism": _S,
-    "consent_period_stated": _S,
-    "consent_proof_fields": _L,
-    "consent_proof_stored": _B,
-    "consent_state": _S,
-    "contract_in_progress": _B,
-    "contract_object": _S,
-    "customer_relationship": _B,
-    "data_source": _S,
-    "dncm_registered": _B,
-    "email_obtained_in_sale": _B,
-    "existing_business_relationship": _B,
-    "existing_customer": _B,
-    "existing_donor": _B,
-    "extension_notified": _B,
-    "fields_collected": _L,
-    "first_contact_date": _D,
-    "headers_accurate": _B,
-    "identified_as_ad": _B,
-    "individual_consent_proof": _B,
-    "informed_at_collection": _B,
-    "is_charity": _B,
-    "is_political": _B,
-    "last_interaction": _D,
-    "last_interaction_type": _S,
-    "last_open": _D,
-    "last_purchase": _D,
-    "last_screened_days_ago": _I,
-    "message_commercial": _B,
-    "missing": _L,
-    "national_dnc_registered": _B,
-    "number_type": _S,
-    "objected": _B,
-    "objected_to_all_calls": _B,
-    "objected_to_transfer": _B,
-    "objection_date": _D,
-    "objection_notice_each_message": _B,
-    "objection_offered_at_collection": _B,
-    "offer": _S,
-    "offer_related_to_contract": _B,
-    "offer_related_to_profession": _B,
-    "on_suppression_list": _B,
-    "opt_out_mechanism": _B,
-    "opted_out_on": _D,
-    "out_of_hours_consent": _S,
-    "partner_changes_notified": _B,
-    "partner_list_available": _B,
-    "partner_list_link_in_form": _B,
-    "partners_named_at_collection": _B,
-    "physical_postal_address": _B,
-    "platform": _S,
-    "political_use_announced_at_collection": _B,
-    "presumed_interest_documented": _B,
-    "prior_contractual_relationship": _B,
-    "privacy_policy_mentions_partners": _B,
-    "profile_visibility": _S,
-    "promoted_category": _S,
-    "proof_retention_policy_years": _I,
-    "prospecting_continued": _B,
-    "purchase_category": _S,
-    "purchase_date": _D,
-    "purchase_made": _B,
-    "purpose": _S,
-    "recipient_legal_form": _S,
-    "recipient_role": _S,
-    "reconfirmation_answer": _S,
-    "reconfirmation_sent": _D,
-    "refusal_offered_at_collection": _B,
-    "refused_during_call_date": _D,
-    "relationship_current": _B,
-    "relationship_end_date": _D,
-    "renewed": _B,
-    "reoptin_date": _D,
-    "reoptin_mechanism": _S,
-    "request": _L,
-    "request_channel": _S,
-    "request_date": _D,
-    "robinson_channels": _L,
-    "robinson_registered": _B,
-    "rpo_checked_within_days": _I,
-    "rpo_registered": _B,
-    "rpo_registration_date": _D,
-    "same_legal_entity_as_seller": _B,
-    "sector": _S,
-    "segment": _S,
-    "sender_type": _S,
-    "similar_product": _B,
-    "sole_purpose_charitable": _B,
-    "specific_slot_consent": _DT,
-    "specific_slot_consent_proof": _B,
-    "supporter_expressed_interest_or_supported": _B,
-    "suppression_date": _D,
-    "suppression_entry_fields": _L,
-    "tps_registered": _BU,
-    "transfer_consent": _BU,
-    "transfer_objection_offered_by_source": _B,
-    "withdrawal_channel": _S,
-    "withdrawal_date": _D,
-}
+# Each fact is a declared field of Facts; its type says what it holds and, as the `Annotated` metadata, which
+# function turns a raw value (YAML, a CSV cell, a CRM property) into it. An absent fact reads as None.
+YesNo = Annotated[bool | None, _to_bool]
+YesNoUnknown = Annotated[bool | Literal["unknown"] | None, _to_bool_or_unknown]
+Count = Annotated[int | None, _to_int]
+Day = Annotated[date | None, _to_date]
+Moment = Annotated[datetime | None, _to_datetime]
+TimeOfDay = Annotated[time | None, _to_time]
+Text = Annotated[str | None, _to_str]
+Words = Annotated[tuple[str, ...] | None, _to_words]
+TimeZoneName = Annotated[str | None, _to_zone]
 
 
 class Facts(Mapping[str, Any]):
@@ -267,8 +140,135 @@ class Facts(Mapping[str, Any]):
     # Known facts live in the instance dict and every other key reads the class default None: plain attribute
     # access, which the engine does some thirty times per decision.
     __slots__ = ("__dict__", "_hash")
+    _hash: int
 
-    def __init__(self, values: Mapping[str, Any] | None = None):
+    account_created: YesNo = None
+    acquired_on: Day = None
+    action_detail: Text = None
+    ad_says_no_canvassing: YesNo = None
+    address: Text = None
+    address_published_by_company_for_this_purpose: YesNo = None
+    address_type: Text = None
+    addressee: Text = None
+    advertiser_named_at_collection: YesNo = None
+    answered_on: Day = None
+    art14_notice_sent: YesNo = None
+    attempts_answered: Count = None
+    attempts_unanswered: Count = None
+    bloctel_effective_date: Day = None
+    bloctel_registered: YesNo = None
+    business_day_note: Text = None
+    business_days_since_optout: Count = None
+    callee_is_consumer: YesNo = None
+    callee_local_time: TimeOfDay = None
+    callee_timezone: TimeZoneName = None
+    calls_in_last_30_days: Count = None
+    campaign_channels: Words = None
+    collection_method: Text = None
+    consent_channel: Text = None
+    consent_collected_by: Text = None
+    consent_date: Day = None
+    consent_documented: YesNo = None
+    consent_mechanism: Text = None
+    consent_period_stated: Text = None
+    consent_proof_fields: Words = None
+    consent_proof_stored: YesNo = None
+    consent_state: Text = None
+    contract_in_progress: YesNo = None
+    contract_object: Text = None
+    customer_relationship: YesNo = None
+    data_source: Text = None
+    dncm_registered: YesNo = None
+    email_obtained_in_sale: YesNo = None
+    existing_business_relationship: YesNo = None
+    existing_customer: YesNo = None
+    existing_donor: YesNo = None
+    extension_notified: YesNo = None
+    fields_collected: Words = None
+    first_contact_date: Day = None
+    headers_accurate: YesNo = None
+    identified_as_ad: YesNo = None
+    individual_consent_proof: YesNo = None
+    informed_at_collection: YesNo = None
+    is_charity: YesNo = None
+    is_political: YesNo = None
+    last_interaction: Day = None
+    last_interaction_type: Text = None
+    last_open: Day = None
+    last_purchase: Day = None
+    last_screened_days_ago: Count = None
+    message_commercial: YesNo = None
+    missing: Words = None
+    national_dnc_registered: YesNo = None
+    number_type: Text = None
+    objected: YesNo = None
+    objected_to_all_calls: YesNo = None
+    objected_to_transfer: YesNo = None
+    objection_date: Day = None
+    objection_notice_each_message: YesNo = None
+    objection_offered_at_collection: YesNo = None
+    offer: Text = None
+    offer_related_to_contract: YesNo = None
+    offer_related_to_profession: YesNo = None
+    on_suppression_list: YesNo = None
+    opt_out_mechanism: YesNo = None
+    opted_out_on: Day = None
+    out_of_hours_consent: Text = None
+    partner_changes_notified: YesNo = None
+    partner_list_available: YesNo = None
+    partner_list_link_in_form: YesNo = None
+    partners_named_at_collection: YesNo = None
+    physical_postal_address: YesNo = None
+    platform: Text = None
+    political_use_announced_at_collection: YesNo = None
+    presumed_interest_documented: YesNo = None
+    prior_contractual_relationship: YesNo = None
+    privacy_policy_mentions_partners: YesNo = None
+    profile_visibility: Text = None
+    promoted_category: Text = None
+    proof_retention_policy_years: Count = None
+    prospecting_continued: YesNo = None
+    purchase_category: Text = None
+    purchase_date: Day = None
+    purchase_made: YesNo = None
+    purpose: Text = None
+    recipient_legal_form: Text = None
+    recipient_role: Text = None
+    reconfirmation_answer: Text = None
+    reconfirmation_sent: Day = None
+    refusal_offered_at_collection: YesNo = None
+    refused_during_call_date: Day = None
+    relationship_current: YesNo = None
+    relationship_end_date: Day = None
+    renewed: YesNo = None
+    reoptin_date: Day = None
+    reoptin_mechanism: Text = None
+    request: Words = None
+    request_channel: Text = None
+    request_date: Day = None
+    robinson_channels: Words = None
+    robinson_registered: YesNo = None
+    rpo_checked_within_days: Count = None
+    rpo_registered: YesNo = None
+    rpo_registration_date: Day = None
+    same_legal_entity_as_seller: YesNo = None
+    sector: Text = None
+    segment: Text = None
+    sender_type: Text = None
+    similar_product: YesNo = None
+    sole_purpose_charitable: YesNo = None
+    specific_slot_consent: Moment = None
+    specific_slot_consent_proof: YesNo = None
+    supporter_expressed_interest_or_supported: YesNo = None
+    suppression_date: Day = None
+    suppression_entry_fields: Words = None
+    tps_registered: YesNoUnknown = None
+    transfer_consent: YesNoUnknown = None
+    transfer_objection_offered_by_source: YesNo = None
+    withdrawal_channel: Text = None
+    withdrawal_date: Day = None
+
+    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
         typed: dict[str, Any] = {}
         for key, raw in (values or {}).items():
             convert = FACT_TYPES.get(key)
@@ -292,7 +292,7 @@ class Facts(Mapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         return self.__dict__[key]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self.__dict__)
 
     def __len__(self) -> int:
@@ -314,5 +314,7 @@ class Facts(Mapping[str, Any]):
         return any(key in self.__dict__ for key in keys)
 
 
-for _key in FACT_TYPES:
-    setattr(Facts, _key, None)
+# The fact keys and their converters, read once from the declared fields.
+FACT_TYPES: dict[str, Callable[[Any], Any]] = {
+    name: hint.__metadata__[0] for name, hint in Facts.__annotations__.items() if get_origin(hint) is Annotated
+}

@@ -4,6 +4,7 @@ A value may be an email address or a phone number; STYLE.md forbids either in `s
 """
 
 from datetime import UTC, date, datetime, time
+from typing import get_args, get_origin, get_type_hints
 
 import pytest
 
@@ -196,3 +197,22 @@ def test_facts_are_immutable_hashable_and_compared_by_value():
 def test_replace_validates_like_the_constructor():
     with pytest.raises(InvalidInputError, match="calls_in_last_30_days"):
         Facts({}).replace(calls_in_last_30_days="many")
+
+
+# -- declared fields ------------------------------------------------------------------------------------------------
+
+
+def test_every_fact_is_a_declared_typed_field_read_as_none_when_unknown():
+    hints = get_type_hints(Facts, include_extras=True)
+    assert set(FACT_TYPES) == {name for name in hints if not name.startswith("_")}
+    facts = Facts()
+    for key in FACT_TYPES:
+        assert getattr(facts, key) is None
+        assert type(None) in get_args(get_args(hints[key])[0])  # every field may be unknown
+
+
+def test_a_known_fact_takes_the_type_its_field_declares():
+    hints = get_type_hints(Facts)
+    facts = Facts({"consent_date": "2026-01-02", "calls_in_last_30_days": "3", "campaign_channels": "email"})
+    for key, value in facts.items():
+        assert isinstance(value, tuple(get_origin(kind) or kind for kind in get_args(hints[key])))

@@ -110,7 +110,9 @@ def worker_env(tmp_path, database_url: str) -> dict[str, str]:
 
 def queue_tasks(env, count: int) -> None:
     """Tasks queued before the outage: huey printed a traceback for each."""
-    script = f"from consentry.webhook_server.tasks import propagate_to\nfor _ in range({count}): propagate_to('hubspot')"
+    script = (
+        f"from consentry.webhook_server.tasks import propagate_to\nfor _ in range({count}): propagate_to('hubspot')"
+    )
     assert run_group([sys.executable, "-c", script], env=env, cwd=env["CONSENTRY_HOME"], timeout=60).returncode == 0
 
 

@@ -6,6 +6,7 @@ Loaded once from the YAML files in `sdk/rules/data/`, which follow shared/rules/
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import yaml
 
@@ -27,9 +28,10 @@ class ReasonInfo:
     sources: tuple[Source, ...]
 
 
-def _load(name: str) -> dict:
+def _load(name: str) -> dict[str, Any]:
     text = resources.files("consentry.sdk.rules").joinpath("data", name).read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
 
 
 @cache

@@ -104,12 +104,14 @@ class ConsentState:
 UNKNOWN_STATE = ConsentState(ConsentStatus.UNKNOWN)
 
 
-def _order(event: ConsentEvent) -> tuple:
+def _order(event: ConsentEvent) -> tuple[datetime, bool, str]:
     """Time first; at the same instant the opt-out comes last, so it wins; then the key, for determinism."""
     return (event.occurred_at, event.kind.opts_out, event.event_key)
 
 
-def derive_state(events: Iterable[ConsentEvent], *, channel: str, advertiser: str, purpose: str = DEFAULT_PURPOSE):
+def derive_state(
+    events: Iterable[ConsentEvent], *, channel: str, advertiser: str, purpose: str = DEFAULT_PURPOSE
+) -> ConsentState:
     """The current consent state of one person for one channel, advertiser and purpose."""
     state = UNKNOWN_STATE
     relevant = (e for e in events if e.covers(channel) and e.advertiser == advertiser and e.purpose == purpose)

@@ -112,7 +112,10 @@ class Findings:
         """A fact the rule needs is unknown: the request cannot be allowed until it is given."""
         self._missing.update(dict.fromkeys(facts))
 
-    def hold_until(self, moment: datetime) -> None:
+    def hold_until(self, moment: datetime | None) -> None:
+        """The decision holds until `moment` at the latest; None (no window closes) changes nothing."""
+        if moment is None:
+            return
         if self.valid_until is None or moment < self.valid_until:
             self.valid_until = moment
 

@@ -11,11 +11,12 @@ from .vocabulary import Channel
 DEMO_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.PHONE_HUMAN, Channel.AUTOMATED_CALL, Channel.FAX, Channel.POSTAL)
 
 
-def summarise(contacts: Path, *, at: datetime) -> dict[Channel, tuple[Counter, Counter]]:
+def summarise(contacts: Path, *, at: datetime) -> dict[Channel, tuple[Counter[str], Counter[str]]]:
     """Per channel: how many contacts get each verdict, and the most frequent blocking reasons."""
-    summary = {}
+    summary: dict[Channel, tuple[Counter[str], Counter[str]]] = {}
     for channel in DEMO_CHANNELS:
-        verdicts, blockers = Counter(), Counter()
+        verdicts: Counter[str] = Counter()
+        blockers: Counter[str] = Counter()
         with contacts.open(newline="", encoding="utf-8") as source:
             for row in read_requests(source, channel=channel, at=at):
                 if row.request is None:

@@ -4,6 +4,8 @@
 codes, never values.
 """
 
+from typing import Any
+
 
 class ConsentryError(Exception):
     """Root of every error Consentry raises on purpose."""
@@ -43,8 +45,8 @@ class ConnectorError(ConsentryError):
         retryable: bool = False,
         status: int | None = None,
         code: str | None = None,
-        response=None,
-    ):
+        response: object = None,
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.status = status
@@ -55,7 +57,7 @@ class ConnectorError(ConsentryError):
 class RateLimitedError(ConnectorError):
     """The vendor's limit was hit and retries ran out; wait `retry_after` seconds."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **details):
+    def __init__(self, message: str, *, retry_after: float | None = None, **details: Any) -> None:
         super().__init__(message, retryable=True, **details)
         self.retry_after = retry_after
 

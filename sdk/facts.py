@@ -11,7 +11,7 @@ schema per row would cost more than deciding.
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime, time
 from functools import lru_cache
-from typing import Annotated, Any, Literal, get_origin
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidInputError
@@ -316,5 +316,5 @@ class Facts(Mapping[str, Any]):
 
 # The fact keys and their converters, read once from the declared fields.
 FACT_TYPES: dict[str, Callable[[Any], Any]] = {
-    name: hint.__metadata__[0] for name, hint in Facts.__annotations__.items() if get_origin(hint) is Annotated
+    name: hint.__metadata__[0] for name, hint in Facts.__annotations__.items() if hasattr(hint, "__metadata__")
 }

@@ -8,9 +8,11 @@ contacts in batches and keeps each person's suppression hashes, so nobody delete
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import Engine, delete, exists, select
+from sqlalchemy import Engine, Row, delete, exists, select
 
+from .decision import Decision
 from .facts import Facts
 from .models import Contact, Request
 from .rules import evaluate
@@ -42,7 +44,7 @@ def plan(engine: Engine, *, at: datetime | None = None) -> Iterator[RetentionIte
                 yield item
 
 
-def _judge(row, at: datetime) -> RetentionItem | None:
+def _judge(row: Row[Any], at: datetime) -> RetentionItem | None:
     try:
         audience = Audience(row.audience) if row.audience else None
     except ValueError:
@@ -66,7 +68,7 @@ def _judge(row, at: datetime) -> RetentionItem | None:
     return None
 
 
-def _blocked_by_retention(decision) -> bool:
+def _blocked_by_retention(decision: Decision) -> bool:
     return any(reason.code in RETENTION_CODES and reason.effect == "blocks" for reason in decision.reasons)
 
 
@@ -88,8 +90,7 @@ def apply(engine: Engine, *, at: datetime | None = None) -> int:
 
 def _delete(engine: Engine, contact_ids: list[int]) -> int:
     with engine.begin() as connection:
-        people = connection.execute(select(contacts.c.person_id).where(contacts.c.id.in_(contact_ids))).scalars()
-        people = set(people)
+        people = set(connection.execute(select(contacts.c.person_id).where(contacts.c.id.in_(contact_ids))).scalars())
         result = connection.execute(delete(contacts).where(contacts.c.id.in_(contact_ids)))
         orphaned = (
             delete(persons)

@@ -7,8 +7,9 @@ among those produced (the engine may give more).
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -79,7 +80,7 @@ def request_from_fields(raw: dict[str, Any]) -> Request:
     """Build a Request from the scenario fields: jurisdiction, channel, audience, action, evaluated_at, facts."""
     facts = Facts(raw.get("facts") or {})
     contact = Contact(
-        audience=_enum(Audience, raw.get("audience"), "audience"),
+        audience=_optional_enum(Audience, raw.get("audience"), "audience"),
         jurisdiction=str(raw["jurisdiction"]).upper() if raw.get("jurisdiction") else None,
         time_zone=facts.callee_timezone,
         facts=facts,
@@ -101,9 +102,14 @@ def sender_of(facts: Facts) -> SenderType:
     return SenderType.parse(facts.sender_type)
 
 
-def _enum(kind, value, name: str):
-    if value is None:
-        return None
+_E = TypeVar("_E", bound=Enum)
+
+
+def _optional_enum(kind: type[_E], value: object, name: str) -> _E | None:
+    return None if value is None else _enum(kind, value, name)
+
+
+def _enum(kind: type[_E], value: object, name: str) -> _E:
     try:
         return kind(str(value).strip().lower())
     except ValueError:
@@ -135,13 +141,12 @@ def parse_scenario(raw: Any, position: int) -> Scenario:
         unknown = sorted(set(expected) - EXPECTED_KEYS)
         if unknown:
             raise InvalidInputError(f"unknown expected keys: {', '.join(unknown)}")
-        expectation = Expectation(
-            decision=_enum(Verdict, expected.get("decision"), "expected.decision"),
-            conditions=tuple(expected.get("conditions") or ()),
-            reason_codes=tuple(expected.get("reason_codes") or ()),
-        )
-        if expectation.decision is None:
+        decision = _optional_enum(Verdict, expected.get("decision"), "expected.decision")
+        conditions = tuple(expected.get("conditions") or ())
+        reason_codes = tuple(expected.get("reason_codes") or ())
+        if decision is None:
             raise InvalidInputError("expected.decision is required")
+        expectation = Expectation(decision=decision, conditions=conditions, reason_codes=reason_codes)
         return Scenario(ident, str(raw.get("title", "")), request_from_fields(raw), expectation, raw.get("confidence"))
     except InvalidInputError as error:
         return Scenario(ident, str(raw.get("title", "")), None, None, raw.get("confidence"), error=str(error))

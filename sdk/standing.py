@@ -7,6 +7,7 @@ It holds between sends, whatever the hour: the days and hours a call may be made
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from .consent_state import ConsentEvent, ConsentState, ConsentStatus, derive_state
 from .decision import Decision
@@ -34,7 +35,7 @@ def standing_decision(
     `suppression` is what the suppression list says of the person: an entry covering the channel is an objection
     on file whatever the ledger holds (an erased person has no ledger left, an imported list no events)."""
     state = derive_state(events, channel=channel.value, advertiser=advertiser)
-    facts = {"consent_state": _CONSENT_FACT.get(state.status, "none")}
+    facts: dict[str, Any] = {"consent_state": _CONSENT_FACT.get(state.status, "none")}
     if state.since is not None and state.status is not ConsentStatus.UNKNOWN:
         facts["consent_date" if state.status is ConsentStatus.GRANTED else "withdrawal_date"] = state.since.date()
     if suppression is not None and suppression.covers(channel.value):

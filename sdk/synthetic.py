@@ -5,7 +5,7 @@ ranges no operator assigns to a person (ARCEP reserves 01 99 00, 02 61 91 ... fo
 """
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 
 COLUMNS = (
@@ -33,9 +33,9 @@ _OVERSEAS = ("Indian/Reunion", "America/Martinique", "America/Guadeloupe")
 _SOURCES = (("collected_directly", 80), ("partner_transfer", 10), ("purchased_list", 5), ("public_web", 5))
 
 
-def _pick(rng: random.Random, weighted) -> str:
+def _pick(rng: random.Random, weighted: Iterable[tuple[str, int]]) -> str:
     values, weights = zip(*weighted, strict=True)
-    return rng.choices(values, weights)[0]
+    return str(rng.choices(values, weights)[0])
 
 
 def contact_rows(count: int, *, seed: int = 2026, start: int = 1) -> Iterator[dict[str, str]]:

@@ -29,7 +29,7 @@ def french_holidays(subdivision: str | None = None) -> holidays.HolidayBase:
         subdivision = ALSACE_MOSELLE
     if subdivision not in holidays.France.subdivisions:
         subdivision = None  # a département without holidays of its own keeps the national ones
-    return holidays.France(subdiv=subdivision)
+    return holidays.country_holidays("FR", subdiv=subdivision)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +85,7 @@ def attempts_within(attempts: Iterable[datetime], moment: datetime, *, days: int
     return sorted(a for a in attempts if start < a <= moment)
 
 
-def frequency_frees_at(attempts: Sequence[datetime], moment: datetime, *, cap: int = 4, days: int = 30):
+def frequency_frees_at(attempts: Sequence[datetime], moment: datetime, *, cap: int = 4, days: int = 30) -> datetime:
     """The first moment at or after `moment` when fewer than `cap` attempts fall in the rolling window."""
     recent = attempts_within(attempts, moment, days=days)
     if len(recent) < cap:

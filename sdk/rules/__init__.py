@@ -4,6 +4,7 @@
 An unknown jurisdiction, or a missing fact a rule needs, never yields "allowed".
 """
 
+from datetime import timedelta
 from functools import lru_cache
 
 from ..decision import Decision, Findings
@@ -29,7 +30,7 @@ def evaluate(request: Request) -> Decision:
 
 
 @lru_cache(maxsize=4096)
-def _evaluate(request: Request, _offset, _zone) -> Decision:
+def _evaluate(request: Request, _offset: timedelta | None, _zone: str) -> Decision:
     findings = Findings()
     contact = request.contact
     if contact.jurisdiction is None:

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..decision import Findings
@@ -71,7 +72,7 @@ class Jurisdiction:
         return rules
 
 
-_SCOPES: dict[tuple, tuple[Rule, ...]] = {}
+_SCOPES: dict[tuple[Any, ...], tuple[Rule, ...]] = {}
 
 
 @cache

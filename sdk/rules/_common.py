@@ -70,7 +70,7 @@ def channel_word(word: str) -> Channel | None:
 def is_indirect(facts: Facts) -> bool:
     """True when the data was not collected from the person (GDPR Art. 14)."""
     source = facts.data_source
-    return bool(source) and source not in DIRECT_SOURCES and (source in INDIRECT_SOURCES or "list" in source)
+    return bool(source) and source not in DIRECT_SOURCES and (source in INDIRECT_SOURCES or "list" in (source or ""))
 
 
 def consent_on_file(facts: Facts) -> bool:
@@ -154,7 +154,7 @@ def withdrawn(facts: Facts, channel: Channel) -> bool:
 
 
 def _requests_objection(facts: Facts) -> bool:
-    return bool(facts.request) and any(word in ("objection", "opt_out", "unsubscribe") for word in facts.request)
+    return any(word in ("objection", "opt_out", "unsubscribe") for word in facts.request or ())
 
 
 def newer_consent(request: Request, since: list[date | None]) -> date | None:

@@ -16,7 +16,7 @@ def rights_request(request: Request, findings: Findings) -> None:
         findings.need("request_date")
         return
     deadline = add_months(facts.request_date, 3 if facts.extension_notified else 1)
-    objection = bool(facts.request) and "objection" in facts.request
+    objection = "objection" in (facts.request or ())
     remedies = ("answer_immediately", "must_add_to_suppression_list") if objection else ("answer_immediately",)
     detail = f"deadline {deadline.isoformat()}"
     if facts.answered_on is not None:

@@ -3,6 +3,7 @@
 from datetime import date
 
 from ..decision import Findings
+from ..facts import Facts
 from ..models import Request
 from ..vocabulary import Audience, Channel, LegalBasis, SenderType
 from ._base import Jurisdiction, Rule
@@ -71,11 +72,11 @@ def messages(request: Request, findings: Findings) -> None:
         findings.forbid("UK_INDIVIDUAL_SUBSCRIBER", "rebuild_or_recollect_consent")
 
 
-def _refusal_offered(facts) -> bool:
+def _refusal_offered(facts: Facts) -> bool:
     return facts.refusal_offered_at_collection is not False and facts.objection_offered_at_collection is not False
 
 
-def _charity_soft_opt_in(facts) -> bool:
+def _charity_soft_opt_in(facts: Facts) -> bool:
     return bool(
         facts.sole_purpose_charitable
         and facts.supporter_expressed_interest_or_supported

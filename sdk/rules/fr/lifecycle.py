@@ -1,10 +1,11 @@
 """France: keeping, collecting, reusing and passing on prospect data (RULES.md §5)."""
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 
 from ...dates import add_months, add_years
 from ...decision import Findings
+from ...facts import Facts
 from ...models import Request
 from ...vocabulary import Audience, Channel, LegalBasis
 from .._common import INVALID_MECHANISMS, channel_word
@@ -63,7 +64,7 @@ def retention(request: Request, findings: Findings) -> None:
         findings.forbid("FR_OPEN_NOT_CONTACT", *remedies)
 
 
-def _retention_clock(request: Request, findings: Findings):
+def _retention_clock(request: Request, findings: Findings) -> tuple[str, date] | None:
     facts = request.facts
     if facts.existing_customer or facts.relationship_current or facts.relationship_end_date:
         if facts.relationship_current or facts.contract_in_progress:
@@ -78,21 +79,21 @@ def _retention_clock(request: Request, findings: Findings):
     return "FR_RETENTION_PROSPECT_3Y", started
 
 
-def _renewed(facts):
+def _renewed(facts: Facts) -> date | None:
     """A positive, explicit answer to the re-permission message is a contact coming from the prospect."""
     if facts.reconfirmation_sent and facts.reconfirmation_answer in POSITIVE_ANSWERS:
         return facts.answered_on or facts.reconfirmation_sent
     return None
 
 
-def _contact(facts):
+def _contact(facts: Facts) -> date | None:
     """The last contact coming from the person; an email open is not one (CNIL, TPE 2021)."""
     if facts.last_interaction_type in OPEN_EVENTS:
         return None
     return facts.last_interaction
 
 
-def _latest(*days):
+def _latest(*days: date | None) -> date | None:
     known = [day for day in days if day is not None]
     return max(known) if known else None
 

@@ -4,12 +4,13 @@ Two regimes meet on 2026-08-11: before it, consumers could be called unless on B
 prior consent or within a contract in progress. Days, hours and the frequency cap apply to both.
 """
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from ...decision import Findings
 from ...models import Request
 from ...telephone import CallingCalendar, french_holidays
-from ...vocabulary import Channel, LegalBasis, SenderType
+from ...vocabulary import Audience, Channel, LegalBasis, SenderType
 from .._common import callee_local_time, consent_defects, consent_on_file, newer_consent
 from .messages import data_source
 
@@ -56,13 +57,13 @@ def charity_call(request: Request, findings: Findings) -> None:
 def business_call(request: Request, findings: Findings) -> None:
     """Calls to professionals: GDPR opt-out; L223-1 and D223-9 protect consumers only."""
     conditions = list(CALL_CONDUCT)
-    if request.contact.audience.value == "b2b_nominative":
+    if request.contact.audience is Audience.NAMED_PROFESSIONAL:
         conditions.append("must_relate_to_recipient_profession")
     findings.permit("FR_PHONE_B2B_OPTOUT", *conditions, basis=LegalBasis.LEGITIMATE_INTEREST)
     data_source(request, findings)
 
 
-def sector_ban(sectors: frozenset[str]):
+def sector_ban(sectors: frozenset[str]) -> Callable[[Request, Findings], None]:
     """Energy saving, renewables, and later housing adaptation: no phone canvassing, consent or not."""
 
     def check(request: Request, findings: Findings) -> None:

@@ -1,3 +1,37 @@
-"""Connectors to the CRMs and mailing tools (later issues fill this package)."""
+"""Connectors to the CRMs and mailing tools: the base class and data types a connector is written with, and the
+registry that finds the built-in ones and third-party ones (entry-point group `consentry.connectors`).
 
-__all__: list[str] = []
+A new connector starts from `connectors/_template/` and is proved by `consentry.connectors.conformance`."""
+
+from .base import (
+    Capability,
+    Connector,
+    ConnectorConfig,
+    ConsentTag,
+    InboundEvent,
+    RemoteContact,
+    Unsubscribe,
+    WebhookAnswer,
+    WriteReport,
+    batched,
+    secret_field,
+)
+from .registry import available, connector_class, create, register
+
+__all__ = [
+    "Capability",
+    "Connector",
+    "ConnectorConfig",
+    "ConsentTag",
+    "InboundEvent",
+    "RemoteContact",
+    "Unsubscribe",
+    "WebhookAnswer",
+    "WriteReport",
+    "available",
+    "batched",
+    "connector_class",
+    "create",
+    "register",
+    "secret_field",
+]

@@ -34,7 +34,6 @@ from consentry.sdk.webhooks import WebhookRequest
 from .webhooks import HubSpotWebhookVerifier
 
 BATCH_SIZE = 100
-ROLLING_WINDOW = 10.5  # HubSpot counts 10 seconds on arrival; the margin absorbs network delays
 SEARCH_PAGE = 200
 SEARCH_MAX_RESULTS = 10_000  # one search query pages through no more (HubSpot's documented cap)
 # A webhook's look-up: one try within HubSpot's 5 s wait for the answer; HubSpot's own retry is the retry.

@@ -5,22 +5,29 @@ The core commands live here; other packages (connectors, the web server) add the
 `handler` to a function taking the parsed arguments and returning an exit status.
 """
 
+from __future__ import annotations
+
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 from . import cli_store
 from .contacts_csv import check_stream
 from .errors import ConsentryError, InvalidInputError
 from .explain import explain
 from .rules import evaluate
-from .scenarios import load_scenarios, request_from_fields, run_scenarios
+from .scenarios import ScenarioResult, load_scenarios, request_from_fields, run_scenarios
 from .vocabulary import Channel
+
+if TYPE_CHECKING:
+    from .cli_store import Commands
+    from .models import Request
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 _CHANNELS = [channel.value for channel in Channel if channel is not Channel.ANY]
@@ -34,7 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_BAD_INPUT
     try:
-        return arguments.handler(arguments)
+        handler: Callable[[argparse.Namespace], int] = arguments.handler
+        return handler(arguments)
     except ConsentryError as error:
         print(f"consentry: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -68,7 +76,7 @@ def moment(text: str) -> datetime:
 # -- rules test ---------------------------------------------------------------------------------------------------
 
 
-def _add_rules(commands) -> None:
+def _add_rules(commands: Commands) -> None:
     rules = commands.add_parser("rules", help="work with the rule set")
     actions = rules.add_subparsers(title="actions", metavar="ACTION", required=True)
     test = actions.add_parser("test", help="evaluate scenario files and report pass/fail")
@@ -77,7 +85,7 @@ def _add_rules(commands) -> None:
     test.set_defaults(handler=_rules_test)
 
 
-def _rules_test(arguments) -> int:
+def _rules_test(arguments: argparse.Namespace) -> int:
     total = failed = 0
     for path in arguments.files:
         for result in run_scenarios(load_scenarios(path)):
@@ -92,27 +100,27 @@ def _rules_test(arguments) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _result_line(result) -> str:
-    scenario = result.scenario
-    if scenario.error:
+def _result_line(result: ScenarioResult) -> str:
+    scenario, decision, expected = result.scenario, result.decision, result.scenario.expected
+    if scenario.error or decision is None or expected is None:  # a scenario without an error has both
         return f"ERROR {scenario.id}: {scenario.error}"
     if result.passed:
-        return f"ok    {scenario.id}: {result.decision.verdict.value}"
+        return f"ok    {scenario.id}: {decision.verdict.value}"
     problems = []
-    if result.decision.verdict is not scenario.expected.decision:
-        problems.append(f"expected {scenario.expected.decision.value}, got {result.decision.verdict.value}")
+    if decision.verdict is not expected.decision:
+        problems.append(f"expected {expected.decision.value}, got {decision.verdict.value}")
     if result.missing_conditions:
         problems.append(f"missing conditions {', '.join(result.missing_conditions)}")
     if result.missing_reason_codes:
         problems.append(f"missing reason codes {', '.join(result.missing_reason_codes)}")
-    produced = ", ".join(result.decision.reason_codes)
+    produced = ", ".join(decision.reason_codes)
     return f"FAIL  {scenario.id}: {'; '.join(problems)} (reasons given: {produced})"
 
 
 # -- check ----------------------------------------------------------------------------------------------------------
 
 
-def _add_check(commands) -> None:
+def _add_check(commands: Commands) -> None:
     check = commands.add_parser("check", help="decide every contact of a CSV file for one channel")
     check.add_argument("contacts", type=Path, metavar="CONTACTS.csv")
     check.add_argument(
@@ -126,7 +134,7 @@ def _add_check(commands) -> None:
     check.set_defaults(handler=_check)
 
 
-def _check(arguments) -> int:
+def _check(arguments: argparse.Namespace) -> int:
     at = arguments.at or datetime.now(UTC)
     try:
         source = arguments.contacts.open(newline="", encoding="utf-8")
@@ -156,7 +164,7 @@ def _check(arguments) -> int:
     return EXIT_FAILED if errors else EXIT_OK
 
 
-def _progress_bar(arguments, out):
+def _progress_bar(arguments: argparse.Namespace, out: IO[str]) -> Any:
     """A progress bar on a terminal only, and never on the stream that carries the results."""
     if arguments.no_progress or not sys.stderr.isatty() or out is sys.stderr:
         return None
@@ -168,7 +176,7 @@ def _progress_bar(arguments, out):
 # -- explain --------------------------------------------------------------------------------------------------------
 
 
-def _add_explain(commands) -> None:
+def _add_explain(commands: Commands) -> None:
     explain_parser = commands.add_parser("explain", help="one decision in plain words, with its sources")
     explain_parser.add_argument("--jurisdiction", default="FR")
     explain_parser.add_argument("--channel", default="email")
@@ -188,7 +196,7 @@ def _add_explain(commands) -> None:
     explain_parser.set_defaults(handler=_explain)
 
 
-def _explain(arguments) -> int:
+def _explain(arguments: argparse.Namespace) -> int:
     if arguments.scenario:
         request = _scenario_request(arguments.scenario, arguments.id)
     else:
@@ -226,7 +234,7 @@ def _fact_value(text: str) -> object:
         return text
 
 
-def _scenario_request(path: Path, ident: str | None):
+def _scenario_request(path: Path, ident: str | None) -> Request:
     scenarios = load_scenarios(path)
     matches = [s for s in scenarios if s.id == ident] if ident else scenarios[:1]
     if not matches:
@@ -239,13 +247,13 @@ def _scenario_request(path: Path, ident: str | None):
 # -- demo -----------------------------------------------------------------------------------------------------------
 
 
-def _add_demo(commands) -> None:
+def _add_demo(commands: Commands) -> None:
     demo = commands.add_parser("demo", help="run the main job on the embedded defaults")
     demo.add_argument("--at", type=moment, default=datetime(2026, 9, 15, 10, 30, tzinfo=UTC))
     demo.set_defaults(handler=_demo)
 
 
-def _demo(arguments) -> int:
+def _demo(arguments: argparse.Namespace) -> int:
     from .demo import run_engine_demo
 
     return run_engine_demo(SAMPLE_CONTACTS, at=arguments.at)

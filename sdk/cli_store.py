@@ -1,8 +1,14 @@
 """Commands on the database: schema, ledger proof, suppression list, retention and erasure."""
 
+from __future__ import annotations
+
+import argparse
 import json
 import sys
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .consent_state import ALL_CHANNELS, ConsentEvent
 from .errors import InvalidInputError
@@ -10,10 +16,16 @@ from .identity import IdentifierKind
 from .settings import load_settings
 from .store import upgrade
 
+if TYPE_CHECKING:
+    from .services import Services
+
+    # The sub-command table that `consentry` and each entry point of `consentry.commands` add their commands to.
+    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+
 EXIT_OK, EXIT_FOUND, EXIT_FAILED = 0, 1, 1
 
 
-def register(commands, moment) -> None:
+def register(commands: Commands, moment: Callable[[str], datetime]) -> None:
     db = commands.add_parser("db", help="database schema").add_subparsers(metavar="ACTION", required=True)
     db.add_parser("upgrade", help="create or upgrade the schema").set_defaults(handler=_db_upgrade)
 
@@ -69,25 +81,25 @@ def register(commands, moment) -> None:
     erase.set_defaults(handler=_erase)
 
 
-def _identity_arguments(parser) -> None:
+def _identity_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--email")
     parser.add_argument("--phone")
 
 
-def _services():
+def _services() -> Services:
     from .services import open_services
 
     return open_services()
 
 
-def _db_upgrade(_arguments) -> int:
+def _db_upgrade(_arguments: argparse.Namespace) -> int:
     settings = load_settings()
     upgrade(settings.database_url)
     print("schema up to date", file=sys.stderr)
     return EXIT_OK
 
 
-def _ledger_proof(arguments) -> int:
+def _ledger_proof(arguments: argparse.Namespace) -> int:
     services = _services()
     try:
         print(json.dumps(services.ledger.proof(email=arguments.email, phone=arguments.phone), indent=2))
@@ -96,7 +108,7 @@ def _ledger_proof(arguments) -> int:
     return EXIT_OK
 
 
-def _ledger_record(arguments) -> int:
+def _ledger_record(arguments: argparse.Namespace) -> int:
     event = ConsentEvent(
         event_key=arguments.key,
         kind=arguments.kind,
@@ -122,13 +134,13 @@ def _ledger_record(arguments) -> int:
     return EXIT_OK
 
 
-def _one_identifier(arguments) -> tuple[IdentifierKind, str]:
+def _one_identifier(arguments: argparse.Namespace) -> tuple[IdentifierKind, str]:
     if bool(arguments.email) == bool(arguments.phone):
         raise InvalidInputError("give exactly one of --email or --phone")
     return (IdentifierKind.EMAIL, arguments.email) if arguments.email else (IdentifierKind.PHONE, arguments.phone)
 
 
-def _suppress_add(arguments) -> int:
+def _suppress_add(arguments: argparse.Namespace) -> int:
     kind, value = _one_identifier(arguments)
     services = _services()
     try:
@@ -139,7 +151,7 @@ def _suppress_add(arguments) -> int:
     return EXIT_OK
 
 
-def _suppress_check(arguments) -> int:
+def _suppress_check(arguments: argparse.Namespace) -> int:
     kind, value = _one_identifier(arguments)
     services = _services()
     try:
@@ -153,7 +165,7 @@ def _suppress_check(arguments) -> int:
     return EXIT_FOUND
 
 
-def _suppress_import(arguments) -> int:
+def _suppress_import(arguments: argparse.Namespace) -> int:
     services = _services()
     try:
         with arguments.file.open(newline="", encoding="utf-8") as source:
@@ -172,7 +184,7 @@ def _suppress_import(arguments) -> int:
     return EXIT_OK
 
 
-def _suppress_export(arguments) -> int:
+def _suppress_export(arguments: argparse.Namespace) -> int:
     services = _services()
     out = arguments.output.open("w", newline="", encoding="utf-8") if arguments.output else sys.stdout
     try:
@@ -185,7 +197,7 @@ def _suppress_export(arguments) -> int:
     return EXIT_OK
 
 
-def _retention_plan(arguments) -> int:
+def _retention_plan(arguments: argparse.Namespace) -> int:
     from .retention import plan
 
     services = _services()
@@ -210,7 +222,7 @@ def _retention_plan(arguments) -> int:
     return EXIT_OK
 
 
-def _retention_apply(arguments) -> int:
+def _retention_apply(arguments: argparse.Namespace) -> int:
     from .retention import apply
 
     services = _services()
@@ -222,7 +234,7 @@ def _retention_apply(arguments) -> int:
     return EXIT_OK
 
 
-def _erase(arguments) -> int:
+def _erase(arguments: argparse.Namespace) -> int:
     from .erasure import ErasureIncomplete, erase
 
     services = _services()

@@ -15,12 +15,12 @@ A row with bad data gets an error in the output and does not stop the others.
 import csv
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from hashlib import blake2b
 from operator import itemgetter
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from .errors import InvalidInputError
 from .facts import FACT_TYPES, Facts
@@ -29,6 +29,13 @@ from .rules import evaluate
 from .scenarios import sender_of
 from .telephone import zone_of_phone
 from .vocabulary import Action, Audience, Channel
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+# A row's decision as output cells, and the error that kept it from being decided.
+Answer = tuple[tuple[str, ...], str | None]
+_T = TypeVar("_T")
 
 IDENTITY_COLUMNS = ("contact_id", "email", "phone", "audience", "jurisdiction", "time_zone", "subdivision")
 KNOWN_COLUMNS = frozenset(IDENTITY_COLUMNS) | frozenset(FACT_TYPES)
@@ -79,7 +86,7 @@ def _open_csv(stream: IO[str]) -> tuple[list[str], Iterator[tuple[int, list[str]
         raise InvalidInputError("a column name appears twice in the header")
     width = len(header)
 
-    def rows():
+    def rows() -> Iterator[tuple[int, list[str], str | None]]:
         for line, cells in enumerate(reader, start=2):
             if cells:
                 yield line, cells, None if len(cells) == width else f"expected {width} cells, found {len(cells)}"
@@ -137,9 +144,8 @@ class DecisionWriter:
     """Writes one output record per row, as CSV or JSON lines."""
 
     def __init__(self, stream: IO[str], *, fmt: str = "csv"):
-        self._json = fmt == "jsonl"
         self._stream = stream
-        self._csv = None if self._json else csv.writer(stream, lineterminator="\n")
+        self._csv = None if fmt == "jsonl" else csv.writer(stream, lineterminator="\n")
         if self._csv:
             self._csv.writerow(OUTPUT_FIELDS)
 
@@ -149,8 +155,8 @@ class DecisionWriter:
         return self.write_cells(row.line, row.contact_id, cells, row.error)
 
     def write_cells(self, line: int, contact_id: str, cells: tuple[str, ...], error: str | None) -> bool:
-        if self._json:
-            record = dict(zip(OUTPUT_FIELDS, (line, contact_id, *cells, error), strict=True))
+        if self._csv is None:  # JSON lines
+            record: dict[str, Any] = dict(zip(OUTPUT_FIELDS, (line, contact_id, *cells, error), strict=True))
             record["conditions"] = cells[1].split(";") if cells[1] else []
             record["reason_codes"] = cells[2].split(";") if cells[2] else []
             self._stream.write(json.dumps(record, separators=(",", ":")) + "\n")
@@ -166,9 +172,9 @@ def check_stream(
     channel: Channel,
     at: datetime,
     fmt: str = "csv",
-    progress=None,
+    progress: Any = None,
     jobs: int = 1,
-):
+) -> tuple[int, int]:
     """Decide every row of `source` into `out`; returns (rows, rows with errors).
 
     Rows that differ only by identifiers (id, email, a phone number not needed for the time zone) share one
@@ -181,11 +187,12 @@ def check_stream(
     column = {name: index for index, name in enumerate(header)}
     situation = _situation_of(header, channel)
     check_phone = channel.uses_phone_number and "phone" in column
-    known: dict[tuple, tuple[tuple[str, ...], str | None]] = {}
+    known: dict[bytes, Answer] = {}
     count = errors = 0
     with _Judges(jobs, channel, at) as judge:
         for block in _blocks(rows, _BLOCK):
-            prepared, new = [], {}
+            prepared: list[tuple[int, str, bytes | None, str | None]] = []
+            new: dict[bytes, dict[str, str]] = {}
             for line, cells, error in block:
                 where = column.get("contact_id")
                 contact_id = cells[where] if where is not None and where < len(cells) else ""
@@ -218,13 +225,13 @@ def check_stream(
     return count, errors
 
 
-def _digest(situation: tuple) -> bytes:
+def _digest(situation: tuple[Any, ...]) -> bytes:
     """A 128-bit digest stands for the situation in the cache: a tenth of the memory, no practical collisions."""
     return blake2b(repr(situation).encode(), digest_size=16).digest()  # repr: unambiguous whatever the cells
 
 
-def _blocks(rows, size: int):
-    block = []
+def _blocks(rows: Iterable[_T], size: int) -> Iterator[list[_T]]:
+    block: list[_T] = []
     for row in rows:
         block.append(row)
         if len(block) == size:
@@ -234,7 +241,7 @@ def _blocks(rows, size: int):
         yield block
 
 
-def _judge_all(values_list: list[dict[str, str]], channel: Channel, at: datetime):
+def _judge_all(values_list: list[dict[str, str]], channel: Channel, at: datetime) -> list[Answer]:
     return [_parse(values, channel, at) for values in values_list]
 
 
@@ -243,20 +250,20 @@ class _Judges:
 
     def __init__(self, jobs: int, channel: Channel, at: datetime):
         self.jobs, self.channel, self.at = max(1, jobs), channel, at
-        self.pool = None
+        self.pool: ProcessPoolExecutor | None = None
 
-    def __enter__(self):
+    def __enter__(self) -> "_Judges":
         if self.jobs > 1:
             from concurrent.futures import ProcessPoolExecutor
 
             self.pool = ProcessPoolExecutor(max_workers=self.jobs)
         return self
 
-    def __exit__(self, *_exc) -> None:
+    def __exit__(self, *_exc: object) -> None:
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
 
-    def __call__(self, values_list: list[dict[str, str]]):
+    def __call__(self, values_list: list[dict[str, str]]) -> list[Answer]:
         if self.pool is None or len(values_list) < 2 * self.jobs:
             return _judge_all(values_list, self.channel, self.at)
         share = -(-len(values_list) // self.jobs)
@@ -265,7 +272,7 @@ class _Judges:
         return [answer for future in futures for answer in future.result()]
 
 
-def _situation_of(header: list[str], channel: Channel):
+def _situation_of(header: list[str], channel: Channel) -> Callable[[list[str]], tuple[Any, ...]]:
     """A function giving what in a row can change its decision: every cell but the identifiers.
 
     The phone number counts when the time zone must be derived from it.

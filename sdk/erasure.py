@@ -11,9 +11,9 @@ keep the identifiers they must deliver (`held_email`, `held_phone`) until they a
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Connection, Engine, Table, func, select, update
 
 from .errors import ConsentryError
 from .identity import IdentifierKind
@@ -77,7 +77,7 @@ def erase(
     return Erased(events_removed, contacts_removed, held)
 
 
-def _hold_opt_outs(connection, person_id: int, email: str | None, phone: str | None) -> int:
+def _hold_opt_outs(connection: Connection, person_id: int, email: str | None, phone: str | None) -> int:
     """Every job of the person stays as an audit row naming nobody; those not done yet keep what they deliver."""
     table = propagation_jobs.c
     held = connection.execute(
@@ -86,11 +86,11 @@ def _hold_opt_outs(connection, person_id: int, email: str | None, phone: str | N
         .values(held_email=email, held_phone=phone, person_id=None)
     ).rowcount
     connection.execute(update(propagation_jobs).where(table.person_id == person_id).values(person_id=None))
-    return held
+    return int(held)
 
 
-def _count(connection, table, person_id: int) -> int:
-    return connection.execute(select(func.count()).where(table.c.person_id == person_id)).scalar_one()
+def _count(connection: Connection, table: Table, person_id: int) -> int:
+    return int(connection.execute(select(func.count()).where(table.c.person_id == person_id)).scalar_one())
 
 
 def forget_freed_pages(
@@ -106,7 +106,8 @@ def forget_freed_pages(
     while True:
         raw = engine.raw_connection()
         try:
-            busy, _, _ = raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            driver: Any = raw.driver_connection  # sqlite3's own connection
+            busy, _, _ = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         finally:
             raw.close()
         if not busy:
@@ -117,7 +118,7 @@ def forget_freed_pages(
 
 
 def erased_strangers(
-    connection, suppression: SuppressionList, people: Sequence[tuple[str | None, str | None]]
+    connection: Connection, suppression: SuppressionList, people: Sequence[tuple[str | None, str | None]]
 ) -> list[bool]:
     """Per (normalised email, normalised phone): whether these are identifiers of an erased person who is not a
     person here again (a new, explicit consent recorded since makes them one). A record or a webhook that names

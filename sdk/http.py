@@ -15,18 +15,20 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import requests
 import urllib3
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_any
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from .errors import ConnectorError, ConsentryError, RateLimitedError
 
-DEFAULT_TIMEOUT = (5.0, 60.0)  # connect, read
+Timeout = float | tuple[float | None, float | None] | None  # requests' timeout: both, or (connect, read)
+DEFAULT_TIMEOUT: Timeout = (5.0, 60.0)  # connect, read
+_R = TypeVar("_R")
 # One request() with all its attempts and waits. Above the 60 s longest wait, so a sync still waits out a long
 # Retry-After once; the propagation workers set a shorter one than their lease.
 DEFAULT_DEADLINE = 120.0
@@ -84,13 +86,20 @@ def retry_after(response: requests.Response, *, milliseconds: bool = False) -> f
 class RateLimiter:
     """At most `limit` requests in any rolling `period` seconds (HubSpot's 10-second window, for example)."""
 
-    def __init__(self, limit: int, period: float, *, clock=time.monotonic, sleep=time.sleep):
+    def __init__(
+        self,
+        limit: int,
+        period: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.limit, self.period = limit, period
         self._clock, self._sleep = clock, sleep
         self._sent: deque[float] = deque()
         self._lock = threading.Lock()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         while True:
             with self._lock:
                 now = self._clock()
@@ -102,21 +111,21 @@ class RateLimiter:
                 wait = self.period - (now - self._sent[0])
             self._sleep(wait)
 
-    def __exit__(self, *_exc) -> None:
+    def __exit__(self, *_exc: object) -> None:
         return None
 
 
 class ConcurrencyLimiter:
     """At most `limit` requests in flight at once (Mailchimp's 10 simultaneous connections)."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int) -> None:
         self._slots = threading.BoundedSemaphore(limit)
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         self._slots.acquire()
         return self
 
-    def __exit__(self, *_exc) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self._slots.release()
 
 
@@ -161,34 +170,35 @@ class _Watch:
     def __init__(self, seconds: float):
         self.cut = False  # the deadline passed before the call was over
         self._seconds = max(seconds, 0.0)
-        self._conn = self._sock = None
+        self._conn: Any = None  # urllib3's connection
+        self._sock: socket.socket | None = None
         self._lock = threading.Lock()
         self._over = threading.Event()
         self._thread = threading.Thread(target=self._run, name="consentry-deadline", daemon=True)
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         _watching.watch = self
         self._thread.start()
         return self
 
-    def __exit__(self, *_exc) -> None:
+    def __exit__(self, *_exc: object) -> None:
         _watching.watch = None
         with self._lock:
             self._over.set()
         self._thread.join()
 
-    def attach(self, conn) -> None:
+    def attach(self, conn: Any) -> None:
         """The connection the request goes out on (it may still have no socket)."""
         with self._lock:
             self._conn, self._sock = conn, None
 
-    def hold(self, sock) -> None:
+    def hold(self, sock: socket.socket | None) -> None:
         """The socket the answer is read from, kept apart: http.client lets go of it for an answer that ends at
         the close (no Content-Length), and only the answer still holds it then."""
         with self._lock:
             self._sock = sock
 
-    def release(self, conn) -> None:
+    def release(self, conn: Any) -> None:
         """The pool takes `conn` back: stop watching it, and close it if it was cut so it is never reused."""
         with self._lock:
             if conn is self._conn:
@@ -216,10 +226,20 @@ def _watch() -> _Watch | None:
     return getattr(_watching, "watch", None)
 
 
-class _WatchedConnection:
+# The mixins below sit before urllib3's classes in their subclasses; mypy checks them as the subclasses they are.
+if TYPE_CHECKING:
+    from urllib3._base_connection import BaseHTTPConnection
+
+    _Connection = urllib3.connection.HTTPConnection
+    _Pool = urllib3.HTTPConnectionPool
+else:
+    _Connection = _Pool = object
+
+
+class _WatchedConnection(_Connection):
     """Hands the calling thread's watch the socket its answer will be read from."""
 
-    def getresponse(self):
+    def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]  # as urllib3's own
         if (watch := _watch()) is not None:
             watch.hold(self.sock)
         return super().getresponse()
@@ -233,16 +253,16 @@ class _WatchedHTTPSConnection(_WatchedConnection, urllib3.connection.HTTPSConnec
     pass
 
 
-class _WatchedPool:
+class _WatchedPool(_Pool):
     """Tells the calling thread's watch which connection its request uses, and when the pool takes it back."""
 
-    def _get_conn(self, timeout=None):
+    def _get_conn(self, timeout: float | None = None) -> "BaseHTTPConnection":
         conn = super()._get_conn(timeout)
         if (watch := _watch()) is not None:
             watch.attach(conn)
         return conn
 
-    def _put_conn(self, conn) -> None:
+    def _put_conn(self, conn: "BaseHTTPConnection | None") -> None:
         if conn is not None and (watch := _watch()) is not None:
             watch.release(conn)
         super()._put_conn(conn)
@@ -262,11 +282,11 @@ _WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 class _WatchedAdapter(requests.adapters.HTTPAdapter):
     """requests' adapter with pools a deadline can reach (direct and through an HTTP proxy; not SOCKS)."""
 
-    def init_poolmanager(self, *args, **kwargs) -> None:
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
 
-    def proxy_manager_for(self, proxy, **kwargs):
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
         manager = super().proxy_manager_for(proxy, **kwargs)
         if manager.pool_classes_by_scheme is urllib3.poolmanager.pool_classes_by_scheme:
             manager.pool_classes_by_scheme = _WATCHED_POOLS
@@ -278,11 +298,11 @@ def _watch_connections(session: requests.Session) -> None:
     for prefix, adapter in session.adapters.items():
         if type(adapter) is requests.adapters.HTTPAdapter:
             watched = _WatchedAdapter.__new__(_WatchedAdapter)
-            watched.__setstate__(adapter.__getstate__())  # how requests copies an adapter (pickling)
+            watched.__setstate__(adapter.__getstate__())  # type: ignore[attr-defined]  # as requests copies one (pickling)
             session.adapters[prefix] = watched
 
 
-def _connect_within(timeout, seconds: float):
+def _connect_within(timeout: Timeout, seconds: float) -> tuple[float, float | None]:
     """`timeout` with its connect part at most `seconds`: a connection without a socket yet cannot be cut."""
     connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
     return (seconds if connect is None else min(connect, seconds), read)
@@ -295,9 +315,9 @@ class Transport:
         *,
         policy: ResponsePolicy | None = None,
         credentials: Credentials | None = None,
-        limiter=None,
+        limiter: contextlib.AbstractContextManager[Any] | None = None,
         session: requests.Session | None = None,
-        timeout=DEFAULT_TIMEOUT,
+        timeout: Timeout = DEFAULT_TIMEOUT,
         max_attempts: int = 6,
         max_wait: float = 60.0,
         backoff: Callable[[int], float] = lambda attempt: min(0.5 * 2 ** (attempt - 1), 30.0),
@@ -305,7 +325,7 @@ class Transport:
         clock: Callable[[], float] = time.monotonic,
         deadline: float = DEFAULT_DEADLINE,
         vendor: str = "vendor",
-    ):
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.policy = policy or ResponsePolicy()
         self.credentials = credentials or Credentials()
@@ -328,7 +348,7 @@ class Transport:
         kind: str | None = None,
         attempts: int | None = None,
         deadline: float | None = None,
-        **options,
+        **options: Any,
     ) -> requests.Response:
         """Send one request with retries; returns the successful response or raises ConnectorError.
 
@@ -343,8 +363,13 @@ class Transport:
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         attempts = attempts or self.max_attempts
         end = self.clock() + (self.deadline if deadline is None else deadline)
+        out_of_attempts = stop_after_attempt(attempts)
+
+        def stop(state: RetryCallState) -> bool:  # out of attempts, or the next wait would end past the deadline
+            return out_of_attempts(state) or self.clock() + state.upcoming_sleep >= end
+
         retrying = Retrying(
-            stop=stop_any(stop_after_attempt(attempts), lambda state: self.clock() + state.upcoming_sleep >= end),
+            stop=stop,
             wait=self._wait,
             retry=retry_if_exception(lambda error: isinstance(error, _Retry)),
             sleep=self.sleep,
@@ -373,7 +398,9 @@ class Transport:
             raise self._exhausted(exhausted.verdict, exhausted.response, made) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send(self, method: str, url: str, kind: str, headers: dict, options: dict, end: float) -> requests.Response:
+    def _send(
+        self, method: str, url: str, kind: str, headers: dict[str, str], options: dict[str, Any], end: float
+    ) -> requests.Response:
         self.calls.add(kind)
         with self.limiter or contextlib.nullcontext():
             left = end - self.clock()
@@ -396,7 +423,7 @@ class Transport:
         return self._watched(left, lambda: self.credentials.refresh(self.session))
 
     @staticmethod
-    def _watched(seconds: float, call: Callable[[], Any]) -> Any:
+    def _watched(seconds: float, call: Callable[[], _R]) -> _R:
         """`call()`, with the connection it uses cut after `seconds`; whatever a cut ends in is a deadline error."""
         watch = _Watch(seconds)
         try:
@@ -435,7 +462,7 @@ _UNREADABLE = (ValueError, KeyError, IndexError, TypeError, AttributeError, requ
 
 
 @contextlib.contextmanager
-def vendor_failures(vendor: str):
+def vendor_failures(vendor: str) -> Iterator[None]:
     """Whatever goes wrong while calling a vendor and reading its answers leaves as a ConnectorError.
 
     A proxy's HTML page with a 200, a truncated body or a field of another type would otherwise escape as a

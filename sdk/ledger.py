@@ -4,18 +4,18 @@ Appending the same event key twice records one event (a webhook delivered twice)
 derived from the log (see consent_state), never stored as the only truth.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Connection, Engine, Row, bindparam, select
 
 from .consent_state import ConsentEvent, ConsentState, ConsentStatus, EventKind, derive_state
 from .identity import IdentifierKind
 from .persons import People, find_person, identifiers, resolve_people
 from .store import consent_events, insert_ignoring_duplicates, persons, reading
-from .suppression import SuppressionList
+from .suppression import Addition, Lift, SuppressionList
 
 _EVENT_COLUMNS = tuple(field.name for field in fields(ConsentEvent))
 
@@ -46,7 +46,9 @@ class Ledger:
         with self.engine.begin() as connection:
             return sum(recorded.is_new for recorded in self.append_in(connection, prepared))
 
-    def append_in(self, connection, prepared) -> list["Recorded"]:
+    def append_in(
+        self, connection: Connection, prepared: Sequence[tuple[ConsentEvent, str | None, str | None]]
+    ) -> list["Recorded"]:
         """Record (event, normalised email, normalised phone) triples inside the caller's transaction, so that
         callers (the webhook inbox) commit the events and their own rows together or not at all.
 
@@ -79,10 +81,17 @@ class Ledger:
             new = [r for r in recorded if r.is_new]
             keys = {r.event.event_key for r in new}
             written = [row for row in rows if row["person_id"] in people.created and row["event_key"] in keys]
-            self._follow_states(connection, new, people, written)
+            self._follow_states(connection, self.suppression, new, people, written)
         return recorded
 
-    def _follow_states(self, connection, new: list["Recorded"], people: People, created_rows: list[dict]) -> None:
+    def _follow_states(
+        self,
+        connection: Connection,
+        suppression: SuppressionList,
+        new: list["Recorded"],
+        people: People,
+        created_rows: list[dict[str, Any]],
+    ) -> None:
         """Keep the suppression list in line with the states the log now gives for the channels just touched.
 
         A state is the person's, so every identifier the person has is suppressed, not only the one the event
@@ -95,7 +104,8 @@ class Ledger:
         for row in created_rows:
             history.setdefault(row["person_id"], []).append(_event_from_values(row))
         new_keys = {r.event.event_key for r in new}
-        adds, lifts = [], []
+        adds: list[Addition] = []
+        lifts: list[Lift] = []
         scopes = dict.fromkeys((r.person_id, r.event.advertiser, r.event.purpose, r.event.channel) for r in new)
         for person_id, advertiser, purpose, channel in scopes:
             events = history.get(person_id, [])
@@ -109,7 +119,7 @@ class Ledger:
                 adds.extend((kind, value, frozenset({channel}), reason) for kind, value in identities)
             elif state.status is ConsentStatus.GRANTED and state.provable and state.event_key in new_keys:
                 lifts.extend((value, channel) for _, value in identities)
-        self.suppression.apply_in(connection, adds, lifts)
+        suppression.apply_in(connection, adds, lifts)
 
     def events(self, *, email: str | None = None, phone: str | None = None) -> list[ConsentEvent]:
         email, phone = identifiers(email, phone)
@@ -126,7 +136,9 @@ class Ledger:
         with reading(self.engine) as connection:
             return _events_of_people(connection, person_ids)
 
-    def state(self, *, channel: str, advertiser: str, email: str | None = None, phone: str | None = None, **scope):
+    def state(
+        self, *, channel: str, advertiser: str, email: str | None = None, phone: str | None = None, **scope: str
+    ) -> ConsentState:
         return derive_state(self.events(email=email, phone=phone), channel=channel, advertiser=advertiser, **scope)
 
     def proof(self, *, email: str | None = None, phone: str | None = None) -> dict[str, Any]:
@@ -160,21 +172,21 @@ _EVENTS_OF_PEOPLE = (
 )
 
 
-def _events_of_people(connection, person_ids: list[int]) -> dict[int, list[ConsentEvent]]:
+def _events_of_people(connection: Connection, person_ids: list[int]) -> dict[int, list[ConsentEvent]]:
     history: dict[int, list[ConsentEvent]] = {}
     for row in connection.execute(_EVENTS_OF_PEOPLE, {"ids": list(person_ids)}):
         history.setdefault(row.person_id, []).append(_event_from_row(row))
     return history
 
 
-def _events_of(connection, person_id: int) -> list[ConsentEvent]:
+def _events_of(connection: Connection, person_id: int) -> list[ConsentEvent]:
     rows = connection.execute(
         select(consent_events).where(consent_events.c.person_id == person_id).order_by(consent_events.c.id)
     )
     return [_event_from_row(row) for row in rows]
 
 
-def _event_from_row(row) -> ConsentEvent:
+def _event_from_row(row: Row[Any]) -> ConsentEvent:
     return _event_from_values({name: getattr(row, name) for name in _EVENT_COLUMNS})
 
 

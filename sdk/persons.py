@@ -5,13 +5,16 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, or_, select
+from sqlalchemy.sql.dml import ReturningInsert
 
 from .errors import InvalidInputError
 from .identity import normalise_email, normalise_phone
 from .store import insert_ignoring_duplicates, persons
 
 
-def identifiers(email: str | None = None, phone: str | None = None, region: str | None = "FR"):
+def identifiers(
+    email: str | None = None, phone: str | None = None, region: str | None = "FR"
+) -> tuple[str | None, str | None]:
     """Normalised (email, phone); at least one is required."""
     if not email and not phone:
         raise InvalidInputError("an email address or a phone number is required", field="email")
@@ -38,7 +41,9 @@ def ensure_person(connection: Connection, email: str | None, phone: str | None) 
         email=email, phone=phone, created_at=datetime.now(UTC)
     )
     connection.execute(statement)
-    return find_person(connection, email, phone)
+    created = find_person(connection, email, phone)
+    assert created is not None  # the insert, or the concurrent writer it yielded to, made the person
+    return created
 
 
 def _complete(connection: Connection, person_id: int, email: str | None, phone: str | None) -> None:
@@ -78,9 +83,9 @@ def resolve_people(connection: Connection, pairs: list[tuple[str | None, str | N
     if missing:
         now = datetime.now(UTC)
         rows = [{"email": email, "phone": phone, "created_at": now} for email, phone in missing]
-        for row in connection.execute(_insert_people(connection), rows):
-            created.add(row.id)
-            _remember(known, row)
+        for entry in connection.execute(_insert_people(connection), rows):
+            created.add(entry.id)
+            _remember(known, entry)
     people = People([], {}, created)
     rereads = []
     for email, phone in pairs:
@@ -105,7 +110,7 @@ class _Row(NamedTuple):
     phone: str | None
 
 
-def _insert_people(connection: Connection):
+def _insert_people(connection: Connection) -> ReturningInsert[Any]:
     return insert_ignoring_duplicates(connection, persons).returning(persons.c.id, persons.c.email, persons.c.phone)
 
 
@@ -123,7 +128,9 @@ _PEOPLE_BY_ID = select(persons.c.id, persons.c.email, persons.c.phone).where(
 )
 
 
-def _people_by_identifier(connection: Connection, pairs) -> dict[tuple[str, str], Any]:
+def _people_by_identifier(
+    connection: Connection, pairs: list[tuple[str | None, str | None]]
+) -> dict[tuple[str, str], Any]:
     emails = sorted({email for email, _ in pairs if email})
     phones = sorted({phone for _, phone in pairs if phone})
     known: dict[tuple[str, str], Any] = {}
@@ -136,13 +143,13 @@ def _people_by_identifier(connection: Connection, pairs) -> dict[tuple[str, str]
     return known
 
 
-def _remember(known: dict[tuple[str, str], Any], row) -> None:
+def _remember(known: dict[tuple[str, str], Any], row: Any) -> None:
     if row.email:
         known[("email", row.email)] = row
     if row.phone:
         known[("phone", row.phone)] = row
 
 
-def _match(known, pair):
+def _match(known: dict[tuple[str, str], Any], pair: tuple[str | None, str | None]) -> Any:
     email, phone = pair
     return (email and known.get(("email", email))) or (phone and known.get(("phone", phone))) or None

@@ -30,9 +30,11 @@ DEFAULT_PEPPER_ID = "p1"
 SANDBOX_INFIX = "SANDBOX_"
 
 
-def setting(kind: fields.Field, meaning: str, *, secret: bool = False, default: str | None = None) -> fields.Field:
+def setting(
+    kind: fields.Field[Any], meaning: str, *, secret: bool = False, default: str | None = None
+) -> fields.Field[Any]:
     """A variable: `meaning` is its line in README's table; `default` says in words a default computed at start."""
-    kind.metadata.update(meaning=meaning, secret=secret, **({"default": default} if default else {}))
+    kind.metadata = {**kind.metadata, "meaning": meaning, "secret": secret, **({"default": default} if default else {})}
     if secret:
         kind.load_only = True
     return kind
@@ -59,10 +61,10 @@ def _redis_url(value: str) -> None:
         raise marshmallow.ValidationError("expected redis://, rediss:// or unix://")
 
 
-class Names(fields.Field):
+class Names(fields.Field[list[str]]):
     """A list of names: `a,b` in the environment, a list from Python."""
 
-    def _deserialize(self, value, attr, data, **kwargs) -> list[str]:
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> list[str]:
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, list | tuple) or not all(isinstance(item, str) for item in items):
             raise marshmallow.ValidationError("expected names separated by commas")
@@ -72,13 +74,15 @@ class Names(fields.Field):
         return names
 
 
-class Peppers(fields.Field):
+class Peppers(fields.Field[dict[str, bytes]]):
     """Rotated-out peppers, `id:secret,id:secret`, each secret 16+ characters."""
 
-    def _deserialize(self, value, attr, data, **kwargs) -> dict[str, bytes]:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> dict[str, bytes]:
         if not isinstance(value, str):
             raise marshmallow.ValidationError("expected id:secret,id:secret")
-        peppers = {}
+        peppers: dict[str, bytes] = {}
         for item in filter(None, (part.strip() for part in value.split(","))):
             pepper_id, separator, secret = item.partition(":")
             if not separator or not pepper_id or len(secret) < 16:
@@ -166,23 +170,23 @@ class SettingsSchema(marshmallow.Schema):
     )
 
     @marshmallow.pre_load
-    def _unset_when_empty(self, data, **_kwargs):
+    def _unset_when_empty(self, data: Mapping[str, Any], **_kwargs: Any) -> dict[str, Any]:
         return {name: value for name, value in data.items() if value is not None and value != ""}
 
     @marshmallow.post_load
-    def _database_in_home(self, data, **_kwargs):
+    def _database_in_home(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
         if data["DATABASE_URL"] is None:
             data = {**data, "DATABASE_URL": default_database_url(data["HOME"])}
         return {**data, "SUPPRESSION_PEPPER_ID": data["SUPPRESSION_PEPPER_ID"].strip()}
 
 
-VARIABLES: dict[str, fields.Field] = {PREFIX + name: item for name, item in SettingsSchema().fields.items()}
+VARIABLES: dict[str, fields.Field[Any]] = {PREFIX + name: item for name, item in SettingsSchema().fields.items()}
 
 
-def documented_default(item: fields.Field) -> str:
+def documented_default(item: fields.Field[Any]) -> str:
     """The default as README's table writes it: a value in backticks, words for one computed at start, or none."""
     if "default" in item.metadata:
-        return item.metadata["default"]
+        return str(item.metadata["default"])
     value = item.load_default
     if value is None or value is marshmallow.missing or callable(value):
         return "none"

@@ -13,18 +13,23 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from hashlib import sha256
-from typing import IO
+from typing import IO, Any
 
-from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import Connection, Engine, Row, bindparam, select
 
 from .consent_state import ALL_CHANNELS, LEDGER_CHANNELS
 from .errors import InvalidInputError
 from .identity import IdentifierKind, normalise
+from .settings import Settings
 from .store import insert_ignoring_duplicates, reading, suppression_entries
 
 ERASURE_REASON = "GDPR_ERASURE"  # the person was erased: never store their identifiers in clear again
 EXPORT_FIELDS = ("identifier_hash", "pepper_id", "identifier_kind", "channels", "reason_code", "added_on")
 CHECK_CHUNK = 5000
+
+Channels = Iterable[str] | str  # channel names, or one string with ';' between them
+Addition = tuple[IdentifierKind | str, str, Channels, str]  # kind, normalised identifier, channels, reason code
+Lift = tuple[str, str]  # normalised identifier, channel
 
 
 class Keyring:
@@ -37,7 +42,7 @@ class Keyring:
         self.current_id = current_id
 
     @classmethod
-    def from_settings(cls, settings) -> "Keyring":
+    def from_settings(cls, settings: Settings) -> "Keyring":
         return cls({**settings.peppers, settings.current_pepper_id: settings.pepper}, settings.current_pepper_id)
 
     def digest(self, normalised: str, pepper_id: str | None = None) -> bytes:
@@ -107,13 +112,29 @@ class SuppressionList:
 
     # -- writing ------------------------------------------------------------------------------------------------
 
-    def add(self, kind: IdentifierKind, identifier: str, *, channels=ALL_CHANNELS, reason_code: str, on=None) -> None:
+    def add(
+        self,
+        kind: IdentifierKind | str,
+        identifier: str,
+        *,
+        channels: Channels = ALL_CHANNELS,
+        reason_code: str,
+        on: date | None = None,
+    ) -> None:
         """Suppress one identifier for these channels (merged with what it already covers)."""
         normalised = normalise(IdentifierKind(kind), identifier)
         with self.engine.begin() as connection:
             self.add_normalised(connection, IdentifierKind(kind), normalised, parse_channels(channels), reason_code, on)
 
-    def add_normalised(self, connection: Connection, kind, normalised: str, channels, reason_code: str, on=None):
+    def add_normalised(
+        self,
+        connection: Connection,
+        kind: IdentifierKind | str,
+        normalised: str,
+        channels: Channels,
+        reason_code: str,
+        on: date | None = None,
+    ) -> None:
         """Inside the caller's transaction: used by the ledger and erasure, so both land or neither does."""
         self.apply_in(connection, [(IdentifierKind(kind), normalised, channels, reason_code)], [], on)
 
@@ -121,7 +142,9 @@ class SuppressionList:
         """A newer, provable consent lifts the suppression for its channel only; 'all' keeps the others."""
         self.apply_in(connection, [], [(normalised, channel)])
 
-    def apply_in(self, connection: Connection, adds, lifts, on=None) -> None:
+    def apply_in(
+        self, connection: Connection, adds: Sequence[Addition], lifts: Sequence[Lift], on: date | None = None
+    ) -> None:
         """Additions (kind, normalised identifier, channels, reason code), then lifts (normalised identifier,
         channel), inside the caller's transaction, in a few statements whatever their number."""
         values = {value for _, value, _, _ in adds} | {value for value, _ in lifts}
@@ -146,17 +169,17 @@ class SuppressionList:
                 touched=True,
             )
         for value, channel in lifts:
-            entry = entries.get(digests[value])
-            if entry is None:
+            lifted = entries.get(digests[value])
+            if lifted is None:
                 continue
             covered = (
-                set(LEDGER_CHANNELS - {ALL_CHANNELS}) if ALL_CHANNELS in entry["channels"] else set(entry["channels"])
+                set(LEDGER_CHANNELS - {ALL_CHANNELS}) if ALL_CHANNELS in lifted["channels"] else set(lifted["channels"])
             )
             covered.discard(channel)
-            entry.update(channels=frozenset(covered), touched=True)
+            lifted.update(channels=frozenset(covered), touched=True)
         self._write(connection, entries)
 
-    def _entries(self, connection: Connection, digests: list[bytes]) -> dict[bytes, dict]:
+    def _entries(self, connection: Connection, digests: list[bytes]) -> dict[bytes, dict[str, Any]]:
         query = connection.execute(_ENTRIES, {"pepper": self.keyring.current_id, "digests": digests})
         return {
             bytes(row.identifier_hash): {
@@ -169,7 +192,7 @@ class SuppressionList:
             for row in query
         }
 
-    def _write(self, connection: Connection, entries: dict[bytes, dict]) -> None:
+    def _write(self, connection: Connection, entries: dict[bytes, dict[str, Any]]) -> None:
         inserts, updates, deletes = [], [], []
         for digest, entry in entries.items():
             if not entry.get("touched"):
@@ -223,7 +246,7 @@ class SuppressionList:
                 )
 
     @staticmethod
-    def _entry(connection: Connection, digest: bytes, pepper_id: str):
+    def _entry(connection: Connection, digest: bytes, pepper_id: str) -> Row[Any] | None:
         query = select(suppression_entries).where(
             suppression_entries.c.identifier_hash == digest, suppression_entries.c.pepper_id == pepper_id
         )
@@ -262,7 +285,7 @@ class SuppressionList:
         for position, digest in self.keyring.digests_of_many(normalised):
             wanted.setdefault(digest, []).append(position)
         found: list[Suppression | None] = [None] * len(normalised)
-        shared: dict[tuple, Suppression] = {}
+        shared: dict[tuple[str, str, Any], Suppression] = {}
         with reading(self.engine) as connection:
             for digest, channels, reason_code, added_on in _entries_by_hash(connection, list(wanted)):
                 key = (channels, reason_code, added_on)
@@ -303,7 +326,9 @@ class SuppressionList:
                 connection.execute(insert_ignoring_duplicates(connection, suppression_entries).values(**entry))
         return len(entries)
 
-    def import_identifiers(self, kind: IdentifierKind, identifiers: Iterable[str], *, channels, reason_code: str):
+    def import_identifiers(
+        self, kind: IdentifierKind | str, identifiers: Iterable[str], *, channels: Channels, reason_code: str
+    ) -> int:
         """Hash and add clear identifiers in one transaction; one invalid identifier rejects them all."""
         normalised = [normalise(IdentifierKind(kind), value) for value in identifiers]
         parsed = parse_channels(channels)
@@ -312,7 +337,7 @@ class SuppressionList:
                 self.add_normalised(connection, IdentifierKind(kind), value, parsed, reason_code)
         return len(normalised)
 
-    def _parse_hashed(self, source: IO[str]) -> Iterator[dict]:
+    def _parse_hashed(self, source: IO[str]) -> Iterator[dict[str, Any]]:
         reader = csv.DictReader(source)
         if tuple(reader.fieldnames or ()) != EXPORT_FIELDS:
             raise InvalidInputError(f"a hashed list has the columns {', '.join(EXPORT_FIELDS)}")
@@ -337,20 +362,24 @@ class SuppressionList:
             }
 
 
-def _entries_by_hash(connection: Connection, digests: list[bytes]) -> Iterable[tuple]:
+def _entries_by_hash(connection: Connection, digests: list[bytes]) -> list[tuple[Any, ...]]:
     """The entries of these hashes, as plain driver rows: at a million identifiers, compiling thousands of bound
     parameters through the SQL layer costs more than the lookups themselves."""
     select_sql = "SELECT identifier_hash, channels, reason_code, added_on FROM suppression_entries "
+    driver: Any = connection.connection.driver_connection  # sqlite3's or psycopg's own connection
+    rows: list[tuple[Any, ...]]
     if connection.dialect.name == "sqlite":  # all rows in one call: fetching them one by one cost more
         where = f"WHERE identifier_hash IN ({','.join('?' * len(digests))})"
-        return connection.connection.driver_connection.execute(select_sql + where, digests).fetchall()
+        rows = driver.execute(select_sql + where, digests).fetchall()
+        return rows
     # PostgreSQL: one array parameter, sent and read in binary (as hex text, it took twice as long). For 5,000
     # probes the planner's default page costs favour scanning the whole list; measured at 1,000,000 entries, the
     # index answers in 25-32 ms and the scan in 160 ms. SET LOCAL ends with this read's transaction.
-    with connection.connection.driver_connection.cursor(binary=True) as cursor:
+    with driver.cursor(binary=True) as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(f"{select_sql}WHERE identifier_hash = ANY(%b)", (digests,))
-        return cursor.fetchall()
+        rows = cursor.fetchall()
+        return rows
 
 
 def _channels_text(channels: Iterable[str]) -> str:

@@ -27,7 +27,7 @@ def french_holidays(subdivision: str | None = None) -> holidays.HolidayBase:
     """L3133-1 holidays; with subdivision "57" (or "67"/"68") also Alsace-Moselle's Good Friday and 26 Dec."""
     if subdivision in ("67", "68"):
         subdivision = ALSACE_MOSELLE
-    if subdivision not in holidays.France.subdivisions:
+    if subdivision not in holidays.list_supported_countries()["FR"]:
         subdivision = None  # a département without holidays of its own keeps the national ones
     return holidays.country_holidays("FR", subdiv=subdivision)
 

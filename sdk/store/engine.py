@@ -3,10 +3,14 @@
 import contextlib
 import os
 import threading
+from collections.abc import Callable, Iterator
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, Table, create_engine, event, make_url
+from sqlalchemy.dialects.postgresql import Insert as PostgresqlInsert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine.interfaces import DBAPIConnection
 
 SQLITE_BUSY_MS = 30_000
 PRIVATE = 0o600  # owner only: the file holds addresses and numbers in clear
@@ -49,7 +53,7 @@ def keep_private(path: str) -> None:
             continue  # absent, or not ours
 
 
-def _sqlite_pragmas(connection, _record) -> None:
+def _sqlite_pragmas(connection: DBAPIConnection, _record: object) -> None:
     """WAL for concurrent readers; secure_delete so erased identifiers leave no bytes behind in free pages."""
     connection.isolation_level = None  # let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE itself
     cursor = connection.cursor()
@@ -60,7 +64,7 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection) -> None:
+def _sqlite_begin_immediate(connection: Connection) -> None:
     """Take the write lock at the start of a transaction, so two writers queue instead of failing mid-way; a
     connection from `reading` only reads, and in WAL mode readers need no lock at all."""
     reads_only = connection.get_execution_options().get(READS_ONLY, False)
@@ -71,7 +75,7 @@ READS_ONLY = "consentry_reads_only"
 
 
 @contextlib.contextmanager
-def reading(engine: Engine):
+def reading(engine: Engine) -> Iterator[Connection]:
     """A connection that only reads: on SQLite it never waits for a writer (nor makes one wait). Writing through it
     may fail with "database is locked"; use `engine.begin()` for anything that writes."""
     with engine.connect() as connection:
@@ -79,7 +83,9 @@ def reading(engine: Engine):
         yield connection
 
 
-def insert_ignoring_duplicates(engine_or_connection, table):
+def insert_ignoring_duplicates(
+    engine_or_connection: Engine | Connection, table: Table
+) -> SqliteInsert | PostgresqlInsert:
     """INSERT ... ON CONFLICT DO NOTHING in the backend's dialect: the base of idempotent writes."""
     dialect = engine_or_connection.dialect.name
     insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
@@ -90,7 +96,7 @@ _thread_locks: dict[str, threading.Lock] = {}
 
 
 @contextlib.contextmanager
-def write_lock(engine: Engine):
+def write_lock(engine: Engine) -> Iterator[None]:
     """Queue the writers of one SQLite file, across threads and processes, in the kernel.
 
     SQLite's own busy handler waits by sleeping 1, 2, 5 ... 100 ms between tries, so two busy writers lose most of
@@ -100,18 +106,25 @@ def write_lock(engine: Engine):
     if not database or database == ":memory:":
         yield
         return
-    try:
-        import fcntl  # POSIX only: imported here, so that the rest of Consentry runs on Windows too
-    except ImportError:  # no lock across processes there: SQLite's busy handler still queues the writers
-        fcntl = None
+    lock_file = _file_lock()
     path = os.path.abspath(database) + ".writelock"
     with _thread_locks.setdefault(path, threading.Lock()):
-        if fcntl is None:
+        if lock_file is None:
             yield
             return
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            lock_file(descriptor)
             yield
         finally:
             os.close(descriptor)  # closing releases the lock
+
+
+def _file_lock() -> Callable[[int], None] | None:
+    """An exclusive lock on an open file, held until it is closed; None where there is no fcntl (Windows): there is
+    no lock across processes there, and SQLite's busy handler still queues the writers."""
+    try:
+        import fcntl  # POSIX only: imported here, so that the rest of Consentry runs on Windows too
+    except ImportError:
+        return None
+    return lambda descriptor: fcntl.flock(descriptor, fcntl.LOCK_EX)

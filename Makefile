@@ -23,6 +23,11 @@ demo: $(BIN)/consentry
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	# mypy checks consentry.sdk under its installed name from .venv/mypy-root, where consentry/sdk links to sdk/
+	# (mypy does not follow setuptools' editable finder); strict, as pyproject.toml's [tool.mypy] says.
+	mkdir -p $(VENV)/mypy-root/consentry
+	ln -sfn $(CURDIR)/sdk $(VENV)/mypy-root/consentry/sdk
+	cd $(VENV)/mypy-root && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p consentry.sdk
 	$(BIN)/pytest -q
 
 lint: $(VENV)/.dev

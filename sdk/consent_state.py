@@ -12,6 +12,20 @@ from enum import StrEnum
 from .errors import InvalidInputError
 from .vocabulary import Channel
 
+__all__ = [
+    "ALL_CHANNELS",
+    "DEFAULT_PURPOSE",
+    "EXPLICIT_METHODS",
+    "LEDGER_CHANNELS",
+    "OTHER_METHODS",
+    "UNKNOWN_STATE",
+    "ConsentEvent",
+    "ConsentState",
+    "ConsentStatus",
+    "EventKind",
+    "derive_state",
+]
+
 ALL_CHANNELS = "all"
 LEDGER_CHANNELS = frozenset({channel.value for channel in Channel if channel is not Channel.ANY} | {ALL_CHANNELS})
 DEFAULT_PURPOSE = "prospecting"

@@ -6,6 +6,18 @@ codes, never values.
 
 from typing import Any
 
+__all__ = [
+    "ConfigurationError",
+    "ConnectorError",
+    "ConsentryError",
+    "InvalidInputError",
+    "PolicyError",
+    "QuotaExhaustedError",
+    "RateLimitedError",
+    "WebhookPayloadError",
+    "WebhookVerificationError",
+]
+
 
 class ConsentryError(Exception):
     """Root of every error Consentry raises on purpose."""

@@ -26,6 +26,22 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from .errors import ConnectorError, ConsentryError, RateLimitedError
 
+__all__ = [
+    "DEFAULT_DEADLINE",
+    "DEFAULT_TIMEOUT",
+    "OK",
+    "CallCounter",
+    "ConcurrencyLimiter",
+    "Credentials",
+    "RateLimiter",
+    "ResponsePolicy",
+    "Timeout",
+    "Transport",
+    "Verdict",
+    "retry_after",
+    "vendor_failures",
+]
+
 Timeout = float | tuple[float | None, float | None] | None  # requests' timeout: both, or (connect, read)
 DEFAULT_TIMEOUT: Timeout = (5.0, 60.0)  # connect, read
 _R = TypeVar("_R")

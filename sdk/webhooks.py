@@ -13,6 +13,13 @@ from dataclasses import dataclass, field
 
 from .errors import WebhookVerificationError
 
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "WebhookRequest",
+    "WebhookVerifier",
+    "parse_number",
+]
+
 DEFAULT_TOLERANCE = 300.0  # seconds, both ways: HubSpot's five minutes
 
 

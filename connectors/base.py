@@ -19,7 +19,7 @@ import marshmallow
 
 from consentry.sdk.consent_state import LEDGER_CHANNELS, EventKind
 from consentry.sdk.errors import ConfigurationError, WebhookPayloadError
-from consentry.sdk.http import vendor_failures
+from consentry.sdk.http import Transport, vendor_failures
 from consentry.sdk.rules import JURISDICTIONS
 from consentry.sdk.vocabulary import Audience
 from consentry.sdk.webhooks import WebhookRequest, WebhookVerifier
@@ -156,6 +156,8 @@ class Connector:
     # The package of this connector's emulator on 127.0.0.1 (`consentry.connectors.<vendor>.sandbox`), or None:
     # only a name, so that production code never imports it. The registry, the stack and the demo find it here.
     sandbox: ClassVar[str | None] = None
+    # Built by each connector's __init__ (the vendor's base URL, credentials, limits): the sync reads its call counts.
+    transport: Transport
 
     def __init_subclass__(cls, **kwargs):
         """The hooks that call the vendor fail with a ConnectorError only, however a connector reads the answers:

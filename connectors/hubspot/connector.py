@@ -246,7 +246,7 @@ class HubSpotConnector(Connector):
         """Consentry's verdicts in a custom property (created once), 100 contacts per upsert by email."""
         self._ensure_status_property()
         report = WriteReport()
-        resubscribe = []
+        resubscribe: list[ConsentTag] = []
         for chunk in batched((tag for tag in tags if tag.email), BATCH_SIZE):
             inputs = [
                 {
@@ -271,7 +271,7 @@ class HubSpotConnector(Connector):
                 "channel": "EMAIL",
                 "statusState": "SUBSCRIBED",
                 "subscriptionId": subscription,
-                "legalBasis": LEGAL_BASIS.get(tag.legal_basis, "CONSENT_WITH_NOTICE"),
+                "legalBasis": LEGAL_BASIS.get(tag.legal_basis or "", "CONSENT_WITH_NOTICE"),
                 "legalBasisExplanation": "Consentry: newer explicit consent on file",
             }
             for tag in tags
@@ -382,12 +382,18 @@ class HubSpotConnector(Connector):
             )
         return parsed
 
-    def find_identities(self, events: Sequence[InboundEvent]) -> list[InboundEvent]:
+    def find_identities(self, events: Sequence[InboundEvent]) -> Sequence[InboundEvent]:
         """Deliveries carry contact ids only: one batch read finds the addresses (deleted contacts keep none).
 
         These contacts were never synced, so without an answer their events could not be recorded: a failed
         look-up raises, the delivery gets a 503 and HubSpot sends it again."""
-        ids = sorted({event.record_id for event in events if event.vendor_type == "contact.propertyChange"})
+        ids = sorted(
+            {
+                event.record_id
+                for event in events
+                if event.vendor_type == "contact.propertyChange" and event.record_id is not None
+            }
+        )
         if not ids:
             return events
         answer = self.transport.request(
@@ -400,7 +406,9 @@ class HubSpotConnector(Connector):
         )
         results = answer.json()["results"]  # read strictly: an empty reading would skip the events with a 200
         found = {str(item["id"]): (item.get("properties") or {}).get("email") for item in results}
-        emails = {record_id: email for record_id, email in found.items() if isinstance(email, str)}
+        emails: dict[str | None, str] = {
+            record_id: email for record_id, email in found.items() if isinstance(email, str)
+        }
         return [InboundEvent(**{**event.__dict__, "email": emails.get(event.record_id)}) for event in events]
 
 

@@ -15,9 +15,10 @@ SIGNATURE_HEADER = "X-Mailchimp-Signature"
 
 class MailchimpWebhookVerifier(WebhookVerifier):
     def __init__(self, *, signing_secret: str | None = None, url_token: str | None = None, **options):
-        if not signing_secret and not url_token:
+        secret = signing_secret or url_token
+        if not secret:
             raise WebhookVerificationError("mailchimp: set a webhook signing secret or a URL token")
-        super().__init__([signing_secret or url_token], **options)
+        super().__init__([secret], **options)
         self.signed = bool(signing_secret)
 
     def verify(self, request: WebhookRequest) -> None:

@@ -177,7 +177,7 @@ class SalesforceOutboundVerifier(WebhookVerifier):
     def __init__(self, organization_id: str | None, token: str | None, **options):
         if not token:
             raise WebhookVerificationError("salesforce: set a webhook URL token")
-        super().__init__([organization_id], **options)
+        super().__init__([organization_id or ""], **options)  # the base drops an empty secret and refuses none
         self.token = token
 
     def verify(self, request: WebhookRequest) -> None:
@@ -329,11 +329,12 @@ class SalesforceConnector(Connector):
         tags = [tag for tag in tags if tag.record_id]
         updates = [
             {
-                "attributes": {"type": self._object_of(tag.record_id, tag.known)},
-                "id": tag.record_id,
+                "attributes": {"type": self._object_of(record_id, tag.known)},
+                "id": record_id,
                 self.config["status_field"]: ";".join(f"{c}={v}" for c, v in sorted(tag.status.items())),
             }
             for tag in tags
+            if (record_id := tag.record_id)  # always true here: names the narrowed id
         ]
         report = self._update(updates)
         proven = [tag for tag in tags if _proves_consent(tag)]
@@ -352,8 +353,9 @@ class SalesforceConnector(Connector):
         kinds_by_record: dict[str, dict[str, frozenset[str]]] = {}
         for tag in tags:
             kinds = opt_in_types(tag.status, _proven_channels(tag.known.get("resubscribe")))
-            if kinds:
-                kinds_by_record.setdefault(self._object_of(tag.record_id, tag.known), {})[tag.record_id[:15]] = kinds
+            record_id = tag.record_id  # never None: apply_consent passes tags with a record id only
+            if kinds and record_id:
+                kinds_by_record.setdefault(self._object_of(record_id, tag.known), {})[record_id[:15]] = kinds
         wanted: dict[str, set[str]] = {}
         for object_type, records in kinds_by_record.items():
             for chunk in batched(sorted(records), IN_LIMIT):
@@ -426,7 +428,7 @@ class SalesforceConnector(Connector):
         if not individuals:
             return
         try:
-            linked = set()
+            linked: set[str] = set()
             for object_type in self.config["objects"]:
                 for chunk in batched(sorted(individuals), IN_LIMIT):
                     ids = ", ".join(quote(i) for i in chunk)

@@ -116,7 +116,7 @@ class SalesforceConsentWriter:
                 continue
             names = [individual_name(m.last_name) for m in orphans]
             name = next((n for n in names if n != PLACEHOLDER_NAME), PLACEHOLDER_NAME)
-            record = {"attributes": {"type": "Individual"}, "LastName": name}
+            record: dict[str, object] = {"attributes": {"type": "Individual"}, "LastName": name}
             if any("all" in m.channels for m in members):
                 record["HasOptedOutSolicit"] = True
             pending.append((orphans, record))
@@ -148,7 +148,7 @@ class SalesforceConsentWriter:
     def _consent_rows(self, parties: list[str], kinds: set[str]) -> list[dict]:
         if not parties or not kinds:
             return []
-        rows = []
+        rows: list[dict] = []
         types = ", ".join(quote(kind) for kind in sorted(kinds))
         for chunk in batched(sorted(parties), IN_LIMIT):
             ids = ", ".join(quote(party) for party in chunk)
@@ -161,7 +161,7 @@ class SalesforceConsentWriter:
         return rows
 
     def _individuals(self, ids: set[str], flag: str) -> list[dict]:
-        rows = []
+        rows: list[dict] = []
         for chunk in batched(sorted(ids), IN_LIMIT):
             listed = ", ".join(quote(i) for i in chunk)
             rows.extend(self.query(f"SELECT Id, {flag} FROM Individual WHERE Id IN ({listed})"))

@@ -2,6 +2,7 @@
 AND] [ORDER BY field [ASC|DESC]] [LIMIT n], with =, !=, <, <=, >, >= and IN, string, boolean, number and datetime
 literals."""
 
+import builtins
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +24,8 @@ class MalformedQuery(ValueError):
 class Query:
     fields: list[str]
     object: str
-    conditions: list[tuple[str, str, object]]
+    # `object` is a field here, so the builtin is spelled out
+    conditions: list[tuple[str, str, builtins.object]]
     order: str | None
     descending: bool
     limit: int | None

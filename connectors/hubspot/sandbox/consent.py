@@ -8,6 +8,8 @@ as they were. `hs_email_optout` stays empty until the address first opts out of 
 `state.lock`.
 """
 
+from typing import Literal, overload
+
 from .portal import HubSpotPortal, Source, iso
 
 SUBSCRIBED, UNSUBSCRIBED, NOT_SPECIFIED = "SUBSCRIBED", "UNSUBSCRIBED", "NOT_SPECIFIED"
@@ -34,6 +36,12 @@ class SubscriptionBook:
 
     def definition(self, subscription_id) -> dict | None:
         return next((d for d in self.definitions if d["id"] == str(subscription_id).strip()), None)
+
+    @overload
+    def _record(self, email: str, *, create: Literal[True]) -> dict: ...
+
+    @overload
+    def _record(self, email: str, *, create: bool = False) -> dict | None: ...
 
     def _record(self, email: str, *, create: bool = False) -> dict | None:
         key = str(email).strip().lower()
@@ -154,7 +162,7 @@ class SubscriptionBook:
     def wide_status(self, email: str) -> dict | None:
         """v4 `PublicWideStatus`, or None when the address has not opted out of all email."""
         record = self._record(email)
-        if not self.opted_out(email):
+        if record is None or not self.opted_out(email):  # no record: never opted out
             return None
         return {
             "subscriberIdString": email,

@@ -70,7 +70,12 @@ def _no_duplicates(inputs: list) -> None:
 
 
 def _batch(results: list, errors: list, stamp: int, *, ok: int = 200):
-    body = {"status": "COMPLETE", "results": results, "startedAt": iso(stamp), "completedAt": iso(stamp)}
+    body: dict[str, Any] = {
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": iso(stamp),
+        "completedAt": iso(stamp),
+    }
     if errors:
         body.update(numErrors=len(errors), errors=errors)
     return jsonify(body), 207 if errors else ok

@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 class HubSpotError(Exception):
     """A refusal rendered in HubSpot's error shape; `extra` adds fields such as `context` or `subCategory`."""
 
-    def __init__(self, status: int, category: str, message: str, **extra):
+    def __init__(self, status: int, category: str | None, message: str, **extra):
         super().__init__(message)
         self.status = status
         self.category = category

@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from time import time
+from typing import Any
 
 from consentry.connectors.sandbox_kit import StateFile
 
@@ -251,7 +252,7 @@ class HubSpotPortal:
         stamp = self.now()
         contact_id = str(self.data["next_id"])
         self.data["next_id"] += 1
-        contact = {
+        contact: dict[str, Any] = {
             "id": contact_id,
             "properties": {},
             "history": {},

@@ -170,7 +170,12 @@ def batch_update(app_id: int):
             record["active"], record["updatedAt"] = entry["active"], stamp
             results.append(_subscription_view(record))
         sandbox.state.save()
-    body = {"status": "COMPLETE", "results": results, "startedAt": iso(stamp), "completedAt": iso(stamp)}
+    body: dict[str, Any] = {
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": iso(stamp),
+        "completedAt": iso(stamp),
+    }
     if errors:
         body.update(errors=errors, numErrors=len(errors))
     return jsonify(body), 207 if errors else 200

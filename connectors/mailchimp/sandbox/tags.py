@@ -27,7 +27,7 @@ SEGMENT_TYPES = ("saved", "static", "fuzzy")
 def ensure_segments(item: dict) -> dict:
     """The audience's tag registry, built from its members' tags for a state saved before the registry existed."""
     if "segments" not in item:
-        registry = {}
+        registry: dict[str, dict] = {}
         for member in item["members"].values():
             for tag in member.get("tags", []):
                 registry.setdefault(
@@ -173,7 +173,9 @@ def install_tag_routes(app: Flask, sandbox) -> None:
                         }
                     ],
                 )
-        added, removed, errors = [], [], []
+        added: list[dict] = []
+        removed: list[dict] = []
+        errors = []
         for emails, change, done in ((adding, _add, added), (removing, _remove, removed)):
             absent = []
             for email in emails:

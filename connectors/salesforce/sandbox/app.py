@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 
 from flask import Flask, Response, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 
 from consentry.connectors.sandbox_kit import CallCounter, Faults, StateFile, install_faults, is_loopback_url
 
@@ -204,6 +205,7 @@ def create_app(
         status_field=status_field,
     )
     app = Flask(__name__)
+    assert isinstance(app.json, DefaultJSONProvider)  # Flask's own, unless configured otherwise
     app.json.sort_keys = False  # Salesforce's key order: attributes first, totalSize before records
     app.url_map.strict_slashes = False  # simple-salesforce adds a trailing slash to some URLs
     app.extensions["salesforce_sandbox"] = sandbox

@@ -59,8 +59,15 @@ class Job:
     error: str | None = None
     processing_ms: int = 0
 
+    @property
+    def key_field(self) -> str:
+        """An upsert job's external id field: a job is refused at creation without one."""
+        if self.external_id is None:
+            raise KeyError("not an upsert job")
+        return self.external_id
+
     def info(self, *, detailed: bool = True) -> dict:
-        body = {
+        body: dict[str, object] = {
             "id": self.id,
             "operation": self.operation,
             "object": self.object,
@@ -256,7 +263,7 @@ class BulkJobs:
             fields.append(fld)
         lookup = None
         if job.operation == "upsert":
-            ext = sobject.fields[job.external_id]
+            ext = sobject.fields[job.key_field]
             lookup = None if ext.type == "id" else self.org.index(sobject, ext)
         for row in rows:
             if job.state == "Aborted":
@@ -294,7 +301,7 @@ class BulkJobs:
         if job.operation == "update":
             return self._update(sobject, self._existing(sobject, given_id, "update"), values)
         if job.operation == "upsert":
-            ext = sobject.fields[job.external_id]
+            ext = sobject.fields[job.key_field]
             if ext.type == "id":
                 if given_id:
                     return self._update(sobject, self._existing(sobject, given_id, "upsert"), values)

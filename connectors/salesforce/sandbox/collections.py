@@ -118,8 +118,9 @@ def update():
         rest, given = _without_id(entry)
         values = org.parse_json(sobject, rest)
         record, problems = _target(sobject, given)
-        if record is not None:
-            problems = org.check_update(record, values)
+        if record is None:  # never applied: a missing target always comes with its problems
+            return dict, problems
+        problems = org.check_update(record, values)
 
         def apply() -> dict:
             org.update(record, values)
@@ -168,6 +169,8 @@ def delete():
         if owner is None:
             return dict, [RecordProblem("MALFORMED_ID", f"malformed id {given}")]
         record, problems = _target(owner, normal)
+        if record is None:  # never applied: a missing target always comes with its problems
+            return dict, problems
 
         def apply() -> dict:
             org.delete(record)

@@ -8,9 +8,10 @@ read-only field, a too-long value) fails on its own, which is what `RecordProble
 
 import json
 from dataclasses import dataclass, field
+from typing import Literal, overload
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 NOT_FOUND_MESSAGE = "The requested resource does not exist"
 
@@ -67,6 +68,14 @@ def not_found() -> SalesforceError:
     return SalesforceError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
 
 
+@overload
+def json_body(*, array: Literal[False] = False) -> dict: ...
+
+
+@overload
+def json_body(*, array: Literal[True]) -> list: ...
+
+
 def json_body(*, array: bool = False) -> dict | list:
     """The request's JSON document; Salesforce answers JSON_PARSER_ERROR to anything it cannot read."""
     raw = request.get_data(cache=True)
@@ -102,7 +111,8 @@ def install_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:
         if error.code == 405:
-            allowed = ",".join(sorted(m for m in (error.valid_methods or []) if m not in ("HEAD", "OPTIONS")))
+            valid = error.valid_methods if isinstance(error, MethodNotAllowed) else None
+            allowed = ",".join(sorted(m for m in (valid or []) if m not in ("HEAD", "OPTIONS")))
             message = f"HTTP Method '{request.method}' not allowed. Allowed are {allowed}"
             return error_response(405, "METHOD_NOT_ALLOWED", message)
         if error.code == 404:

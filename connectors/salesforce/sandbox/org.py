@@ -93,7 +93,7 @@ class SalesforceOrg:
 
     def view(self, record: dict, version: str, fields: list[str] | None = None) -> dict:
         sobject = self.schema[record["_type"]]
-        shown = {
+        shown: dict[str, object] = {
             "attributes": {
                 "type": sobject.name,
                 "url": f"/services/data/{version}/sobjects/{sobject.name}/{record['Id']}",

@@ -12,6 +12,7 @@ comes from community code only.
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import TypedDict
 
 from . import record_ids
 from .errors import RecordProblem, SalesforceError
@@ -133,8 +134,18 @@ def _system(prefix_type: str) -> list[Field]:
     ]
 
 
+class _Access(TypedDict):
+    createable: bool
+    updateable: bool
+
+
+class _Picklist(TypedDict):
+    picklist: tuple[str, ...]
+    restricted: bool
+
+
 def _audit() -> list[Field]:
-    ro = {"createable": False, "updateable": False}
+    ro: _Access = {"createable": False, "updateable": False}
     return [
         Field("CreatedDate", "datetime", "Created Date", **ro),
         Field("CreatedById", "reference", "Created By ID", 18, reference_to=("User",), **ro),
@@ -234,7 +245,7 @@ def build(external_id_field: str = "Consentry_Key__c", status_field: str = "Cons
             *_audit(),
         ],
     )
-    points = {"picklist": CONTACT_POINT_TYPES, "restricted": True}
+    points: _Picklist = {"picklist": CONTACT_POINT_TYPES, "restricted": True}
     consent = make(
         "ContactPointTypeConsent",
         "Contact Point Type Consent",

@@ -331,7 +331,7 @@ class Query:
         found = [row for row in rows if self.matches(row)]
         for fld, descending, nulls_last in reversed(self.order):
             rank = 2 if nulls_last != descending else 0
-            found.sort(key=lambda row, f=fld, r=rank: _sort_key(f, row.get(f.name), r), reverse=descending)
+            found.sort(key=lambda row: _sort_key(fld, row.get(fld.name), rank), reverse=descending)  # sorts now
         start = self.offset or 0
         end = None if self.limit is None else start + self.limit
         return found[start:end]

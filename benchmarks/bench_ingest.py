@@ -1,10 +1,19 @@
 """Webhook ingestion through gunicorn, and propagation latency, on this machine's loopback.
 
-    python benchmarks/bench_ingest.py [--duration 15] [--connections 16]
+    python benchmarks/bench_ingest.py --json      # the ingestion comparison only, about 2 minutes
+    python benchmarks/bench_ingest.py [--duration 10] [--rounds 3] [--connections 16] [--only ingestion|latency]
 
-Needs `wrk` (Debian package). In one run: a bare Flask endpoint that does nothing (the ceiling), Mailchimp-style
-single-event deliveries (each a new opt-out: ledger event, suppression entry and propagation jobs committed before
-the 200), and HubSpot-style batches of 100 signed events. Then the propagation latency from receipt to applied in
+Needs `wrk` (Debian package). The ingestion comparison starts, under the same gunicorn settings (the Stack's:
+2 workers x 16 threads), a bare Flask endpoint that does nothing (the ceiling), the durable floor (durable_floor.py:
+the thinnest inbox that commits each Mailchimp delivery's event and jobs, with an fsync, before its 200) and the
+real Consentry server (ledger event, suppression entry and propagation jobs committed before the 200, through the
+inbox writer process), plus, in a full run or with --in-process, the real server with a commit group in each
+gunicorn process instead of the writer process. Then it sends each the same Mailchimp single-event deliveries in
+alternating rounds, so that the machine's swings touch them alike. `--json` prints the medians over the rounds,
+{"floor_rps", "route_rps", "route_p99_ms", "bare_rps"}, as one line on stdout (the rounds go to stderr); the
+target of issue 20 is route_rps >= 0.8 x floor_rps with route_p99_ms < 50.
+
+A full run adds HubSpot-style batches of 100 signed events, then the propagation latency from receipt to applied in
 every other sandbox at 50 opt-outs per second, with the embedded defaults (SQLite, SQLite queue, one worker).
 """
 
@@ -13,21 +22,25 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 
+import durable_floor  # beside this script, which puts its folder on sys.path
 import requests
 from sqlalchemy import create_engine, text
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
-
 from consentry.connectors.hubspot.sandbox import DEFAULT_CLIENT_SECRET as HUBSPOT_SECRET
 from consentry.connectors.hubspot.webhooks import signature_v3
+from consentry.connectors.mailchimp.sandbox import DEFAULT_LIST_ID as MAILCHIMP_LIST_ID
 from consentry.webhook_server.stack import Stack, free_port
+
+HERE = Path(__file__).resolve().parent
 
 BARE_APP = "from flask import Flask\napp = Flask(__name__)\n@app.post('/hook')\ndef hook():\n    return ''\n"
 MAILCHIMP_LUA = """
@@ -94,14 +107,6 @@ def _server_cpu(server: list[int] | None) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
     return total / os.sysconf("SC_CLK_TCK")
-
-
-def mailchimp_load(stack: Stack, script: Path, arguments) -> dict:
-    """Single-event deliveries, ingestion alone: the worker is stopped, so jobs are committed, not yet applied."""
-    stack.kill_worker()
-    token = stack.env["CONSENTRY_MAILCHIMP_WEBHOOK_URL_TOKEN"]
-    url = f"{stack.server_url}/webhooks/mailchimp?token={token}"
-    return wrk(url, script, arguments.duration, arguments.connections, server_pids(stack))
 
 
 def server_pids(stack: Stack) -> list[int]:
@@ -179,10 +184,27 @@ def hubspot_requests(path: Path, url: str, count: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--duration", type=int, default=15)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="seconds of each wrk run (default 10)")
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the ingestion comparison (default 3)")
     parser.add_argument("--only", choices=["ingestion", "latency"], help="run one of the two parts")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="with --json, also measure the route with a commit group in each gunicorn process (no writer process)",
+    )
+    parser.add_argument(
+        "--floor",
+        choices=["group", "each"],
+        default="group",
+        help="the floor's commits: one per group of deliveries that arrive together (default), or one per delivery",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="the ingestion comparison only; its medians as one JSON line on stdout, the rest on stderr",
+    )
     arguments = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -193,58 +215,142 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def say(arguments, line: str) -> None:
+    print(line, file=sys.stderr if arguments.json else sys.stdout, flush=True)
+
+
 def measure(arguments, work: Path) -> None:
     server = f"gunicorn {Stack.gunicorn_workers} workers x {Stack.gunicorn_threads} threads"
-    print(f"machine: {os.cpu_count()} CPUs; {server}; SQLite in {work}")
+    say(arguments, f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; {server}; SQLite in {work}")
     if arguments.only == "latency":
         latency(work / "latency", arguments.duration)
         return
-    (work / "bare.py").write_text(BARE_APP)
-    port = free_port()
-    bare = gunicorn("bare:app", port, dict(os.environ), work)
-    wait_up(f"http://127.0.0.1:{port}/hook")
-    (work / "mailchimp.lua").write_text(MAILCHIMP_LUA)
-    results = {
-        "bare Flask endpoint": wrk(
-            f"http://127.0.0.1:{port}/hook",
-            work / "mailchimp.lua",
-            arguments.duration,
-            arguments.connections,
-            [bare.pid],
-        )
-    }
-    bare.terminate()
-    bare.wait()
-    before = work / "in-process"  # the design before the writer process, for comparison in the same run
-    before.mkdir()
-    with Stack(home=before, database_url=f"sqlite:///{before / 'consentry.db'}", writer_process=False) as old:
-        results["Mailchimp, writer in each web process"] = mailchimp_load(old, work / "mailchimp.lua", arguments)
-    with Stack(home=work, database_url=f"sqlite:///{work / 'consentry.db'}") as stack:
-        results["Mailchimp single events"] = mailchimp_load(stack, work / "mailchimp.lua", arguments)
-        hubspot_url = f"{stack.server_url}/webhooks/hubspot"
-        batches = 2000
-        seed_hubspot_contacts(stack.database_url, batches * 100)
-        hubspot_requests(work / "hubspot.txt", hubspot_url, batches)
-        (work / "hubspot.lua").write_text(FILE_LUA.replace("REQUESTS", str(work / "hubspot.txt")))
-        results["HubSpot batches of 100"] = wrk(
-            hubspot_url, work / "hubspot.lua", arguments.duration, arguments.connections, server_pids(stack)
-        )
-        engine = create_engine(stack.database_url)
-        with engine.connect() as connection:
-            recorded = connection.execute(
-                text("SELECT count(*) FROM consent_events WHERE source_system = 'hubspot'")
-            ).scalar()
-        engine.dispose()
-        print(f"HubSpot events recorded: {recorded} ({recorded / arguments.duration:.0f} per second)")
-    ceiling = results["bare Flask endpoint"]["rps"]
-    for name, figures in results.items():
-        print(
-            f"{name:<38}{figures['rps']:>9.0f} req/s ({figures['rps'] / ceiling:4.0%} of bare)  "
-            f"p50 {figures['p50_ms']:6.1f} ms  p99 {figures['p99_ms']:6.1f} ms  non-2xx {figures['errors']}  "
-            f"server CPU {figures['cpu_us']:,.0f} us/request"
-        )
+    with ExitStack() as running:
+        stack, medians = compare(arguments, work, running)
+        if arguments.json:
+            print(json.dumps(medians))
+            return
+        hubspot(arguments, work, stack)
     if arguments.only != "ingestion":
         latency(work / "latency", arguments.duration)
+
+
+def compare(arguments, work: Path, running: ExitStack) -> tuple[Stack, dict]:
+    """The bare endpoint, the durable floor and the real route (and, unless --json alone, the route with a commit
+    group in each web process), all started first, then measured in alternating rounds: the machine's swings
+    touch each of them alike. Returns the running Stack and the medians over the rounds."""
+    (work / "mailchimp.lua").write_text(MAILCHIMP_LUA)
+    (work / "bare.py").write_text(BARE_APP)
+    bare_port = free_port()
+    bare = running.enter_context(_stopping(gunicorn("bare:app", bare_port, dict(os.environ), work)))
+    route_home = work / "route"
+    route_home.mkdir()
+    stack = running.enter_context(Stack(home=route_home, database_url=f"sqlite:///{route_home / 'consentry.db'}"))
+    stack.kill_worker()  # ingestion alone: jobs are committed, not applied
+    token = stack.env["CONSENTRY_MAILCHIMP_WEBHOOK_URL_TOKEN"]
+    floor_env = dict(os.environ)
+    floor_env.update(
+        FLOOR_DATABASE=str(work / "floor.db"),
+        FLOOR_TOKEN=token,
+        FLOOR_LIST_ID=MAILCHIMP_LIST_ID,
+        FLOOR_TARGETS=",".join(name for name in stack.sandboxes if name != "mailchimp"),
+        FLOOR_COMMIT=arguments.floor,
+    )
+    durable_floor.create_schema(floor_env["FLOOR_DATABASE"])
+    floor_port = free_port()
+    floor = running.enter_context(_stopping(gunicorn("durable_floor:app", floor_port, floor_env, HERE)))
+    targets = {
+        "bare": (f"http://127.0.0.1:{bare_port}/hook", [bare.pid]),
+        "floor": (f"http://127.0.0.1:{floor_port}/webhooks/mailchimp?token={token}", [floor.pid]),
+        "route": (f"{stack.server_url}/webhooks/mailchimp?token={token}", server_pids(stack)),
+    }
+    if arguments.in_process or not arguments.json:
+        home = work / "in-process"
+        home.mkdir()
+        old = running.enter_context(
+            Stack(home=home, database_url=f"sqlite:///{home / 'consentry.db'}", writer_process=False)
+        )
+        old.kill_worker()
+        old_token = old.env["CONSENTRY_MAILCHIMP_WEBHOOK_URL_TOKEN"]
+        targets["in-process"] = (f"{old.server_url}/webhooks/mailchimp?token={old_token}", server_pids(old))
+    for url, _ in targets.values():
+        wait_up(url)
+        wrk(url, work / "mailchimp.lua", 1, arguments.connections)  # warm-up, not counted
+    names = {
+        "bare": "bare Flask endpoint",
+        "floor": "durable floor (event + jobs, fsync)",
+        "route": "Mailchimp route, inbox writer process",
+        "in-process": "Mailchimp route, commit group per process",
+    }
+    rounds: dict[str, list[dict]] = {name: [] for name in targets}
+    for number in range(1, arguments.rounds + 1):
+        for name, (url, pids) in targets.items():
+            figures = wrk(url, work / "mailchimp.lua", arguments.duration, arguments.connections, pids)
+            rounds[name].append(figures)
+            share = figures["rps"] / rounds["bare"][-1]["rps"]
+            versus = (
+                f"  {figures['rps'] / rounds['floor'][-1]['rps']:.2f}x floor" if name not in ("bare", "floor") else ""
+            )
+            say(
+                arguments,
+                f"round {number}  {names[name]:<42}{figures['rps']:>8.0f} req/s ({share:4.0%} of bare){versus}  "
+                f"p50 {figures['p50_ms']:6.1f} ms  p99 {figures['p99_ms']:6.1f} ms  non-2xx {figures['errors']}  "
+                f"server CPU {figures['cpu_us']:,.0f} us/request",
+            )
+    medians = {
+        "floor_rps": round(statistics.median(r["rps"] for r in rounds["floor"]), 1),
+        "route_rps": round(statistics.median(r["rps"] for r in rounds["route"]), 1),
+        "route_p99_ms": round(statistics.median(r["p99_ms"] for r in rounds["route"]), 2),
+        "bare_rps": round(statistics.median(r["rps"] for r in rounds["bare"]), 1),
+    }
+    ratio = medians["route_rps"] / medians["floor_rps"]
+    met = ratio >= 0.8 and medians["route_p99_ms"] < 50
+    say(
+        arguments,
+        f"medians of {arguments.rounds} rounds: route {ratio:.2f}x the floor, p99 {medians['route_p99_ms']} ms; "
+        f"target (>= 0.8x the floor, p99 < 50 ms) {'met' if met else 'not met'}; load now {os.getloadavg()[0]:.2f}",
+    )
+    if "in-process" in rounds:
+        old_rps = statistics.median(r["rps"] for r in rounds["in-process"])
+        say(
+            arguments, f"commit group per process: {old_rps:.0f} req/s, {old_rps / medians['floor_rps']:.2f}x the floor"
+        )
+    return stack, medians
+
+
+@contextmanager
+def _stopping(process: subprocess.Popen):
+    """A gunicorn started here: its master stopped (it stops its workers) and waited for at the end."""
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def hubspot(arguments, work: Path, stack: Stack) -> None:
+    """HubSpot batches of 100 signed events, on the route's Stack."""
+    hubspot_url = f"{stack.server_url}/webhooks/hubspot"
+    batches = 2000
+    seed_hubspot_contacts(stack.database_url, batches * 100)
+    hubspot_requests(work / "hubspot.txt", hubspot_url, batches)
+    (work / "hubspot.lua").write_text(FILE_LUA.replace("REQUESTS", str(work / "hubspot.txt")))
+    figures = wrk(hubspot_url, work / "hubspot.lua", arguments.duration, arguments.connections, server_pids(stack))
+    engine = create_engine(stack.database_url)
+    with engine.connect() as connection:
+        recorded = connection.execute(
+            text("SELECT count(*) FROM consent_events WHERE source_system = 'hubspot'")
+        ).scalar()
+    engine.dispose()
+    print(
+        f"HubSpot batches of 100: {figures['rps']:.0f} req/s ({recorded / arguments.duration:.0f} events recorded "
+        f"per second)  p50 {figures['p50_ms']:.1f} ms  p99 {figures['p99_ms']:.1f} ms  non-2xx {figures['errors']}  "
+        f"server CPU {figures['cpu_us']:,.0f} us/request"
+    )
 
 
 def latency(home: Path, seconds: int, rate: int = 50) -> None:

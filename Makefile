@@ -23,11 +23,15 @@ demo: $(BIN)/consentry
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	# mypy checks consentry.sdk under its installed name from .venv/mypy-root, where consentry/sdk links to sdk/
-	# (mypy does not follow setuptools' editable finder); strict, as pyproject.toml's [tool.mypy] says.
+	# mypy checks the packages under their installed names from .venv/mypy-root, where consentry/<package> links to
+	# the top-level folder (mypy does not follow setuptools' editable finder); sdk strict, connectors and
+	# webhook_server at mypy's default level, as pyproject.toml's [tool.mypy] says.
 	mkdir -p $(VENV)/mypy-root/consentry
 	ln -sfn $(CURDIR)/sdk $(VENV)/mypy-root/consentry/sdk
-	cd $(VENV)/mypy-root && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p consentry.sdk
+	ln -sfn $(CURDIR)/connectors $(VENV)/mypy-root/consentry/connectors
+	ln -sfn $(CURDIR)/webhook_server $(VENV)/mypy-root/consentry/webhook_server
+	cd $(VENV)/mypy-root && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
+		-p consentry.sdk -p consentry.connectors -p consentry.webhook_server
 	$(BIN)/pytest -q
 
 lint: $(VENV)/.dev

@@ -74,7 +74,12 @@ class CommitGroup:
         with self._start_lock:
             if self._notifier_pid != os.getpid():
                 self._committed = queue.SimpleQueue()
-                threading.Thread(target=self._notify_forever, name="consentry-inbox-notifier", daemon=True).start()
+                threading.Thread(
+                    target=self._notify_forever,
+                    args=(self._after_commit,),
+                    name="consentry-inbox-notifier",
+                    daemon=True,
+                ).start()
                 self._notifier_pid = os.getpid()
 
     def _ensure_writer(self) -> None:
@@ -112,12 +117,12 @@ class CommitGroup:
                 except Exception:  # the writer thread must outlive a caller that went away
                     log.warning("could not hand a delivery's outcome back")
 
-    def _notify_forever(self) -> None:
+    def _notify_forever(self, after_commit: Callable[[Sequence], None]) -> None:
         while True:
             time.sleep(WAKE_INTERVAL)
             deliveries = [delivery for group in _take(self._committed) for delivery in group]
             try:
-                self._after_commit(deliveries)
+                after_commit(deliveries)
             except Exception:  # committed is committed: the workers' sweep will find the jobs
                 log.warning("could not notify the workers after a commit")
 

@@ -106,21 +106,21 @@ def record(
     echoes = _recent_pushes(connection, known_before, now - echo_window)
     jobs, job_owners = [], []
     for delivery, item, source in opt_outs:
-        event = item.event
-        written = {event.channel, "all", *source.shared_with}  # the pushes that would come back as this event
-        if {(item.person_id, event.source_system, channel) for channel in written} & echoes:
+        consent = item.event  # the ledger's event; `source` is the vendor's InboundEvent it was made from
+        written = {consent.channel, "all", *source.shared_with}  # the pushes that would come back as this event
+        if {(item.person_id, consent.source_system, channel) for channel in written} & echoes:
             delivery.result.echoes += 1
             continue
         for target in delivery.targets:
-            if target == event.source_system:
+            if target == consent.source_system:
                 continue
             jobs.append(
                 {
-                    "event_key": event.event_key,
+                    "event_key": consent.event_key,
                     "person_id": item.person_id,
-                    "source_system": event.source_system,
+                    "source_system": consent.source_system,
                     "target_system": target,
-                    "channel": event.channel,
+                    "channel": consent.channel,
                     "status": "pending",
                     "attempts": 0,
                     "next_attempt_at": now,

@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from multiprocessing import AuthenticationError
-from multiprocessing.connection import Client, Listener, wait
+from multiprocessing.connection import Client, Connection, Listener, wait
 from pathlib import Path
 
 from .commit_group import CommitGroup, InboxUnavailable
@@ -96,6 +96,7 @@ def serve(
                 if connection == joined:
                     os.read(joined, 4096)
                     continue
+                assert isinstance(connection, Connection)  # the others are the listener's connections
                 try:
                     arrived.append((connection.recv(), _replier(connection)))
                 except (OSError, EOFError):

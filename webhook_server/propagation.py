@@ -195,7 +195,8 @@ def _identified(connection: Connection, rows) -> tuple[list[_Claimed], list[_Cla
             )
         )
     }
-    claimed, nobody = [], []
+    claimed: list[_Claimed] = []
+    nobody: list[_Claimed] = []
     for row in rows:
         email, phone = people.get(row.person_id, (row.held_email, row.held_phone))
         job = _Claimed(row.id, row.channel, row.attempts, email, phone)

@@ -40,7 +40,12 @@ def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | No
     )
     with reading(engine) as connection:
         people = list(connection.execute(query))
-    listed = ledger.suppression.of_people([(person.email, person.phone) for person in people])
+    suppression_list = ledger.suppression
+    listed = (
+        suppression_list.of_people([(person.email, person.phone) for person in people])
+        if suppression_list is not None
+        else [None] * len(people)  # a ledger without a suppression list lists nobody
+    )
     for person, suppression in zip(people, listed, strict=True):
         events = ledger.events(email=person.email, phone=person.phone)
         audience = Audience(person.audience) if person.audience in {a.value for a in Audience} else None

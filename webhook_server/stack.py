@@ -57,7 +57,8 @@ class Stack:
         self.env = self._environment()
         counters, directory = shared_counters({})  # as `consentry serve`: one count across gunicorn's processes
         self.env.update(counters)
-        self._exit.callback(shutil.rmtree, directory, True)
+        if directory is not None:  # always, with no directory chosen in the environment given
+            self._exit.callback(shutil.rmtree, directory, True)
         self._run("db", "upgrade")
         if self.writer_process and self.database_url.startswith("sqlite"):
             self.env.update(writer_settings())

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import bindparam, func, select, update
 
 from consentry.connectors.base import Capability, ConsentTag, RemoteContact, Unsubscribe, batched
-from consentry.sdk.consent_state import ConsentEvent, ConsentStatus, derive_state
+from consentry.sdk.consent_state import ConsentEvent, ConsentStatus, EventKind, derive_state
 from consentry.sdk.erasure import erased_strangers
 from consentry.sdk.errors import InvalidInputError
 from consentry.sdk.persons import ensure_people, identifiers
@@ -141,7 +141,7 @@ def _events_from(system: str, contact: RemoteContact, advertiser: str) -> Iterat
     for channel in sorted(contact.opted_out):
         yield ConsentEvent(
             f"sync:{system}:{contact.record_id}:{channel}:out:{moment.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}",
-            "withdrawn",
+            EventKind.WITHDRAWN,
             channel,
             moment,
             system,
@@ -151,7 +151,7 @@ def _events_from(system: str, contact: RemoteContact, advertiser: str) -> Iterat
     for channel in sorted(contact.subscribed - contact.opted_out):
         yield ConsentEvent(
             f"sync:{system}:{contact.record_id}:{channel}:in",
-            "granted",
+            EventKind.GRANTED,
             channel,
             moment,
             system,

@@ -66,9 +66,10 @@ def _read_body() -> bytes:
     """The whole body, or RequestEntityTooLarge. Werkzeug reads a body without Content-Length (chunked, which
     gunicorn ends itself) up to the limit and hands that part on as if it were all: reading one byte more tells a
     longer body from one that fills the limit exactly."""
-    if request.content_length is not None or "wsgi.input_terminated" not in request.environ:
+    limit = request.max_content_length  # the app always sets it; without one, werkzeug reads the whole body
+    if limit is None or request.content_length is not None or "wsgi.input_terminated" not in request.environ:
         return request.get_data(cache=False)  # werkzeug refuses a Content-Length over the limit before reading
-    limit, stream, body = request.max_content_length, request.environ["wsgi.input"], bytearray()  # the app sets it
+    stream, body = request.environ["wsgi.input"], bytearray()
     while len(body) <= limit:
         chunk = stream.read(limit + 1 - len(body))
         if not chunk:

@@ -20,11 +20,12 @@ def test_each_package_ships_its_py_typed_marker(package, folder):
     assert "py.typed" in package_data["package-data"][package]
 
 
-def test_make_test_runs_mypy_on_the_sdk_before_the_tests():
+def test_make_test_runs_mypy_on_every_package_before_the_tests():
     recipe = re.search(r"^test:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(encoding="utf-8"), re.MULTILINE)
     assert recipe is not None
-    lines = recipe.group(1).splitlines()
-    mypy = next(index for index, line in enumerate(lines) if "mypy" in line and "-p consentry.sdk" in line)
+    lines = recipe.group(1).replace("\\\n", " ").splitlines()  # a command continued over lines is one
+    packages = ("-p consentry.sdk", "-p consentry.connectors", "-p consentry.webhook_server")
+    mypy = next(index for index, line in enumerate(lines) if "mypy" in line and all(p in line for p in packages))
     pytest_line = next(index for index, line in enumerate(lines) if "pytest" in line)
     assert mypy < pytest_line
 

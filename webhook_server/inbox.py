@@ -148,13 +148,10 @@ def _without_erased(connection, services: Services, prepared: list, owners: list
     if not prepared:
         return prepared, owners, sources
     erased = erased_strangers(connection, services.suppression, [(email, phone) for _, email, phone in prepared])
-    kept = []
-    for item, gone in zip(zip(prepared, owners, sources, strict=True), erased, strict=True):
-        if gone:
-            item[1].result.skipped += 1
-        else:
-            kept.append(item)
-    return [item[0] for item in kept], [item[1] for item in kept], [item[2] for item in kept]
+    for owner, gone in zip(owners, erased, strict=True):
+        owner.result.skipped += gone
+    kept = [not gone for gone in erased]
+    return [[item for item, keep in zip(items, kept, strict=True) if keep] for items in (prepared, owners, sources)]
 
 
 def synced_records(services: Services, events: Sequence[InboundEvent]) -> set[str]:

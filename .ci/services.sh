@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install (Debian packages) and start the services the tests use: PostgreSQL and Redis on 127.0.0.1.
+# Install (Debian packages) and start the services the tests use: PostgreSQL on 127.0.0.1, and chromium.
 # Prints the environment variables the tests read. Safe to run twice.
 set -euo pipefail
 
@@ -8,7 +8,6 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 need=()
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
-command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need+=(chromium chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq >&2
@@ -33,11 +32,4 @@ run_psql "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'con
 run_psql "SELECT 1 FROM pg_database WHERE datname = 'consentry_test'" | grep -q 1 || \
   run_psql "CREATE DATABASE consentry_test OWNER consentry" >&2
 
-# Redis on 127.0.0.1:6379, in the background.
-if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
-  redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save "" --appendonly no >&2
-  for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 0.2; done
-fi
-
 echo "export CONSENTRY_TEST_POSTGRES_URL=postgresql://consentry:consentry@127.0.0.1:5432/consentry_test"
-echo "export CONSENTRY_TEST_REDIS_URL=redis://127.0.0.1:6379/15"

@@ -14,7 +14,8 @@ alternating rounds, so that the machine's swings touch them alike. `--json` prin
 target of issue 20 is route_rps >= 0.8 x floor_rps with route_p99_ms < 50.
 
 A full run adds HubSpot-style batches of 100 signed events, then the propagation latency from receipt to applied in
-every other sandbox at 50 opt-outs per second, with the embedded defaults (SQLite, SQLite queue, one worker).
+every other sandbox at 50 opt-outs per second, with the embedded defaults (SQLite, one worker; PostgreSQL with
+--postgres URL).
 """
 
 import argparse
@@ -38,6 +39,7 @@ from sqlalchemy import create_engine, text
 from consentry.connectors.hubspot.sandbox import DEFAULT_CLIENT_SECRET as HUBSPOT_SECRET
 from consentry.connectors.hubspot.webhooks import signature_v3
 from consentry.connectors.mailchimp.sandbox import DEFAULT_LIST_ID as MAILCHIMP_LIST_ID
+from consentry.sdk.store import make_engine, metadata
 from consentry.webhook_server.stack import Stack, free_port
 
 HERE = Path(__file__).resolve().parent
@@ -201,6 +203,11 @@ def main() -> None:
         help="the floor's commits: one per group of deliveries that arrive together (default), or one per delivery",
     )
     parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="run the latency part on this PostgreSQL database (its tables are dropped), not a SQLite file",
+    )
+    parser.add_argument(
         "--json",
         action="store_true",
         help="the ingestion comparison only; its medians as one JSON line on stdout, the rest on stderr",
@@ -223,7 +230,7 @@ def measure(arguments, work: Path) -> None:
     server = f"gunicorn {Stack.gunicorn_workers} workers x {Stack.gunicorn_threads} threads"
     say(arguments, f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; {server}; SQLite in {work}")
     if arguments.only == "latency":
-        latency(work / "latency", arguments.duration)
+        latency(work / "latency", arguments.duration, postgres=arguments.postgres)
         return
     with ExitStack() as running:
         stack, medians = compare(arguments, work, running)
@@ -232,7 +239,7 @@ def measure(arguments, work: Path) -> None:
             return
         hubspot(arguments, work, stack)
     if arguments.only != "ingestion":
-        latency(work / "latency", arguments.duration)
+        latency(work / "latency", arguments.duration, postgres=arguments.postgres)
 
 
 def compare(arguments, work: Path, running: ExitStack) -> tuple[Stack, dict]:
@@ -353,10 +360,13 @@ def hubspot(arguments, work: Path, stack: Stack) -> None:
     )
 
 
-def latency(home: Path, seconds: int, rate: int = 50) -> None:
+def latency(home: Path, seconds: int, rate: int = 50, postgres: str | None = None) -> None:
     """Opt-outs made in Mailchimp at `rate` per second; receipt-to-applied per job, from the job table."""
     home.mkdir()
-    with Stack(home=home, database_url=f"sqlite:///{home / 'consentry.db'}") as stack:
+    database_url = f"sqlite:///{home / 'consentry.db'}"
+    if postgres:
+        database_url = empty_postgres(postgres)
+    with Stack(home=home, database_url=database_url) as stack:
         emails = [f"rate{n}@example.com" for n in range(rate * seconds)]
         for chunk in range(0, len(emails), 500):
             for email in emails[chunk : chunk + 500]:
@@ -366,7 +376,7 @@ def latency(home: Path, seconds: int, rate: int = 50) -> None:
             time.sleep(max(0.0, start + number / rate - time.monotonic()))
             stack.unsubscribe_in("mailchimp", email)
         deadline = time.monotonic() + 60
-        engine = create_engine(stack.database_url)
+        engine = make_engine(stack.database_url)
         while time.monotonic() < deadline:
             with engine.connect() as connection:
                 done = connection.execute(text("SELECT count(*) FROM propagation_jobs WHERE status='done'")).scalar()
@@ -393,6 +403,16 @@ def latency(home: Path, seconds: int, rate: int = 50) -> None:
             f"p50 {p50:.2f} s, p99 {p99:.2f} s, max {values[-1]:.2f} s"
         )
     print(f"jobs applied after a retry: {retried}")
+
+
+def empty_postgres(url: str) -> str:
+    """The database at `url` without Consentry's tables, for `Stack` to create them afresh."""
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        metadata.drop_all(connection)
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+    return url
 
 
 if __name__ == "__main__":

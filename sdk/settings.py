@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import marshmallow
 import yaml
@@ -53,12 +52,6 @@ def _database_url(value: str) -> None:
 def _not_blank(value: str) -> None:
     if not value.strip():
         raise marshmallow.ValidationError("expected a name")
-
-
-def _redis_url(value: str) -> None:
-    parts = urlsplit(value)
-    if parts.scheme not in ("redis", "rediss", "unix") or not (parts.netloc or parts.path):
-        raise marshmallow.ValidationError("expected redis://, rediss:// or unix://")
 
 
 class Names(fields.Field[list[str]]):
@@ -120,10 +113,6 @@ class SettingsSchema(marshmallow.Schema):
     )
     CONNECTORS = setting(Names(load_default=list), "enabled connectors, e.g. `mailchimp,hubspot,salesforce`")
     CONFIG_FILE = setting(fields.String(load_default=None), "YAML with non-secret connector settings")
-    REDIS_URL = setting(
-        fields.String(load_default=None, validate=_redis_url),
-        "Redis for the propagation queue (`redis://`, `rediss://` or `unix://`); unset: SQLite in `CONSENTRY_HOME`",
-    )
     UNSUBSCRIBE_SECRET = setting(
         fields.String(load_default=None, validate=Length(min=16)),
         "signs unsubscribe links, 16+ characters; unset: no unsubscribe pages",
@@ -155,7 +144,8 @@ class SettingsSchema(marshmallow.Schema):
         "how long a job stays held after its worker's last heartbeat (renewed every third of it); 1 or more",
     )
     SWEEP_SECONDS = setting(
-        fields.Float(load_default=5, validate=Range(min=0.1)), "how often a worker sweeps for due jobs; 0.1 or more"
+        fields.Float(load_default=5, validate=Range(min=0.1)),
+        "how often a worker looks for due jobs nobody announced (retries, a stopped worker's); 0.1 or more",
     )
     RECONCILE_SECONDS = setting(
         fields.Float(load_default=3600, validate=Range(min=0)),

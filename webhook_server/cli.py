@@ -18,8 +18,8 @@ def register(commands) -> None:
     )
     serve.set_defaults(handler=_serve)
 
-    worker = commands.add_parser("worker", help="run the propagation workers (huey consumer)")
-    worker.add_argument("--threads", type=int, default=4)
+    worker = commands.add_parser("worker", help="apply opt-outs to every system, from the job table")
+    worker.add_argument("--threads", type=int, default=4, help="systems drained at once")
     worker.set_defaults(handler=_worker)
 
     sync = commands.add_parser("sync", help="read every CRM, decide, tag, and push opt-outs everywhere")
@@ -85,33 +85,21 @@ def _supervise(processes: list) -> int:
 
 def _worker(arguments) -> int:
     import logging
-    import threading
 
-    from huey.consumer import Consumer
-
-    from .tasks import queue, reconcile_forever, runtime, sweep_forever
+    from .propagation import bound_vendor_calls
+    from .runtime import build_runtime
+    from .worker import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    config = runtime().config  # refuse to start here when misconfigured
-    stop = threading.Event()
-    interval = config["SWEEP_SECONDS"]
-    threading.Thread(target=sweep_forever, args=(interval, stop), daemon=True, name="sweeper").start()
-    every = config["RECONCILE_SECONDS"]
-    if every > 0:
-        threading.Thread(target=reconcile_forever, args=(every, stop), daemon=True, name="reconciler").start()
-    consumer = Consumer(
-        queue,
-        workers=arguments.threads,
-        worker_type="thread",
-        periodic=False,
-        backoff=1.15,
-        max_delay=0.5,
-        initial_delay=0.02,
-    )
+    runtime = build_runtime()  # refuse to start here when misconfigured
+    bound_vendor_calls(runtime.connectors)  # a trickling vendor cannot hold a drain thread for ever
+    worker = Worker(runtime, threads=arguments.threads)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: worker.stop.set())
     try:
-        consumer.run()
+        worker.run()  # returns once told to stop and the batches under way are finished
     finally:
-        stop.set()
+        runtime.close()
     return 0
 
 
@@ -172,13 +160,11 @@ def _failed(_arguments) -> int:
 def _retry(_arguments) -> int:
     from consentry.sdk.services import open_services
 
-    from .propagation import due_targets, retry_dead
-    from .tasks import enqueue
+    from .propagation import retry_dead
 
     services = open_services()
     try:
-        count = retry_dead(services.engine)
-        enqueue(due_targets(services.engine))
+        count = retry_dead(services.engine)  # the workers hear of them at its commit, or find them at their next look
     finally:
         services.close()
     print(f"{count} dead jobs queued again", file=sys.stderr)

@@ -4,23 +4,19 @@ Each request thread hands its delivery to the process's writer thread and waits;
 is waiting, records it in one transaction, commits, and only then releases the requests, which answer 2xx. Under
 load one commit serves tens of deliveries; alone, a delivery waits for nobody. When a shared transaction fails,
 each of its deliveries is retried in a transaction of its own, so one bad delivery cannot fail the others.
-Waking the workers is a third thread's job: the answer does not wait for it (the jobs are committed, and a lost
-wake-up is caught by the workers' sweep), and the wake-ups of the groups committed meanwhile go out together, at
-most one every WAKE_INTERVAL: each costs a write to the queue, and one is enough for a worker to drain every due job.
+The workers learn of the new jobs from the transaction itself (wakeups.py): nothing is sent after the commit.
 """
 
 import logging
 import os
 import queue
 import threading
-import time
 from collections.abc import Callable, Sequence
 
 log = logging.getLogger("consentry.inbox")
 
 MAX_GROUP = 200
 WAIT_SECONDS = 30.0
-WAKE_INTERVAL = 0.05
 
 
 class InboxUnavailable(ConnectionError):
@@ -39,16 +35,12 @@ class _Pending:
 
 
 class CommitGroup:
-    """`record(deliveries)` writes and commits a list of deliveries; `after_commit(deliveries)` runs once they are
-    durable (to wake the workers)."""
+    """`record(deliveries)` writes and commits a list of deliveries."""
 
-    def __init__(self, record: Callable[[Sequence], None], after_commit: Callable[[Sequence], None] | None = None):
+    def __init__(self, record: Callable[[Sequence], None]):
         self._record = record
-        self._after_commit = after_commit
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._committed: queue.SimpleQueue = queue.SimpleQueue()
         self._writer_pid: int | None = None
-        self._notifier_pid: int | None = None
         self._start_lock = threading.Lock()
 
     def submit(self, delivery) -> None:
@@ -65,28 +57,12 @@ class CommitGroup:
         """Record these deliveries in this thread, in one transaction, then call each one's `then(delivery, error)`:
         for a caller whose own loop gathers the deliveries (the writer process), so that no thread hand-off costs
         it the interpreter lock."""
-        self._ensure_notifier()
         self._write([_Pending(delivery, then) for delivery, then in items])
-
-    def _ensure_notifier(self) -> None:
-        if self._notifier_pid == os.getpid() or self._after_commit is None:
-            return
-        with self._start_lock:
-            if self._notifier_pid != os.getpid():
-                self._committed = queue.SimpleQueue()
-                threading.Thread(
-                    target=self._notify_forever,
-                    args=(self._after_commit,),
-                    name="consentry-inbox-notifier",
-                    daemon=True,
-                ).start()
-                self._notifier_pid = os.getpid()
 
     def _ensure_writer(self) -> None:
         """One writer per process, started in the process that serves (gunicorn forks after the app is built)."""
         if self._writer_pid == os.getpid():
             return
-        self._ensure_notifier()
         with self._start_lock:
             if self._writer_pid != os.getpid():
                 self._queue = queue.SimpleQueue()
@@ -106,9 +82,6 @@ class CommitGroup:
                     self._write([pending])
                 return
             group[0].error = error
-        else:
-            if self._after_commit is not None:
-                self._committed.put([pending.delivery for pending in group])
         for pending in group:
             pending.done.set()
             if pending.then is not None:
@@ -116,15 +89,6 @@ class CommitGroup:
                     pending.then(pending.delivery, pending.error)
                 except Exception:  # the writer thread must outlive a caller that went away
                     log.warning("could not hand a delivery's outcome back")
-
-    def _notify_forever(self, after_commit: Callable[[Sequence], None]) -> None:
-        while True:
-            time.sleep(WAKE_INTERVAL)
-            deliveries = [delivery for group in _take(self._committed) for delivery in group]
-            try:
-                after_commit(deliveries)
-            except Exception:  # committed is committed: the workers' sweep will find the jobs
-                log.warning("could not notify the workers after a commit")
 
 
 def _take(waiting: queue.SimpleQueue, most: int | None = None) -> list:

@@ -22,6 +22,7 @@ from consentry.sdk.store import contacts, insert_ignoring_duplicates, persons, p
 from consentry.sdk.store.engine import reading, write_lock
 
 from .commit_group import CommitGroup
+from .wakeups import announce
 
 
 @dataclass
@@ -140,6 +141,7 @@ def record(
         if job_id is not None:
             delivery.result.job_ids.append(job_id)
             delivery.result.targets.add(job["target_system"])
+    announce(connection, {job["target_system"] for job in jobs})
 
 
 def _without_erased(connection, services: Services, prepared: list, owners: list, sources: list):
@@ -207,8 +209,7 @@ _RECENT_PUSHES = (
 
 
 def commit_group(runtime) -> CommitGroup:
-    """The web process's group commit: deliveries recorded together, then the workers told once per group."""
-    from .tasks import enqueue
+    """The web process's group commit: the deliveries that arrive together are recorded in one transaction."""
 
     def record_together(deliveries: Sequence[Delivery]) -> None:
         with write_lock(runtime.services.engine), runtime.services.engine.begin() as connection:
@@ -220,7 +221,4 @@ def commit_group(runtime) -> CommitGroup:
                 echo_window=runtime.echo_window,
             )
 
-    def wake_workers(deliveries: Sequence[Delivery]) -> None:
-        enqueue(set().union(*(delivery.result.targets for delivery in deliveries)))
-
-    return CommitGroup(record_together, wake_workers)
+    return CommitGroup(record_together)

@@ -1,7 +1,7 @@
 """Applying opt-outs to the other systems: claim a job, push the unsubscribe, record the outcome.
 
-Jobs live in the database (the audit trail: pending, running, done, failed, dead, with timestamps); the queue only
-says "look at job N now". A job is claimed with a short lease that a heartbeat renews while its push runs, so the
+Jobs live in the database, which is the queue as well as the audit trail (pending, running, done, failed, dead,
+with timestamps). A job is claimed with a short lease that a heartbeat renews while its push runs, so the
 jobs of a worker killed mid-push are due again within seconds, not a whole long lease later.
 
 Why a job can never be applied twice in a way that matters: every vendor call has an overall deadline
@@ -29,6 +29,8 @@ from consentry.sdk.erasure import forget_freed_pages
 from consentry.sdk.errors import ConnectorError
 from consentry.sdk.http import Transport
 from consentry.sdk.store import persons, propagation_jobs, reading
+
+from .wakeups import announce
 
 log = logging.getLogger("consentry.propagation")
 
@@ -80,8 +82,11 @@ def retry_dead(engine: Engine, *, now: datetime | None = None) -> int:
             update(propagation_jobs)
             .where(propagation_jobs.c.status == "dead")
             .values(status="pending", attempts=0, next_attempt_at=now, updated_at=now, last_error=None)
+            .returning(propagation_jobs.c.target_system)
         )
-        return result.rowcount
+        targets = list(result.scalars())  # one per job
+        announce(connection, targets)
+        return len(targets)
 
 
 def dead_jobs(engine: Engine) -> list[dict]:
@@ -104,7 +109,7 @@ BATCH = 100
 
 
 def due_targets(engine: Engine, *, now: datetime | None = None) -> list[str]:
-    """Target systems with due jobs: the sweep enqueues one batch task per target."""
+    """Target systems with due jobs: a worker drains each of them."""
     table = propagation_jobs.c
     with reading(engine) as connection:
         return list(connection.execute(select(table.target_system).where(_due(now)).distinct()).scalars())

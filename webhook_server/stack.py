@@ -36,7 +36,6 @@ def free_port() -> int:
 class Stack:
     home: Path
     database_url: str
-    redis_url: str | None = None
     gunicorn_workers: int = 2
     gunicorn_threads: int = 16
     writer_process: bool = True  # on SQLite, as `consentry serve`; False: a commit group in each gunicorn process
@@ -88,8 +87,9 @@ class Stack:
         self._point_webhooks()
         return self
 
-    def start_worker(self) -> None:
-        self.processes["worker"] = self._spawn("worker", [sys.executable, "-m", "consentry.sdk.cli", "worker"])
+    def start_worker(self, name: str = "worker") -> None:
+        """One more `consentry worker` (a second one shares the jobs, as on another machine)."""
+        self.processes[name] = self._spawn(name, [sys.executable, "-m", "consentry.sdk.cli", "worker"])
 
     def kill_worker(self) -> None:
         worker = self.processes.pop("worker")
@@ -139,8 +139,6 @@ class Stack:
         )
         for name, package in self.packages.items():
             env.update(package.connector_settings(self.url(name)))
-        if self.redis_url:
-            env["CONSENTRY_REDIS_URL"] = self.redis_url
         env.update(self.settings)
         return env
 

@@ -17,7 +17,6 @@ from consentry.sdk.unsubscribe import UnsubscribeRequest
 
 from .errors import error_body
 from .inbox import ingest
-from .tasks import enqueue
 
 blueprint = Blueprint("unsubscribe", __name__)
 LANGUAGES = ("fr", "en")
@@ -139,14 +138,13 @@ def _record(token: str, wanted: UnsubscribeRequest, channels: frozenset[str]) ->
     ]
     if not events:
         return
-    result = ingest(
+    ingest(  # its transaction tells the workers
         runtime.services,
         events,
         targets=list(runtime.connectors),
         advertiser=wanted.advertiser,
         echo_window=runtime.echo_window,
     )
-    enqueue(result.targets)
 
 
 def _ended(event_key: str | None) -> str:

@@ -1,11 +1,12 @@
 """One database URL picks the backend: a SQLite file (WAL) by default, PostgreSQL when a team outgrows it."""
 
 import contextlib
+import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterator
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, Table, create_engine, event, make_url, text
 from sqlalchemy.dialects.postgresql import Insert as PostgresqlInsert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
@@ -118,6 +119,50 @@ def write_lock(engine: Engine) -> Iterator[None]:
             yield
         finally:
             os.close(descriptor)  # closing releases the lock
+
+
+@contextlib.contextmanager
+def held_alone(engine: Engine, name: str) -> Iterator[bool]:
+    """Whether this holder alone, of all the processes sharing the database, holds the lock `name` for the block
+    (True) or another one does (False, without waiting). The lock dies with its holder's connection or process, so
+    a killed holder frees it at once. PostgreSQL: a session advisory lock; SQLite, whose users share its machine:
+    a file lock beside the database."""
+    if engine.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            held = bool(connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar())
+            try:
+                yield held
+            finally:
+                if held:
+                    with contextlib.suppress(Exception):  # a broken connection took the lock with it
+                        connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield True  # one process's private database
+        return
+    with engine.connect():  # a database that cannot be opened fails here, with the driver's own error
+        pass
+    descriptor = os.open(os.path.abspath(database) + f".{name}.lock", os.O_RDWR | os.O_CREAT, PRIVATE)
+    try:
+        yield _try_file_lock(descriptor)
+    finally:
+        os.close(descriptor)  # closing releases the lock
+
+
+def _try_file_lock(descriptor: int) -> bool:
+    """An exclusive lock on an open file if nobody holds one, without waiting. Where there is no fcntl (Windows)
+    every caller gets it: there, two holders at once are possible, which costs vendor calls, never correctness."""
+    try:
+        import fcntl  # POSIX only
+    except ImportError:
+        return True
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _file_lock() -> Callable[[int], None] | None:

@@ -5,9 +5,11 @@ from contextlib import contextmanager
 
 import pytest
 import requests
+from sqlalchemy import select
 
+from consentry.sdk.store import make_engine, propagation_jobs
 from consentry.webhook_server.stack import Stack
-from tests.conftest import service_url
+from tests.conftest import fresh_postgres, service_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SYSTEMS = ("mailchimp", "hubspot", "salesforce")
@@ -96,15 +98,27 @@ def test_forged_requests_store_nothing(stack):
     assert jobs(stack) == {"pending": 0, "running": 0, "failed": 0, "done": 0, "dead": 0}
 
 
-@pytest.mark.redis
-def test_the_redis_queue_propagates_too(tmp_path):
-    redis_url = service_url("redis")
-    with running(
-        Stack(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'consentry.db'}", redis_url=redis_url)
-    ) as stack:
-        stack.seed_person("redis@example.com")
-        stack.unsubscribe_in("hubspot", "redis@example.com")
-        assert wait_for(lambda: all(stack.opted_out_in("redis@example.com").values()))
+@pytest.mark.postgres
+def test_two_worker_processes_on_postgresql_share_the_opt_outs(tmp_path):
+    """No queue but the job table: the server's NOTIFY wakes both workers, and every opt-out reaches every system,
+    each job done once (its attempt count is its claims)."""
+    url = fresh_postgres(service_url("postgres"))
+    with running(Stack(home=tmp_path, database_url=url)) as stack:
+        stack.start_worker("worker-2")
+        emails = [f"pair{number}@example.com" for number in range(12)]
+        for email in emails:
+            stack.seed_person(email)
+        for email in emails:
+            stack.unsubscribe_in("hubspot", email)
+        assert wait_for(lambda: all(all(stack.opted_out_in(email).values()) for email in emails), timeout=60)
+        assert wait_for(lambda: set(jobs(stack)) and jobs(stack)["done"] == 2 * len(emails))
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            attempts = connection.execute(select(propagation_jobs.c.attempts)).scalars().all()
+    finally:
+        engine.dispose()
+    assert attempts == [1] * 2 * len(emails)
 
 
 def test_the_worker_reconciles_drift_that_no_webhook_reported(tmp_path):

@@ -95,8 +95,8 @@ def test_no_sdk_module_imports_connectors_the_web_server_or_flask(path):
         ),  # above sdk
         ("from ...rules import fr\nfrom .. import messages\n", []),  # relative imports that stay inside sdk
         (
-            "import importlib\nimportlib.import_module('consentry.webhook_server.tasks')\n",
-            ["consentry.webhook_server.tasks"],
+            "import importlib\nimportlib.import_module('consentry.webhook_server.worker')\n",
+            ["consentry.webhook_server.worker"],
         ),
         ("from . import flask_helpers\nimport flaskish\n", []),  # names that merely start alike
     ],

@@ -39,7 +39,8 @@ def relay_app(database_url, tmp_path, monkeypatch):
     monkeypatch.setenv("CONSENTRY_HOME", str(tmp_path))
     registry.register("alpha", "tests.webhook_server.relay_connector:AlphaConnector")
     registry.register("beta", "tests.webhook_server.relay_connector:BetaConnector")
-    for state in (relay_connector.UNSUBSCRIBED, relay_connector.FAILURES, relay_connector.DURING_PUSH):
+    relay = relay_connector
+    for state in (relay.UNSUBSCRIBED, relay.PUSHED, relay.FAILURES, relay.DURING_PUSH):
         state.clear()
     relay_connector.BROKEN.clear()
     relay_connector.REFUSED.clear()

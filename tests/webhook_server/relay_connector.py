@@ -12,6 +12,7 @@ from consentry.sdk.errors import ConnectorError, WebhookVerificationError
 from consentry.sdk.webhooks import WebhookVerifier
 
 UNSUBSCRIBED: dict[str, set[str]] = {}
+PUSHED: dict[str, list[str]] = {}  # every item of every push, repeats included
 FAILURES: dict[str, int] = {}
 BROKEN: set[str] = set()  # relays whose own code fails (a bug, not a ConnectorError) when pushing
 REFUSED: set[str] = set()  # connectors whose pushes the vendor refuses, without saying which item
@@ -67,6 +68,7 @@ class RelayConnector(Connector):
             report.failed.append((-1, "INVALID_EMAIL"))
             return report
         for item in items:
+            PUSHED.setdefault(self.name, []).append(item.email)
             UNSUBSCRIBED.setdefault(self.name, set()).add(item.email)
             report.applied += 1
         return report

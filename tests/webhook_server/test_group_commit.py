@@ -179,44 +179,6 @@ def test_record_handles_empty_and_large_batches_without_identifiers(app, size): 
     assert count(runtime.services.engine, consent_events) == 0
 
 
-def test_the_answer_does_not_wait_for_the_wake_up_and_every_commit_is_announced():
-    """A slow queue delays no answer; the deliveries committed meanwhile are announced together, none forgotten."""
-    from consentry.webhook_server.commit_group import CommitGroup
-
-    announced, first_call_started, release = [], threading.Event(), threading.Event()
-
-    def wake_workers(deliveries):
-        first_call_started.set()
-        release.wait(10)  # the queue is slow to answer
-        announced.extend(deliveries)
-
-    group = CommitGroup(lambda deliveries: None, wake_workers)
-    group.submit("first")
-    assert first_call_started.wait(5)  # its wake-up is under way, still blocked
-    started = time.monotonic()
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(group.submit, [f"d{n}" for n in range(20)]))
-    assert time.monotonic() - started < 5  # all answered while the wake-up still hangs
-    release.set()
-    deadline = time.monotonic() + 5
-    while len(announced) < 21 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert sorted(announced) == sorted(["first", *[f"d{n}" for n in range(20)]])
-
-
-def test_a_failing_wake_up_fails_no_delivery():
-    from consentry.webhook_server.commit_group import CommitGroup
-
-    def wake_workers(deliveries):
-        raise ConnectionError("queue down")
-
-    recorded = []
-    group = CommitGroup(recorded.extend, wake_workers)
-    group.submit("a")
-    group.submit("b")
-    assert recorded == ["a", "b"]
-
-
 def test_a_commit_that_does_not_come_in_time_is_a_503_not_a_500(monkeypatch):
     """Before, the wait ended in a TimeoutError, which the webhook answered with a 500."""
     from consentry.webhook_server import commit_group as module

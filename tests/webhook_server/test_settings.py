@@ -28,8 +28,6 @@ from .test_inbox import _relays, app, relay_config  # noqa: F401 - fixtures (the
         ("LEASE_SECONDS", "0"),
         ("SWEEP_SECONDS", "-1"),
         ("RECONCILE_SECONDS", "hourly"),
-        ("REDIS_URL", "localhost:6379"),
-        ("REDIS_URL", "http://127.0.0.1:6379"),
         ("PUBLIC_URL", "consentry.example.com"),
         ("UNSUBSCRIBE_SECRET", "too-short"),
     ],
@@ -43,12 +41,12 @@ def test_a_wrong_server_setting_stops_the_start_naming_it_not_its_value(database
 
 
 def test_the_checked_settings_take_their_types(database_url):
-    environ = {"CONSENTRY_MAX_ATTEMPTS": "3", "CONSENTRY_ECHO_WINDOW_SECONDS": "90", "CONSENTRY_REDIS_URL": ""}
+    environ = {"CONSENTRY_MAX_ATTEMPTS": "3", "CONSENTRY_ECHO_WINDOW_SECONDS": "90", "CONSENTRY_PUBLIC_URL": ""}
     runtime = build_runtime(relay_config(database_url), environ=environ)
     try:
         assert runtime.config["MAX_ATTEMPTS"] == 3
         assert runtime.echo_window.total_seconds() == 90
-        assert "REDIS_URL" not in runtime.config  # empty means unset
+        assert "PUBLIC_URL" not in runtime.config  # empty means unset
     finally:
         runtime.close()
 

@@ -1,7 +1,6 @@
 """The SQLite files hold addresses and numbers in clear: owner-only (0600) whatever the umask, with their WAL.
 
-Before, a fresh database, its -wal and -shm and the queue's database were created 0644, readable by every user of
-the machine."""
+Before, a fresh database, its -wal and -shm were created 0644, readable by every user of the machine."""
 
 import os
 import sqlite3
@@ -13,6 +12,7 @@ from sqlalchemy import insert, text
 
 from consentry.sdk.cli import main
 from consentry.sdk.store import make_engine, persons, reading
+from consentry.sdk.store.engine import held_alone
 
 PEPPER = "file-modes-pepper-0123456789"
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
@@ -73,13 +73,11 @@ def test_a_database_others_could_read_is_made_private_when_opened(tmp_path):
         before.close()
 
 
-def test_the_queue_database_and_its_wal_are_private(tmp_path, monkeypatch):
-    from consentry.webhook_server.tasks import make_queue
-
-    monkeypatch.setenv("CONSENTRY_HOME", str(tmp_path))
-    monkeypatch.delenv("CONSENTRY_REDIS_URL", raising=False)
-    queue = make_queue()
-    queue.storage.enqueue(b"a message", 0)  # a write: huey's connection holds the WAL open
-    assert queue.storage.dequeue() == b"a message"
-    assert modes(tmp_path / "consentry-queue.db") == {"": 0o600, "-wal": 0o600, "-shm": 0o600}
-    queue.storage.close()
+def test_a_lock_file_beside_the_database_is_private(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'consentry.db'}")
+    try:
+        with held_alone(engine, "reconcile") as mine:
+            assert mine
+        assert (tmp_path / "consentry.db.reconcile.lock").stat().st_mode & 0o777 == 0o600
+    finally:
+        engine.dispose()

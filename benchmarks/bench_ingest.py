@@ -116,16 +116,19 @@ def server_pids(stack: Stack) -> list[int]:
     return [stack.processes[name].pid for name in ("server", "inbox") if name in stack.processes]
 
 
-def gunicorn(app: str, port: int, env: dict, cwd: Path) -> subprocess.Popen:
-    """The same server settings as the Stack's (and `consentry serve`'s defaults)."""
+def gunicorn(app: str, port: int, env: dict, cwd: Path, log_path: Path) -> subprocess.Popen:
+    """The same server settings as the Stack's and `consentry serve`'s: its worker and thread counts, and its
+    gunicorn configuration (one redacted access line per request, written to a log file as the Stack does)."""
     settings = ["--workers", str(Stack.gunicorn_workers), "--threads", str(Stack.gunicorn_threads)]
-    return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", *settings, app],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    settings += ["--config", "python:consentry.webhook_server.gunicorn_settings"]
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", *settings, app],
+            env=env,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def wait_up(url: str) -> None:
@@ -249,7 +252,7 @@ def compare(arguments, work: Path, running: ExitStack) -> tuple[Stack, dict]:
     (work / "mailchimp.lua").write_text(MAILCHIMP_LUA)
     (work / "bare.py").write_text(BARE_APP)
     bare_port = free_port()
-    bare = running.enter_context(_stopping(gunicorn("bare:app", bare_port, dict(os.environ), work)))
+    bare = running.enter_context(_stopping(gunicorn("bare:app", bare_port, dict(os.environ), work, work / "bare.log")))
     route_home = work / "route"
     route_home.mkdir()
     stack = running.enter_context(Stack(home=route_home, database_url=f"sqlite:///{route_home / 'consentry.db'}"))
@@ -265,7 +268,7 @@ def compare(arguments, work: Path, running: ExitStack) -> tuple[Stack, dict]:
     )
     durable_floor.create_schema(floor_env["FLOOR_DATABASE"])
     floor_port = free_port()
-    floor = running.enter_context(_stopping(gunicorn("durable_floor:app", floor_port, floor_env, HERE)))
+    floor = running.enter_context(_stopping(gunicorn("durable_floor:app", floor_port, floor_env, HERE, work / "floor.log")))
     targets = {
         "bare": (f"http://127.0.0.1:{bare_port}/hook", [bare.pid]),
         "floor": (f"http://127.0.0.1:{floor_port}/webhooks/mailchimp?token={token}", [floor.pid]),

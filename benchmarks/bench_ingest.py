@@ -268,7 +268,8 @@ def compare(arguments, work: Path, running: ExitStack) -> tuple[Stack, dict]:
     )
     durable_floor.create_schema(floor_env["FLOOR_DATABASE"])
     floor_port = free_port()
-    floor = running.enter_context(_stopping(gunicorn("durable_floor:app", floor_port, floor_env, HERE, work / "floor.log")))
+    floor_server = gunicorn("durable_floor:app", floor_port, floor_env, HERE, work / "floor.log")
+    floor = running.enter_context(_stopping(floor_server))
     targets = {
         "bare": (f"http://127.0.0.1:{bare_port}/hook", [bare.pid]),
         "floor": (f"http://127.0.0.1:{floor_port}/webhooks/mailchimp?token={token}", [floor.pid]),

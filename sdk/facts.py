@@ -1,8 +1,10 @@
 """What is known about a contact and the planned action: the fact keys of the scenario format.
 
-Every key of shared/rules/VOCABULARY.md is a declared, typed field of `Facts`. A key that is absent (or null) is
-unknown, and reads as None. Unknown keys and badly typed values are rejected with an error naming the key,
-never the value (a value may be an email address).
+Every fact key (docs/rules/facts.md) is a declared, typed field of `Facts`, and reads as None when not known. A key
+that is absent is irrelevant to the case; a key given as null (or an empty CSV cell) is a fact nobody knows, which
+the engine must not read in the contact's favour (`Facts.unknown`; the catalogue says, per fact, whether unknown
+counts against the contact). Unknown keys, badly typed values and values outside a fact's vocabulary are rejected
+with an error naming the key and the accepted values, never the value given (it may be an email address).
 
 Conversion is table-driven rather than a marshmallow schema: `consentry check` converts a million rows and a
 schema per row would cost more than deciding.
@@ -35,6 +37,36 @@ def _to_bool_or_unknown(value: Any) -> bool | str:
     if isinstance(value, str) and value.strip().lower() == UNKNOWN:
         return UNKNOWN
     return _to_bool(value)
+
+
+class ChoiceError(ValueError):
+    """A value outside a fact's vocabulary; carries the accepted values for the message."""
+
+    def __init__(self, accepted: frozenset[str]):
+        super().__init__("not in the vocabulary")
+        self.accepted = accepted
+
+
+def one_of(accepted: frozenset[str]) -> Callable[[Any], str]:
+    """A converter to one word of a closed vocabulary, compared without case or surrounding spaces."""
+
+    def convert(value: Any) -> str:
+        word = _to_str(value).lower()
+        if word not in accepted:
+            raise ChoiceError(accepted)
+        return word
+
+    return convert
+
+
+def words_of(accepted: frozenset[str]) -> Callable[[Any], tuple[str, ...]]:
+    """A list of words, each from a closed vocabulary."""
+    word = one_of(accepted)
+
+    def convert(value: Any) -> tuple[str, ...]:
+        return tuple(word(item) for item in _to_words(value))
+
+    return convert
 
 
 def _to_int(value: Any) -> int:
@@ -121,6 +153,30 @@ def _to_words(value: Any) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(separator) if part.strip())
 
 
+# The closed vocabularies: facts whose words the rules act on. A word outside them would be read as "none of these"
+# (a consent state "Granted" as no consent), so it is an error instead.
+CONSENT_GIVEN = frozenset({"opt_in", "granted", "given", "consent", "subscribed", "re_opt_in", "reoptin"})
+CONSENT_WITHDRAWN = frozenset({"withdrawn", "revoked", "objected", "opt_out", "unsubscribed"})
+CONSENT_STATES = CONSENT_GIVEN | CONSENT_WITHDRAWN | {"none"}
+DIRECT_SOURCES = frozenset({"collected_directly", "direct", "form", "customer", "own_collection"})
+INDIRECT_SOURCES = frozenset(
+    {"purchased_list", "partner_transfer", "public_web", "data_broker", "rented_list", "enrichment", "scraping"}
+)
+THIRD_PARTY_COLLECTORS = frozenset({"data_broker", "partner", "primary_collector", "broker", "third_party"})
+COLLECTORS = THIRD_PARTY_COLLECTORS | {"advertiser"}
+CHANNEL_WORDS = frozenset(
+    {"any", "automated_call", "email", "fax", "phone_human", "postal", "sms"}
+    | {"phone", "telephone", "call", "mms", "mail", "post"}
+)
+RIGHTS_WORDS = frozenset(
+    {"access", "erasure", "objection", "opt_out", "unsubscribe", "rectification", "portability", "restriction"}
+)
+SENDER_TYPES = frozenset(
+    {"company", "charity", "non_profit", "nonprofit", "association", "political", "political_party"}
+)
+ADDRESS_TYPES = frozenset({"generic_but_identifies_natural_person", "generic_role_address", "impersonal", "nominative"})
+PROFILE_VISIBILITIES = frozenset({"public", "restricted_to_connections", "restricted", "private"})
+
 # Each fact is a declared field of Facts; its type says what it holds and, as the `Annotated` metadata, which
 # function turns a raw value (YAML, a CSV cell, a CRM property) into it. An absent fact reads as None.
 YesNo = Annotated[bool | None, _to_bool]
@@ -132,6 +188,15 @@ TimeOfDay = Annotated[time | None, _to_time]
 Text = Annotated[str | None, _to_str]
 Words = Annotated[tuple[str, ...] | None, _to_words]
 TimeZoneName = Annotated[str | None, _to_zone]
+ConsentState = Annotated[str | None, one_of(CONSENT_STATES)]
+DataSource = Annotated[str | None, one_of(DIRECT_SOURCES | INDIRECT_SOURCES)]
+Collector = Annotated[str | None, one_of(COLLECTORS)]
+ChannelWord = Annotated[str | None, one_of(CHANNEL_WORDS)]
+ChannelWords = Annotated[tuple[str, ...] | None, words_of(CHANNEL_WORDS)]
+RightsWords = Annotated[tuple[str, ...] | None, words_of(RIGHTS_WORDS)]
+SenderKind = Annotated[str | None, one_of(SENDER_TYPES)]
+AddressType = Annotated[str | None, one_of(ADDRESS_TYPES)]
+Visibility = Annotated[str | None, one_of(PROFILE_VISIBILITIES)]
 
 
 class Facts(Mapping[str, Any]):
@@ -139,8 +204,9 @@ class Facts(Mapping[str, Any]):
 
     # Known facts live in the instance dict and every other key reads the class default None: plain attribute
     # access, which the engine does some thirty times per decision.
-    __slots__ = ("__dict__", "_hash")
+    __slots__ = ("__dict__", "_hash", "_unknown")
     _hash: int
+    _unknown: frozenset[str]
 
     account_created: YesNo = None
     acquired_on: Day = None
@@ -148,7 +214,7 @@ class Facts(Mapping[str, Any]):
     ad_says_no_canvassing: YesNo = None
     address: Text = None
     address_published_by_company_for_this_purpose: YesNo = None
-    address_type: Text = None
+    address_type: AddressType = None
     addressee: Text = None
     advertiser_named_at_collection: YesNo = None
     answered_on: Day = None
@@ -163,21 +229,21 @@ class Facts(Mapping[str, Any]):
     callee_local_time: TimeOfDay = None
     callee_timezone: TimeZoneName = None
     calls_in_last_30_days: Count = None
-    campaign_channels: Words = None
+    campaign_channels: ChannelWords = None
     collection_method: Text = None
-    consent_channel: Text = None
-    consent_collected_by: Text = None
+    consent_channel: ChannelWord = None
+    consent_collected_by: Collector = None
     consent_date: Day = None
     consent_documented: YesNo = None
     consent_mechanism: Text = None
     consent_period_stated: Text = None
     consent_proof_fields: Words = None
     consent_proof_stored: YesNo = None
-    consent_state: Text = None
+    consent_state: ConsentState = None
     contract_in_progress: YesNo = None
     contract_object: Text = None
     customer_relationship: YesNo = None
-    data_source: Text = None
+    data_source: DataSource = None
     dncm_registered: YesNo = None
     email_obtained_in_sale: YesNo = None
     existing_business_relationship: YesNo = None
@@ -224,7 +290,7 @@ class Facts(Mapping[str, Any]):
     presumed_interest_documented: YesNo = None
     prior_contractual_relationship: YesNo = None
     privacy_policy_mentions_partners: YesNo = None
-    profile_visibility: Text = None
+    profile_visibility: Visibility = None
     promoted_category: Text = None
     proof_retention_policy_years: Count = None
     prospecting_continued: YesNo = None
@@ -243,10 +309,10 @@ class Facts(Mapping[str, Any]):
     renewed: YesNo = None
     reoptin_date: Day = None
     reoptin_mechanism: Text = None
-    request: Words = None
+    request: RightsWords = None
     request_channel: Text = None
     request_date: Day = None
-    robinson_channels: Words = None
+    robinson_channels: ChannelWords = None
     robinson_registered: YesNo = None
     rpo_checked_within_days: Count = None
     rpo_registered: YesNo = None
@@ -254,7 +320,7 @@ class Facts(Mapping[str, Any]):
     same_legal_entity_as_seller: YesNo = None
     sector: Text = None
     segment: Text = None
-    sender_type: Text = None
+    sender_type: SenderKind = None
     similar_product: YesNo = None
     sole_purpose_charitable: YesNo = None
     specific_slot_consent: Moment = None
@@ -270,24 +336,35 @@ class Facts(Mapping[str, Any]):
 
     def __init__(self, values: Mapping[str, Any] | None = None) -> None:
         typed: dict[str, Any] = {}
+        unknown: set[str] = set()
         for key, raw in (values or {}).items():
             convert = FACT_TYPES.get(key)
             if convert is None:
                 raise InvalidInputError(f"unknown fact key {key!r}", field=key)
             if raw is None or raw == "":
+                unknown.add(key)
                 continue
             try:
                 typed[key] = convert(raw)
+            except ChoiceError as error:
+                accepted = ", ".join(sorted(error.accepted))
+                raise InvalidInputError(f"fact {key!r} must be one of: {accepted}", field=key) from None
             except OutOfRangeError:
                 message = f"fact {key!r} is out of range ({EARLIEST.year} to {LATEST.year})"
                 raise InvalidInputError(message, field=key) from None
             except (ValueError, TypeError):
                 raise InvalidInputError(f"fact {key!r} has a value of the wrong kind", field=key) from None
         self.__dict__.update(typed)
-        object.__setattr__(self, "_hash", hash(frozenset(typed.items())))
+        object.__setattr__(self, "_unknown", frozenset(unknown))
+        object.__setattr__(self, "_hash", hash((frozenset(typed.items()), self._unknown)))
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Facts are immutable")
+
+    @property
+    def unknown(self) -> frozenset[str]:
+        """The keys given as null: facts nobody knows, as opposed to keys left out as irrelevant."""
+        return self._unknown
 
     def __getitem__(self, key: str) -> Any:
         return self.__dict__[key]
@@ -302,13 +379,14 @@ class Facts(Mapping[str, Any]):
         return self._hash
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Facts) and self.__dict__ == other.__dict__
+        return isinstance(other, Facts) and self.__dict__ == other.__dict__ and self.unknown == other.unknown
 
     def __repr__(self) -> str:
-        return f"Facts({sorted(self.__dict__)})"
+        return f"Facts({sorted(self.__dict__)}, unknown={sorted(self.unknown)})"
 
     def replace(self, **changes: Any) -> "Facts":
-        return Facts({**self.__dict__, **changes})
+        """A copy with these facts changed; None makes a fact unknown."""
+        return Facts({**dict.fromkeys(self.unknown), **self.__dict__, **changes})
 
     def has_any(self, keys: Iterable[str]) -> bool:
         return any(key in self.__dict__ for key in keys)

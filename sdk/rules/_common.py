@@ -3,13 +3,11 @@
 from datetime import date, datetime
 
 from ..decision import Findings
-from ..facts import Facts
+from ..facts import CONSENT_GIVEN, CONSENT_WITHDRAWN, INDIRECT_SOURCES, THIRD_PARTY_COLLECTORS, Facts
 from ..models import Request
 from ..vocabulary import Channel
 from ._base import zone
 
-CONSENT_GIVEN = frozenset({"opt_in", "granted", "given", "consent", "subscribed", "re_opt_in", "reoptin"})
-CONSENT_WITHDRAWN = frozenset({"withdrawn", "revoked", "objected", "opt_out", "unsubscribed"})
 INVALID_MECHANISMS = {
     "pre_ticked_checkbox": "FR_CONSENT_INVALID_PRETICKED",
     "preticked_checkbox": "FR_CONSENT_INVALID_PRETICKED",
@@ -22,19 +20,6 @@ INVALID_MECHANISMS = {
     "asymmetric_buttons": "FR_CONSENT_INVALID_DARK_PATTERN",
     "dark_pattern": "FR_CONSENT_INVALID_DARK_PATTERN",
 }
-THIRD_PARTY_COLLECTORS = frozenset({"data_broker", "partner", "primary_collector", "broker", "third_party"})
-INDIRECT_SOURCES = frozenset(
-    {
-        "purchased_list",
-        "partner_transfer",
-        "public_web",
-        "data_broker",
-        "rented_list",
-        "enrichment",
-        "scraping",
-    }
-)
-DIRECT_SOURCES = frozenset({"collected_directly", "direct", "form", "customer", "own_collection"})
 CHANNEL_WORDS = {
     "phone": Channel.PHONE_HUMAN,
     "telephone": Channel.PHONE_HUMAN,
@@ -69,8 +54,7 @@ def channel_word(word: str) -> Channel | None:
 
 def is_indirect(facts: Facts) -> bool:
     """True when the data was not collected from the person (GDPR Art. 14)."""
-    source = facts.data_source
-    return bool(source) and source not in DIRECT_SOURCES and (source in INDIRECT_SOURCES or "list" in (source or ""))
+    return facts.data_source in INDIRECT_SOURCES
 
 
 def consent_on_file(facts: Facts) -> bool:

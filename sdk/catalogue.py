@@ -1,15 +1,19 @@
-"""The rule table's vocabulary as data: legal sources, reason codes and condition codes.
+"""The rule table's vocabulary as data: legal sources, reason codes, condition codes and fact keys.
 
-Loaded once from the YAML files in `sdk/rules/data/`, which follow shared/rules/RULES.md §11 and §12.
+Loaded once from the YAML files in `sdk/rules/data/`; `consentry rules docs` publishes them as docs/rules/.
 """
 
+import typing
 from dataclasses import dataclass
+from datetime import date, datetime, time
+from enum import StrEnum
 from functools import cache
 from importlib import resources
 from typing import Any
 
 import yaml
 
+from . import facts as _facts
 from .vocabulary import Confidence
 
 
@@ -26,6 +30,22 @@ class ReasonInfo:
     summary: str
     confidence: Confidence
     sources: tuple[Source, ...]
+
+
+class WhenUnknown(StrEnum):
+    """How the engine reads a fact given as unknown (null, or an empty CSV cell)."""
+
+    AGAINST = "against"  # the least favourable value: unknown never makes a decision more permissive
+    NONE = "none"  # the event it records did not happen; there is none
+    INFORMATIVE = "informative"  # it describes the case; no rule decides on it
+
+
+@dataclass(frozen=True, slots=True)
+class FactInfo:
+    key: str
+    type: str  # in words: "yes/no", "date", "text, one of: ..."
+    meaning: str
+    when_unknown: WhenUnknown
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -70,3 +90,60 @@ def condition_text(code: str) -> str:
         return conditions()[code]
     except KeyError:
         raise KeyError(f"condition code {code!r} is not in the catalogue") from None
+
+
+@cache
+def facts() -> dict[str, FactInfo]:
+    """Every fact key of `Facts`, with its type in words, its meaning and how an unknown value reads."""
+    entries = _load("facts.yaml")
+    hints = typing.get_type_hints(_facts.Facts, include_extras=True)
+    return {
+        key: FactInfo(
+            key=key,
+            type=_type_words(hints[key]),
+            meaning=entry["meaning"],
+            when_unknown=WhenUnknown(entry["when_unknown"]),
+        )
+        for key, entry in sorted(entries.items())
+    }
+
+
+def declared_facts() -> frozenset[str]:
+    """The fact keys `Facts` declares, each a field whose type carries its converter."""
+    hints = typing.get_type_hints(_facts.Facts, include_extras=True)
+    return frozenset(name for name, hint in hints.items() if hasattr(hint, "__metadata__"))
+
+
+_BASE_WORDS: dict[Any, str] = {
+    bool: "yes/no",
+    int: "whole number",
+    date: "date",
+    datetime: "date and time",
+    time: "time of day",
+    str: "text",
+}
+
+
+def _type_words(hint: Any) -> str:
+    """A fact's type in words, from its annotation: the value type, and a closed vocabulary when it has one."""
+    if hint == _facts.TimeZoneName:
+        return "IANA time zone"
+    kinds = [arg for arg in typing.get_args(typing.get_args(hint)[0]) if arg is not type(None)]
+    if any(typing.get_origin(kind) is typing.Literal for kind in kinds):
+        return "yes/no/unknown"
+    is_list = any(typing.get_origin(kind) is tuple for kind in kinds)
+    words = "list of words" if is_list else _BASE_WORDS[kinds[0]]
+    accepted = _accepted_words(hint.__metadata__[0])
+    if not accepted:
+        return words
+    return f"{words}, {'each ' if is_list else ''}one of: {', '.join(sorted(accepted))}"
+
+
+def _accepted_words(convert: Any) -> frozenset[str]:
+    """The closed vocabulary a converter accepts, as the error it raises for a word outside it reports."""
+    try:
+        convert("\x00")
+    except ValueError as error:
+        accepted: frozenset[str] = getattr(error, "accepted", frozenset())
+        return accepted
+    return frozenset()

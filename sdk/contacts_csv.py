@@ -106,7 +106,10 @@ def _request(values: dict[str, str], channel: Channel, at: datetime, action: Act
     email = values.get("email", "").strip()
     if email and not _EMAIL_SHAPE.match(email):
         raise InvalidInputError("invalid email address", field="email")
-    facts = Facts({key: value for key, value in values.items() if key in FACT_TYPES and value})
+    # An empty cell is a fact left out, as in a scenario: no consent date where there is no consent. The facts the
+    # law needs known (a do-not-call registration, each soft opt-in condition) count against the contact when
+    # left out; a JSON `null` (the Python API, scenarios) marks any other fact as unknown.
+    facts = Facts({key: value for key, value in values.items() if key in FACT_TYPES and value.strip()})
     zone = values.get("time_zone", "").strip() or facts.callee_timezone
     phone = values.get("phone", "").strip()
     if phone and channel.uses_phone_number and not _PHONE_SHAPE.match(phone):

@@ -56,6 +56,7 @@ def one_of(accepted: frozenset[str]) -> Callable[[Any], str]:
             raise ChoiceError(accepted)
         return word
 
+    convert.accepted = accepted  # type: ignore[attr-defined]  # the fail-closed reading tries each word
     return convert
 
 
@@ -66,6 +67,8 @@ def words_of(accepted: frozenset[str]) -> Callable[[Any], tuple[str, ...]]:
     def convert(value: Any) -> tuple[str, ...]:
         return tuple(word(item) for item in _to_words(value))
 
+    convert.accepted = accepted  # type: ignore[attr-defined]
+    convert.many = True  # type: ignore[attr-defined]
     return convert
 
 

@@ -49,13 +49,12 @@ def _judge(row: Row[Any], at: datetime) -> RetentionItem | None:
         audience = Audience(row.audience) if row.audience else None
     except ValueError:
         return None
-    facts = Facts(
-        {
-            "existing_customer": bool(row.is_customer),
-            "relationship_end_date": row.relationship_end,
-            "last_interaction": max(filter(None, (row.collected_on, row.last_inbound_contact)), default=None),
-        }
-    )
+    known = {
+        "existing_customer": bool(row.is_customer),
+        "relationship_end_date": row.relationship_end,  # none: the relationship goes on
+        "last_interaction": max(filter(None, (row.collected_on, row.last_inbound_contact)), default=None),
+    }
+    facts = Facts({key: value for key, value in known.items() if value is not None})  # None here is "none", not unknown
     contact = Contact(audience=audience, jurisdiction=row.jurisdiction, time_zone=None, facts=facts)
     decision = evaluate(Request(contact=contact, channel=Channel.ANY, at=at, action=Action.RETAIN))
     codes = tuple(code for code in decision.reason_codes if code in RETENTION_CODES)

@@ -1,7 +1,8 @@
 """The rules engine: one module per jurisdiction, each a table of dated rules.
 
 `evaluate(request)` answers "may we do this, to this person, by this channel, now, and on what conditions?".
-An unknown jurisdiction, or a missing fact a rule needs, never yields "allowed".
+An unknown jurisdiction, or a missing fact a rule needs, never yields "allowed"; a fact given as unknown reads as
+the least favourable of its values (_unknown.py).
 """
 
 from datetime import timedelta
@@ -12,6 +13,7 @@ from ..models import Request
 from ..vocabulary import Action, Channel
 from . import be, de, es, fr, it, nl, uk, us
 from ._base import Jurisdiction, Rule
+from ._unknown import against_unknowns, fail_closed
 
 JURISDICTIONS: dict[str, Jurisdiction] = {
     module.JURISDICTION.code: module.JURISDICTION for module in (fr, de, it, es, be, nl, uk, us)
@@ -26,6 +28,12 @@ def evaluate(request: Request) -> Decision:
     The cache key carries the timestamp's offset and zone: two spellings of the same instant are equal datetimes,
     but when the callee's time zone is unknown the offset is what tells the local hour.
     """
+    decision = _decide(request)
+    unknowns = against_unknowns(request)
+    return fail_closed(request, decision, unknowns, _decide) if unknowns else decision
+
+
+def _decide(request: Request) -> Decision:
     return _evaluate(request, request.at.utcoffset(), str(request.at.tzinfo))
 
 

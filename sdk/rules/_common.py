@@ -211,6 +211,14 @@ def is_customer(facts: Facts) -> bool:
     )
 
 
+def obtained_in_sale(facts: Facts) -> bool:
+    """The soft opt-in's first condition: the details came from a sale or a service. Said so, or a purchase with
+    nothing saying otherwise; an account alone, or nothing known, is not a sale."""
+    if facts.email_obtained_in_sale is not None:
+        return facts.email_obtained_in_sale
+    return facts.purchase_made is True
+
+
 def callee_local_time(request: Request) -> tuple[datetime, bool]:
     """The callee's wall clock at the moment of the request, and whether their time zone was known.
 

@@ -4,7 +4,7 @@ from ..decision import Findings
 from ..models import Request
 from ..vocabulary import Audience, Channel, LegalBasis
 from ._base import ELECTRONIC, Jurisdiction, Rule
-from ._common import STOP_MECHANISM, honour_objections, is_customer, valid_consent
+from ._common import STOP_MECHANISM, honour_objections, is_customer, obtained_in_sale, valid_consent
 from ._gdpr import RIGHTS_REQUESTS
 
 IMPERSONAL = frozenset({"impersonal", "generic_role_address"})
@@ -36,8 +36,8 @@ def electronic(request: Request, findings: Findings) -> None:
         request.channel in (Channel.EMAIL, Channel.SMS)
         and is_customer(facts)
         and facts.similar_product is True
-        and facts.objection_offered_at_collection is not False
-        and facts.email_obtained_in_sale is not False
+        and facts.objection_offered_at_collection is True
+        and obtained_in_sale(facts)
     )
     if customer_exception:
         findings.permit(
@@ -52,10 +52,14 @@ def electronic(request: Request, findings: Findings) -> None:
 
 
 def phone(request: Request, findings: Findings) -> None:
-    """Opt-out through 'Ne m'appelez plus', which callers must consult."""
-    if request.facts.dncm_registered:
+    """Opt-out through 'Ne m'appelez plus', which callers must consult; a registration not known reads as one."""
+    registered = request.facts.dncm_registered
+    if registered is not False:
         if valid_consent(request, findings, "BE_DNCM"):
             findings.permit("BE_DNCM", "must_identify_caller", basis=LegalBasis.CONSENT)
+        elif registered is None:
+            findings.forbid("BE_DNCM", "must_check_dncm_list", detail="registration unknown")
+            findings.need("dncm_registered")
         else:
             findings.forbid("BE_DNCM")
         return

@@ -4,7 +4,7 @@ from ..decision import Findings
 from ..models import Request
 from ..vocabulary import Action, Audience, Channel, LegalBasis
 from ._base import ELECTRONIC, Jurisdiction, Rule
-from ._common import STOP_MECHANISM, honour_objections, is_customer, valid_consent
+from ._common import STOP_MECHANISM, honour_objections, is_customer, obtained_in_sale, valid_consent
 from ._gdpr import RIGHTS_REQUESTS
 
 
@@ -34,9 +34,7 @@ def electronic(request: Request, findings: Findings) -> None:
 def _soft_opt_in(request: Request, findings: Findings) -> bool:
     """§7(3): address from a sale, own similar goods, no objection, notice at collection and in each use."""
     facts = request.facts
-    from_sale = facts.email_obtained_in_sale is not False and bool(
-        facts.email_obtained_in_sale or facts.existing_customer or facts.purchase_made
-    )
+    from_sale = obtained_in_sale(facts)
     notified = facts.informed_at_collection is True or facts.objection_offered_at_collection is True
     return (
         from_sale

@@ -27,7 +27,7 @@ def electronic(request: Request, findings: Findings) -> None:
         request.channel in (Channel.EMAIL, Channel.SMS)
         and is_customer(facts)
         and facts.similar_product is True
-        and facts.objection_offered_at_collection is not False
+        and facts.objection_offered_at_collection is True
     )
     if customer_exception:
         findings.permit(
@@ -55,14 +55,19 @@ def phone_before_2023(request: Request, findings: Findings) -> None:
 
 
 def robinson(request: Request, findings: Findings) -> None:
-    """Lista Robinson: no marketing to registered non-customers who did not consent, per channel."""
+    """Lista Robinson: no marketing to registered non-customers who did not consent, per channel; a registration
+    not known reads as one, until the list is checked."""
     facts = request.facts
-    if not facts.robinson_registered or is_customer(facts):
+    if facts.robinson_registered is False or is_customer(facts):
         return
     channels = [channel_word(word) for word in facts.robinson_channels or ()]
     if channels and request.channel not in channels:
         return
     if valid_consent(request, findings, "ES_ROBINSON"):
+        return
+    if facts.robinson_registered is None:
+        findings.forbid("ES_ROBINSON", "provide_missing_facts", detail="Lista Robinson registration unknown")
+        findings.need("robinson_registered")
         return
     findings.forbid("ES_ROBINSON")
 

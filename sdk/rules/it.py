@@ -24,7 +24,7 @@ def electronic(request: Request, findings: Findings) -> None:
     if is_customer(facts):
         if request.channel is not Channel.EMAIL:
             findings.forbid("IT_SOFT_SPAM_EMAIL_ONLY")
-        elif facts.similar_product is True and facts.objection_offered_at_collection is not False:
+        elif facts.similar_product is True and facts.objection_offered_at_collection is True:
             findings.permit(
                 "IT_SOFT_SPAM_EMAIL_ONLY",
                 *content,
@@ -52,6 +52,10 @@ def registry(request: Request, findings: Findings) -> None:
         if facts.consent_date is not None:
             findings.forbid("IT_RPO_REVOKES_CONSENT")
         findings.forbid("IT_PHONE_OPTOUT_RPO")
+        return
+    if facts.rpo_registered is None:  # not known: read as registered, until the list is checked
+        findings.forbid("IT_PHONE_OPTOUT_RPO", "must_check_rpo_before_campaign", detail="RPO registration unknown")
+        findings.need("rpo_registered")
         return
     checked = facts.rpo_checked_within_days
     if checked is not None and checked > RPO_LIST_VALID_DAYS:

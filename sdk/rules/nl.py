@@ -64,7 +64,7 @@ def phone(request: Request, findings: Findings) -> None:
 
 def _customer_within_3_years(request: Request) -> bool:
     facts = request.facts
-    if facts.similar_product is False or not (is_customer(facts) or facts.relationship_current):
+    if facts.similar_product is not True or not (is_customer(facts) or facts.relationship_current):
         return False
     ended = facts.relationship_end_date
     return ended is None or request.at.date() <= add_years(ended, 3)

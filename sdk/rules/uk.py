@@ -73,7 +73,9 @@ def messages(request: Request, findings: Findings) -> None:
 
 
 def _refusal_offered(facts: Facts) -> bool:
-    return facts.refusal_offered_at_collection is not False and facts.objection_offered_at_collection is not False
+    """A simple means of refusing was offered at collection: said so, and not contradicted."""
+    offered = (facts.refusal_offered_at_collection, facts.objection_offered_at_collection)
+    return True in offered and False not in offered
 
 
 def _charity_soft_opt_in(facts: Facts) -> bool:

@@ -40,8 +40,10 @@ def live_call(request: Request, findings: Findings) -> None:
     honour_objections(request, findings, list_code="US_TCPA_DNC", objection_code="US_TCPA_DNC")
     facts = request.facts
     consented = valid_consent(request, findings, "US_TCPA_DNC")
-    if facts.national_dnc_registered and not consented:
+    if facts.national_dnc_registered is not False and not consented:  # not known: read as registered
         findings.forbid("US_TCPA_DNC")
+        if facts.national_dnc_registered is None:
+            findings.need("national_dnc_registered")
     local, _zone_known = callee_local_time(request)
     if not request.standing and TCPA_CALENDAR.window_at(local) is None:
         findings.forbid("US_TCPA_HOURS", detail=f"callee local time {local.strftime('%H:%M')}")

@@ -272,11 +272,19 @@ def test_a_number_spanning_several_zones_gives_no_zone():
 
 
 def test_the_subdivision_column_reaches_the_contact():
-    header = ("contact_id", "audience", "jurisdiction", "time_zone", "subdivision", "consent_state")
+    header = (
+        "contact_id",
+        "audience",
+        "jurisdiction",
+        "time_zone",
+        "subdivision",
+        "consent_state",
+        "bloctel_registered",
+    )
     at = datetime.fromisoformat("2025-12-26T11:00:00+01:00")  # Saint Stephen's Day, a Friday, Bloctel era
     source = contacts_csv(
-        ("moselle", "b2c", "FR", "Europe/Paris", "57", "none"),
-        ("paris", "b2c", "FR", "Europe/Paris", "", "none"),
+        ("moselle", "b2c", "FR", "Europe/Paris", "57", "none", "false"),
+        ("paris", "b2c", "FR", "Europe/Paris", "", "none", "false"),
         header=header,
     )
     records = jsonl_records(check(source, at=at)[0])

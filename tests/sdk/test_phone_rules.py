@@ -410,7 +410,13 @@ def test_a_standing_verdict_keeps_every_other_prohibition():
 
 def test_a_standing_verdict_on_a_us_call_keeps_the_tcpa_hours_as_its_reason():
     request = request_from_fields(
-        {"jurisdiction": "US", "channel": "phone_human", "audience": "b2c", "evaluated_at": "2026-11-25T03:00:00Z"}
+        {
+            "jurisdiction": "US",
+            "channel": "phone_human",
+            "audience": "b2c",
+            "evaluated_at": "2026-11-25T03:00:00Z",
+            "facts": {"national_dnc_registered": False},
+        }
     )
     assert blocks(evaluate(request)) == {"US_TCPA_HOURS"}  # 22:00 in New York
     standing = evaluate(replace(request, standing=True))

@@ -138,7 +138,9 @@ def test_a_count_of_calls_without_their_dates_cannot_say_when_the_cap_frees():
 
 def test_after_a_refusal_before_august_2026_the_call_waits_for_the_end_of_the_60_days():
     # Refusal on Thursday 30 April 2026: blocked through Monday 29 June, calls resume on Tuesday 30 June.
-    request = call_request(at="2026-06-15T11:00:00+02:00", refused_during_call_date="2026-04-30")
+    request = call_request(
+        at="2026-06-15T11:00:00+02:00", refused_during_call_date="2026-04-30", bloctel_registered=False
+    )
     assert next_lawful_call(request) == paris("2026-06-30", 10)
 
 

@@ -10,6 +10,7 @@ from .._common import (
     honour_objections,
     is_customer,
     is_indirect,
+    obtained_in_sale,
     valid_consent,
 )
 
@@ -161,14 +162,14 @@ def _is_customer(request: Request) -> bool:
 
 
 def soft_opt_in_failures(request: Request) -> list[str]:
-    """The L34-5 al. 4 conditions that fail; every one is required (RULES.md §2.1)."""
+    """The L34-5 al. 4 conditions that fail; every one is required, so one not known fails too."""
     facts = request.facts
     failures = []
-    if facts.purchase_made is False or (facts.account_created and facts.purchase_made is not True):
+    if not obtained_in_sale(facts):  # "à l'occasion d'une vente ou d'une prestation de services"
         failures.append("FR_SOFT_OPTIN_NO_PURCHASE")
     if facts.similar_product is not True:
         failures.append("FR_SOFT_OPTIN_NOT_SIMILAR")
-    if facts.same_legal_entity_as_seller is False:
+    if facts.same_legal_entity_as_seller is not True:
         failures.append("FR_SOFT_OPTIN_OTHER_ENTITY")
     if facts.objection_offered_at_collection is not True:
         failures.append("FR_SOFT_OPTIN_NO_OBJECTION_AT_COLLECTION")

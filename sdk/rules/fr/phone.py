@@ -80,9 +80,14 @@ def bloctel_era(request: Request, findings: Findings) -> None:
     facts = request.facts
     if _within_contract(request):
         findings.permit("FR_PHONE_CONTRACT_IN_PROGRESS", *CONSUMER_CALL, basis=LegalBasis.CONTRACT)
-    elif _bloctel_applies(request):
+    elif _bloctel_applies(request) is not False:  # registered, or not known: read as registered
         if facts.offer in PRESS_OFFERS:
             findings.permit("FR_PHONE_PRESS_EXCEPTION", *CONSUMER_CALL, basis=LegalBasis.LEGITIMATE_INTEREST)
+        elif facts.bloctel_registered is None:
+            check = "must_have_checked_bloctel_within_last_month"
+            findings.forbid("FR_PHONE_B2C_BLOCTEL_ERA", check, detail="Bloctel registration unknown")
+            findings.need("bloctel_registered")
+            return
         else:
             findings.forbid("FR_PHONE_BLOCTEL_REGISTERED")
             return
@@ -96,8 +101,11 @@ def bloctel_era(request: Request, findings: Findings) -> None:
     data_source(request, findings)
 
 
-def _bloctel_applies(request: Request) -> bool:
+def _bloctel_applies(request: Request) -> bool | None:
+    """Whether Bloctel forbids calling this consumer; None when the registration is not known."""
     facts = request.facts
+    if facts.bloctel_registered is None:
+        return None
     if not facts.bloctel_registered:
         return False
     effective = facts.bloctel_effective_date

@@ -24,12 +24,26 @@ class Source:
     url: str | None
 
 
+# Where a reason code's law comes from: a country Consentry decides for, the EU (the GDPR and EU-wide rules, which
+# Consentry applies wherever it decides), or "any" for the product's own codes.
+REASON_JURISDICTIONS = ("FR", "DE", "IT", "ES", "BE", "NL", "UK", "US", "EU", "any")
+
+
 @dataclass(frozen=True, slots=True)
 class ReasonInfo:
     code: str
     summary: str
     confidence: Confidence
     sources: tuple[Source, ...]
+    title: str = ""
+    jurisdiction: str = "any"
+    in_force_from: date | None = None  # the days the rules giving this code apply, when they are dated
+    in_force_until: date | None = None
+
+    @property
+    def label(self) -> str:
+        """The code with its title, as a person reads it: `FR_PHONE_HOURS (Legal calling days and hours)`."""
+        return f"{self.code} ({self.title})" if self.title else self.code
 
 
 class WhenUnknown(StrEnum):
@@ -68,9 +82,32 @@ def reasons() -> dict[str, ReasonInfo]:
             summary=entry["summary"],
             confidence=Confidence(entry["confidence"]),
             sources=tuple(known[key] for key in entry["sources"]),
+            title=entry["title"],
+            jurisdiction=_jurisdiction(code, entry["jurisdiction"]),
+            in_force_from=_day(entry.get("in_force_from")),
+            in_force_until=_day(entry.get("in_force_until")),
         )
         for code, entry in _load("reasons.yaml").items()
     }
+
+
+def _jurisdiction(code: str, value: str) -> str:
+    if value not in REASON_JURISDICTIONS:
+        raise ValueError(f"reason code {code!r} has jurisdiction {value!r}, not one of {REASON_JURISDICTIONS}")
+    return value
+
+
+def _day(value: date | str | None) -> date | None:
+    """A date as YAML reads it (unquoted ISO dates arrive as dates), or None."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(value)
+
+
+def reason_label(code: str) -> str:
+    """`CODE (Title)` for a code of the catalogue; an unknown code as it is."""
+    info = reasons().get(code)
+    return info.label if info is not None else code
 
 
 @cache

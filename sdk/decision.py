@@ -29,10 +29,17 @@ class Reason:
     confidence: Confidence
     sources: tuple[Source, ...]
     detail: str = ""
+    title: str = ""
+
+    @property
+    def label(self) -> str:
+        """The code with its plain-language title, as a person reads it."""
+        return f"{self.code} ({self.title})" if self.title else self.code
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "code": self.code,
+            "title": self.title,
             "effect": self.effect.value,
             "summary": self.summary,
             "detail": self.detail,
@@ -44,7 +51,7 @@ class Reason:
 @cache
 def make_reason(code: str, effect: Effect, detail: str = "") -> Reason:
     info = reason(code)
-    return Reason(code, effect, info.summary, info.confidence, info.sources, detail)
+    return Reason(code, effect, info.summary, info.confidence, info.sources, detail, info.title)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from . import cli_store
+from . import cli_store, rules_docs
 from .contacts_csv import check_stream
 from .errors import ConsentryError, InvalidInputError
 from .explain import explain
@@ -73,7 +73,7 @@ def moment(text: str) -> datetime:
     return value
 
 
-# -- rules test ---------------------------------------------------------------------------------------------------
+# -- rules test, rules docs -----------------------------------------------------------------------------------------
 
 
 def _add_rules(commands: Commands) -> None:
@@ -83,6 +83,15 @@ def _add_rules(commands: Commands) -> None:
     test.add_argument("files", nargs="+", type=Path, metavar="FILE")
     test.add_argument("--json", action="store_true", help="one JSON object per scenario and line")
     test.set_defaults(handler=_rules_test)
+    docs = actions.add_parser("docs", help="write the rules reference (reason codes, facts, conditions, sources)")
+    docs.add_argument("--output", type=Path, required=True, metavar="DIR", help="folder to write the Markdown into")
+    docs.set_defaults(handler=_rules_docs)
+
+
+def _rules_docs(arguments: argparse.Namespace) -> int:
+    for path in rules_docs.write(arguments.output):
+        print(path)
+    return EXIT_OK
 
 
 def _rules_test(arguments: argparse.Namespace) -> int:

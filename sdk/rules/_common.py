@@ -33,6 +33,34 @@ _PROOF_WHEN = frozenset({"timestamp", "date", "datetime", "consent_date", "time"
 _PROOF_WHAT = frozenset({"wording", "form_version", "wording_version", "text", "screenshot", "form"})
 
 
+# Legal forms whose holder is a natural person (a sole trader, a partnership): the rules for legal persons do not
+# reach them, whatever their mailbox is called.
+NATURAL_PERSON_FORMS = frozenset(
+    {"eenmanszaak", "vof", "maatschap", "sole_trader", "partnership", "entreprise_individuelle", "micro_entreprise"}
+)
+
+# The EU-wide rules that France's codes explain, and their codes everywhere else: a decision is explained in its own
+# jurisdiction's codes and the GDPR's, never another country's.
+EU_CODES = {
+    "FR_CONSENT_INVALID_PRETICKED": "GDPR_CONSENT_INVALID",
+    "FR_CONSENT_INVALID_BUNDLED": "GDPR_CONSENT_INVALID",
+    "FR_CONSENT_INVALID_DARK_PATTERN": "GDPR_CONSENT_INVALID",
+    "FR_CONSENT_WITHDRAWN": "GDPR_CONSENT_WITHDRAWN",
+    "FR_RECONSENT_POSITIVE_ACT": "GDPR_RECONSENT_POSITIVE_ACT",
+    "FR_CONSENT_PROOF": "GDPR_CONSENT_PROOF",
+    "FR_PURCHASED_LIST_NO_PROOF": "GDPR_CONSENT_PROOF",
+    "FR_PARTNER_NOT_NAMED": "GDPR_CONSENT_NOT_SPECIFIC",
+    "FR_PUBLIC_WEB_DATA": "GDPR_OBJECTION_ABSOLUTE",
+}
+
+
+def local_code(request: Request, code: str) -> str:
+    """`code` in a French decision; its GDPR equivalent in any other jurisdiction's."""
+    if (request.contact.jurisdiction or "").upper() == "FR":
+        return code
+    return EU_CODES.get(code, code)
+
+
 STOP_MECHANISM = {
     Channel.EMAIL: "must_include_free_unsubscribe",
     Channel.SMS: "must_include_free_stop_mechanism",
@@ -71,10 +99,13 @@ def collected_by_third_party(facts: Facts) -> bool:
 
 
 def consent_defects(request: Request, *, required_code: str) -> list[tuple[str, tuple[str, ...]]]:
-    """Why the consent on file does not count for this channel and advertiser ([] when it does).
-
-    `required_code` is the reason to give when the consent covers another channel.
+    """Why the consent on file does not count for this channel and advertiser ([] when it does), in the
+    request's jurisdiction's codes. `required_code` is the reason to give when the consent covers another channel.
     """
+    return [(local_code(request, code), remedies) for code, remedies in _consent_defects(request, required_code)]
+
+
+def _consent_defects(request: Request, required_code: str) -> list[tuple[str, tuple[str, ...]]]:
     facts = request.facts
     defects: list[tuple[str, tuple[str, ...]]] = []
     recollect = ("rebuild_or_recollect_consent",)
@@ -174,7 +205,7 @@ def honour_objections(
     lifted_on = newer_consent(request, on_file)
     if lifted_on is not None and not consent_defects(request, required_code="FR_CONSENT_PROOF"):
         findings.permit(
-            "FR_RECONSENT_POSITIVE_ACT",
+            local_code(request, "FR_RECONSENT_POSITIVE_ACT"),
             "must_keep_new_consent_proof",
             "must_lift_suppression_only_for_this_channel_and_advertiser",
             detail=f"new consent on {lifted_on.isoformat()}",
@@ -184,9 +215,10 @@ def honour_objections(
     if facts.on_suppression_list:
         findings.forbid(list_code)
     if withdrawn(facts, request.channel):
-        findings.forbid("FR_CONSENT_WITHDRAWN", *suppress)
+        findings.forbid(local_code(request, "FR_CONSENT_WITHDRAWN"), *suppress)
     if facts.ad_says_no_canvassing:
-        findings.forbid("FR_PUBLIC_WEB_DATA", *suppress, detail="the person's own ad refuses canvassing")
+        refused = local_code(request, "FR_PUBLIC_WEB_DATA")
+        findings.forbid(refused, *suppress, detail="the person's own ad refuses canvassing")
     findings.forbid(objection_code, *suppress)
     return False
 

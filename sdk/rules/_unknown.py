@@ -23,11 +23,10 @@ from ..catalogue import facts as fact_catalogue
 from ..decision import Decision, Effect, Reason, make_reason
 from ..models import Request
 from ..vocabulary import Verdict
-from ._common import INVALID_MECHANISMS
+from ._common import INVALID_MECHANISMS, NATURAL_PERSON_FORMS
 from .fr.lifecycle import OPEN_EVENTS, SUPPRESSION_PURPOSES
 from .fr.messages import BANNED_SECTORS
 from .fr.phone import PRESS_OFFERS
-from .nl import NATURAL_PERSON_FORMS
 
 RANK = {Verdict.FORBIDDEN: 0, Verdict.ALLOWED_WITH_CONDITIONS: 1, Verdict.ALLOWED: 2}
 MANY = 100_000

@@ -4,7 +4,14 @@ from ..decision import Findings
 from ..models import Request
 from ..vocabulary import Audience, Channel, LegalBasis
 from ._base import ELECTRONIC, Jurisdiction, Rule
-from ._common import STOP_MECHANISM, honour_objections, is_customer, obtained_in_sale, valid_consent
+from ._common import (
+    NATURAL_PERSON_FORMS,
+    STOP_MECHANISM,
+    honour_objections,
+    is_customer,
+    obtained_in_sale,
+    valid_consent,
+)
 from ._gdpr import RIGHTS_REQUESTS
 
 IMPERSONAL = frozenset({"impersonal", "generic_role_address"})
@@ -18,8 +25,10 @@ def electronic(request: Request, findings: Findings) -> None:
     """Consent, except customers for analogous products and legal persons at impersonal addresses."""
     facts = request.facts
     content = ("must_identify_advertiser", STOP_MECHANISM[request.channel])
-    impersonal = request.contact.audience is Audience.GENERIC_BUSINESS_ADDRESS and (
-        facts.address_type is None or facts.address_type in IMPERSONAL
+    impersonal = (
+        request.contact.audience is Audience.GENERIC_BUSINESS_ADDRESS
+        and (facts.address_type is None or facts.address_type in IMPERSONAL)
+        and facts.recipient_legal_form not in NATURAL_PERSON_FORMS  # the exception is for legal persons
     )
     if impersonal and request.channel in (Channel.EMAIL, Channel.SMS):
         findings.permit(

@@ -49,7 +49,10 @@ def phone(request: Request, findings: Findings) -> None:
     """Consumers: prior express consent, documented 5 years. Businesses: at least presumed consent."""
     facts = request.facts
     if request.contact.audience is Audience.CONSUMER:
-        if valid_consent(request, findings, "DE_PHONE_B2C_CONSENT"):
+        if facts.consent_documented is False:  # §7a: a consent not documented when given does not count
+            findings.forbid("DE_CONSENT_DOC_5Y", "must_keep_consent_record_5y_after_grant_and_each_use")
+            findings.forbid("DE_PHONE_B2C_CONSENT", "rebuild_or_recollect_consent")
+        elif valid_consent(request, findings, "DE_PHONE_B2C_CONSENT"):
             findings.permit(
                 "DE_PHONE_B2C_CONSENT",
                 "must_identify_caller",

@@ -62,6 +62,7 @@ def robinson(request: Request, findings: Findings) -> None:
         return
     channels = [channel_word(word) for word in facts.robinson_channels or ()]
     if channels and request.channel not in channels:
+        findings.note("ES_ROBINSON", detail="registered for other channels only")
         return
     if valid_consent(request, findings, "ES_ROBINSON"):
         return

@@ -7,10 +7,9 @@ from ..decision import Findings
 from ..models import Request
 from ..vocabulary import Audience, Channel, LegalBasis
 from ._base import ELECTRONIC, Jurisdiction, Rule
-from ._common import STOP_MECHANISM, honour_objections, is_customer, valid_consent
+from ._common import NATURAL_PERSON_FORMS, STOP_MECHANISM, honour_objections, is_customer, valid_consent
 from ._gdpr import RIGHTS_REQUESTS
 
-NATURAL_PERSON_FORMS = frozenset({"eenmanszaak", "vof", "maatschap", "sole_trader", "partnership"})
 CALL_CONDUCT = ("must_show_caller_number", "must_offer_objection_each_call")
 
 

@@ -24,6 +24,7 @@ IDENTITY_FIELDS = frozenset({"name", "first_name", "last_name", "full_name", "ci
 SUPPRESSION_FIELD_WORDS = ("hash", "sha256", "hmac", "date", "channel", "reason", "scope", "email", "phone")
 SUPPRESSION_PURPOSES = frozenset({"suppression", "honour_objections", "objection_check", "compliance"})
 PERSONAL_DATA_AUDIENCES = frozenset({Audience.CONSUMER, Audience.NAMED_PROFESSIONAL})
+PHONE_CONSENT_SWITCH = date(2026, 8, 11)  # from then, a partner calling a consumer needs its own L223-1 consent
 PARTNER_CONDITIONS = (
     "partners_must_inform_at_first_contact_with_source",
     "partners_cannot_retransfer_without_new_consent",
@@ -250,7 +251,9 @@ def partner_transfer(request: Request, findings: Findings) -> None:
             findings.permit("FR_B2B_TRANSFER", "must_offer_objection", *PARTNER_CONDITIONS[::2])
         return
     channels = [channel_word(c) for c in facts.campaign_channels or ()] or [request.channel]
-    if any(c is not None and c.is_electronic for c in channels):
+    if Channel.PHONE_HUMAN in channels and request.at.date() >= PHONE_CONSENT_SWITCH:
+        _phone_transfer(request, findings)
+    elif any(c is not None and c.is_electronic for c in channels):
         _electronic_transfer(request, findings)
     elif request.channel is Channel.ANY and not facts.campaign_channels:
         if facts.transfer_consent is True:
@@ -269,6 +272,20 @@ def _electronic_transfer(request: Request, findings: Findings) -> None:
         findings.forbid("FR_PARTNER_TRANSFER_CONSENT", "exclude_objectors_and_non_consenting")
         return
     findings.permit("FR_PARTNER_TRANSFER_CONSENT", *PARTNER_CONDITIONS, basis=LegalBasis.CONSENT)
+
+
+def _phone_transfer(request: Request, findings: Findings) -> None:
+    """From 2026-08-11 a partner may call a consumer only on a consent to its calls (new L223-1): numbers passed
+    for partners' phone canvassing need the consumer's consent to those partners, as for electronic use."""
+    facts = request.facts
+    if facts.partners_named_at_collection is False or facts.partner_list_available is False:
+        findings.forbid("FR_PARTNER_NOT_NAMED", "exclude_objectors_and_non_consenting")
+    if facts.transfer_consent is not True:
+        findings.forbid("FR_PHONE_B2C_OPTIN_2026", "exclude_objectors_and_non_consenting")
+        findings.forbid("FR_PARTNER_TRANSFER_CONSENT", "exclude_objectors_and_non_consenting")
+        return
+    findings.permit("FR_PHONE_B2C_OPTIN_2026", *PARTNER_CONDITIONS, basis=LegalBasis.CONSENT)
+    findings.note("FR_PARTNER_TRANSFER_CONSENT")
 
 
 def _postal_phone_transfer(request: Request, findings: Findings) -> None:

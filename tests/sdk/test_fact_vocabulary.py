@@ -76,3 +76,41 @@ def test_null_is_unknown_and_absent_is_irrelevant():
     assert Facts({"consent_state": "opt_in"}).unknown == frozenset()
     assert facts != Facts({"consent_state": "opt_in"})
     assert facts.replace(consent_state="none").unknown == {"bloctel_registered"}
+
+
+def test_a_csv_row_with_a_word_outside_the_vocabulary_is_an_error_for_that_row_only():
+    from tests.sdk.test_contacts_csv import check, contacts_csv, jsonl_records
+
+    header = ("contact_id", "audience", "jurisdiction", "time_zone", "consent_state", "bloctel_registered")
+    source = contacts_csv(
+        ("good", "b2c", "FR", "Europe/Paris", "opt_in", "false"),
+        ("bad", "b2c", "FR", "Europe/Paris", "Maybe", "false"),
+        header=header,
+    )
+    records = jsonl_records(check(source, channel=Channel.EMAIL)[0])
+    assert records["good"]["decision"] == "allowed_with_conditions"
+    assert "consent_state" in records["bad"]["error"]
+    assert "opt_in" in records["bad"]["error"]
+    assert "Maybe" not in records["bad"]["error"]
+
+
+@pytest.mark.parametrize("key", ["withdrawal_date", "objection_date", "opted_out_on", "suppression_date"])
+def test_a_null_that_means_none_is_not_held_against_the_contact(key):
+    """`withdrawal_date: null` says there was no withdrawal: the consent stands."""
+    assert decide(consent_state="opt_in").verdict == decide(consent_state="opt_in", **{key: None}).verdict
+    assert decide(consent_state="opt_in", **{key: None}).allowed
+
+
+def test_a_null_that_counts_against_the_contact_is_named_in_the_decision():
+    """An unknown soft opt-in condition: the exception does not apply, and the decision says which fact to give."""
+    base = {
+        "existing_customer": True,
+        "purchase_made": True,
+        "similar_product": True,
+        "same_legal_entity_as_seller": True,
+        "objection_offered_at_collection": True,
+    }
+    assert decide(**base).allowed
+    unknown = decide(**{**base, "same_legal_entity_as_seller": None})
+    assert not unknown.allowed
+    assert "FR_SOFT_OPTIN_OTHER_ENTITY" in unknown.reason_codes

@@ -104,6 +104,12 @@ def _day(value: date | str | None) -> date | None:
     return date.fromisoformat(value)
 
 
+def reason_title(code: str) -> str:
+    """A code's plain-language title; "" for a code the catalogue does not know."""
+    info = reasons().get(code)
+    return info.title if info is not None else ""
+
+
 def reason_label(code: str) -> str:
     """`CODE (Title)` for a code of the catalogue; an unknown code as it is."""
     info = reasons().get(code)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from . import cli_store, rules_docs
+from .catalogue import reason_label
 from .contacts_csv import check_stream
 from .errors import ConsentryError, InvalidInputError
 from .explain import explain
@@ -121,8 +122,8 @@ def _result_line(result: ScenarioResult) -> str:
     if result.missing_conditions:
         problems.append(f"missing conditions {', '.join(result.missing_conditions)}")
     if result.missing_reason_codes:
-        problems.append(f"missing reason codes {', '.join(result.missing_reason_codes)}")
-    produced = ", ".join(decision.reason_codes)
+        problems.append(f"missing reason codes {', '.join(map(reason_label, result.missing_reason_codes))}")
+    produced = ", ".join(map(reason_label, decision.reason_codes))
     return f"FAIL  {scenario.id}: {'; '.join(problems)} (reasons given: {produced})"
 
 

@@ -6,10 +6,11 @@ Columns (header names; all optional but `audience` and `jurisdiction`):
   the callee's time zone when none is given;
 - `audience` (b2c, b2b_nominative, b2b_generic), `jurisdiction` (FR, DE, IT, ES, BE, NL, UK, US);
 - `time_zone` (IANA name, e.g. Europe/Paris), `subdivision` (e.g. 57 for Moselle's own holidays);
-- any fact key of the scenario format (shared/rules/VOCABULARY.md), e.g. `consent_state`, `consent_date`,
+- any fact key (docs/rules/facts.md gives each one's type and meaning), e.g. `consent_state`, `consent_date`,
   `existing_customer`, `calls_in_last_30_days`; lists are written with ';' between items.
 
-A row with bad data gets an error in the output and does not stop the others.
+Each output record gives the decision, its conditions, its reason codes and, in the same order, their titles
+(docs/rules/reason-codes.md). A row with bad data gets an error in the output and does not stop the others.
 """
 
 import csv
@@ -22,6 +23,7 @@ from hashlib import blake2b
 from operator import itemgetter
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
+from .catalogue import reason_title
 from .errors import InvalidInputError
 from .facts import FACT_TYPES, Facts
 from .models import Contact, Request
@@ -39,7 +41,17 @@ _T = TypeVar("_T")
 
 IDENTITY_COLUMNS = ("contact_id", "email", "phone", "audience", "jurisdiction", "time_zone", "subdivision")
 KNOWN_COLUMNS = frozenset(IDENTITY_COLUMNS) | frozenset(FACT_TYPES)
-OUTPUT_FIELDS = ("row", "contact_id", "decision", "conditions", "reason_codes", "legal_basis", "valid_until", "error")
+OUTPUT_FIELDS = (
+    "row",
+    "contact_id",
+    "decision",
+    "conditions",
+    "reason_codes",
+    "reason_titles",
+    "legal_basis",
+    "valid_until",
+    "error",
+)
 _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE_SHAPE = re.compile(r"^\+?[0-9][0-9 ().-]{4,24}$")
 _COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,60}$")
@@ -129,15 +141,16 @@ def _request(values: dict[str, str], channel: Channel, at: datetime, action: Act
     return Request(contact=contact, channel=channel, at=at, action=action, sender=sender_of(facts))
 
 
-_NO_DECISION = ("", "", "", "", "")
+_NO_DECISION = ("", "", "", "", "", "")
 
 
-def _decision_cells(request: Request) -> tuple[str, str, str, str, str]:
+def _decision_cells(request: Request) -> tuple[str, str, str, str, str, str]:
     decision = evaluate(request)
     return (
         decision.verdict.value,
         ";".join(decision.conditions),
         ";".join(decision.reason_codes),
+        ";".join(reason_title(code) for code in decision.reason_codes),
         decision.legal_basis.value if decision.legal_basis else "",
         decision.valid_until.isoformat() if decision.valid_until else "",
     )
@@ -162,6 +175,7 @@ class DecisionWriter:
             record: dict[str, Any] = dict(zip(OUTPUT_FIELDS, (line, contact_id, *cells, error), strict=True))
             record["conditions"] = cells[1].split(";") if cells[1] else []
             record["reason_codes"] = cells[2].split(";") if cells[2] else []
+            record["reason_titles"] = cells[3].split(";") if cells[2] else []
             self._stream.write(json.dumps(record, separators=(",", ":")) + "\n")
         else:
             self._csv.writerow((line, contact_id, *cells, error or ""))

@@ -26,7 +26,7 @@ def explain(request: Request, decision: Decision) -> str:
     for reason in decision.reasons:
         detail = f" ({reason.detail})" if reason.detail else ""
         lines.append(f"  - {_EFFECT_WORDS[reason.effect]}: {reason.summary}{detail}")
-        lines.append(f"    [{reason.code}; confidence: {reason.confidence.value}]")
+        lines.append(f"    [{reason.label}; confidence: {reason.confidence.value}]")
         for source in reason.sources:
             where = f" <{source.url}>" if source.url else ""
             lines.append(f"    source {source.key}: {source.title}{where}")

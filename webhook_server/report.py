@@ -1,7 +1,8 @@
 """`consentry report`: a self-contained HTML report (and a CSV of the same figures) for a data-protection officer.
 
-Reachability per channel and audience, why contacts are blocked, opt-outs and how fast they reached every system,
-and what falls due for retention. Charts are inline SVG: the file opens anywhere, offline, with nothing to load.
+Reachability per channel and audience, why contacts are blocked (each reason code with its title), opt-outs and how
+fast they reached every system, and what falls due for retention. Charts are inline SVG: the file opens anywhere,
+offline, with nothing to load.
 """
 
 import csv
@@ -13,6 +14,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine, func, select
 
 from consentry.sdk import retention
+from consentry.sdk.catalogue import reason_title
 from consentry.sdk.ledger import Ledger
 from consentry.sdk.standing import standing_decision
 from consentry.sdk.store import contacts, persons, propagation_jobs, reading
@@ -99,7 +101,7 @@ def write(figures: dict, directory: Path) -> tuple[Path, Path]:
             for verdict, count in sorted(counts.items()):
                 writer.writerow(["reachability", channel, f"{audience}:{verdict}", count])
         for code, count in figures["blockers"].most_common():
-            writer.writerow(["blocked_by", code, "", count])
+            writer.writerow(["blocked_by", code, reason_title(code), count])
         for status, count in sorted(figures["jobs"].items()):
             writer.writerow(["propagation_jobs", status, "", count])
         writer.writerow(["propagation_latency_seconds", "p50", "", round(_quantile(figures["latencies"], 0.5), 3)])
@@ -107,6 +109,7 @@ def write(figures: dict, directory: Path) -> tuple[Path, Path]:
         for action, count in sorted(figures["retention"].items()):
             writer.writerow(["retention_due", action, "", count])
     latencies = figures["latencies"]
+    blocked = figures["blockers"].most_common(12)
     page = _TEMPLATES.get_template("report.html").render(
         at=figures["at"],
         people=figures["people"],
@@ -115,7 +118,8 @@ def write(figures: dict, directory: Path) -> tuple[Path, Path]:
             (f"{c} / {a}", n.get("allowed", 0) + n.get("allowed_with_conditions", 0))
             for (c, a), n in sorted(figures["reach"].items())
         ],
-        blockers=figures["blockers"].most_common(12),
+        blocker_bars=blocked,
+        blockers=[(code, reason_title(code), count) for code, count in blocked],
         jobs=sorted(figures["jobs"].items()),
         jobs_total=sum(figures["jobs"].values()),
         p50=_quantile(latencies, 0.5),

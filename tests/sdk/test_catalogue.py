@@ -112,6 +112,7 @@ def test_every_reason_code_has_a_title_and_a_jurisdiction():
     for code, info in catalogue.reasons().items():
         assert info.title.strip(), code
         assert len(info.title) <= 50, f"{code}: a title is a few words"
+        assert ";" not in info.title, f"{code}: ';' separates the titles of a CSV cell"
         assert info.jurisdiction in REASON_JURISDICTIONS, code
         if info.jurisdiction in {"FR", "DE", "IT", "ES", "BE", "NL", "UK", "US"}:
             assert code.startswith(info.jurisdiction + "_"), code

@@ -91,14 +91,21 @@ def test_a_wrong_expectation_exits_1_and_says_fail(tmp_path, capsys):
     assert main(["rules", "test", str(scenario_file(tmp_path, expected="allowed"))]) == 1
     out = capsys.readouterr().out
     assert "FAIL  my-case: expected allowed, got forbidden" in out
-    assert "FR_EMAIL_B2C_CONSENT_REQUIRED" in out  # the reasons actually given
+    title = reason("FR_EMAIL_B2C_CONSENT_REQUIRED").title
+    assert f"FR_EMAIL_B2C_CONSENT_REQUIRED ({title})" in out  # the reasons actually given, with their titles
     assert "0 passed, 1 failed, 1 scenarios" in out
 
 
 def test_a_missing_reason_code_is_a_failure_too(tmp_path, capsys):
     path = scenario_file(tmp_path, expected="forbidden", reason_codes="[FR_SOFT_OPTIN]")
     assert main(["rules", "test", str(path)]) == 1
-    assert "missing reason codes FR_SOFT_OPTIN" in capsys.readouterr().out
+    assert f"missing reason codes FR_SOFT_OPTIN ({reason('FR_SOFT_OPTIN').title})" in capsys.readouterr().out
+
+
+def test_an_expected_code_the_catalogue_does_not_know_is_shown_as_written(tmp_path, capsys):
+    path = scenario_file(tmp_path, expected="forbidden", reason_codes="[FR_NO_SUCH_CODE]")
+    assert main(["rules", "test", str(path)]) == 1
+    assert "missing reason codes FR_NO_SUCH_CODE (reasons given: " in capsys.readouterr().out
 
 
 def test_a_failure_in_json_says_what_is_missing(tmp_path, capsys):
@@ -267,7 +274,7 @@ def test_explain_prints_the_decision_reasons_confidence_and_sources(capsys):
     out = capsys.readouterr().out
     assert out.startswith("Decision: forbidden\n")
     opt_in = reason("FR_PHONE_B2C_OPTIN_2026")
-    assert f"[FR_PHONE_B2C_OPTIN_2026; confidence: {opt_in.confidence.value}]" in out
+    assert f"[FR_PHONE_B2C_OPTIN_2026 ({opt_in.title}); confidence: {opt_in.confidence.value}]" in out
     for source in opt_in.sources:
         assert f"source {source.key}: {source.title}" in out
         assert f"<{source.url}>" in out
@@ -292,7 +299,7 @@ def test_explain_a_scenario_from_a_file_by_id(capsys):
     out = capsys.readouterr().out
     assert out.startswith(f"Decision: {scenario.expected.decision.value.replace('_', ' ')}\n")
     for code in scenario.expected.reason_codes:
-        assert f"[{code}; confidence: " in out
+        assert f"[{code} ({reason(code).title}); confidence: " in out
 
 
 def test_explain_an_unknown_scenario_id_exits_2(capsys):

@@ -8,6 +8,7 @@ from datetime import datetime
 import pytest
 
 from consentry.sdk import Channel, InvalidInputError, evaluate
+from consentry.sdk.catalogue import reason
 from consentry.sdk.contacts_csv import OUTPUT_FIELDS, check_stream, read_requests
 from consentry.sdk.telephone import zone_of_phone
 
@@ -184,8 +185,10 @@ def test_jsonl_records_are_json_with_lists_for_conditions_and_reason_codes():
     assert "FR_PHONE_B2C_OPTIN_2026" in by_id["c1"]["reason_codes"]
     assert "must_keep_consent_proof" in by_id["c1"]["conditions"]
     assert by_id["c2"]["decision"] == "forbidden"
-    assert by_id["c3"] == {**by_id["c3"], "decision": "", "conditions": [], "reason_codes": []}
+    assert by_id["c3"] == {**by_id["c3"], "decision": "", "conditions": [], "reason_codes": [], "reason_titles": []}
     assert by_id["c3"]["error"] == "invalid email address"
+    for record in records:
+        assert record["reason_titles"] == [reason(code).title for code in record["reason_codes"]]
 
 
 def test_csv_output_has_the_documented_header_and_semicolon_lists():
@@ -195,6 +198,8 @@ def test_csv_output_has_the_documented_header_and_semicolon_lists():
     first = dict(zip(OUTPUT_FIELDS, next(reader), strict=True))
     assert first["contact_id"] == "c1"
     assert "FR_PHONE_B2C_OPTIN_2026" in first["reason_codes"].split(";")
+    titles = dict(zip(first["reason_codes"].split(";"), first["reason_titles"].split(";"), strict=True))
+    assert titles["FR_PHONE_B2C_OPTIN_2026"] == reason("FR_PHONE_B2C_OPTIN_2026").title
 
 
 def test_check_stream_gives_the_engines_own_decisions_row_by_row():

@@ -6,6 +6,7 @@ import pytest
 
 from consentry.sdk import Decision, Effect, Request, evaluate, explain, request_from_fields
 from consentry.sdk.catalogue import condition_text
+from consentry.sdk.catalogue import reason as reason_info
 
 EMAIL = "jean.dupont@example.fr"
 PHONE = "+33612345678"
@@ -75,11 +76,12 @@ def test_the_question_is_restated(case):
     assert request.at.isoformat() in question
 
 
-def test_every_reason_is_named_with_its_code_confidence_and_summary(case):
+def test_every_reason_is_named_with_its_code_title_confidence_and_summary(case):
     _request, decision, text = case
     assert decision.reasons
     for reason in decision.reasons:
-        assert f"[{reason.code}; confidence: {reason.confidence.value}]" in text
+        assert reason.title == reason_info(reason.code).title
+        assert f"[{reason.code} ({reason.title}); confidence: {reason.confidence.value}]" in text
         assert reason.summary in text
         if reason.detail:
             assert f"({reason.detail})" in text
@@ -135,7 +137,7 @@ def test_missing_facts_are_listed():
     _decision, text = explained(CASES["missing-audience"])
     assert "Missing facts: audience" in text
     assert "to unknown audience" in text
-    assert "[FACTS_MISSING; confidence: interpretation]" in text
+    assert "[FACTS_MISSING (A needed fact is missing); confidence: interpretation]" in text
 
 
 def test_the_explanation_never_shows_the_contacts_email_or_phone_number():

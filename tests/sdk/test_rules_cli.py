@@ -163,7 +163,7 @@ def test_explain_prints_reasons_confidence_and_sources(capsys):
     )
     out = capsys.readouterr().out
     assert out.startswith("Decision: forbidden")
-    assert "[FR_PHONE_B2C_OPTIN_2026; confidence: confirmed]" in out
+    assert "[FR_PHONE_B2C_OPTIN_2026 (Consumer calls need prior consent); confidence: confirmed]" in out
     assert "https://" in out
 
 

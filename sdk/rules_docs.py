@@ -30,8 +30,8 @@ _JURISDICTION_NAMES = {
     "any": "Consentry's own codes",
 }
 _JURISDICTION_NOTES = {
-    "EU": "Consentry applies these wherever it decides, not only in the EU: they judge the consent and the objections "
-    "on file, which every jurisdiction it covers relies on.",
+    "EU": "Objections and rights requests carry these codes in every jurisdiction Consentry covers; the consent codes "
+    "explain decisions outside France, where French codes stand for the same rules.",
     "any": "These belong to no law: they say why Consentry gave no permission.",
 }
 _CONFIDENCE_WORDS = {

@@ -114,8 +114,13 @@ def test_every_reason_code_has_a_title_and_a_jurisdiction():
         assert len(info.title) <= 50, f"{code}: a title is a few words"
         assert ";" not in info.title, f"{code}: ';' separates the titles of a CSV cell"
         assert info.jurisdiction in REASON_JURISDICTIONS, code
-        if info.jurisdiction in {"FR", "DE", "IT", "ES", "BE", "NL", "UK", "US"}:
-            assert code.startswith(info.jurisdiction + "_"), code
+        prefix = code.split("_")[0]
+        if prefix in {"FR", "DE", "IT", "ES", "BE", "NL", "UK", "US"}:
+            assert info.jurisdiction == prefix, f"{code} is a code of {prefix}"
+        elif prefix == "GDPR":
+            assert info.jurisdiction == "EU", code
+        else:
+            assert info.jurisdiction == "any", code
         assert info.label == f"{code} ({info.title})"
 
 

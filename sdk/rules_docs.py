@@ -35,7 +35,7 @@ _JURISDICTION_NOTES = {
     "any": "These belong to no law: they say why Consentry gave no permission.",
 }
 _CONFIDENCE_WORDS = {
-    Confidence.CONFIRMED: "read in the official text, or on the regulator's own site",
+    Confidence.CONFIRMED: "checked in the text of the law itself, or in guidance the regulator publishes",
     Confidence.SECONDARY: "known only from consistent secondary sources (law firms, the press, professional bodies)",
     Confidence.UNCONFIRMED: "a single unofficial source, or none: to be checked before relying on it",
     Confidence.INTERPRETATION: "no text settles the point; Consentry takes the cautious reading",

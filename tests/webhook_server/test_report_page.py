@@ -38,7 +38,7 @@ def test_blocking_reasons_are_shown_with_their_titles(tmp_path):
     html_path, csv_path = write(figures(), tmp_path)
     page = html_path.read_text(encoding="utf-8")
     title = reason("FR_PHONE_HOURS").title
-    assert f"<tr><th scope=\"row\">FR_PHONE_HOURS</th><td>{title}</td><td>5</td></tr>" in page
+    assert f'<tr><th scope="row">FR_PHONE_HOURS</th><td>{title}</td><td>5</td></tr>' in page
     assert f"blocked_by,FR_PHONE_HOURS,{title},5" in csv_path.read_text(encoding="utf-8")
-    unknown = "<tr><th scope=\"row\">FR_CONSENT_MISSING</th><td></td><td>12</td></tr>"  # a code not in the catalogue
+    unknown = '<tr><th scope="row">FR_CONSENT_MISSING</th><td></td><td>12</td></tr>'  # a code not in the catalogue
     assert unknown in page

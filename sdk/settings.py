@@ -9,6 +9,7 @@ it with a ConfigurationError naming the variable, never its value. An empty vari
 """
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,16 @@ def _database_url(value: str) -> None:
 def _not_blank(value: str) -> None:
     if not value.strip():
         raise marshmallow.ValidationError("expected a name")
+
+
+_RATE = re.compile(r"^\s*\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day|month|year)s?\s*$", re.IGNORECASE)
+
+
+def _rate_limit(value: str) -> None:
+    """Flask-Limiter's notation: `600/minute`, several separated by `;` or `,`."""
+    parts = re.split(r"[;,]", value)
+    if not all(_RATE.match(part) for part in parts):
+        raise marshmallow.ValidationError("expected a rate such as 600/minute")
 
 
 class Names(fields.Field[list[str]]):
@@ -157,6 +168,15 @@ class SettingsSchema(marshmallow.Schema):
     ECHO_WINDOW_SECONDS = setting(
         fields.Float(load_default=3600, validate=Range(min=0)),
         "how long an opt-out reported back by a system Consentry just wrote to counts as its echo",
+    )
+    API_RATE_LIMIT = setting(
+        fields.String(load_default="600/minute", validate=_rate_limit),
+        "requests each API key may make to `/v1`, e.g. `600/minute` or `10/second;600/minute`",
+    )
+    API_RATE_STORAGE = setting(
+        fields.String(load_default="memory://", validate=_not_blank),
+        "where the API's rate limits are counted: `memory://` (each process), or `redis://host:6379` and the like, "
+        "shared by every server",
     )
 
     @marshmallow.pre_load

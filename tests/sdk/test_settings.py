@@ -90,6 +90,8 @@ def test_each_default_is_applied():
         "RECONCILE_SECONDS": 3600,
         "MAX_ATTEMPTS": 8,
         "ECHO_WINDOW_SECONDS": 3600,
+        "API_RATE_LIMIT": "600/minute",
+        "API_RATE_STORAGE": "memory://",
     }
     assert set(settings.values) == set(SettingsSchema().fields)
     assert settings.database_url == "sqlite:///consentry.db"

@@ -3,9 +3,12 @@
 from .engine import insert_ignoring_duplicates, make_engine, reading
 from .migrate import upgrade
 from .schema import (
+    api_keys,
+    call_log,
     consent_events,
     contacts,
     erasures,
+    idempotency_keys,
     metadata,
     persons,
     propagation_jobs,
@@ -14,9 +17,12 @@ from .schema import (
 )
 
 __all__ = [
+    "api_keys",
+    "call_log",
     "consent_events",
     "contacts",
     "erasures",
+    "idempotency_keys",
     "insert_ignoring_duplicates",
     "make_engine",
     "metadata",

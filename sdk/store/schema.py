@@ -1,4 +1,5 @@
-"""The database schema: people, their contacts in each system, the consent ledger, the suppression list.
+"""The database schema: people, their contacts in each system, the consent ledger, the suppression list, and the
+public API's keys, call log and idempotency keys.
 
 Clear identifiers live in `persons`, and in a propagation job only while an erased person's opt-out is still on
 its way; the suppression list holds keyed hashes; an erasure leaves a row in `erasures` that says when, never who.
@@ -141,4 +142,39 @@ sync_state = Table(
     Column("connector", String(40), primary_key=True),
     Column("watermark", DateTime(timezone=True)),  # contacts changed since then are read on the next run
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column("name", String(60), nullable=False, unique=True),
+    Column("key_hash", String(64), nullable=False, unique=True),  # sha256 hex of the key, never the key
+    Column("scopes", String(100), nullable=False),  # comma-separated
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+call_log = Table(
+    "call_log",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    # NULL once the person is erased: the row names nobody (it holds no identifier of its own)
+    Column("person_id", Identifier, ForeignKey("persons.id", ondelete="SET NULL"), index=True),
+    Column("advertiser", String(120), nullable=False),
+    Column("event_key", String(200), nullable=False, unique=True),  # the dialer's report, recorded once
+    Column("outcome", String(20), nullable=False),  # no_answer, answered, refused, do_not_call_again
+    Column("called_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("endpoint", String(40), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("body", Text, nullable=False),  # the JSON answer given the first time
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )

@@ -1,0 +1,248 @@
+"""The API's bodies as marshmallow schemas: they validate what comes in and describe it in the OpenAPI document.
+
+Inputs reject unknown fields; a value is checked by the same code the rest of Consentry uses (identifiers'
+normalisation, `Facts` for the fact vocabulary), whose errors name the field, never the value."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import marshmallow
+from marshmallow import Schema, fields, post_load, validates_schema
+from marshmallow.validate import Length, OneOf
+
+from consentry.sdk.consent_state import LEDGER_CHANNELS, EventKind
+from consentry.sdk.errors import InvalidInputError
+from consentry.sdk.facts import Facts, is_time_zone
+from consentry.sdk.identity import normalise_email, normalise_phone
+from consentry.sdk.vocabulary import JURISDICTIONS, Audience, Channel, LegalBasis, Verdict
+
+from . import records
+
+MAX_BATCH = 1000
+# An event key is `api:<Idempotency-Key>`, 200 characters at most.
+MAX_IDEMPOTENCY_KEY = 196
+_RECORDED_KINDS = (EventKind.GRANTED.value, EventKind.WITHDRAWN.value, EventKind.OBJECTED.value)
+
+
+class ApiSchema(Schema):
+    class Meta:
+        unknown = marshmallow.RAISE
+
+
+def _identifiers(data: dict[str, Any], region: str | None) -> tuple[str | None, str | None]:
+    """Normalised email and phone; a malformed one is an error naming its field."""
+    errors: dict[str, list[str]] = {}
+    email = phone = None
+    if data.get("email"):
+        try:
+            email = normalise_email(data["email"])
+        except InvalidInputError as error:
+            errors["email"] = [str(error)]
+    if data.get("phone"):
+        try:
+            phone = normalise_phone(data["phone"], region or "FR")
+        except InvalidInputError as error:
+            errors["phone"] = [str(error)]
+    if errors:
+        raise marshmallow.ValidationError(errors)
+    return email, phone
+
+
+def _time_zone(value: str) -> None:
+    if not is_time_zone(value):
+        raise marshmallow.ValidationError("expected an IANA time zone name, e.g. Europe/Paris")
+
+
+# -- decisions ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecisionQuery:
+    channel: Channel
+    audience: Audience | None
+    jurisdiction: str | None
+    at: datetime | None
+    advertiser: str | None
+    facts: Facts
+    email: str | None = field(default=None, repr=False)
+    phone: str | None = field(default=None, repr=False)
+    time_zone: str | None = None
+
+
+class DecisionRequestSchema(ApiSchema):
+    email = fields.String(allow_none=True, validate=Length(max=254), metadata={"description": "the person's address"})
+    phone = fields.String(
+        allow_none=True,
+        validate=Length(max=40),
+        metadata={"description": "E.164 (+33612345678), or national form read in the jurisdiction's numbering"},
+    )
+    channel = fields.Enum(Channel, by_value=True, required=True)
+    audience = fields.Enum(
+        Audience,
+        by_value=True,
+        allow_none=True,
+        metadata={"description": "b2c, b2b_nominative or b2b_generic; left out, the decision asks for it"},
+    )
+    jurisdiction = fields.String(
+        allow_none=True,
+        validate=OneOf(JURISDICTIONS),
+        metadata={"description": "whose rules apply; left out, the phone number's country when Consentry has rules"},
+    )
+    time_zone = fields.String(
+        allow_none=True,
+        validate=_time_zone,
+        metadata={"description": "the callee's IANA time zone; left out, the phone number's when it has one"},
+    )
+    at = fields.AwareDateTime(allow_none=True, metadata={"description": "when the contact would happen; default now"})
+    advertiser = fields.String(
+        allow_none=True, validate=Length(min=1, max=200), metadata={"description": "default the server's"}
+    )
+    facts = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(allow_none=True),
+        load_default=dict,
+        metadata={"description": "any fact of the vocabulary (docs/rules/facts.md); null means not known"},
+    )
+
+    @post_load
+    def _query(self, data: dict[str, Any], **_kwargs: Any) -> DecisionQuery:
+        email, phone = _identifiers(data, data.get("jurisdiction"))
+        try:
+            facts = Facts(data.get("facts") or {})
+        except InvalidInputError as error:
+            raise marshmallow.ValidationError({"facts": {error.field or "facts": [str(error)]}}) from None
+        return DecisionQuery(
+            channel=data["channel"],
+            audience=data.get("audience"),
+            jurisdiction=data.get("jurisdiction"),
+            at=data.get("at"),
+            advertiser=data.get("advertiser"),
+            facts=facts,
+            email=email,
+            phone=phone,
+            time_zone=data.get("time_zone"),
+        )
+
+
+class DecisionBatchRequestSchema(ApiSchema):
+    contacts = fields.List(
+        fields.Nested(DecisionRequestSchema),
+        required=True,
+        validate=Length(min=1, max=MAX_BATCH),
+        metadata={"description": f"1 to {MAX_BATCH} contacts, answered in this order"},
+    )
+
+
+class SourceSchema(Schema):
+    key = fields.String(required=True)
+    title = fields.String(required=True)
+    url = fields.String(allow_none=True)
+
+
+class ReasonSchema(Schema):
+    code = fields.String(required=True)
+    title = fields.String(required=True)
+    effect = fields.String(required=True, validate=OneOf(("blocks", "permits", "informs")))
+    summary = fields.String(required=True)
+    detail = fields.String(required=True)
+    confidence = fields.String(required=True)
+    sources = fields.List(fields.Nested(SourceSchema), required=True)
+
+
+class DecisionSchema(Schema):
+    decision = fields.Enum(Verdict, by_value=True, required=True)
+    reasons = fields.List(fields.Nested(ReasonSchema), required=True)
+    conditions = fields.List(fields.String(), required=True)
+    legal_basis = fields.Enum(LegalBasis, by_value=True, allow_none=True, required=True)
+    valid_until = fields.AwareDateTime(allow_none=True, required=True)
+    missing_facts = fields.List(fields.String(), required=True)
+    jurisdiction = fields.String(allow_none=True, required=True, metadata={"description": "the rules applied"})
+    next_lawful_call = fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "phone calls only: the first lawful moment from `at`; null when waiting won't help"},
+    )
+
+
+class DecisionBatchSchema(Schema):
+    decisions = fields.List(fields.Nested(DecisionSchema), required=True)
+
+
+# -- recording ------------------------------------------------------------------------------------------------------
+
+
+class IdempotencySchema(Schema):
+    class Meta:
+        unknown = marshmallow.EXCLUDE  # the request's other headers
+
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        required=True,
+        validate=Length(min=1, max=MAX_IDEMPOTENCY_KEY),
+        metadata={"description": "replaying a key replays the first answer; the same key with another body is a 409"},
+    )
+
+
+class ProofOfConsentSchema(ApiSchema):
+    collection_point = fields.String(allow_none=True, validate=Length(max=500))
+    wording = fields.String(allow_none=True, validate=Length(max=5000))
+    wording_version = fields.String(allow_none=True, validate=Length(max=100))
+    method = fields.String(allow_none=True, validate=Length(max=100))
+
+
+class _Identified(ApiSchema):
+    @validates_schema
+    def _someone(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if not data.get("email") and not data.get("phone"):
+            raise marshmallow.ValidationError("an email address or a phone number is required", "email")
+        _identifiers(data, None)
+
+
+class ConsentRequestSchema(_Identified):
+    email = fields.String(allow_none=True, validate=Length(max=254))
+    phone = fields.String(allow_none=True, validate=Length(max=40))
+    channel = fields.String(required=True, validate=OneOf(sorted(LEDGER_CHANNELS)))
+    kind = fields.String(required=True, validate=OneOf(_RECORDED_KINDS))
+    advertiser = fields.String(allow_none=True, validate=Length(min=1, max=200))
+    occurred_at = fields.AwareDateTime(required=True)
+    proof = fields.Nested(ProofOfConsentSchema, allow_none=True)
+
+
+class CallRequestSchema(_Identified):
+    phone = fields.String(required=True, validate=Length(min=1, max=40))
+    email = fields.String(allow_none=True, validate=Length(max=254))
+    advertiser = fields.String(allow_none=True, validate=Length(min=1, max=200))
+    called_at = fields.AwareDateTime(required=True)
+    outcome = fields.String(required=True, validate=OneOf(sorted(records.OUTCOMES)))
+
+
+class RecordedSchema(Schema):
+    event_key = fields.String(required=True)
+    new = fields.Boolean(required=True, metadata={"description": "false when this event was already recorded"})
+
+
+class ProofQuerySchema(_Identified):
+    email = fields.String(validate=Length(max=254))
+    phone = fields.String(validate=Length(max=40))
+
+
+class ProofSchema(Schema):
+    """What the ledger and the call log hold about one person, as evidence."""
+
+    class Meta:
+        unknown = marshmallow.INCLUDE
+
+
+class FieldErrorSchema(Schema):
+    field = fields.String(required=True, metadata={"description": "where: `email`, `contacts.3.facts.objected`"})
+    message = fields.String(required=True)
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, as `application/problem+json`."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    errors = fields.List(fields.Nested(FieldErrorSchema), required=True)

@@ -1,4 +1,5 @@
-"""Server-side commands: `serve`, `worker`, `propagation failed|retry`, registered through entry points."""
+"""Server-side commands: `serve`, `worker`, `propagation failed|retry`, `api-key create|list|revoke`, registered
+through entry points."""
 
 import os
 import shutil
@@ -42,6 +43,17 @@ def register(commands) -> None:
     actions = propagation.add_subparsers(metavar="ACTION", required=True)
     actions.add_parser("failed", help="list dead jobs").set_defaults(handler=_failed)
     actions.add_parser("retry", help="replay every dead job").set_defaults(handler=_retry)
+
+    api_key = commands.add_parser("api-key", help="keys of the /v1 API: shown once, stored hashed, scoped")
+    key_actions = api_key.add_subparsers(metavar="ACTION", required=True)
+    create = key_actions.add_parser("create", help="make a key; its last line of output is the key alone")
+    create.add_argument("name")
+    create.add_argument("--scopes", required=True, help="comma-separated: decide,record,calls,read_proof")
+    create.set_defaults(handler=_api_key_create)
+    key_actions.add_parser("list", help="every key: name, scopes, created, revoked").set_defaults(handler=_api_key_list)
+    revoke = key_actions.add_parser("revoke", help="revoke a key at once")
+    revoke.add_argument("name")
+    revoke.set_defaults(handler=_api_key_revoke)
 
 
 def _serve(arguments) -> int:
@@ -168,4 +180,56 @@ def _retry(_arguments) -> int:
     finally:
         services.close()
     print(f"{count} dead jobs queued again", file=sys.stderr)
+    return 0
+
+
+def _api_engine():
+    """The database alone: key commands need neither the suppression pepper nor the connectors."""
+    from consentry.sdk.settings import load_settings
+    from consentry.sdk.store import make_engine
+
+    return make_engine(load_settings().database_url)
+
+
+def _api_key_create(arguments) -> int:
+    from .api.store import create_key
+
+    engine = _api_engine()
+    try:
+        raw = create_key(engine, arguments.name, arguments.scopes)
+    finally:
+        engine.dispose()
+    # Printed once and never logged: the database keeps only its digest.
+    print(f"API key {arguments.name.strip()} created; copy it now, it is not shown again:")
+    print(raw)
+    return 0
+
+
+def _api_key_list(_arguments) -> int:
+    from .api.store import list_keys
+
+    engine = _api_engine()
+    try:
+        keys = list_keys(engine)
+    finally:
+        engine.dispose()
+    for key in keys:
+        revoked = key["revoked_at"].isoformat(timespec="seconds") if key["revoked_at"] else "-"
+        created = key["created_at"].isoformat(timespec="seconds")
+        print(f"{key['name']}\t{','.join(key['scopes'])}\tcreated {created}\trevoked {revoked}")
+    return 0
+
+
+def _api_key_revoke(arguments) -> int:
+    from .api.store import revoke_key
+
+    engine = _api_engine()
+    try:
+        revoked = revoke_key(engine, arguments.name)
+    finally:
+        engine.dispose()
+    if not revoked:
+        print(f"consentry: no key in use is named {arguments.name}", file=sys.stderr)
+        return 1
+    print(f"API key {arguments.name} revoked", file=sys.stderr)
     return 0

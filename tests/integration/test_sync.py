@@ -185,11 +185,16 @@ def test_the_country_each_system_records_chooses_the_rules_of_that_record(stack,
         timeout=10,
         json={
             "members": [
-                {
+                {  # pending (no confirmed consent): the US's opt-out regime and France's consent rule differ
                     "email_address": "us@example.com",
+                    "status": "pending",
                     "merge_fields": {"ADDRESS": {"addr1": "1 Main St", "country": "US"}},
                 },
-                {"email_address": "nowhere@example.com", "location": {"country_code": "US"}},  # a guess from an IP
+                {
+                    "email_address": "nowhere@example.com",
+                    "status": "pending",
+                    "location": {"country_code": "US"},  # a guess from an IP
+                },
             ]
         },
     ).raise_for_status()
@@ -236,4 +241,4 @@ def test_the_country_each_system_records_chooses_the_rules_of_that_record(stack,
         }
         for email in ("us@example.com", "nowhere@example.com")
     }
-    assert tags["us@example.com"] != tags["nowhere@example.com"]  # judged under different rules
+    assert tags["us@example.com"] != tags["nowhere@example.com"], tags  # judged under different rules

@@ -3,7 +3,7 @@
 CRMs hold a country as a code ("FR", "FRA") or a name in English ("France", "Germany"); pycountry reads both. A
 country Consentry has no rules for gives None, and the connector's configured jurisdiction applies instead. The
 United Kingdom is "UK" in Consentry's vocabulary (ISO's "GB"). The five French overseas departments and regions are
-France, where the CPCE applies (an interpretation: RULES.md has no row for them).
+France, where the CPCE applies (an interpretation: no text settles it).
 """
 
 from functools import lru_cache

@@ -1,4 +1,4 @@
-"""The scenario format of shared/rules/: compliance teams write their own cases and run them.
+"""The scenario format (docs/rules/): compliance teams write their own cases and run them.
 
 A scenario passes when the decision equals the expected one and every expected condition and reason code is
 among those produced (the engine may give more).

@@ -2,7 +2,7 @@
 the rolling frequency cap.
 
 French consumer calls (D223-9): Monday to Friday, [10:00, 13:00) and [14:00, 20:00), never on an L3133-1
-public holiday, at most 4 calls or attempts per 30 days. The end of each window is excluded (RULES.md §4.3 [H]).
+public holiday, at most 4 calls or attempts per 30 days. The end of each window is excluded.
 """
 
 from collections.abc import Iterable, Sequence

@@ -1,6 +1,6 @@
 """The closed vocabularies of the domain: channels, audiences, actions, senders, verdicts.
 
-Values are the lower-case words of the scenario format (shared/rules/VOCABULARY.md), so a scenario file, a CSV
+Values are the lower-case words of the scenario format (docs/rules/facts.md), so a scenario file, a CSV
 column and the API all speak the same words.
 """
 

@@ -1,4 +1,4 @@
-"""Belgium: CDE art. XII.13, arrêté royal of 4 April 2003, 'Ne m'appelez plus' (RULES.md §7)."""
+"""Belgium: CDE art. XII.13, arrêté royal of 4 April 2003, 'Ne m'appelez plus'."""
 
 from ..decision import Findings
 from ..models import Request

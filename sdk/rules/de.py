@@ -1,4 +1,4 @@
-"""Germany: UWG §7, §7a and §20 (RULES.md §7)."""
+"""Germany: UWG §7, §7a and §20."""
 
 from ..decision import Findings
 from ..models import Request

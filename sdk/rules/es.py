@@ -1,4 +1,4 @@
-"""Spain: LSSI art. 21, LGTel art. 66.1.b, LOPDGDD art. 23 (RULES.md §7)."""
+"""Spain: LSSI art. 21, LGTel art. 66.1.b, LOPDGDD art. 23."""
 
 from datetime import date
 

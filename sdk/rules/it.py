@@ -1,4 +1,4 @@
-"""Italy: Codice privacy art. 130 and the Registro pubblico delle opposizioni (RULES.md §7)."""
+"""Italy: Codice privacy art. 130 and the Registro pubblico delle opposizioni."""
 
 from ..decision import Findings
 from ..models import Request

@@ -1,4 +1,4 @@
-"""Netherlands: Telecommunicatiewet art. 11.7 (RULES.md §7)."""
+"""Netherlands: Telecommunicatiewet art. 11.7."""
 
 from datetime import date
 

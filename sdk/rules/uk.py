@@ -1,4 +1,4 @@
-"""United Kingdom: PECR as amended by the Data (Use and Access) Act 2025, and UK GDPR (RULES.md §7)."""
+"""United Kingdom: PECR as amended by the Data (Use and Access) Act 2025, and UK GDPR."""
 
 from datetime import date
 

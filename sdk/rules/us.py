@@ -1,4 +1,4 @@
-"""United States: CAN-SPAM and the TCPA, a reference profile for messages sent into the US (RULES.md §8)."""
+"""United States: CAN-SPAM and the TCPA, a reference profile for messages sent into the US."""
 
 from datetime import time
 

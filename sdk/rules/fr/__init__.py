@@ -1,4 +1,4 @@
-"""France: the complete rule table (RULES.md §2 to §6), with each rule's dates in force."""
+"""France: the complete rule table, with each rule's dates in force."""
 
 from dataclasses import replace
 from datetime import date

@@ -1,4 +1,4 @@
-"""France: keeping, collecting, reusing and passing on prospect data (RULES.md §5)."""
+"""France: keeping, collecting, reusing and passing on prospect data."""
 
 import re
 from datetime import date, datetime

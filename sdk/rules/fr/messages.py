@@ -1,4 +1,4 @@
-"""France: electronic messages and addressed post (CPCE L34-5, CNIL guidance; RULES.md §2, §3)."""
+"""France: electronic messages and addressed post (CPCE L34-5, CNIL guidance)."""
 
 from ...decision import Findings
 from ...models import Request
@@ -62,7 +62,7 @@ def electronic_sector_ban(request: Request, findings: Findings) -> None:
 
 
 def electronic_basis(request: Request, findings: Findings) -> None:
-    """Who may be sent email, SMS, automated calls or fax, and on which ground (RULES.md §2)."""
+    """Who may be sent email, SMS, automated calls or fax, and on which ground."""
     facts = request.facts
     if request.sender is SenderType.CHARITY and facts.message_commercial is not True:
         _charity(request, findings)
@@ -179,7 +179,7 @@ def soft_opt_in_failures(request: Request) -> list[str]:
 
 
 def postal_basis(request: Request, findings: Findings) -> None:
-    """Addressed post is opt-out: information at collection and a free objection (RULES.md §2)."""
+    """Addressed post is opt-out: information at collection and a free objection."""
     facts = request.facts
     if facts.data_source in ("purchased_list", "partner_transfer"):
         if facts.objected_to_transfer or facts.transfer_objection_offered_by_source is False:

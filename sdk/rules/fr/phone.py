@@ -1,4 +1,4 @@
-"""France: telephone canvassing by a human caller (Code de la consommation L223-1, D223-9; RULES.md §4).
+"""France: telephone canvassing by a human caller (Code de la consommation L223-1, D223-9).
 
 Two regimes meet on 2026-08-11: before it, consumers could be called unless on Bloctel; from it, only with
 prior consent or within a contract in progress. Days, hours and the frequency cap apply to both.
@@ -44,7 +44,7 @@ def _within_contract(request: Request) -> bool | None:
 
 
 def charity_call(request: Request, findings: Findings) -> None:
-    """Charities not doing commercial prospecting: opt-out, outside L223-1 [H] (RULES.md §2.2)."""
+    """Charities not doing commercial prospecting: opt-out, outside L223-1 [H]."""
     if not is_non_commercial(request):
         return
     facts = request.facts
@@ -260,7 +260,7 @@ def _agreed_slot(request: Request, findings: Findings, local: datetime) -> bool:
 
 
 def sms_windows(request: Request, findings: Findings) -> None:
-    """Whether D223-9 covers SMS is unsettled: consumer SMS keep to the call windows (RULES.md §4.3)."""
+    """Whether D223-9 covers SMS is unsettled: consumer SMS keep to the call windows."""
     if is_non_commercial(request) or request.channel is not Channel.SMS:
         return
     findings.note("FR_SMS_HOURS_UNCLEAR")

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from .catalogue import reason
 from .decision import Decision
 from .errors import InvalidInputError
 from .facts import Facts
@@ -70,6 +71,7 @@ class ScenarioResult:
             "expected_decision": self.scenario.expected.decision.value if self.scenario.expected else None,
             "conditions": list(decision.conditions) if decision else [],
             "reason_codes": list(decision.reason_codes) if decision else [],
+            "reason_titles": [reason(code).title for code in decision.reason_codes] if decision else [],
             "missing_conditions": list(self.missing_conditions),
             "missing_reason_codes": list(self.missing_reason_codes),
             "error": self.scenario.error,

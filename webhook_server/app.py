@@ -13,6 +13,7 @@ from consentry.sdk.errors import ConfigurationError
 from consentry.sdk.store import reading
 from consentry.sdk.unsubscribe import UnsubscribeTokens
 
+from .api import register_api
 from .errors import register_error_handlers
 from .inbox import CommitGroup, commit_group
 from .inbox_writer import KEY_SETTING, SOCKET_SETTING, RemoteInbox
@@ -45,6 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if tokens is not None:  # the unsubscribe pages exist once links can be signed
         app.register_blueprint(unsubscribe)
     register_error_handlers(app)
+    register_api(app, runtime)  # /v1, after the server's handlers: its own answer under /v1 only
 
     @app.get("/healthz")
     def healthz():

@@ -3,7 +3,7 @@ person, for an audit or a regulator."""
 
 from typing import Any
 
-from flask import current_app, jsonify
+from flask import current_app
 
 from consentry.sdk.errors import InvalidInputError
 
@@ -31,4 +31,4 @@ def proof_of(query: dict[str, Any]):
         evidence = records.proof_of(engine, email=query.get("email"), phone=query.get("phone"))
     except InvalidInputError as error:
         raise invalid_input(error) from None
-    return jsonify(evidence)  # as the domain gives it: ProofSchema only documents an object
+    return {"events": evidence}

@@ -226,11 +226,24 @@ class ProofQuerySchema(_Identified):
     phone = fields.String(validate=Length(max=40))
 
 
-class ProofSchema(Schema):
-    """What the ledger and the call log hold about one person, as evidence."""
+class ProofEventSchema(Schema):
+    event_key = fields.String(required=True)
+    kind = fields.String(required=True)
+    channel = fields.String(required=True)
+    advertiser = fields.String(required=True)
+    occurred_at = fields.String(required=True, metadata={"format": "date-time"})
+    recorded_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    source_system = fields.String(required=True)
+    collection_point = fields.String(allow_none=True)
+    wording = fields.String(allow_none=True)
+    wording_version = fields.String(allow_none=True)
+    method = fields.String(allow_none=True)
 
-    class Meta:
-        unknown = marshmallow.INCLUDE
+
+class ProofSchema(Schema):
+    """The person's ledger events with their proof, oldest first; none for a person unknown or erased."""
+
+    events = fields.List(fields.Nested(ProofEventSchema), required=True)
 
 
 class FieldErrorSchema(Schema):

@@ -12,6 +12,8 @@ EXPECTED = {
     "check_a_list_before_a_campaign.py": "4 contacts checked, 0 with errors",
     "build_an_unsubscribe_link.py": "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
     "add_a_connector.py": "opted_out=frozenset({'email'})",
+    "dialer_precall.py": "next day: forbidden",
+    "web_form_consent.py": "double submit answered the same: True",
 }
 
 

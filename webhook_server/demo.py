@@ -3,7 +3,8 @@
 Starts the sandbox of every connector that ships one (Mailchimp, HubSpot and Salesforce), the webhook server and a
 worker on 127.0.0.1 with SQLite; seeds a realistic mix of French and European contacts (overlapping across
 systems, some with conflicting statuses); runs a sync; opts people out in each system and through an unsubscribe
-link; shows them reaching every system with their latencies; writes the report; and shuts everything down. Its
+link; shows them reaching every system with their latencies; records a consent and a refused call through the
+HTTP API, with a dialer's pre-call check before and after; writes the report; and shuts everything down. Its
 folder (database, logs, report) is kept only when `home` is given; otherwise a temporary one is removed at the
 end, whether the demo succeeded or not.
 """
@@ -12,6 +13,7 @@ import random
 import shutil
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -20,6 +22,7 @@ from consentry.connectors.sandbox_kit import Person
 from consentry.sdk.synthetic import contact_rows
 from consentry.sdk.unsubscribe import UnsubscribeTokens, build_link
 
+from .api.store import create_key
 from .report import gather, write
 from .runtime import build_runtime
 from .stack import Stack
@@ -66,6 +69,7 @@ def _run(*, people: int, home: Path, out) -> int:
             began = time.monotonic()
             requests.post(link.url, data={"List-Unsubscribe": "One-Click"}, timeout=10).raise_for_status()
             out(f"  one-click link unsubscribe: {_until_everywhere(stack, email, began)}")
+            _through_the_api(stack, runtime, out)
             figures = gather(runtime.services.engine, runtime.services.ledger, advertiser=runtime.advertiser)
             html_path, csv_path = write(figures, home)
             out(f"\nReport: {html_path}\n        {csv_path}")
@@ -73,6 +77,50 @@ def _run(*, people: int, home: Path, out) -> int:
             runtime.close()
     out(f"\nDone in {time.monotonic() - started:.0f} s; every process and server has stopped.")
     return 0
+
+
+def _through_the_api(stack: Stack, runtime, out) -> None:
+    """A web form records a consent to calls with its proof, a dialer checks before calling, reports a refusal,
+    and checks again: the /v1 API that forms and dialers use."""
+    key = create_key(runtime.services.engine, "demo", ["decide", "record", "calls"])
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {key}"
+    phone, now = "+33612345678", datetime.now(UTC)
+    out("\nThe HTTP API (/v1), as a web form and a dialer use it:")
+
+    def check(label: str) -> None:
+        contact = {"phone": phone, "channel": "phone_human", "audience": "b2c", "jurisdiction": "FR"}
+        answer = api.post(f"{stack.server_url}/v1/decisions", json=contact, timeout=10)
+        answer.raise_for_status()
+        decision = answer.json()
+        codes = ", ".join(reason["code"] for reason in decision["reasons"][:3])
+        after = f"; next lawful call {decision['next_lawful_call']}" if decision.get("next_lawful_call") else ""
+        out(f"  {label:<34} {decision['decision']} ({codes}){after}")
+
+    check("pre-call check, no consent:")
+    consent = {
+        "phone": phone,
+        "channel": "phone_human",
+        "kind": "granted",
+        "occurred_at": now.isoformat(),
+        "proof": {
+            "collection_point": "https://shop.example/callback-form",
+            "wording": "Call me about my quote",
+            "wording_version": "v1",
+            "method": "unticked_checkbox",
+        },
+    }
+    answer = api.post(
+        f"{stack.server_url}/v1/consents", json=consent, headers={"Idempotency-Key": "demo-form-1"}, timeout=10
+    )
+    answer.raise_for_status()
+    out(f"  {'web form consent recorded:':<34} {answer.status_code} {answer.json()['event_key']}")
+    check("pre-call check, with the consent:")
+    call = {"phone": phone, "called_at": now.isoformat(), "outcome": "refused"}
+    answer = api.post(f"{stack.server_url}/v1/calls", json=call, headers={"Idempotency-Key": "demo-call-1"}, timeout=10)
+    answer.raise_for_status()
+    out(f"  {'dialer reports a refusal:':<34} {answer.status_code} {answer.json()['event_key']}")
+    check("pre-call check after the refusal:")
 
 
 def _until_everywhere(stack: Stack, email: str, began: float, timeout: float = 30.0) -> str:

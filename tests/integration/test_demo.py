@@ -26,6 +26,12 @@ def test_the_demo_shows_every_opt_out_everywhere_writes_the_report_and_leaves_no
     for line in unsubscribes:
         assert "NOT everywhere" not in line
         assert {"mailchimp", "hubspot", "salesforce"} <= set(re.findall(r"(mailchimp|hubspot|salesforce) \d", line))
+    checks = [line.split(":", 1)[1] for line in out.splitlines() if "pre-call check" in line]
+    assert [check.split()[0] for check in checks[::2]] == ["forbidden", "forbidden"]  # no consent; after a refusal
+    # with the consent: allowed, unless the demo runs outside the calling hours, which the answer then names
+    assert checks[1].split()[0] == "allowed_with_conditions" or "FR_PHONE_HOURS" in checks[1]
+    assert "FR_SUPPRESSION_LIST_HIT" in checks[2]
+    assert re.search(r"web form consent recorded: +201", out)
     seconds = int(re.search(r"Done in (\d+) s", out).group(1))
     assert seconds < 120
     html = (tmp_path / "report.html").read_text()

@@ -7,7 +7,7 @@ contacts in batches and keeps each person's suppression hashes, so nobody delete
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Row, delete, exists, select
@@ -16,11 +16,12 @@ from .decision import Decision
 from .facts import Facts
 from .models import Contact, Request
 from .rules import evaluate
-from .store import consent_events, contacts, persons, reading
+from .store import call_log, consent_events, contacts, persons, reading
 from .vocabulary import Action, Audience, Channel, Verdict
 
 RETENTION_CODES = frozenset({"FR_RETENTION_PROSPECT_3Y", "FR_RETENTION_CUSTOMER_3Y", "FR_RETENTION_RECONFIRM"})
 BATCH = 1000
+CALL_CAP_WINDOW = timedelta(days=30)  # calls count towards the frequency cap this long
 
 
 @dataclass(frozen=True)
@@ -72,22 +73,24 @@ def _blocked_by_retention(decision: Decision) -> bool:
 
 
 def apply(engine: Engine, *, at: datetime | None = None) -> int:
-    """Delete what `plan` marks for deletion, a batch per transaction; people left with no contact and no
-    ledger event lose their clear identifiers too. Suppression entries are hashes and stay."""
+    """Delete what `plan` marks for deletion, a batch per transaction; people left with no contact, no ledger
+    event and no call logged within CALL_CAP_WINDOW lose their clear identifiers too (a recent call must still
+    count towards the calls-per-30-days cap). Suppression entries are hashes and stay."""
+    at = at or datetime.now(UTC)
     deleted = 0
     batch: list[int] = []
     for item in plan(engine, at=at):
         if item.action == "delete":
             batch.append(item.contact_id)
         if len(batch) == BATCH:
-            deleted += _delete(engine, batch)
+            deleted += _delete(engine, batch, at)
             batch = []
     if batch:
-        deleted += _delete(engine, batch)
+        deleted += _delete(engine, batch, at)
     return deleted
 
 
-def _delete(engine: Engine, contact_ids: list[int]) -> int:
+def _delete(engine: Engine, contact_ids: list[int], at: datetime) -> int:
     with engine.begin() as connection:
         people = set(connection.execute(select(contacts.c.person_id).where(contacts.c.id.in_(contact_ids))).scalars())
         result = connection.execute(delete(contacts).where(contacts.c.id.in_(contact_ids)))
@@ -96,6 +99,7 @@ def _delete(engine: Engine, contact_ids: list[int]) -> int:
             .where(persons.c.id.in_(people))
             .where(~exists().where(contacts.c.person_id == persons.c.id))
             .where(~exists().where(consent_events.c.person_id == persons.c.id))
+            .where(~exists().where(call_log.c.person_id == persons.c.id, call_log.c.called_at > at - CALL_CAP_WINDOW))
         )
         connection.execute(orphaned)
         return result.rowcount

@@ -1,6 +1,6 @@
 """Retention plan/apply and erasure on real databases; the erased identifiers leave no bytes in the SQLite file."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ from consentry.sdk.erasure import erase
 from consentry.sdk.identity import IdentifierKind
 from consentry.sdk.ledger import Ledger
 from consentry.sdk.persons import ensure_person
-from consentry.sdk.store import contacts, erasures, persons
+from consentry.sdk.store import call_log, contacts, erasures, persons
 from consentry.sdk.suppression import SuppressionList
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
@@ -66,6 +66,32 @@ def test_apply_deletes_what_the_plan_lists_and_nothing_else(engine):
         people = connection.execute(select(persons.c.email)).scalars().all()
     assert left == ["3"]
     assert people == ["recent@example.com"]
+
+
+def test_a_person_called_within_30_days_keeps_their_identifiers_for_the_call_cap(engine):
+    """Before, retention removed the person and the call log then named nobody: the next call counted from zero."""
+    add_contact(engine, "called@example.com", record="1", last_inbound=date(2023, 1, 1))
+    add_contact(engine, "called-long-ago@example.com", record="2", last_inbound=date(2023, 1, 1))
+    with engine.begin() as connection:
+        ids = dict(connection.execute(select(persons.c.email, persons.c.id)).all())
+        for email, called in (
+            ("called@example.com", NOW - timedelta(days=3)),
+            ("called-long-ago@example.com", NOW - timedelta(days=40)),
+        ):
+            connection.execute(
+                call_log.insert().values(
+                    person_id=ids[email],
+                    advertiser="default",
+                    event_key=f"call-{email}",
+                    outcome="no_answer",
+                    called_at=called,
+                    recorded_at=called,
+                )
+            )
+    assert retention.apply(engine, at=NOW) == 2  # both contacts' data expired
+    with engine.connect() as connection:
+        people = connection.execute(select(persons.c.email)).scalars().all()
+    assert people == ["called@example.com"]
 
 
 def test_erasure_keeps_only_the_suppression_hash(engine, suppression):

@@ -65,6 +65,19 @@ def _rate_limit(value: str) -> None:
         raise marshmallow.ValidationError("expected a rate such as 600/minute")
 
 
+# The storages Flask-Limiter (through `limits`) counts in, by URI scheme: each process's memory, or a shared server.
+RATE_STORAGES = frozenset(
+    {"memory", "redis", "rediss", "redis+unix", "redis+cluster", "redis+sentinel", "memcached", "mongodb"}
+    | {"mongodb+srv", "valkey", "valkeys", "valkey+unix", "valkey+cluster", "valkey+sentinel"}
+)
+
+
+def _rate_storage(value: str) -> None:
+    scheme, separator, _rest = value.partition("://")
+    if not separator or scheme not in RATE_STORAGES:
+        raise marshmallow.ValidationError("expected memory:// or a storage URI such as redis://host:6379")
+
+
 class Names(fields.Field[list[str]]):
     """A list of names: `a,b` in the environment, a list from Python."""
 
@@ -174,7 +187,7 @@ class SettingsSchema(marshmallow.Schema):
         "requests each API key may make to `/v1`, e.g. `600/minute` or `10/second;600/minute`",
     )
     API_RATE_STORAGE = setting(
-        fields.String(load_default="memory://", validate=_not_blank),
+        fields.String(load_default="memory://", validate=_rate_storage),
         "where the API's rate limits are counted: `memory://` (each process), or `redis://host:6379` and the like, "
         "shared by every server",
     )

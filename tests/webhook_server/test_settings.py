@@ -30,6 +30,8 @@ from .test_inbox import _relays, app, relay_config  # noqa: F401 - fixtures (the
         ("RECONCILE_SECONDS", "hourly"),
         ("PUBLIC_URL", "consentry.example.com"),
         ("UNSUBSCRIBE_SECRET", "too-short"),
+        ("API_RATE_LIMIT", "lots"),
+        ("API_RATE_STORAGE", "carrier-pigeon"),
     ],
 )
 def test_a_wrong_server_setting_stops_the_start_naming_it_not_its_value(database_url, name, value):

@@ -9,17 +9,17 @@ from typing import Any
 
 import phonenumbers
 from flask import current_app
+from sqlalchemy import bindparam, or_, select
 
 from consentry.sdk.consent_state import ConsentEvent, ConsentStatus, EventKind, derive_state
 from consentry.sdk.countries import jurisdiction_of_country
 from consentry.sdk.errors import InvalidInputError
 from consentry.sdk.facts import Facts
 from consentry.sdk.models import Contact, Request
-from consentry.sdk.persons import find_person
 from consentry.sdk.rules import evaluate
 from consentry.sdk.scenarios import sender_of
 from consentry.sdk.scheduling import next_lawful_call
-from consentry.sdk.store import reading
+from consentry.sdk.store import persons, reading
 from consentry.sdk.suppression import Suppression
 from consentry.sdk.telephone import zone_of_phone
 from consentry.sdk.vocabulary import Action, Channel
@@ -85,25 +85,66 @@ def decide(runtime, queries: Sequence[DecisionQuery]) -> list[dict[str, Any]]:
 
 
 def _known(runtime, queries: Sequence[DecisionQuery]) -> list[_Known]:
+    """What Consentry holds about each query's person, read in bulk: one query for the people, one for their
+    events, the suppression list's batch lookup, one grouped query for the call log (per advertiser and moment)."""
     services = runtime.services
     people = [(query.email, query.phone) for query in queries]
+    now = datetime.now(UTC)
     with reading(services.engine) as connection:
-        ids = [find_person(connection, email, phone) if email or phone else None for email, phone in people]
+        named = _people_named(connection, people)
+        ids = [_chosen(found, email) for (email, _), found in zip(people, named, strict=True)]
+        asked = [
+            (set(found.values()), query.advertiser or runtime.advertiser, query.at or now)
+            for query, found in zip(queries, named, strict=True)
+        ]
+        calls = records.call_facts_many(connection, asked)
     history = services.ledger.events_of_people(sorted({person for person in ids if person is not None}))
     listed = services.suppression.of_people(people)
     held = []
-    for query, person, entry in zip(queries, ids, listed, strict=True):
-        calls: Mapping[str, Any] = {}
-        if query.email or query.phone:
-            calls = records.call_facts(
-                services.engine,
-                email=query.email,
-                phone=query.phone,
-                advertiser=query.advertiser or runtime.advertiser,
-                at=_moment(query),
-            )
-        held.append(_Known(history.get(person, []) if person is not None else [], entry, calls or {}))
+    for (email, phone), person, entry, facts in zip(people, ids, listed, calls, strict=True):
+        events = history.get(person, []) if person is not None else []
+        held.append(_Known(events, entry, facts if email or phone else {}))
     return held
+
+
+_CHUNK = 500
+# Built once: everyone whom one of the emails or numbers names (each is unique among people).
+_PEOPLE_NAMED = select(persons.c.id, persons.c.email, persons.c.phone).where(
+    or_(
+        persons.c.email.in_(bindparam("emails", expanding=True)),
+        persons.c.phone.in_(bindparam("phones", expanding=True)),
+    )
+)
+
+
+def _people_named(connection, people: Sequence[tuple[str | None, str | None]]) -> list[dict[str, int]]:
+    """Per (email, phone), the ids of the people either names, keyed "email" and "phone" (one person may be both,
+    two when the email and the number were recorded apart)."""
+    by_email: dict[str, int] = {}
+    by_phone: dict[str, int] = {}
+    emails = sorted({email for email, _ in people if email})
+    phones = sorted({phone for _, phone in people if phone})
+    for start in range(0, max(len(emails), len(phones)), _CHUNK):
+        wanted = {"emails": emails[start : start + _CHUNK], "phones": phones[start : start + _CHUNK]}
+        for person, email, phone in connection.execute(_PEOPLE_NAMED, wanted):
+            if email is not None:
+                by_email[email] = person
+            if phone is not None:
+                by_phone[phone] = person
+    named = []
+    for email, phone in people:
+        found = {}
+        if email and email in by_email:
+            found["email"] = by_email[email]
+        if phone and phone in by_phone:
+            found["phone"] = by_phone[phone]
+        named.append(found)
+    return named
+
+
+def _chosen(found: dict[str, int], email: str | None) -> int | None:
+    """The one person whose ledger answers (`find_person`'s choice): the email's, else the number's."""
+    return found.get("email", found.get("phone"))
 
 
 def _moment(query: DecisionQuery) -> datetime:

@@ -7,11 +7,12 @@ phone calls. No Flask here, and no email address or phone number in an error's t
 """
 
 import ipaddress
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, or_, select
+from sqlalchemy import Connection, Engine, bindparam, case, func, or_, select
 
 from consentry.connectors.base import InboundEvent
 from consentry.sdk.consent_state import ConsentEvent, EventKind
@@ -32,6 +33,7 @@ __all__ = [
     "SOURCE_SYSTEM",
     "Recorded",
     "call_facts",
+    "call_facts_many",
     "log_call",
     "proof_of",
     "record_consent",
@@ -180,6 +182,56 @@ def call_facts(
     return facts
 
 
+def call_facts_many(
+    connection: Connection, asked: Sequence[tuple[Collection[int], str, datetime]]
+) -> list[dict[str, Any]]:
+    """`call_facts` for many questions at once, each (the ids of the people it names, advertiser, aware `at`): one
+    grouped query per distinct (advertiser, `at`), a single one when a batch shares them. The answers, in order."""
+    answers: list[dict[str, Any]] = [{"calls_in_last_30_days": 0} for _ in asked]
+    groups: dict[tuple[str, datetime], list[int]] = {}
+    for position, (people, advertiser, at) in enumerate(asked):
+        at = _aware(at, "at")
+        if people:
+            groups.setdefault((advertiser, at.astimezone(UTC)), []).append(position)
+    for (advertiser, until), positions in groups.items():
+        ids = sorted({person for position in positions for person in asked[position][0]})
+        counted: dict[int, int] = {}
+        refused: dict[int, datetime] = {}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            window = {"advertiser": advertiser, "until": until, "since": until - CAP_WINDOW}
+            rows = connection.execute(_CALLS_OF_PEOPLE, {"ids": chunk, **window})
+            for person, count, latest in rows:
+                counted[person] = int(count or 0)
+                if latest is not None:
+                    refused[person] = latest
+        for position in positions:
+            people, _, at = asked[position]
+            facts: dict[str, Any] = {"calls_in_last_30_days": sum(counted.get(person, 0) for person in set(people))}
+            latest = [refused[person] for person in set(people) if person in refused]
+            if latest:
+                facts["refused_during_call_date"] = _day(max(_utc(moment) for moment in latest), at)
+            answers[position] = facts
+    return answers
+
+
+_CHUNK = 500
+# Built once: per person, the attempts in the 30 days up to `until` and the latest refusal up to `until`.
+_CALLS_OF_PEOPLE = (
+    select(
+        call_log.c.person_id,
+        func.sum(case((call_log.c.called_at > bindparam("since"), 1), else_=0)),
+        func.max(case((call_log.c.outcome.in_(sorted(REFUSALS)), call_log.c.called_at), else_=None)),
+    )
+    .where(
+        call_log.c.person_id.in_(bindparam("ids", expanding=True)),
+        call_log.c.advertiser == bindparam("advertiser"),
+        call_log.c.called_at <= bindparam("until"),
+    )
+    .group_by(call_log.c.person_id)
+)
+
+
 def proof_of(engine: Engine, *, email: str | None, phone: str | None) -> list[dict[str, Any]]:
     """The person's ledger events with their proof, oldest first; [] for a person unknown (or erased)."""
     events = Ledger(engine).events(email=email, phone=phone)
@@ -295,6 +347,8 @@ def _people(connection: Connection, email: str | None, phone: str | None) -> lis
 
 
 def _day(moment: datetime, at: datetime) -> date:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)  # SQLite hands back naive UTC
-    return moment.astimezone(at.tzinfo).date()
+    return _utc(moment).astimezone(at.tzinfo).date()
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment  # SQLite hands back naive UTC

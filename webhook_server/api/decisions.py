@@ -143,7 +143,9 @@ def _people_named(connection, people: Sequence[tuple[str | None, str | None]]) -
 
 
 def _chosen(found: dict[str, int], email: str | None) -> int | None:
-    """The one person whose ledger answers (`find_person`'s choice): the email's, else the number's."""
+    """The one person whose ledger answers: the email's, else the number's. `ensure_people` prefers the email
+    too, and so did `find_person` on SQLite; on PostgreSQL its unordered `LIMIT 1` returned either of the two people
+    when the email and the number were recorded apart (in practice the older), now the email's on both."""
     return found.get("email", found.get("phone"))
 
 

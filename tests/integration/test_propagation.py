@@ -10,18 +10,10 @@ from sqlalchemy import select
 from consentry.sdk.store import make_engine, propagation_jobs
 from consentry.webhook_server.stack import Stack
 from tests.conftest import fresh_postgres, service_url
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SYSTEMS = ("mailchimp", "hubspot", "salesforce")
-
-
-def wait_for(condition, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @contextmanager

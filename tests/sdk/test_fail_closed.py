@@ -53,7 +53,7 @@ def test_a_number_known_not_to_be_registered_may_be_called_with_the_check_as_a_c
     _at, key, remedy = CALLS[jurisdiction]
     known = call(jurisdiction, **{key: False})
     assert known.verdict is Verdict.ALLOWED_WITH_CONDITIONS
-    assert remedy in known.conditions or (jurisdiction == "BE" and "must_check_dncm_list" in known.conditions)
+    assert remedy in known.conditions
 
 
 def test_a_phone_consent_of_unknown_date_is_not_valid_until_the_date_is_known():

@@ -16,19 +16,11 @@ from consentry.webhook_server.runtime import build_runtime
 from consentry.webhook_server.wakeups import Listener, announce
 from consentry.webhook_server.worker import Worker
 from tests.processes import stop_group
+from tests.waiting import wait_for
 
 from .conftest import relay_config
 from .relay_connector import PUSHED, UNSUBSCRIBED
 from .test_inbox import deliver, optout
-
-
-def wait_for(condition, timeout=15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 class Running:

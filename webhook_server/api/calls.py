@@ -5,12 +5,10 @@ from typing import Any
 
 from flask import current_app
 
-from consentry.sdk.errors import InvalidInputError
-
 from . import records
 from .auth import requires
 from .idempotency import once
-from .problems import ApiBlueprint, invalid_input
+from .problems import ApiBlueprint
 from .schemas import CallRequestSchema, IdempotencySchema, RecordedSchema
 
 blueprint = ApiBlueprint(
@@ -31,19 +29,15 @@ def log_call(headers: dict[str, Any], body: dict[str, Any]):
     runtime = current_app.extensions["consentry"].runtime
     key = headers["idempotency_key"]
 
-    def record() -> tuple[int, dict[str, Any]]:
-        try:
-            recorded = records.log_call(
-                runtime,
-                phone=body["phone"],
-                email=body.get("email"),
-                advertiser=body.get("advertiser") or runtime.advertiser,
-                called_at=body["called_at"],
-                outcome=body["outcome"],
-                event_key=f"api:{key}",
-            )
-        except InvalidInputError as error:
-            raise invalid_input(error) from None
-        return 201, {"event_key": recorded.event_key, "new": bool(recorded.new)}
+    def record() -> records.Recorded:
+        return records.log_call(
+            runtime,
+            phone=body["phone"],
+            email=body.get("email"),
+            advertiser=body.get("advertiser") or runtime.advertiser,
+            called_at=body["called_at"],
+            outcome=body["outcome"],
+            event_key=f"api:{key}",
+        )
 
     return once(key, "calls", record)

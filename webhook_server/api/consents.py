@@ -5,12 +5,10 @@ from typing import Any
 
 from flask import current_app
 
-from consentry.sdk.errors import InvalidInputError
-
 from . import records
 from .auth import requires
 from .idempotency import once
-from .problems import ApiBlueprint, invalid_input
+from .problems import ApiBlueprint
 from .schemas import ConsentRequestSchema, IdempotencySchema, RecordedSchema
 
 blueprint = ApiBlueprint(
@@ -31,25 +29,21 @@ def record_consent(headers: dict[str, Any], body: dict[str, Any]):
     runtime = current_app.extensions["consentry"].runtime
     key = headers["idempotency_key"]
 
-    def record() -> tuple[int, dict[str, Any]]:
+    def record() -> records.Recorded:
         proof = body.get("proof") or {}
-        try:
-            recorded = records.record_consent(
-                runtime,
-                email=body.get("email"),
-                phone=body.get("phone"),
-                channel=body["channel"],
-                kind=body["kind"],
-                advertiser=body.get("advertiser") or runtime.advertiser,
-                occurred_at=body["occurred_at"],
-                event_key=f"api:{key}",
-                collection_point=proof.get("collection_point"),
-                wording=proof.get("wording"),
-                wording_version=proof.get("wording_version"),
-                method=proof.get("method"),
-            )
-        except InvalidInputError as error:
-            raise invalid_input(error) from None
-        return 201, {"event_key": recorded.event_key, "new": bool(recorded.new)}
+        return records.record_consent(
+            runtime,
+            email=body.get("email"),
+            phone=body.get("phone"),
+            channel=body["channel"],
+            kind=body["kind"],
+            advertiser=body.get("advertiser") or runtime.advertiser,
+            occurred_at=body["occurred_at"],
+            event_key=f"api:{key}",
+            collection_point=proof.get("collection_point"),
+            wording=proof.get("wording"),
+            wording_version=proof.get("wording_version"),
+            method=proof.get("method"),
+        )
 
     return once(key, "consents", record)

@@ -7,8 +7,11 @@ from typing import Any
 
 from flask import current_app, json, request
 
+from consentry.sdk.errors import InvalidInputError
+
 from . import store
-from .problems import ApiProblem
+from .problems import ApiProblem, invalid_input
+from .records import Recorded
 
 
 def request_hash() -> str:
@@ -18,8 +21,9 @@ def request_hash() -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def once(key: str, endpoint: str, record: Callable[[], tuple[int, dict[str, Any]]]) -> tuple[dict[str, Any], int]:
-    """The stored answer of `key` at `endpoint`, or `record()`'s, remembered for the next replay."""
+def once(key: str, endpoint: str, record: Callable[[], Recorded]) -> tuple[dict[str, Any], int]:
+    """The stored answer of `key` at `endpoint`, or a 201 with what `record()` recorded, remembered for the next
+    replay; bad input is a 400 problem, and nothing is remembered for it."""
     engine = current_app.extensions["consentry"].runtime.services.engine
     digest = request_hash()
     stored = store.recall(engine, key, endpoint)
@@ -33,6 +37,10 @@ def once(key: str, endpoint: str, record: Callable[[], tuple[int, dict[str, Any]
                 errors=[{"field": "Idempotency-Key", "message": "already used with another body"}],
             )
         return (json.loads(body) if isinstance(body, str | bytes) else dict(body)), int(status)
-    status, body = record()
-    store.remember(engine, key, endpoint, digest, status, body)
-    return body, status
+    try:
+        recorded = record()
+    except InvalidInputError as error:
+        raise invalid_input(error) from None
+    status, answer = 201, {"event_key": recorded.event_key, "new": bool(recorded.new)}
+    store.remember(engine, key, endpoint, digest, status, answer)
+    return answer, status

@@ -9,6 +9,7 @@ from ...facts import Facts
 from ...models import Request
 from ...vocabulary import Audience, Channel, LegalBasis
 from .._common import INVALID_MECHANISMS, channel_word
+from .phone import OPT_IN_SWITCH
 
 OPEN_EVENTS = frozenset({"open", "email_open", "opened", "pixel_open"})
 POSITIVE_ANSWERS = frozenset({"yes", "positive", "opt_in", "confirmed", "keep"})
@@ -24,7 +25,6 @@ IDENTITY_FIELDS = frozenset({"name", "first_name", "last_name", "full_name", "ci
 SUPPRESSION_FIELD_WORDS = ("hash", "sha256", "hmac", "date", "channel", "reason", "scope", "email", "phone")
 SUPPRESSION_PURPOSES = frozenset({"suppression", "honour_objections", "objection_check", "compliance"})
 PERSONAL_DATA_AUDIENCES = frozenset({Audience.CONSUMER, Audience.NAMED_PROFESSIONAL})
-PHONE_CONSENT_SWITCH = date(2026, 8, 11)  # from then, a partner calling a consumer needs its own L223-1 consent
 PARTNER_CONDITIONS = (
     "partners_must_inform_at_first_contact_with_source",
     "partners_cannot_retransfer_without_new_consent",
@@ -251,7 +251,7 @@ def partner_transfer(request: Request, findings: Findings) -> None:
             findings.permit("FR_B2B_TRANSFER", "must_offer_objection", *PARTNER_CONDITIONS[::2])
         return
     channels = [channel_word(c) for c in facts.campaign_channels or ()] or [request.channel]
-    if Channel.PHONE_HUMAN in channels and request.at.date() >= PHONE_CONSENT_SWITCH:
+    if Channel.PHONE_HUMAN in channels and request.at.date() >= OPT_IN_SWITCH:  # partners need their own consent
         _phone_transfer(request, findings)
     elif any(c is not None and c.is_electronic for c in channels):
         _electronic_transfer(request, findings)

@@ -13,6 +13,7 @@ from mailchimp_marketing.api_client import ApiClientError
 
 from consentry.connectors.mailchimp.sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID, create_app, subscriber_hash
 from consentry.connectors.sandbox_kit import Faults, ServerThread
+from tests.waiting import wait_for
 
 LIST = DEFAULT_LIST_ID
 
@@ -132,15 +133,6 @@ def _receiver(received: list, failures: list | None = None) -> Flask:
         return ""
 
     return app
-
-
-def wait_for(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_webhooks_are_signed_honour_sources_and_are_retried(sandbox):

@@ -30,6 +30,8 @@ class Capability(StrEnum):
     TAG_CONSENT = "tag_consent"
     PUSH_UNSUBSCRIBE = "push_unsubscribe"
     RECEIVE_WEBHOOKS = "receive_webhooks"
+    ERASE_PEOPLE = "erase_people"  # GDPR Art. 17: delete every record of a person in the vendor, for good
+    EXPORT_PEOPLE = "export_people"  # GDPR Art. 15: every record of a person, its fields as the vendor gives them
 
 
 @dataclass(frozen=True)
@@ -101,9 +103,47 @@ class InboundEvent:
     record_id: str | None = None
     origin: str = "unknown"  # who made the change in the vendor: user, admin, api, integration ...
     vendor_type: str = ""
+    # The vendor deleted this person under a privacy law (HubSpot's `contact.privacyDeletion`, a Salesforce
+    # Individual marked to be forgotten): not a consent change but the start of an erasure everywhere else, unless it
+    # is the echo of Consentry's own erasure (recognised by `record_id`). `kind` is then OBJECTED, `channel` "all".
+    erasure: bool = False
     # Other channels this system keeps in the same field (Salesforce's DoNotCall holds calls and SMS): Consentry's
     # own push of any of them comes back as this event, and is recognised as its echo.
     shared_with: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class DataSubject:
+    """The person a rights request names, as one system may know them: by address, number, or the ids of the
+    records Consentry synced from that system (a record whose address was changed in the vendor is still found)."""
+
+    email: str | None = None
+    phone: str | None = None
+    record_ids: tuple[str, ...] = ()
+
+
+@dataclass
+class ErasureReport:
+    """What erasing one person did in one system. `method` says how the records went, in the vendor's terms:
+    `gdpr_delete` (HubSpot), `permanent_delete` (Mailchimp), `hard_delete` or `recycle_bin` (Salesforce; the API's
+    delete keeps records 15 days in the Recycle Bin unless the integration user may hard-delete), `nothing_found`.
+    `deleted` holds the record ids deleted (the echo of a deletion names them), never an address."""
+
+    method: str = "nothing_found"
+    deleted: list[str] = field(default_factory=list)
+    forgotten: int = 0  # consent-model records marked "forget this individual" (Salesforce Individuals)
+    calls: int = 0
+
+
+@dataclass(frozen=True)
+class ExportedRecord:
+    """One record a system holds about a person, for an access request: its fields exactly as the vendor returns
+    them (never logged)."""
+
+    system: str
+    kind: str  # the vendor's object: contact, lead, member, individual ...
+    record_id: str
+    fields: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -163,7 +203,7 @@ class Connector:
         """The hooks that call the vendor fail with a ConnectorError only, however a connector reads the answers:
         the worker then records a failed job (and retries it) instead of crashing on a KeyError."""
         super().__init_subclass__(**kwargs)
-        for name in ("apply_consent", "push_unsubscribes", "find_identities"):
+        for name in ("apply_consent", "push_unsubscribes", "find_identities", "erase_person", "export_person"):
             if name in cls.__dict__:
                 setattr(cls, name, _failing_as_connector_errors(cls.__dict__[name]))
         if "fetch_contacts" in cls.__dict__:
@@ -194,6 +234,15 @@ class Connector:
         raise NotImplementedError
 
     def push_unsubscribes(self, items: Iterable[Unsubscribe]) -> WriteReport:
+        raise NotImplementedError
+
+    def erase_person(self, subject: DataSubject) -> ErasureReport:
+        """Delete every record of `subject` in the vendor, in the vendor's strongest way that this integration is
+        allowed (see ErasureReport.method). Idempotent: a person already gone is `nothing_found`, not an error."""
+        raise NotImplementedError
+
+    def export_person(self, subject: DataSubject) -> list[ExportedRecord]:
+        """Every record of `subject` in the vendor with all its fields, for an access request; [] when none."""
         raise NotImplementedError
 
     def webhook_verifier(self) -> WebhookVerifier:

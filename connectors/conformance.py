@@ -7,9 +7,10 @@ carries an email address. Tests of capabilities a connector does not declare are
 A subclass provides:
 - `connector_name` and the fixtures `sandbox` (a running sandbox with `.url`) and `make_connector`
   (a function of keyword overrides returning a connector pointed at the sandbox, with `sleep=recorded_sleep`);
-- `seed(sandbox, emails)`, `is_unsubscribed(sandbox, email)` and `set_faults(sandbox, **faults)`: by default
-  through the connector's sandbox package and its common interface (`sandbox_kit.SandboxPackage`), found by the
-  registry from the connector class's `sandbox` attribute; a connector without one overrides them;
+- `seed(sandbox, emails)`, `is_unsubscribed(sandbox, email)`, `holds(sandbox, email)` and
+  `set_faults(sandbox, **faults)`: by default through the connector's sandbox package and its common interface
+  (`sandbox_kit.SandboxPackage`), found by the registry from the connector
+  class's `sandbox` attribute; a connector without one overrides them;
 - `webhook_request(connector, *, email, secret=None, timestamp=None, body=None)`: a signed opt-out delivery,
   and `signature_header`, the header a forged request may drop or garble.
 """
@@ -21,7 +22,7 @@ import pytest
 from consentry.sdk.errors import ConnectorError, WebhookVerificationError
 from consentry.sdk.webhooks import WebhookRequest
 
-from .base import Capability, ConsentTag, Unsubscribe
+from .base import Capability, ConsentTag, DataSubject, ErasureReport, Unsubscribe
 from .sandbox_kit import Person, set_faults
 
 
@@ -90,6 +91,64 @@ class ConnectorConformance:
             connector.push_unsubscribes([Unsubscribe(email="leak.check@example.com")])
         assert "@" not in str(error.value)
         assert "leak.check" not in repr(error.value.args)
+
+    # -- rights requests -----------------------------------------------------------------------------------------
+
+    def test_erasure_removes_every_record_of_the_person_and_only_theirs(self, sandbox, connector):
+        self.require(connector, Capability.ERASE_PEOPLE)
+        self.seed(sandbox, ["erased@example.com", "kept@example.com"])
+        report = connector.erase_person(DataSubject(email="erased@example.com"))
+        assert isinstance(report, ErasureReport)
+        assert report.method != "nothing_found"
+        assert report.deleted
+        assert not any("@" in record_id for record_id in report.deleted)
+        assert not self.holds(sandbox, "erased@example.com")
+        assert self.holds(sandbox, "kept@example.com")
+
+    def test_erasing_twice_or_a_stranger_is_not_an_error(self, sandbox, connector):
+        self.require(connector, Capability.ERASE_PEOPLE)
+        self.seed(sandbox, ["twice.erased@example.com"])
+        connector.erase_person(DataSubject(email="twice.erased@example.com"))
+        again = connector.erase_person(DataSubject(email="twice.erased@example.com"))
+        assert (again.method, again.deleted) == ("nothing_found", [])
+        stranger = connector.erase_person(DataSubject(email="nobody.here@example.com"))
+        assert (stranger.method, stranger.deleted) == ("nothing_found", [])
+
+    def test_an_erased_person_cannot_come_back_through_an_unsubscribe(self, sandbox, connector):
+        """Unsubscribing an unknown address may create it as unsubscribed (Mailchimp does): after an erasure the
+        vendor must not hold the person again, whatever a late push does."""
+        self.require(connector, Capability.ERASE_PEOPLE)
+        self.require(connector, Capability.PUSH_UNSUBSCRIBE)
+        self.seed(sandbox, ["gone.for.good@example.com"])
+        connector.erase_person(DataSubject(email="gone.for.good@example.com"))
+        report = connector.push_unsubscribes([Unsubscribe(email="gone.for.good@example.com")])
+        assert report.failed == []  # a refusal for an erased address is final, never retried
+        assert not self.holds(sandbox, "gone.for.good@example.com")
+
+    def test_erasure_failures_carry_no_email_address(self, sandbox, make_connector):
+        connector = make_connector()
+        self.require(connector, Capability.ERASE_PEOPLE)
+        self.seed(sandbox, ["erase.leak@example.com"])
+        self.set_faults(sandbox, fail_next=50, fail_status=500)
+        with pytest.raises(ConnectorError) as error:
+            connector.erase_person(DataSubject(email="erase.leak@example.com"))
+        assert "@" not in str(error.value)
+        self.set_faults(sandbox, fail_next=0)
+        assert self.holds(sandbox, "erase.leak@example.com")
+
+    def test_export_gives_each_record_with_its_fields(self, sandbox, connector):
+        self.require(connector, Capability.EXPORT_PEOPLE)
+        self.seed(sandbox, ["exported@example.com", "other@example.com"])
+        records = connector.export_person(DataSubject(email="exported@example.com"))
+        assert records
+        for record in records:
+            assert record.system == connector.name
+            assert record.record_id
+            assert record.kind
+            assert record.fields
+        assert "exported@example.com" in str([dict(record.fields) for record in records]).lower()
+        assert "other@example.com" not in str([dict(record.fields) for record in records]).lower()
+        assert connector.export_person(DataSubject(email="nobody.here@example.com")) == []
 
     # -- answers that are not the vendor's -----------------------------------------------------------------------
 
@@ -197,6 +256,9 @@ class ConnectorConformance:
 
     def is_unsubscribed(self, sandbox, email: str) -> bool:
         return self.sandbox_package().opted_out(sandbox.url, email)
+
+    def holds(self, sandbox, email: str) -> bool:
+        return self.sandbox_package().holds(sandbox.url, email)
 
     def set_faults(self, sandbox, **faults) -> None:
         set_faults(sandbox.url, **faults)

@@ -63,8 +63,26 @@ class SandboxPackage(Protocol):
     def opted_out(self, base_url: str, email: str) -> bool:
         """Whether the vendor holds this person as opted out of email (every record of theirs, where several)."""
 
+    def holds(self, base_url: str, email: str) -> bool:
+        """Whether any record of this person can still be read through the vendor's API (a record in a recycle
+        bin, or kept only as an unreadable hash, is not held)."""
 
-INTERFACE = ("create_app", "connector_settings", "point_webhooks", "seed", "unsubscribe", "opted_out")
+    def erase_in_vendor(self, base_url: str, email: str) -> None:
+        """What a user does in the vendor's own interface to erase a person under the GDPR (HubSpot's GDPR delete,
+        a Salesforce Individual marked to be forgotten, Mailchimp's permanent delete): the vendor then sends its
+        webhook where it has one."""
+
+
+INTERFACE = (
+    "create_app",
+    "connector_settings",
+    "point_webhooks",
+    "seed",
+    "unsubscribe",
+    "opted_out",
+    "holds",
+    "erase_in_vendor",
+)
 
 
 def set_faults(base_url: str, **faults: Any) -> None:

@@ -1,4 +1,6 @@
-"""Mailchimp Marketing API 3.0: audience members, consent tags, marketing permissions, unsubscribes, and webhooks.
+"""Mailchimp Marketing API 3.0: audience members, consent tags, marketing permissions, unsubscribes, rights requests
+(`rights`) and webhooks. Mailchimp sends no webhook when a user permanently deletes a contact, so no event it
+delivers is ever an erasure.
 
 What `apply_consent` reads in `ConsentTag.known` (the sync passes the member as read, plus its own records):
 - `status`: the member's status as read; without one the member is skipped (never created just to be tagged).
@@ -11,6 +13,7 @@ What `apply_consent` reads in `ConsentTag.known` (the sync passes the member as 
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
@@ -22,6 +25,9 @@ from consentry.connectors.base import (
     Capability,
     ConnectorConfig,
     ConsentTag,
+    DataSubject,
+    ErasureReport,
+    ExportedRecord,
     InboundEvent,
     RemoteContact,
     Unsubscribe,
@@ -40,6 +46,7 @@ from consentry.sdk.webhooks import WebhookRequest
 from .batches import run_batch
 from .consent_tags import stale_tag_names, tag_names
 from .permissions import DEFAULT_MAPPING, PermissionMap, PermissionMapping, permission_changes
+from .rights import erase_members, export_members
 from .tag_segments import TagSegments
 from .webhooks import MailchimpWebhookVerifier
 
@@ -48,6 +55,7 @@ BATCH_SIZE = 500  # members per batch-subscribe call
 DIRECT_WRITES = 3  # up to this many member updates go one by one; more go in one batch (submit + polls >= 2 calls)
 OPTED_OUT = frozenset({"unsubscribed", "cleaned"})
 MEMBER_STATUSES = frozenset({"subscribed", "unsubscribed", "cleaned", "pending", "transactional"})
+MEMBER_ID = re.compile(r"[0-9a-f]{32}")  # a subscriber hash: the only record id a sync keeps for a member
 
 
 class MailchimpConfig(ConnectorConfig):
@@ -108,7 +116,16 @@ def data_center(api_key: str) -> str:
 
 class MailchimpConnector(_Connector):
     name = "mailchimp"
-    capabilities = frozenset(Capability)
+    capabilities = frozenset(
+        {
+            Capability.SYNC_CONTACTS,
+            Capability.TAG_CONSENT,
+            Capability.PUSH_UNSUBSCRIBE,
+            Capability.RECEIVE_WEBHOOKS,
+            Capability.ERASE_PEOPLE,
+            Capability.EXPORT_PEOPLE,
+        }
+    )
     sandbox = "consentry.connectors.mailchimp.sandbox"
     config_schema = MailchimpConfig
     kept_attributes = ("marketing_permissions",)  # their ids differ per audience: read, kept, sent back
@@ -209,7 +226,8 @@ class MailchimpConnector(_Connector):
         return report
 
     def push_unsubscribes(self, items: Iterable[Unsubscribe]) -> WriteReport:
-        """Set `unsubscribed`, 500 a call; an unknown address is added as unsubscribed, so it stays suppressed."""
+        """Set `unsubscribed`, 500 a call; an unknown address is added as unsubscribed, so it stays suppressed. A
+        permanently deleted one cannot be added again: Mailchimp refuses it, and it counts as not found."""
         report = WriteReport()
         for chunk in batched((item for item in items if item.email and "email" in _channels(item)), BATCH_SIZE):
             members = [{"email_address": item.email, "status": "unsubscribed"} for item in chunk]
@@ -230,6 +248,8 @@ class MailchimpConnector(_Connector):
             message = str(error.get("error", ""))
             if "compliance state" in message.lower():
                 report.unchanged += 1  # already unsubscribed or cleaned: the state we want is there
+            elif "permanently deleted" in message.lower():
+                report.not_found += 1  # erased ("Forgotten Email Not Subscribed"): final, never retried
             else:
                 report.failed.append((index, str(error.get("error_code") or "ERROR_GENERIC")))
         return report
@@ -282,6 +302,16 @@ class MailchimpConnector(_Connector):
         report.calls = self.transport.calls.total - before
         return report
 
+    # -- rights requests -----------------------------------------------------------------------------------------
+
+    def erase_person(self, subject: DataSubject) -> ErasureReport:
+        """Permanently delete the person's member from the audience: see `rights`."""
+        return erase_members(self.transport, self.list_path, _member_ids(subject))
+
+    def export_person(self, subject: DataSubject) -> list[ExportedRecord]:
+        """The person's member with all its fields (merge fields, status, tags, permissions, location, times)."""
+        return export_members(self.transport, self.list_path, _member_ids(subject), self.name)
+
     # -- webhooks ------------------------------------------------------------------------------------------------
 
     def webhook_verifier(self) -> MailchimpWebhookVerifier:
@@ -326,6 +356,13 @@ class MailchimpConnector(_Connector):
 
 
 _KINDS = {"unsubscribe": EventKind.WITHDRAWN, "cleaned": EventKind.WITHDRAWN, "subscribe": EventKind.GRANTED}
+
+
+def _member_ids(subject: DataSubject) -> list[str]:
+    """The subscriber hashes naming the person: their address's, then the synced record ids (other ids skipped)."""
+    ids = [subscriber_hash(subject.email)] if subject.email else []
+    ids += [record_id.lower() for record_id in subject.record_ids if MEMBER_ID.fullmatch(record_id.lower())]
+    return list(dict.fromkeys(ids))
 
 
 def _position(operation_id: str) -> int:

@@ -1,10 +1,10 @@
 """A local, stateful Mailchimp Marketing API 3.0 for tests and the demo (facts: vendors/CONTRACTS.md §2).
 
 Same paths, payloads, statuses and problem+json errors as Mailchimp for what Consentry uses: ping, lists, members
-(by subscriber hash), batch subscribe, tags and the static segments they are (`tags`), marketing
-permissions (`permissions`), batch operations (`batches`), list webhooks (signed deliveries, the
-signing secret shown once, the validation GET), Basic and Bearer auth, the compliance-state rule, and a 429 beyond
-10 simultaneous connections. Admin endpoints under /_sandbox/ seed members, act as a recipient or an admin would,
+(by subscriber hash), batch subscribe, tags and the static segments they are (`tags`), marketing permissions
+(`permissions`), batch operations (`batches`), permanent deletes (`forgotten`), list webhooks (signed deliveries,
+the signing secret shown once, the validation GET), Basic and Bearer auth, the compliance-state rule, and a 429
+beyond 10 simultaneous connections. Admin endpoints under /_sandbox/ seed members, act as a recipient or an admin would,
 and read the delivery log and call counters.
 """
 
@@ -25,8 +25,9 @@ from flask import Flask, Response, jsonify, request
 from consentry.connectors.sandbox_kit import Faults, StateFile, WebhookDispatcher, install_faults, is_loopback_url
 
 from .batches import BATCH_OPERATION, install_batch_routes
-from .common import MAX_PAGE, now_text, problem, subscriber_hash
+from .common import MAX_PAGE, find_member, now_text, problem, subscriber_hash
 from .common import valid_email as _valid_email
+from .forgotten import allow_again, batch_refusal, forgotten, install_forget_routes, refusal
 from .permissions import apply_permissions, initial_permissions, install_permission_admin, permissions_problem
 from .tags import add_tag, ensure_segments, install_tag_routes
 
@@ -161,7 +162,7 @@ def _new_list(list_id: str, name: str) -> dict:
     }
 
 
-HIDDEN = frozenset({"members", "webhooks", "segments", "next_segment_id"})
+HIDDEN = frozenset({"members", "webhooks", "segments", "next_segment_id", "forgotten"})
 
 
 def _list_view(item: dict) -> dict:
@@ -180,6 +181,7 @@ def create_app(
     _routes(app, sandbox)  # first: authentication and the connection count come before injected faults
     install_tag_routes(app, sandbox)
     install_batch_routes(app, sandbox)
+    install_forget_routes(app, sandbox)
     install_faults(
         app,
         faults or Faults(),
@@ -301,6 +303,8 @@ def _routes(app: Flask, sandbox: MailchimpSandbox) -> None:
         with sandbox.state.lock:
             if subscriber_hash(email) in item["members"]:
                 return problem(400, "Member Exists", "The contact is already a list member.")
+            if forgotten(item, email):
+                return refusal(email)
             member = item["members"][subscriber_hash(email)] = sandbox.new_member(item, email, status, body)
             apply_permissions(member, body.get("marketing_permissions"))
             if status == "subscribed":
@@ -308,16 +312,13 @@ def _routes(app: Flask, sandbox: MailchimpSandbox) -> None:
             sandbox.state.save()
             return jsonify(sandbox.member_view(list_id, member))
 
-    def find(item: dict, reference: str) -> dict | None:
-        return item["members"].get(reference) or item["members"].get(subscriber_hash(reference))
-
     @app.route("/3.0/lists/<list_id>/members/<reference>", methods=["GET", "PUT", "PATCH", "DELETE"])
     def member(list_id, reference):
         item = the_list(list_id)
         if item is None:
             return not_found()
         with sandbox.state.lock:
-            found = find(item, reference)
+            found = find_member(item, reference)
             if request.method == "GET":
                 return jsonify(sandbox.member_view(list_id, found)) if found else not_found()
             if request.method == "DELETE":
@@ -344,6 +345,8 @@ def _routes(app: Flask, sandbox: MailchimpSandbox) -> None:
             found["id"] if found else (reference if len(reference) == 32 else subscriber_hash(reference))
         ):
             return problem(400, "Invalid Resource", "The email address does not match the subscriber hash.")
+        if found is None and forgotten(item, email):
+            return refusal(email)
         if found is None or found["status"] == "archived":
             status = body.get("status") or body["status_if_new"]
             member = item["members"][subscriber_hash(email)] = sandbox.new_member(item, email, status, body)
@@ -371,17 +374,6 @@ def _routes(app: Flask, sandbox: MailchimpSandbox) -> None:
             sandbox.set_status(list_id, found, status, "api")
         sandbox.state.save()
         return jsonify(sandbox.member_view(list_id, found))
-
-    @app.post("/3.0/lists/<list_id>/members/<reference>/actions/delete-permanent")
-    def delete_permanent(list_id, reference):
-        item = the_list(list_id)
-        with sandbox.state.lock:
-            found = find(item, reference) if item else None
-            if not found:
-                return not_found()
-            del item["members"][found["id"]]
-            sandbox.state.save()
-        return Response(status=204)
 
     @app.post("/3.0/lists/<list_id>")
     def batch_subscribe(list_id):
@@ -444,6 +436,8 @@ def _routes(app: Flask, sandbox: MailchimpSandbox) -> None:
                     add_tag(item, found, name)
             sandbox.set_status(list_id, found, status, "api")
             return ("updated", found)  # `marketing_permissions` is not a batch-subscribe field: ignored
+        if forgotten(item, email):
+            return batch_refusal(email)
         member = item["members"][subscriber_hash(email)] = sandbox.new_member(item, email, status, entry)
         return ("new", member)
 
@@ -451,7 +445,7 @@ def _routes(app: Flask, sandbox: MailchimpSandbox) -> None:
     def tags(list_id, reference):
         item = the_list(list_id)
         with sandbox.state.lock:
-            found = find(item, reference) if item else None
+            found = find_member(item, reference) if item else None
             if not found:
                 return not_found()
             if request.method == "GET":
@@ -552,10 +546,12 @@ def _admin_routes(app: Flask, sandbox: MailchimpSandbox) -> None:
     @app.post("/_sandbox/lists/<list_id>/seed")
     def seed(list_id):
         """Add members as they would already exist: {"members": [{"email_address", "status", "merge_fields",
-        "location"}]} (location as Mailchimp would have guessed it: country_code, timezone ...)."""
+        "location"}]} (location as Mailchimp would have guessed it: country_code, timezone ...). A permanently
+        deleted address comes back too, as after the person signed up again through Mailchimp's own form."""
         item = sandbox.lists.setdefault(list_id, _new_list(list_id, "Seeded"))
         with sandbox.state.lock:
             for entry in (request.get_json(force=True) or {}).get("members", []):
+                allow_again(item, entry["email_address"])
                 member = sandbox.new_member(item, entry["email_address"], entry.get("status", "subscribed"), entry)
                 apply_permissions(member, entry.get("marketing_permissions"))
                 member["location"] = dict(entry.get("location") or {})
@@ -569,9 +565,7 @@ def _admin_routes(app: Flask, sandbox: MailchimpSandbox) -> None:
         body = request.get_json(force=True) or {}
         item = sandbox.lists.get(list_id)
         with sandbox.state.lock:
-            found = (
-                (item["members"].get(reference) or item["members"].get(subscriber_hash(reference))) if item else None
-            )
+            found = find_member(item, reference) if item else None
             if not found:
                 return problem(404, "Resource Not Found", "The requested resource could not be found.")
             sandbox.set_status(list_id, found, body.get("status", "unsubscribed"), body.get("source", "user"))

@@ -1,4 +1,5 @@
-"""What every part of the Mailchimp sandbox shares: problem+json errors, timestamps, member hashes, address checks."""
+"""What every part of the Mailchimp sandbox shares: problem+json errors, timestamps, member hashes and look-ups,
+address checks."""
 
 import hashlib
 import uuid
@@ -11,6 +12,11 @@ MAX_PAGE = 1000  # Mailchimp's maximum `count` on collections
 
 def subscriber_hash(email: str) -> str:
     return hashlib.md5(email.strip().lower().encode(), usedforsecurity=False).hexdigest()
+
+
+def find_member(item: dict, reference: str) -> dict | None:
+    """The member a path names, by subscriber hash or by address (the API accepts both)."""
+    return item["members"].get(reference) or item["members"].get(subscriber_hash(reference))
 
 
 def now_text() -> str:

@@ -1,5 +1,6 @@
 """The common sandbox interface (`consentry.connectors.sandbox_kit.SandboxPackage`) for Mailchimp: the settings
-that point the connector at this sandbox, its list webhook, and what a member or an admin does in Mailchimp."""
+that point the connector at this sandbox, its list webhook, what a member or an admin does in Mailchimp, and what
+the API can still read of a person."""
 
 import secrets
 
@@ -58,3 +59,20 @@ def unsubscribe(base_url: str, email: str) -> None:
 def opted_out(base_url: str, email: str) -> bool:
     member = requests.get(f"{base_url}/3.0/lists/{DEFAULT_LIST_ID}/members/{email}", auth=_AUTH, timeout=10).json()
     return member.get("status") in ("unsubscribed", "cleaned")
+
+
+def holds(base_url: str, email: str) -> bool:
+    """Whether any audience still has the member readable (an archived one is; a permanently deleted one is not)."""
+    lists = requests.get(f"{base_url}/3.0/lists", auth=_AUTH, timeout=10)
+    lists.raise_for_status()
+    for item in lists.json()["lists"]:
+        answer = requests.get(f"{base_url}/3.0/lists/{item['id']}/members/{email}", auth=_AUTH, timeout=10)
+        if answer.status_code != 404:
+            answer.raise_for_status()
+            return True
+    return False
+
+
+def erase_in_vendor(base_url: str, email: str) -> None:
+    """A user permanently deletes the contact in Mailchimp, in every audience: Mailchimp sends no webhook for it."""
+    requests.post(f"{base_url}/_sandbox/erase", json={"email_address": email}, timeout=10).raise_for_status()

@@ -2,7 +2,7 @@
 
 Opt-outs are written through communication preferences (unsubscribe-all, or per subscription type), never through
 the read-only `hs_email_optout`. Re-subscription happens only through v4 with a legal basis, and only when the sync
-says the ledger holds a newer, explicit, provable consent.
+says the ledger holds a newer, explicit, provable consent. Erasure is HubSpot's GDPR delete, contact by contact.
 """
 
 import json
@@ -18,6 +18,9 @@ from consentry.connectors.base import (
     Connector,
     ConnectorConfig,
     ConsentTag,
+    DataSubject,
+    ErasureReport,
+    ExportedRecord,
     InboundEvent,
     RemoteContact,
     Unsubscribe,
@@ -25,7 +28,7 @@ from consentry.connectors.base import (
     batched,
     secret_field,
 )
-from consentry.sdk.consent_state import EventKind
+from consentry.sdk.consent_state import ALL_CHANNELS, EventKind
 from consentry.sdk.countries import jurisdiction_of_country
 from consentry.sdk.errors import ConnectorError
 from consentry.sdk.http import Credentials, RateLimiter, ResponsePolicy, Transport, Verdict
@@ -130,7 +133,16 @@ def _json(response: requests.Response) -> dict:
 
 class HubSpotConnector(Connector):
     name = "hubspot"
-    capabilities = frozenset(Capability)
+    capabilities = frozenset(
+        {
+            Capability.SYNC_CONTACTS,
+            Capability.TAG_CONSENT,
+            Capability.PUSH_UNSUBSCRIBE,
+            Capability.RECEIVE_WEBHOOKS,
+            Capability.ERASE_PEOPLE,
+            Capability.EXPORT_PEOPLE,
+        }
+    )
     sandbox = "consentry.connectors.hubspot.sandbox"
     config_schema = HubSpotConfig
 
@@ -344,13 +356,79 @@ class HubSpotConnector(Connector):
                     raise
         self._property_ready = True
 
+    # -- rights requests -----------------------------------------------------------------------------------------
+
+    def erase_person(self, subject: DataSubject) -> ErasureReport:
+        """HubSpot's GDPR delete, one call per contact: not restorable (a plain delete is, for 90 days), and the
+        address is blocklisted for HubSpot's UI and imports. A contact gone meanwhile was not deleted by us."""
+        found, calls = self._contacts_of(subject, ["email"])
+        report = ErasureReport(calls=calls)
+        for record_id in found:
+            report.calls += 1
+            try:
+                self.transport.request(
+                    "POST", "/crm/v3/objects/contacts/gdpr-delete", json={"objectId": record_id}, kind="gdpr delete"
+                )
+            except ConnectorError as error:
+                if error.status != 404:
+                    raise
+                continue
+            report.deleted.append(record_id)
+        if report.deleted:
+            report.method = "gdpr_delete"
+        return report
+
+    def export_person(self, subject: DataSubject) -> list[ExportedRecord]:
+        """Each contact with every property the portal defines, as HubSpot returns it, then the subscription
+        statuses of its address (they belong to the address, not the record)."""
+        if not (subject.email or subject.record_ids):
+            return []
+        answer = self.transport.request("GET", "/crm/v3/properties/contacts", kind="read properties")
+        names = [str(definition["name"]) for definition in answer.json()["results"]]
+        found, _calls = self._contacts_of(subject, names)
+        records = [ExportedRecord(self.name, "contact", record_id, item) for record_id, item in found.items()]
+        owners = {item["properties"].get("email"): record_id for record_id, item in found.items()}
+        emails = sorted(email for email in owners if isinstance(email, str) and email)
+        for chunk in batched(emails, BATCH_SIZE):
+            statuses = self.transport.request(
+                "POST",
+                "/communication-preferences/v4/statuses/batch/read?channel=EMAIL",
+                json={"inputs": chunk},
+                kind="read statuses",
+            ).json()["results"]
+            records.extend(
+                ExportedRecord(self.name, "subscription_statuses", owners[result["subscriberIdString"]], result)
+                for result in statuses
+                if result["subscriberIdString"] in owners
+            )
+        return records
+
+    def _contacts_of(self, subject: DataSubject, properties: list[str]) -> tuple[dict[str, dict], int]:
+        """The live contacts of a person, by id: the one holding the address, and those Consentry synced from
+        HubSpot (found even when their address was changed there). HubSpot is not searched by phone."""
+        lookups: list[dict] = [{"inputs": [{"id": subject.email}], "idProperty": "email"}] if subject.email else []
+        lookups.extend({"inputs": [{"id": i} for i in chunk]} for chunk in batched(subject.record_ids, BATCH_SIZE))
+        found: dict[str, dict] = {}
+        for body in lookups:
+            answer = self.transport.request(
+                "POST",
+                "/crm/v3/objects/contacts/batch/read",
+                json={**body, "properties": properties},
+                kind="read person",
+            )
+            for item in answer.json()["results"]:  # the ids it does not know are listed apart, in a 207
+                found.setdefault(str(item["id"]), item)
+        return found, len(lookups)
+
     # -- webhooks ------------------------------------------------------------------------------------------------
 
     def webhook_verifier(self) -> HubSpotWebhookVerifier:
         return HubSpotWebhookVerifier([self.config["client_secret"]], clock=self.clock)
 
     def parse_webhook(self, request: WebhookRequest) -> Sequence[InboundEvent]:
-        """Opt-out property changes and privacy deletions; duplicates and disorder are handled by the keys."""
+        """Opt-out property changes, and privacy deletions (an erasure, named by the contact's id alone: the server
+        finds the person through the contacts it synced). The plain deletion HubSpot sends beside each privacy
+        deletion, and any other deletion, is no consent change. Duplicates and disorder are handled by the keys."""
         events = json.loads(request.body)
         if not isinstance(events, list):
             raise ValueError("a HubSpot delivery is a JSON array")
@@ -364,6 +442,7 @@ class HubSpotConnector(Connector):
                 continue
             kind, channel = kind_and_channel
             kind_name = event.get("subscriptionType") or event.get("eventType")
+            erasure = kind_name == "contact.privacyDeletion"
             key = ":".join(
                 str(event.get(part, ""))
                 for part in ("portalId", "objectId", "propertyName", "propertyValue", "occurredAt")
@@ -378,12 +457,14 @@ class HubSpotConnector(Connector):
                     record_id=str(_whole_number(event["objectId"])),
                     origin=str(event.get("changeSource", "unknown")),
                     vendor_type=str(kind_name),
+                    erasure=erasure,
                 )
             )
         return parsed
 
     def find_identities(self, events: Sequence[InboundEvent]) -> Sequence[InboundEvent]:
-        """Deliveries carry contact ids only: one batch read finds the addresses (deleted contacts keep none).
+        """Deliveries carry contact ids only: one batch read finds the addresses (deleted contacts keep none, so
+        privacy deletions are never looked up and come back unchanged).
 
         These contacts were never synced, so without an answer their events could not be recorded: a failed
         look-up raises, the delivery gets a 503 and HubSpot sends it again."""
@@ -428,7 +509,7 @@ def _whole_number(value, most: int | None = None) -> int:
 def _meaning(event: dict, opt_out_properties: list[str]) -> tuple[EventKind, str] | None:
     kind = event.get("subscriptionType") or event.get("eventType")
     if kind == "contact.privacyDeletion":
-        return EventKind.OBJECTED, "all"
+        return EventKind.OBJECTED, ALL_CHANNELS
     if kind == "contact.propertyChange" and event.get("propertyName") in opt_out_properties:
         return (EventKind.WITHDRAWN, "email") if str(event.get("propertyValue")).lower() == "true" else None
     return None

@@ -1,6 +1,7 @@
 """Admin endpoints under /_sandbox/ (no authentication, loopback only): seed contacts, act as a recipient or a
-HubSpot user would (unsubscribing by email link or in the CRM, editing a record), flush webhook batches, and read
-the delivery log, the opt-out state and the call counters tests use to count API calls.
+HubSpot user would (unsubscribing by email link or in the CRM, editing a record; a permanent deletion is in
+`privacy`), flush webhook batches, and read the delivery log, the opt-out state and the call counters tests use
+to count API calls.
 """
 
 from typing import Any
@@ -11,6 +12,7 @@ from consentry.connectors.sandbox_kit import ADMIN_PREFIX
 
 from .consent import STATES
 from .errors import HubSpotError, invalid_properties, json_body
+from .privacy import refuse_blocked
 
 blueprint = Blueprint("hubspot_admin", __name__, url_prefix=ADMIN_PREFIX)
 UI_SOURCES = {"EMAIL": None, "CRM_UI": "userId:1000001", "FORM": None, "IMPORT": None, "API": None}
@@ -42,6 +44,7 @@ def seed():
                 raise invalid_properties(problems)
             if values.get("email") and portal.email_taken(values["email"]):
                 raise HubSpotError(409, "CONFLICT", "Contact already exists.")
+            refuse_blocked(portal.data, values.get("email"))
             email = str(values.get("email") or "").strip().lower()
             for subscription_id, state in (entry.get("subscriptions") or {}).items():
                 if state not in STATES or book.definition(subscription_id) is None or not email:
@@ -107,6 +110,7 @@ def update():
         problems = portal.problems(values)
         if problems:
             raise invalid_properties(problems)
+        refuse_blocked(portal.data, values.get("email"))
         changed = portal.update(found, values, source=source)
         sandbox.state.save()
     return jsonify({"changed": changed})

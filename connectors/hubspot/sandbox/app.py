@@ -22,6 +22,7 @@ from . import (
     auth,
     contacts,
     preferences,
+    privacy,
     properties,
     search,
     webhooks,
@@ -154,6 +155,7 @@ def create_app(
     for blueprint in (
         auth.blueprint,
         search.blueprint,
+        privacy.blueprint,
         contacts.blueprint,
         properties.blueprint,
         preferences.v3,

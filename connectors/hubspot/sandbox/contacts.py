@@ -1,5 +1,5 @@
 """CRM contacts v3 (`/crm/v3/objects/contacts`, spec `crm-contacts-v3.json`): list, read, create, update, archive,
-the five batch operations and the GDPR deletion, with HubSpot's statuses and refusals.
+and the five batch operations, with HubSpot's statuses and refusals (the GDPR deletion is in `privacy`).
 
 Batches take at most 100 inputs. Batch create is all-or-nothing unless every input carries an `objectWriteTraceId`
 (HubSpot's opt-in to multi-status), then failures are reported beside the successes in a 207. Batch read and update
@@ -155,29 +155,6 @@ def contact(contact_id: str):
         portal.update(found, values, source=API)
         sandbox.state.save()
         return jsonify(portal.view(found, written=values))
-
-
-@blueprint.post("/gdpr-delete")
-def gdpr_delete():
-    """Permanent deletion; an email address HubSpot does not know goes on the blocklist (spec)."""
-    sandbox = _sandbox()
-    body = json_body()
-    reference, id_property = body.get("objectId"), body.get("idProperty")
-    if reference in (None, ""):
-        raise HubSpotError(400, "VALIDATION_ERROR", "objectId is required")
-    with sandbox.state.lock:
-        portal = sandbox.portal
-        found = portal.find(str(reference), id_property)
-        blocklist = portal.data["blocklist"]
-        if found is None and id_property != "email":
-            raise HubSpotError(404, "OBJECT_NOT_FOUND", "resource not found", context={"id": [str(reference)]})
-        email = (found["properties"].get("email") if found else str(reference).strip().lower()) or None
-        if email and email not in blocklist:
-            blocklist.append(email)
-        if found is not None:
-            portal.erase(found, source=("GDPR", None))
-        sandbox.state.save()
-    return Response(status=204)
 
 
 # -- batches -----------------------------------------------------------------------------------------------------

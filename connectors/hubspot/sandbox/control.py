@@ -11,6 +11,7 @@ PREFIX = "CONSENTRY_HUBSPOT_"
 EVENTS = (
     {"eventType": "contact.propertyChange", "propertyName": "hs_email_optout"},
     {"eventType": "contact.privacyDeletion"},
+    {"eventType": "contact.deletion"},  # comes with every privacy deletion: Consentry must ignore it
 )
 
 
@@ -59,3 +60,14 @@ def unsubscribe(base_url: str, email: str) -> None:
 
 def opted_out(base_url: str, email: str) -> bool:
     return bool(requests.get(f"{base_url}/_sandbox/opted-out/{email}", timeout=10).json()["opted_out"])
+
+
+def holds(base_url: str, email: str) -> bool:
+    answer = requests.post(f"{base_url}/_sandbox/contacts/holds", json={"email": email}, timeout=10)
+    answer.raise_for_status()
+    return bool(answer.json()["holds"])
+
+
+def erase_in_vendor(base_url: str, email: str) -> None:
+    """A user permanently deletes the contact from its record: HubSpot sends a privacy deletion and a deletion."""
+    requests.post(f"{base_url}/_sandbox/contacts/gdpr-delete", json={"email": email}, timeout=10).raise_for_status()

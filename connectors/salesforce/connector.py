@@ -9,6 +9,11 @@ it writes an OptIn only when the ledger proves a newer explicit consent (`consen
 Salesforce has no webhook signatures: an outbound message is accepted only with the secret token in its URL and
 for the configured organisation id. Both are required: the organisation id alone is public (every Web-to-Lead form
 carries it), so a process with Salesforce enabled and no token refuses to start.
+
+Rights requests (`rights`): an erasure marks the person's Individuals "Forget this Individual" (with consent
+records) and deletes their Contacts and Leads, for good when the integration user may hard-delete, else into the
+Recycle Bin; an export reads every field of each record. An Individual marked to be forgotten in Salesforce comes
+back, through the org's outbound message for Individuals, as an erasure event.
 """
 
 import csv
@@ -30,6 +35,9 @@ from consentry.connectors.base import (
     Connector,
     ConnectorConfig,
     ConsentTag,
+    DataSubject,
+    ErasureReport,
+    ExportedRecord,
     InboundEvent,
     RemoteContact,
     Unsubscribe,
@@ -38,13 +46,13 @@ from consentry.connectors.base import (
     batched,
     secret_field,
 )
-from consentry.sdk.consent_state import EventKind
+from consentry.sdk.consent_state import ALL_CHANNELS, EventKind
 from consentry.sdk.countries import jurisdiction_of_country
 from consentry.sdk.errors import ConnectorError, QuotaExhaustedError, WebhookVerificationError
 from consentry.sdk.http import Credentials, ResponsePolicy, Transport, Verdict
 from consentry.sdk.webhooks import WebhookRequest, WebhookVerifier
 
-from . import outbound
+from . import outbound, rights
 from .consent_reader import IN_LIMIT, SalesforceConsentReader
 from .consent_records import PartyConsent, opt_in_types, parse_time
 from .consent_writer import SalesforceConsentWriter, Target
@@ -209,6 +217,8 @@ class SalesforceConnector(Connector):
         self.transport = Transport(
             "", policy=SalesforcePolicy(), credentials=self.session, sleep=self.sleep, vendor="salesforce"
         )
+        self._may_hard_delete: bool | None = None  # the Bulk API Hard Delete permission, once a job has told
+        self._described: dict[str, list[str]] = {}
 
     def _api(self, method: str, path: str, **options) -> requests.Response:
         """Every call: log in when needed, keep the daily reserve, then go through the transport."""
@@ -445,6 +455,98 @@ class SalesforceConnector(Connector):
         except ConnectorError:
             log.warning("salesforce: %d new Individuals may remain unlinked", len(individuals))
 
+    # -- rights requests -----------------------------------------------------------------------------------------
+
+    def erase_person(self, subject: DataSubject) -> ErasureReport:
+        """Mark the linked Individuals ShouldForget (consent records on), then delete the Contacts and Leads: a
+        hard delete when the integration user may, else the Recycle Bin. `deleted` also names the Individuals
+        marked (kept, never deleted), so that the outbound message the marking sends is known as our own echo."""
+        found = self._records_of(subject, ["Id", *(["IndividualId"] if self.consent_mode else [])])
+        if not found:
+            return ErasureReport()
+        report = ErasureReport(calls=len(self.config["objects"]))
+        individuals = sorted({row["IndividualId"] for _, row in found if row.get("IndividualId")})
+        if individuals:
+            marked = self._update(
+                [{"attributes": {"type": "Individual"}, "id": i, "ShouldForget": True} for i in individuals]
+            )
+            report.calls += marked.calls
+            if marked.failed:
+                code = marked.failed[0][1]
+                raise ConnectorError(f"salesforce: an Individual could not be marked ({code})", code=code)
+            report.forgotten = marked.applied
+        records = [{"attributes": {"type": object_type}, "id": row["Id"]} for object_type, row in found]
+        report.method, report.deleted = self._delete(records, report)
+        report.deleted += individuals
+        return report
+
+    def _delete(self, records: list[dict], report: ErasureReport) -> tuple[str, list[str]]:
+        """Hard delete through Bulk API 2.0 unless the user lacks the permission (remembered), else delete
+        through sObject Collections into the Recycle Bin."""
+        if self._may_hard_delete is not False:
+            try:
+                bulk = self._bulk(records, "hardDelete")
+            except ConnectorError as error:
+                if error.code != rights.NO_HARD_DELETE:
+                    raise
+                self._may_hard_delete = False
+                report.calls += 1
+                log.info("salesforce: no Bulk API Hard Delete permission; deleted records go to the Recycle Bin")
+            else:
+                self._may_hard_delete = True
+                report.calls += bulk.calls
+                if bulk.failed:
+                    code = bulk.failed[0][1]
+                    raise ConnectorError(f"salesforce: {len(bulk.failed)} records not hard-deleted", code=code)
+                return "hard_delete", [record["id"] for record in records]
+        deleted: list[str] = []
+        for chunk in batched([record["id"] for record in records], COLLECTION_SIZE):
+            answer = self._api(
+                "DELETE",
+                "/composite/sobjects",
+                params={"ids": ",".join(chunk), "allOrNone": "false"},
+                kind="collections",
+            ).json()
+            report.calls += 1
+            if len(answer) != len(chunk):
+                raise ValueError("the collection's answer does not match the ids sent")
+            deleted += rights.deleted_ids(answer)
+        return "recycle_bin", deleted
+
+    def export_person(self, subject: DataSubject) -> list[ExportedRecord]:
+        """Each Contact and Lead of the person with every field its object describes, then (consent records on)
+        each linked Individual likewise."""
+        exported = [
+            ExportedRecord(self.name, object_type.lower(), row["Id"], _fields(row))
+            for object_type, row in self._records_of(subject, None)
+        ]
+        individuals = sorted({r.fields["IndividualId"] for r in exported if r.fields.get("IndividualId")})
+        if self.consent_mode and individuals:
+            names = ", ".join(self._field_names("Individual"))
+            for chunk in batched(individuals, IN_LIMIT):
+                ids = ", ".join(quote(i) for i in chunk)
+                for row in self._query(f"SELECT {names} FROM Individual WHERE Id IN ({ids})"):
+                    exported.append(ExportedRecord(self.name, "individual", row["Id"], _fields(row)))
+        return exported
+
+    def _records_of(self, subject: DataSubject, fields: list[str] | None) -> list[tuple[str, dict]]:
+        """(object, row) for every Contact and Lead the subject names; `fields` None reads all of them."""
+        found = []
+        for object_type in self.config["objects"]:
+            condition = rights.subject_filter(subject, object_type, KEY_PREFIXES)
+            if condition is None:
+                continue
+            names = ", ".join(fields or self._field_names(object_type))
+            found += [(object_type, row) for row in self._query(f"SELECT {names} FROM {object_type} WHERE {condition}")]
+        return found
+
+    def _field_names(self, object_type: str) -> list[str]:
+        """Every field of the object, from its describe (read once per connector)."""
+        if object_type not in self._described:
+            body = self._api("GET", f"/sobjects/{object_type}/describe", kind="describe").json()
+            self._described[object_type] = [str(field["name"]) for field in body["fields"]]
+        return self._described[object_type]
+
     def _update(self, updates: list[dict]) -> WriteReport:
         if not updates:
             return WriteReport()
@@ -485,20 +587,22 @@ class SalesforceConnector(Connector):
         return report, results
 
     def _bulk(self, records: list[dict], operation: str) -> WriteReport:
-        """One Bulk API 2.0 job per object (`update` by Id, or `insert`): upload, close, poll, read the failures."""
+        """One Bulk API 2.0 job per object (`update` or `hardDelete` by Id, or `insert`): upload, close, poll,
+        read the failures."""
         report = WriteReport()
         by_object: dict[str, list[dict]] = {}
         for record in records:
             by_object.setdefault(record["attributes"]["type"], []).append(record)
         for object_type, rows in by_object.items():
             names = sorted({k for row in rows for k in row if k not in ("attributes", "id")})
-            columns = ["Id", *names] if operation == "update" else names
+            by_id = operation != "insert"
+            columns = ["Id", *names] if by_id else names
             data = io.StringIO()
             writer = csv.writer(data, lineterminator="\n")
             writer.writerow(columns)
             for row in rows:
                 values = [_csv_value(row.get(c)) for c in names]
-                writer.writerow([row["id"], *values] if operation == "update" else values)
+                writer.writerow([row["id"], *values] if by_id else values)
             job = self._api(
                 "POST",
                 "/jobs/ingest",
@@ -548,6 +652,9 @@ class SalesforceConnector(Connector):
         events = []
         for notification_id, object_type, fields in notifications:
             moment = _time(fields.get("SystemModstamp")) or datetime.now(UTC)
+            if object_type == "Individual":
+                events += _forgotten(notification_id, fields, moment, self.name)
+                continue
             for field, (kind, channel) in FIELD_MEANING.items():
                 if fields.get(field, "").lower() != "true":
                     continue
@@ -568,6 +675,31 @@ class SalesforceConnector(Connector):
 
     def webhook_answer(self, events: Sequence[InboundEvent]) -> WebhookAnswer:
         return WebhookAnswer(200, outbound.ACK, "text/xml; charset=utf-8")
+
+
+def _forgotten(notification_id: str, fields: dict[str, str], moment: datetime, system: str) -> list[InboundEvent]:
+    """An Individual marked "Forget this Individual": an erasure of the person, named by the Individual's id only
+    (an outbound message carries its own object's fields, and an Individual has no address)."""
+    if fields.get("ShouldForget", "").lower() != "true":
+        return []
+    if not isinstance(fields.get("Id"), str) or not fields["Id"]:
+        raise ValueError("an Individual notification without its Id")
+    return [
+        InboundEvent(
+            event_key=f"salesforce:{notification_id}:ShouldForget",
+            kind=EventKind.OBJECTED,
+            channel=ALL_CHANNELS,
+            occurred_at=moment,
+            system=system,
+            record_id=fields["Id"],
+            vendor_type="Individual.ShouldForget",
+            erasure=True,
+        )
+    ]
+
+
+def _fields(row: dict) -> dict:
+    return {name: value for name, value in row.items() if name != "attributes"}
 
 
 def _opt_out_fields(channels: frozenset[str]) -> dict[str, bool]:

@@ -15,7 +15,7 @@ from .app import (
     SalesforceSandbox,
     create_app,
 )
-from .control import connector_settings, opted_out, point_webhooks, seed, unsubscribe
+from .control import connector_settings, erase_in_vendor, holds, opted_out, point_webhooks, seed, unsubscribe
 
 __all__ = [
     "DEFAULT_CLIENT_ID",
@@ -26,6 +26,8 @@ __all__ = [
     "SalesforceSandbox",
     "connector_settings",
     "create_app",
+    "erase_in_vendor",
+    "holds",
     "opted_out",
     "point_webhooks",
     "seed",

@@ -1,7 +1,8 @@
 """Admin endpoints under /_sandbox/ (no authentication, loopback only, never counted as API calls): seed records
 as they already exist, act as a Salesforce user editing a record (which fires outbound messages like any edit),
 point the outbound message at an endpoint, and read the records, the delivery log and the call counters; plus
-session helpers for tests (mint one, expire them all) and resets. Fault injection is `/_sandbox/faults` (kit).
+session helpers for tests (mint one, expire them all), the org's settings and resets. Fault injection is
+`/_sandbox/faults` (kit).
 """
 
 from flask import Blueprint, current_app, jsonify, request
@@ -104,6 +105,19 @@ def outbound():
             sandbox.state.data["outbound_url"] = url
             sandbox.state.save()
     return jsonify({"url": sandbox.state.data.get("outbound_url")})
+
+
+@blueprint.route("/settings", methods=["GET", "POST"])
+def settings():
+    """The org's settings: `{"bulk_api_hard_delete": true, "individual_outbound": false}` (booleans, either)."""
+    sandbox = _sandbox()
+    if request.method == "POST":
+        wanted = json_body()
+        unknown = sorted(set(wanted) - set(sandbox.settings))
+        if unknown or not all(isinstance(value, bool) for value in wanted.values()):
+            raise SalesforceError(400, "INVALID_FIELD", f"settings are booleans among {sorted(sandbox.settings)}")
+        sandbox.settings.update(wanted)
+    return jsonify(sandbox.settings)
 
 
 @blueprint.post("/outbound/flush")

@@ -29,6 +29,7 @@ from . import (
     collections,
     query,
     record_ids,
+    recycle_bin,
     rest,
     schema,
 )
@@ -78,6 +79,8 @@ class SalesforceSandbox:
         session_timeout: float | None,
         external_id_field: str,
         status_field: str,
+        bulk_api_hard_delete: bool = False,
+        individual_outbound: bool = True,
     ):
         if outbound_url is not None and not is_loopback_url(outbound_url):
             raise ValueError("the outbound endpoint must be a loopback URL")
@@ -86,6 +89,9 @@ class SalesforceSandbox:
         self.public_key = load_public_key(public_key_pem) if public_key_pem else None
         self.usernames, self.login_urls = usernames, login_urls
         self.user_id, self.run_as = DEFAULT_USER_ID, DEFAULT_USERNAME
+        # org settings (`/_sandbox/settings`): the integration user's "Bulk API Hard Delete" permission, and whether
+        # the org has an outbound message for Individuals marked "Forget this Individual"
+        self.settings = {"bulk_api_hard_delete": bulk_api_hard_delete, "individual_outbound": individual_outbound}
         self.host_url = "http://127.0.0.1"
         self.state = StateFile(state_path, lambda: {**initial_state(), "outbound_url": outbound_url})
         for key, value in initial_state().items():  # a state file written by an older sandbox
@@ -101,7 +107,12 @@ class SalesforceSandbox:
         self.tokens = TokenBook(org_id=org_id, user_id=self.user_id, timeout=session_timeout)
         self.limits = DailyApiLimit(daily_limit)
         self.locators = QueryLocators()
-        self.jobs = BulkJobs(state=self.state, org=self.org, step=bulk_step)
+        self.jobs = BulkJobs(
+            state=self.state,
+            org=self.org,
+            step=bulk_step,
+            may_hard_delete=lambda: self.settings["bulk_api_hard_delete"],
+        )
         self.calls = CallCounter()
         self.outbound = OutboundMessenger(
             organization_id=org_id,
@@ -116,8 +127,15 @@ class SalesforceSandbox:
         )
 
     def _changed(self, record: dict, before: dict | None, origin: str) -> None:
-        """The workflow rule behind the outbound message: a Contact or Lead created with an opt-out field set, or
-        edited so that one of them changes (`ISNEW() && (...) || ISCHANGED(...)`)."""
+        """The workflow rules behind the outbound messages: a Contact or Lead created with an opt-out field set, or
+        edited so that one of them changes (`ISNEW() && (...) || ISCHANGED(...)`); with `individual_outbound`, an
+        Individual created or edited to meet `ShouldForget = true`. Rules run on create and edit, never on delete
+        (workflow evaluation criteria offer no delete), so deletions send nothing."""
+        if record["_type"] == "Individual":
+            forget = bool(record.get("ShouldForget")) and not (before and before.get("ShouldForget"))
+            if forget and self.settings["individual_outbound"]:
+                self.outbound.notify("Individual", record["Id"])
+            return
         if record["_type"] not in NOTIFYING_OBJECTS:
             return
         if before is None:
@@ -170,6 +188,8 @@ def create_app(
     session_timeout: float | None = 7200,
     external_id_field: str = "Consentry_Key__c",
     status_field: str = "Consentry_Status__c",
+    bulk_api_hard_delete: bool = False,
+    individual_outbound: bool = True,
 ) -> Flask:
     """The sandbox app.
 
@@ -178,7 +198,9 @@ def create_app(
     `public_key_pem`) verifies JWT bearer assertions; without it that grant is refused. `usernames` limits who may
     log in with a JWT (anyone when None). `page_size` is the query page size (Salesforce: 2000); `bulk_step` the
     length of each of the two background steps of a Bulk API job; `outbound_flush_interval=None` keeps outbound
-    notifications until `POST /_sandbox/outbound/flush`."""
+    notifications until `POST /_sandbox/outbound/flush`. `bulk_api_hard_delete` gives the integration user the
+    "Bulk API Hard Delete" permission (off, as in Salesforce); `individual_outbound` is the org's outbound message
+    for Individuals marked "Forget this Individual" (both can be changed at `/_sandbox/settings`)."""
     env = os.environ.get
     if not re.fullmatch(r"v\d+\.0", api_version):
         raise ValueError("api_version looks like v60.0")
@@ -203,6 +225,8 @@ def create_app(
         session_timeout=session_timeout,
         external_id_field=external_id_field,
         status_field=status_field,
+        bulk_api_hard_delete=bulk_api_hard_delete,
+        individual_outbound=individual_outbound,
     )
     app = Flask(__name__)
     assert isinstance(app.json, DefaultJSONProvider)  # Flask's own, unless configured otherwise
@@ -225,6 +249,7 @@ def create_app(
         collections.blueprint,
         bulk_api.blueprint,
         admin.blueprint,
+        recycle_bin.blueprint,
     ):
         app.register_blueprint(blueprint)
 

@@ -9,6 +9,11 @@ Behaviour taken from captured traffic (community): an unknown CSV column fails t
 "InvalidBatch : Field name not found : X"; data whose line endings differ from the job's fails it with
 "ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is LF"; more than one upload
 makes closing the job answer 400 INVALIDJOB. Empty cells leave a field unchanged and `#N/A` clears it.
+
+A `hardDelete` job needs the user's "Bulk API Hard Delete" permission (off by default, even for administrators);
+without it creating the job answers 400 FEATURENOTENABLED (the code Salesforce CLI's plugin-data checks for in
+`bulkIngest.ts`; the message is the one Bulk API 1.0 gives, captured by SQL-Sales' BulkAPIv1Harddelete help page,
+whose Bulk API 2.0 page reports the 400). Hard-deleted records skip the Recycle Bin.
 """
 
 import csv
@@ -30,6 +35,9 @@ from .schema import SObjectType, format_datetime, from_csv
 OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
 DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
 LINE_ENDINGS = ("LF", "CRLF")
+NO_HARD_DELETE = (
+    "hardDelete operation requires special user profile permission, please contact your system administrator"
+)
 DELETABLE = ("UploadComplete", "JobComplete", "Aborted", "Failed")
 ABORTABLE = ("Open", "UploadComplete", "InProgress")
 
@@ -111,8 +119,17 @@ class Job:
 
 
 class BulkJobs:
-    def __init__(self, *, state: StateFile, org: SalesforceOrg, step: float = 0.1, sleep: Callable = time.sleep):
+    def __init__(
+        self,
+        *,
+        state: StateFile,
+        org: SalesforceOrg,
+        step: float = 0.1,
+        sleep: Callable = time.sleep,
+        may_hard_delete: Callable[[], bool] = lambda: False,
+    ):
         self.state, self.org, self.step, self.sleep = state, org, step, sleep
+        self.may_hard_delete = may_hard_delete
         self.jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
 
@@ -130,6 +147,8 @@ class BulkJobs:
         operation = body.get("operation")
         if operation not in OPERATIONS:
             raise invalid(f"Invalid operation: {operation}")
+        if operation == "hardDelete" and not self.may_hard_delete():
+            raise SalesforceError(400, "FEATURENOTENABLED", NO_HARD_DELETE)
         if body.get("contentType", "CSV") != "CSV":
             raise invalid(f"Invalid contentType: {body.get('contentType')}")
         line_ending = body.get("lineEnding", "LF")

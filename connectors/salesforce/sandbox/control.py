@@ -53,6 +53,42 @@ def unsubscribe(base_url: str, email: str) -> None:
 
 
 def opted_out(base_url: str, email: str) -> bool:
-    records = requests.get(f"{base_url}/_sandbox/records", timeout=10).json()["records"]
-    mine = [r for r in records if str(r.get("Email", "")).lower() == email.lower()]
+    mine = _records_of(base_url, email)
     return bool(mine) and all(r["HasOptedOutOfEmail"] for r in mine)
+
+
+def holds(base_url: str, email: str) -> bool:
+    """A Contact or Lead with this address that a query reads: the Recycle Bin's records are not held."""
+    return bool(_records_of(base_url, email))
+
+
+def erase_in_vendor(base_url: str, email: str) -> None:
+    """A user opens each Contact and Lead with this address, creates its Individual when it has none, and ticks
+    "Forget this Individual": the org's outbound message for Individuals (when set) then reports it."""
+    for record in _records_of(base_url, email):
+        individual = record.get("IndividualId")
+        if not individual:
+            seeded = requests.post(
+                f"{base_url}/_sandbox/seed",
+                json={"Individual": [{"LastName": record.get("LastName") or NO_LAST_NAME}]},
+                timeout=10,
+            )
+            seeded.raise_for_status()
+            [individual] = seeded.json()["ids"]["Individual"]
+            _edit(base_url, record["Id"], {"IndividualId": individual})
+        _edit(base_url, individual, {"ShouldForget": True})
+
+
+def _edit(base_url: str, record_id: str, fields: dict) -> None:
+    answer = requests.post(f"{base_url}/_sandbox/ui-change", json={"id": record_id, "fields": fields}, timeout=10)
+    answer.raise_for_status()
+
+
+def _records_of(base_url: str, email: str) -> list[dict]:
+    """The live (not deleted) Contacts and Leads with this address."""
+    records = requests.get(f"{base_url}/_sandbox/records", timeout=10).json()["records"]
+    return [
+        r
+        for r in records
+        if r["attributes"]["type"] in ("Contact", "Lead") and str(r.get("Email") or "").lower() == email.lower()
+    ]

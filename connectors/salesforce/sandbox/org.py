@@ -186,11 +186,31 @@ class SalesforceOrg:
             self.listener(record, before, origin)
 
     def delete(self, record: dict, *, hard: bool = False) -> None:
+        """A hard delete (Bulk API `hardDelete`) leaves nothing; any other delete moves the record to the Recycle
+        Bin: IsDeleted, seen by queryAll only, restorable until purged (`recycle_bin`)."""
         if hard:
             self.records.pop(record["Id"], None)
             return
         record["IsDeleted"] = True
         record["SystemModstamp"] = self._stamp()
+        record["_deleted_at"] = int(self.clock() * 1000)
+
+    def restore(self, record: dict) -> None:
+        """Undelete from the Recycle Bin (no workflow rule runs: they are evaluated on create and edit only)."""
+        record["IsDeleted"] = False
+        record.pop("_deleted_at", None)
+        record["SystemModstamp"] = self._stamp()
+
+    def purge(self, *, older_than_ms: int) -> int:
+        """Remove for good the Recycle Bin's records deleted before `older_than_ms` (epoch milliseconds)."""
+        gone = [
+            key
+            for key, record in self.records.items()
+            if record["IsDeleted"] and record.get("_deleted_at", 0) < older_than_ms
+        ]
+        for key in gone:
+            del self.records[key]
+        return len(gone)
 
     def _stamp(self) -> str:
         """Now, in milliseconds, and always later than the previous stamp of this org."""

@@ -33,6 +33,7 @@ DEFAULT_FIELDS = (
     "DoNotCall",
     "HasOptedOutOfFax",
     "IndividualId",
+    "ShouldForget",  # Individuals' own message: an Individual has no Email and a message carries its object's fields
     "LastModifiedDate",
     "SystemModstamp",
 )
@@ -112,7 +113,9 @@ class OutboundMessenger:
     ):
         self.organization_id, self.endpoint, self.snapshot = organization_id, endpoint, snapshot
         self.server_urls, self.session_id, self.fields = server_urls, session_id, fields
-        self.actions = {name: record_ids.make("04k", n) for n, name in enumerate(("Contact", "Lead"), start=1)}
+        self.actions = {
+            name: record_ids.make("04k", n) for n, name in enumerate(("Contact", "Lead", "Individual"), start=1)
+        }
         self.log: list[dict] = []
         self.dropped = 0
         self._pending: list[tuple[str, str, str]] = []  # (object type, notification id, record id)

@@ -27,7 +27,7 @@ from consentry.connectors.sandbox_kit import Faults, StateFile, WebhookDispatche
 from .batches import BATCH_OPERATION, install_batch_routes
 from .common import MAX_PAGE, find_member, now_text, problem, subscriber_hash
 from .common import valid_email as _valid_email
-from .forgotten import allow_again, batch_refusal, forgotten, install_forget_routes, refusal
+from .forgotten import batch_refusal, forgotten, install_forget_routes, refusal
 from .permissions import apply_permissions, initial_permissions, install_permission_admin, permissions_problem
 from .tags import add_tag, ensure_segments, install_tag_routes
 
@@ -551,7 +551,6 @@ def _admin_routes(app: Flask, sandbox: MailchimpSandbox) -> None:
         item = sandbox.lists.setdefault(list_id, _new_list(list_id, "Seeded"))
         with sandbox.state.lock:
             for entry in (request.get_json(force=True) or {}).get("members", []):
-                allow_again(item, entry["email_address"])
                 member = sandbox.new_member(item, entry["email_address"], entry.get("status", "subscribed"), entry)
                 apply_permissions(member, entry.get("marketing_permissions"))
                 member["location"] = dict(entry.get("location") or {})

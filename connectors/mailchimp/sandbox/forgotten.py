@@ -39,18 +39,14 @@ def forgotten(item: dict, email: str) -> bool:
     return subscriber_hash(email) in item.get("forgotten", {})
 
 
-def allow_again(item: dict, email: str) -> None:
-    """The person signed up again through Mailchimp's own form: the only way back after a permanent delete."""
-    item.get("forgotten", {}).pop(subscriber_hash(email), None)
-
-
 def refusal(email: str) -> Response:
     """The answer of `POST` and `PUT` members (and of the same calls run in a batch) for a forgotten address."""
     return problem(400, TITLE, _detail(email))
 
 
 def batch_refusal(email: str) -> dict:
-    """The entry of batch subscribe's `errors` for a forgotten address (its `error_code` is not documented)."""
+    """The entry of batch subscribe's `errors` for a forgotten address: no capture of one was found, so it carries
+    the 400's wording and the generic code, as batch subscribe's other refusals do."""
     return {"email_address": email, "error": _detail(email), "error_code": "ERROR_GENERIC"}
 
 

@@ -1,8 +1,13 @@
 """Fixtures for the Mailchimp tests: a real sandbox on 127.0.0.1, a helper to act on it, and a connector builder."""
 
+import io
+import json
+import tarfile
+
 import mailchimp_marketing
 import pytest
 import requests
+from flask import Flask, request
 
 from consentry.connectors.mailchimp import MailchimpConnector
 from consentry.connectors.mailchimp.sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID, create_app
@@ -45,6 +50,29 @@ class SandboxHelper:
 
     def calls(self) -> dict[str, int]:
         return requests.get(f"{self.url}/_sandbox/calls", timeout=5).json()["calls"]
+
+
+def archive_entries(url: str) -> list[dict]:
+    """The results of a finished batch, from its storage link (no API key)."""
+    content = requests.get(url, timeout=10).content
+    with tarfile.open(fileobj=io.BytesIO(content), mode="r:gz") as archive:
+        return [entry for item in archive.getmembers() for entry in json.load(archive.extractfile(item))]
+
+
+def webhook_receiver(received: list, failures: list | None = None) -> Flask:
+    """An endpoint for the sandbox's webhooks at /hook: keeps (body, headers), answers 500 while `failures` last."""
+    app = Flask("receiver")
+
+    @app.route("/hook", methods=["GET", "POST"])
+    def hook():
+        if request.method == "POST":
+            if failures:
+                failures.pop()
+                return "busy", 500
+            received.append((request.get_data(), dict(request.headers)))
+        return ""
+
+    return app
 
 
 @pytest.fixture

@@ -8,12 +8,13 @@ from urllib.parse import parse_qs
 
 import pytest
 import requests
-from flask import Flask, request
 from mailchimp_marketing.api_client import ApiClientError
 
 from consentry.connectors.mailchimp.sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID, create_app, subscriber_hash
 from consentry.connectors.sandbox_kit import Faults, ServerThread
 from tests.waiting import wait_for
+
+from .conftest import webhook_receiver
 
 LIST = DEFAULT_LIST_ID
 
@@ -53,7 +54,7 @@ def test_the_official_client_runs_batch_subscribe_tags_and_webhooks(client, sand
     assert result["errors"][0]["error_code"] == "ERROR_GENERIC"
     client.lists.update_list_member_tags(LIST, "a@example.com", {"tags": [{"name": "vip", "status": "active"}]})
     assert [tag["name"] for tag in client.lists.get_list_member_tags(LIST, "a@example.com")["tags"]] == ["vip"]
-    with ServerThread(_receiver([])) as receiver:
+    with ServerThread(webhook_receiver([])) as receiver:
         hook = client.lists.create_list_webhook(LIST, {"url": f"{receiver.url}/hook"})
         assert hook["signing_secret"]
         listed = client.lists.get_list_webhooks(LIST)["webhooks"]
@@ -120,24 +121,9 @@ def test_state_survives_a_restart_when_kept_in_a_file(tmp_path):
         assert api(server, "GET", f"/lists/{LIST}/members/kept@example.com").json()["status"] == "subscribed"
 
 
-def _receiver(received: list, failures: list | None = None) -> Flask:
-    app = Flask("receiver")
-
-    @app.route("/hook", methods=["GET", "POST"])
-    def hook():
-        if request.method == "POST":
-            if failures:
-                failures.pop()
-                return "busy", 500
-            received.append((request.get_data(), dict(request.headers)))
-        return ""
-
-    return app
-
-
 def test_webhooks_are_signed_honour_sources_and_are_retried(sandbox):
     received, failures = [], ["first attempt fails"]
-    with ServerThread(_receiver(received, failures)) as receiver:
+    with ServerThread(webhook_receiver(received, failures)) as receiver:
         hook = api(
             sandbox,
             "POST",

@@ -1,9 +1,7 @@
 """The sandbox's tags are static segments, and its batch operations run like Mailchimp's: checked with the official
 client where it has the call, and with raw requests for the errors."""
 
-import io
 import json
-import tarfile
 
 import pytest
 import requests
@@ -12,7 +10,7 @@ from mailchimp_marketing.api_client import ApiClientError
 from consentry.connectors.mailchimp.sandbox import create_app
 from consentry.connectors.sandbox_kit import ServerThread
 
-from .conftest import LIST, SandboxHelper
+from .conftest import LIST, SandboxHelper, archive_entries
 
 
 def member_tags(client, email: str) -> set[str]:
@@ -153,12 +151,6 @@ def test_tags_written_before_the_registry_existed_are_found_after_a_restart(tmp_
 
 
 # -- batch operations --------------------------------------------------------------------------------------------
-
-
-def archive_entries(url: str) -> list[dict]:
-    content = requests.get(url, timeout=10).content  # a storage link: no API key
-    with tarfile.open(fileobj=io.BytesIO(content), mode="r:gz") as archive:
-        return [entry for item in archive.getmembers() for entry in json.load(archive.extractfile(item))]
 
 
 def test_the_official_client_runs_a_batch_and_reads_its_results(mc, client):

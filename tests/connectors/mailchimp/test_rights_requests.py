@@ -1,0 +1,128 @@
+"""The Mailchimp connector's rights requests: a permanent delete (never an archive), the member exported whole,
+and an erased address that no later write brings back."""
+
+import pytest
+
+from consentry.connectors.base import ConsentTag, DataSubject, Unsubscribe
+from consentry.connectors.mailchimp import subscriber_hash
+from consentry.connectors.mailchimp.sandbox import holds
+from consentry.connectors.sandbox_kit import set_faults
+from consentry.sdk.errors import ConnectorError
+
+from .conftest import LIST
+
+
+def test_an_erasure_deletes_the_member_permanently_by_address_or_by_synced_id(mc, make_connector):
+    mc.seed("by.address@example.com", "by.id@example.com", "kept@example.com")
+    connector = make_connector()
+    by_address = connector.erase_person(DataSubject(email="By.Address@Example.com"))
+    assert (by_address.method, by_address.calls) == ("permanent_delete", 1)
+    assert by_address.deleted == [subscriber_hash("by.address@example.com")]
+    by_id = connector.erase_person(DataSubject(record_ids=(subscriber_hash("by.id@example.com"),)))
+    assert by_id.deleted == [subscriber_hash("by.id@example.com")]
+    for email in ("by.address@example.com", "by.id@example.com"):
+        assert not holds(mc.url, email)
+        again = {"email_address": email, "status_if_new": "unsubscribed"}
+        refused = mc.api("PUT", f"/lists/{LIST}/members/{subscriber_hash(email)}", json=again)
+        assert refused.json()["title"] == "Forgotten Email Not Subscribed"  # a permanent delete, not an archive
+    assert holds(mc.url, "kept@example.com")
+
+
+def test_the_address_and_its_id_are_deleted_once_and_foreign_ids_are_skipped(mc, make_connector):
+    mc.seed("person@example.com")
+    digest = subscriber_hash("person@example.com")
+    report = make_connector().erase_person(
+        DataSubject(email="person@example.com", record_ids=(digest.upper(), "../../batches", "003000000000001"))
+    )
+    assert (report.deleted, report.calls) == ([digest], 1)
+    assert mc.calls() == {"POST /3.0/lists/<list_id>/members/<reference>/actions/delete-permanent": 1}
+
+
+def test_an_archived_member_is_erased_too(mc, client, make_connector):
+    mc.seed("archived@example.com")
+    client.lists.delete_list_member(LIST, "archived@example.com")
+    report = make_connector().erase_person(DataSubject(email="archived@example.com"))
+    assert report.deleted == [subscriber_hash("archived@example.com")]
+    assert not holds(mc.url, "archived@example.com")
+
+
+def test_a_permanent_delete_answered_by_a_proxy_page_is_not_taken_as_done(mc, make_connector):
+    mc.seed("proxied@example.com")
+    set_faults(mc.url, garbage_next=1)
+    with pytest.raises(ConnectorError) as error:
+        make_connector().erase_person(DataSubject(email="proxied@example.com"))
+    assert (error.value.code, error.value.retryable) == ("UNEXPECTED_RESPONSE", True)
+    assert holds(mc.url, "proxied@example.com")
+
+
+def test_unsubscribing_an_erased_address_is_not_found_and_leaves_the_others_applied(mc, make_connector):
+    mc.seed("erased@example.com", "kept@example.com")
+    connector = make_connector()
+    connector.erase_person(DataSubject(email="erased@example.com"))
+    report = connector.push_unsubscribes(
+        [Unsubscribe(email="erased@example.com"), Unsubscribe(email="kept@example.com")]
+    )
+    assert (report.applied, report.not_found, report.failed) == (1, 1, [])
+    assert not holds(mc.url, "erased@example.com")
+    assert mc.member("kept@example.com")["status"] == "unsubscribed"
+
+
+def test_tagging_a_member_erased_since_the_sync_read_it_is_not_found(mc, make_connector):
+    mc.seed("read.then.erased@example.com")
+    connector = make_connector()
+    [contact] = connector.fetch_contacts()
+    connector.erase_person(DataSubject(email="read.then.erased@example.com"))
+    tag = ConsentTag(email=contact.email, status={"email": "forbidden"}, known=contact.attributes)
+    report = connector.apply_consent([tag])
+    assert (report.applied, report.not_found, report.failed) == (0, 1, [])
+    assert not holds(mc.url, "read.then.erased@example.com")
+
+
+def test_an_export_gives_the_member_with_every_field_mailchimp_returns(mc, make_connector):
+    ids = mc.gdpr("Email")
+    mc.seed(
+        {
+            "email_address": "Exported@Example.com",
+            "status": "unsubscribed",
+            "merge_fields": {"FNAME": "Ada", "ADDRESS": {"country": "FR"}},
+            "location": {"country_code": "FR", "timezone": "Europe/Paris"},
+            "tags": ["customer"],
+            "marketing_permissions": [{"marketing_permission_id": ids["Email"], "enabled": True}],
+        },
+        "other@example.com",
+    )
+    [record] = make_connector().export_person(DataSubject(email="exported@example.com"))
+    assert (record.system, record.kind, record.record_id) == (
+        "mailchimp",
+        "member",
+        subscriber_hash("exported@example.com"),
+    )
+    fields = record.fields
+    assert fields == mc.member("exported@example.com") | {"_links": fields["_links"]}
+    assert fields["email_address"] == "Exported@Example.com"
+    assert fields["status"] == "unsubscribed"
+    assert fields["merge_fields"]["FNAME"] == "Ada"
+    assert fields["location"]["country_code"] == "FR"
+    assert [tag["name"] for tag in fields["tags"]] == ["customer"]
+    assert fields["marketing_permissions"] == [
+        {"marketing_permission_id": ids["Email"], "text": "Email", "enabled": True}
+    ]
+    assert {"last_changed", "timestamp_signup", "timestamp_opt", "unsubscribe_reason"} <= set(fields)
+
+
+def test_an_archived_member_is_exported_and_an_erased_one_is_not(mc, client, make_connector):
+    mc.seed("archived@example.com", "erased@example.com")
+    client.lists.delete_list_member(LIST, "archived@example.com")
+    connector = make_connector()
+    [archived] = connector.export_person(DataSubject(email="archived@example.com"))
+    assert archived.fields["status"] == "archived"
+    connector.erase_person(DataSubject(email="erased@example.com"))
+    assert connector.export_person(DataSubject(email="erased@example.com")) == []
+
+
+def test_an_export_answered_by_a_proxy_page_fails_as_a_connector_error(mc, make_connector):
+    mc.seed("proxied@example.com")
+    set_faults(mc.url, garbage_next=1)
+    with pytest.raises(ConnectorError) as error:
+        make_connector().export_person(DataSubject(email="proxied@example.com"))
+    assert (error.value.code, error.value.retryable) == ("UNEXPECTED_RESPONSE", True)

@@ -360,7 +360,8 @@ class HubSpotConnector(Connector):
 
     def erase_person(self, subject: DataSubject) -> ErasureReport:
         """HubSpot's GDPR delete, one call per contact: not restorable (a plain delete is, for 90 days), and the
-        address is blocklisted for HubSpot's UI and imports. A contact gone meanwhile was not deleted by us."""
+        address is blocklisted for HubSpot's UI and imports. A contact found then gone by the time of its delete
+        (a retried call whose first attempt worked, or a user's deletion) is reported too: its echo is ours."""
         found, calls = self._contacts_of(subject, ["email"])
         report = ErasureReport(calls=calls)
         for record_id in found:
@@ -372,7 +373,6 @@ class HubSpotConnector(Connector):
             except ConnectorError as error:
                 if error.status != 404:
                     raise
-                continue
             report.deleted.append(record_id)
         if report.deleted:
             report.method = "gdpr_delete"

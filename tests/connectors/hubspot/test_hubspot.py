@@ -84,6 +84,7 @@ class TestHubSpotConformance(ConnectorConformance):
         [event] = connector.receive_webhook(self.webhook_request(connector, email="hook@example.com"))
         assert event.kind.opts_out
         assert event.channel == "all"
+        assert event.erasure  # a privacy deletion: the start of an erasure everywhere else
         assert event.record_id == "1234"  # the server finds the person through the contact synced before
 
 

@@ -187,3 +187,13 @@ def test_the_export_gives_every_property_the_portal_defines_and_the_subscription
     assert {s["status"] for s in statuses.fields["statuses"]} == {"UNSUBSCRIBED"}
     assert "else@example.com" not in str([dict(r.fields) for r in records])
     assert connector.export_person(DataSubject(phone="+33612345678")) == []  # HubSpot is not searched by phone
+
+
+def test_a_contact_gone_between_its_look_up_and_its_deletion_is_reported_deleted(sandbox, connector, monkeypatch):
+    """A retried delete whose first attempt worked meets a 404: the echo of that deletion is still Consentry's."""
+    seed(sandbox.url, [Person(email="raced@example.com")])
+    [record_id] = [c.record_id for c in connector.fetch_contacts()]
+    erase_in_vendor(sandbox.url, "raced@example.com")
+    monkeypatch.setattr(connector, "_contacts_of", lambda subject, properties: ({record_id: {}}, 1))
+    report = connector.erase_person(DataSubject(email="raced@example.com"))
+    assert (report.method, report.deleted, report.calls) == ("gdpr_delete", [record_id], 2)

@@ -1,6 +1,10 @@
-"""The connector builder both Salesforce test modules use, against their module's `sandbox` fixture."""
+"""The connector builder the Salesforce test modules use, against their module's `sandbox` fixture, and the
+session that carries simple-salesforce's https URLs to a sandbox on 127.0.0.1."""
+
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 
 from consentry.connectors.salesforce import SalesforceConnector
 from consentry.connectors.salesforce.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG_ID
@@ -23,3 +27,29 @@ def make_connector(sandbox, recorded_sleep, connector_defaults):
         return SalesforceConnector(config, sleep=recorded_sleep.append)
 
     return make
+
+
+class ToSandbox(requests.adapters.HTTPAdapter):
+    """simple-salesforce always builds https:// URLs on *.salesforce.com or the instance host: send them to the
+    sandbox over http instead."""
+
+    def __init__(self, url: str):
+        super().__init__()
+        self.url = url
+
+    def send(self, request, **options):
+        parts = urlsplit(request.url)
+        request.url = self.url + parts.path + (f"?{parts.query}" if parts.query else "")
+        return super().send(request, **options)
+
+
+@pytest.fixture
+def loopback():
+    """`loopback(server)`: a requests session for simple-salesforce that reaches the running sandbox."""
+
+    def session_for(server) -> requests.Session:
+        session = requests.Session()
+        session.mount("https://", ToSandbox(server.url))
+        return session
+
+    return session_for

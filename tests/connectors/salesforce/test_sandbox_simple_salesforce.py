@@ -2,8 +2,8 @@
 query locators, Contact and Lead rows, upsert by external id, Bulk API 2.0 jobs, describe and limits, and logins
 by JWT bearer and client credentials with the client's own session refresh.
 
-simple-salesforce always builds https:// URLs on *.salesforce.com or the instance host; `ToSandbox` carries those
-requests to the sandbox over http on 127.0.0.1.
+simple-salesforce always builds https:// URLs on *.salesforce.com or the instance host; the `loopback` session
+(conftest) carries those requests to the sandbox over http on 127.0.0.1.
 """
 
 import csv
@@ -26,23 +26,6 @@ from simple_salesforce.exceptions import (
 
 from consentry.connectors.salesforce.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, create_app
 from consentry.connectors.sandbox_kit import ServerThread
-
-
-class ToSandbox(requests.adapters.HTTPAdapter):
-    def __init__(self, url: str):
-        super().__init__()
-        self.url = url
-
-    def send(self, request, **options):
-        parts = urlsplit(request.url)
-        request.url = self.url + parts.path + (f"?{parts.query}" if parts.query else "")
-        return super().send(request, **options)
-
-
-def loopback_session(server) -> requests.Session:
-    session = requests.Session()
-    session.mount("https://", ToSandbox(server.url))
-    return session
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +58,9 @@ def server(key_and_certificate):
 
 
 @pytest.fixture
-def sf(server):
+def sf(server, loopback):
     token = requests.post(f"{server.url}/_sandbox/token", timeout=5).json()["access_token"]
-    return Salesforce(instance_url=server.url, session_id=token, session=loopback_session(server))
+    return Salesforce(instance_url=server.url, session_id=token, session=loopback(server))
 
 
 def seed(server, **objects):
@@ -159,7 +142,7 @@ def test_unknown_fields_are_refused_as_salesforce_refuses_them(sf):
     assert malformed.value.content[0]["errorCode"] == "MALFORMED_QUERY"
 
 
-def test_upsert_by_external_id_creates_updates_and_reports_several_matches(server, sf):
+def test_upsert_by_external_id_creates_updates_and_reports_several_matches(server, sf, loopback):
     assert sf.Contact.upsert("Consentry_Key__c/key-1", {"LastName": "Key"}) == 201
     updated = sf.Contact.upsert("Consentry_Key__c/key-1", {"DoNotCall": True}, raw_response=True)
     assert updated.status_code == 200
@@ -167,7 +150,7 @@ def test_upsert_by_external_id_creates_updates_and_reports_several_matches(serve
     found = sf.Contact.get_by_custom_id("Consentry_Key__c", "KEY-1")  # external ids ignore case by default
     assert (found["LastName"], found["DoNotCall"]) == ("Key", True)
     token = sf.session_id
-    old = Salesforce(instance_url=server.url, session_id=token, session=loopback_session(server), version="45.0")
+    old = Salesforce(instance_url=server.url, session_id=token, session=loopback(server), version="45.0")
     assert old.Contact.upsert("Consentry_Key__c/key-1", {"LastName": "Old"}) == 204  # before API 46.0
     seed(server, Contact=[{"LastName": "A", "Consentry_Key__c": "twin"}, {"LastName": "B", "Consentry_Key__c": "twin"}])
     with pytest.raises(SalesforceMoreThanOneRecord) as several:
@@ -246,12 +229,12 @@ def test_describe_limits_and_the_usage_header(sf):
     assert sf.api_usage["api-usage"].total == 15000
 
 
-def test_jwt_bearer_login_and_refresh_after_the_session_expires(server, key_and_certificate):
+def test_jwt_bearer_login_and_refresh_after_the_session_expires(server, key_and_certificate, loopback):
     sf = Salesforce(
         username="integration@consentry.example",
         consumer_key=DEFAULT_CLIENT_ID,
         privatekey=key_and_certificate[0],
-        session=loopback_session(server),
+        session=loopback(server),
     )
     assert sf.sf_instance == urlsplit(server.url).netloc
     sf.Contact.create({"LastName": "Before"})
@@ -261,11 +244,11 @@ def test_jwt_bearer_login_and_refresh_after_the_session_expires(server, key_and_
     assert sf.session_id != first_session
 
 
-def test_client_credentials_login_with_http_basic_as_simple_salesforce_sends_it(server):
+def test_client_credentials_login_with_http_basic_as_simple_salesforce_sends_it(server, loopback):
     sf = Salesforce(
         consumer_key=DEFAULT_CLIENT_ID,
         consumer_secret=DEFAULT_CLIENT_SECRET,
         domain="consentry-sandbox.my",
-        session=loopback_session(server),
+        session=loopback(server),
     )
     assert sf.query("SELECT COUNT() FROM Lead")["totalSize"] == 0

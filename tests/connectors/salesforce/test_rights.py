@@ -1,0 +1,214 @@
+"""The Salesforce connector's rights requests against the sandbox: an erasure marks the person's Individuals
+"Forget this Individual" and deletes their Contacts and Leads, hard when the integration user may and into the
+Recycle Bin otherwise; an export gives every field of each record; an Individual marked in Salesforce comes back
+through its outbound message as an erasure event."""
+
+import threading
+import time
+
+import pytest
+import requests
+from flask import Flask, request
+
+from consentry.connectors.base import Capability, DataSubject
+from consentry.connectors.salesforce import outbound
+from consentry.connectors.salesforce.rights import deleted_ids
+from consentry.connectors.salesforce.sandbox import DEFAULT_ORG_ID, create_app, erase_in_vendor, holds
+from consentry.connectors.sandbox_kit import ServerThread
+from consentry.sdk.consent_state import ALL_CHANNELS, EventKind
+from consentry.sdk.errors import ConnectorError
+from consentry.sdk.webhooks import WebhookRequest
+
+
+@pytest.fixture
+def sandbox():
+    app = create_app(page_size=5, bulk_step=0.02)
+    with ServerThread(app) as running:
+        yield running
+    app.extensions["salesforce_sandbox"].close()
+
+
+@pytest.fixture
+def connector_defaults():
+    return {"objects": ["Contact", "Lead"]}
+
+
+def seed(sandbox, **objects) -> dict[str, list[str]]:
+    answer = requests.post(f"{sandbox.url}/_sandbox/seed", json=objects, timeout=10)
+    answer.raise_for_status()
+    return answer.json()["ids"]
+
+
+def records(sandbox, *, deleted=False) -> dict[str, dict]:
+    query = "?deleted=true" if deleted else ""
+    rows = requests.get(f"{sandbox.url}/_sandbox/records{query}", timeout=10).json()["records"]
+    return {row["Id"]: row for row in rows}
+
+
+def allow_hard_delete(sandbox) -> None:
+    requests.post(f"{sandbox.url}/_sandbox/settings", json={"bulk_api_hard_delete": True}, timeout=5)
+
+
+def job_creations(sandbox) -> int:
+    calls = requests.get(f"{sandbox.url}/_sandbox/calls", timeout=5).json()["calls"]
+    return sum(count for name, count in calls.items() if name.startswith("POST") and name.endswith("/jobs/ingest"))
+
+
+def test_the_connector_declares_both_rights(make_connector):
+    assert {Capability.ERASE_PEOPLE, Capability.EXPORT_PEOPLE} <= make_connector().capabilities
+
+
+def test_without_the_permission_records_go_to_the_recycle_bin_and_the_refusal_is_remembered(sandbox, make_connector):
+    ids = seed(
+        sandbox,
+        Contact=[{"LastName": "A", "Email": "first@example.com"}, {"LastName": "B", "Email": "second@example.com"}],
+        Lead=[{"LastName": "A", "Company": "Example SA", "Email": "FIRST@example.com"}],
+    )
+    connector = make_connector()
+    report = connector.erase_person(DataSubject(email="first@example.com"))
+    assert (report.method, sorted(report.deleted), report.forgotten) == (
+        "recycle_bin",
+        sorted([ids["Contact"][0], ids["Lead"][0]]),
+        0,
+    )
+    in_bin = records(sandbox, deleted=True)
+    assert all(in_bin[i]["IsDeleted"] for i in report.deleted)  # queryAll still reads them for 15 days
+    assert not holds(sandbox.url, "first@example.com")
+    assert job_creations(sandbox) == 1
+    connector.erase_person(DataSubject(email="second@example.com"))
+    assert job_creations(sandbox) == 1  # the FEATURENOTENABLED answer is not asked again
+    assert records(sandbox, deleted=True)[ids["Contact"][1]]["IsDeleted"]
+
+
+def test_with_the_permission_records_are_hard_deleted(sandbox, make_connector):
+    allow_hard_delete(sandbox)
+    ids = seed(
+        sandbox,
+        Contact=[{"LastName": "A", "Email": "hard@example.com"}, {"LastName": "K", "Email": "kept@example.com"}],
+        Lead=[{"LastName": "A", "Company": "Example SA", "Email": "hard@example.com"}],
+    )
+    report = make_connector().erase_person(DataSubject(email="hard@example.com"))
+    assert (report.method, sorted(report.deleted)) == ("hard_delete", sorted([ids["Contact"][0], ids["Lead"][0]]))
+    remaining = records(sandbox, deleted=True)
+    assert set(remaining) == {ids["Contact"][1]}  # nothing left in the Recycle Bin either
+    assert requests.get(f"{sandbox.url}/_sandbox/recycle-bin", timeout=5).json() == {"records": []}
+
+
+def test_records_are_found_by_phone_and_by_synced_id(sandbox, make_connector):
+    ids = seed(
+        sandbox,
+        Contact=[
+            {"LastName": "Phone", "MobilePhone": "+33612345678"},
+            {"LastName": "Moved", "Email": "new.address@example.com"},
+            {"LastName": "Other", "Phone": "+33600000000"},
+        ],
+    )
+    connector = make_connector()
+    by_phone = connector.erase_person(DataSubject(phone="+33612345678"))
+    assert by_phone.deleted == [ids["Contact"][0]]
+    by_id = connector.erase_person(DataSubject(email="old.address@example.com", record_ids=(ids["Contact"][1],)))
+    assert by_id.deleted == [ids["Contact"][1]]
+    assert set(records(sandbox)) == {ids["Contact"][2]}
+    assert connector.erase_person(DataSubject(record_ids=("00Q000000000001", "not an id"))).method == "nothing_found"
+
+
+def test_with_consent_records_the_individual_is_marked_and_kept(sandbox, make_connector):
+    [individual] = seed(sandbox, Individual=[{"LastName": "Doe"}])["Individual"]
+    ids = seed(sandbox, Contact=[{"LastName": "Doe", "Email": "marked@example.com", "IndividualId": individual}])
+    report = make_connector(consent_records="individual").erase_person(DataSubject(email="marked@example.com"))
+    assert report.forgotten == 1
+    assert report.deleted == [ids["Contact"][0], individual]  # the Individual names the echo of its marking
+    kept = records(sandbox)[individual]
+    assert kept["ShouldForget"] is True
+    assert ids["Contact"][0] not in records(sandbox)
+
+
+def test_an_export_gives_every_described_field_of_each_record(sandbox, make_connector):
+    [individual] = seed(sandbox, Individual=[{"LastName": "Doe", "BirthDate": "1980-02-03"}])["Individual"]
+    ids = seed(
+        sandbox,
+        Contact=[{"LastName": "Doe", "Email": "me@example.com", "MailingCountry": "FR", "IndividualId": individual}],
+        Lead=[{"LastName": "Doe", "Company": "Example SA", "Email": "me@example.com"}],
+    )
+    connector = make_connector(consent_records="individual")
+    exported = {(r.kind, r.record_id): r for r in connector.export_person(DataSubject(email="me@example.com"))}
+    assert set(exported) == {("contact", ids["Contact"][0]), ("lead", ids["Lead"][0]), ("individual", individual)}
+    describe = requests.post(f"{sandbox.url}/_sandbox/token", timeout=5).json()
+    fields = requests.get(
+        f"{sandbox.url}/services/data/v60.0/sobjects/Contact/describe",
+        headers={"Authorization": f"Bearer {describe['access_token']}"},
+        timeout=5,
+    ).json()["fields"]
+    contact = exported[("contact", ids["Contact"][0])].fields
+    assert list(contact) == [field["name"] for field in fields]
+    assert (contact["MailingCountry"], contact["Name"], contact["IsDeleted"]) == ("FR", "Doe", False)
+    assert exported[("lead", ids["Lead"][0])].fields["Company"] == "Example SA"
+    assert exported[("individual", individual)].fields["BirthDate"] == "1980-02-03"
+    without_consent = make_connector().export_person(DataSubject(email="me@example.com"))
+    assert {r.kind for r in without_consent} == {"contact", "lead"}
+
+
+def test_a_refused_deletion_fails_the_erasure_and_a_record_already_gone_does_not():
+    assert deleted_ids(
+        [
+            {"id": "003000000000001AAA", "success": True, "errors": []},
+            {"id": None, "success": False, "errors": [{"statusCode": "ENTITY_IS_DELETED", "message": "gone"}]},
+        ]
+    ) == ["003000000000001AAA"]
+    with pytest.raises(ConnectorError) as refused:
+        deleted_ids([{"id": None, "success": False, "errors": [{"statusCode": "DELETE_FAILED", "message": "x"}]}])
+    assert (refused.value.code, refused.value.retryable) == ("DELETE_FAILED", False)
+    with pytest.raises(ConnectorError) as busy:
+        deleted_ids([{"id": None, "success": False, "errors": [{"statusCode": "UNABLE_TO_LOCK_ROW", "message": ""}]}])
+    assert busy.value.retryable
+
+
+class Receiver:
+    """An endpoint for the org's outbound messages that keeps each body and acknowledges it."""
+
+    def __init__(self):
+        self.bodies: list[bytes] = []
+        self.lock = threading.Lock()
+        self.app = Flask("receiver")
+        self.app.add_url_rule("/hook", "hook", self.hook, methods=["POST"])
+
+    def hook(self):
+        with self.lock:
+            self.bodies.append(request.get_data())
+        return outbound.ACK, 200, {"Content-Type": "text/xml; charset=utf-8"}
+
+    def wait_for(self, count: int) -> list[bytes]:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.bodies) >= count:
+                    return list(self.bodies)
+            time.sleep(0.02)
+        raise AssertionError(f"{len(self.bodies)} outbound messages, expected {count}")
+
+
+def test_an_individual_forgotten_in_salesforce_arrives_as_an_erasure(sandbox, make_connector):
+    receiver = Receiver()
+    connector = make_connector(consent_records="individual")
+    with ServerThread(receiver.app) as endpoint:
+        requests.post(f"{sandbox.url}/_sandbox/outbound", json={"url": f"{endpoint.url}/hook"}, timeout=5)
+        seed(sandbox, Contact=[{"LastName": "Doe", "Email": "forget.me@example.com"}])
+        erase_in_vendor(sandbox.url, "forget.me@example.com")
+        [body] = receiver.wait_for(1)
+    individual = next(r["Id"] for r in records(sandbox).values() if r["attributes"]["type"] == "Individual")
+    delivery = WebhookRequest(
+        "POST", "https://consentry.example/webhooks/salesforce", body, {}, {"token": connector.config["webhook_token"]}
+    )
+    [event] = connector.receive_webhook(delivery)
+    assert (event.erasure, event.kind, event.channel) == (True, EventKind.OBJECTED, ALL_CHANNELS)
+    assert (event.record_id, event.email, event.vendor_type) == (individual, None, "Individual.ShouldForget")
+    assert event.event_key.startswith("salesforce:04l")
+
+
+def test_an_individual_notification_without_should_forget_is_no_event(make_connector):
+    body = outbound.envelope(
+        DEFAULT_ORG_ID,
+        "04k000000000003",
+        [("04l000000000009", "Individual", {"Id": "0PK000000000001AAA", "ShouldForget": False})],
+    )
+    assert make_connector().parse_webhook(WebhookRequest("POST", "https://x.example/", body, {}, {})) == []

@@ -129,11 +129,13 @@ class Ledger:
                 return []
             return _events_of(connection, person_id)
 
-    def events_of_people(self, person_ids: list[int]) -> dict[int, list[ConsentEvent]]:
-        """Each person's events, for many people in one query (the sync's pages)."""
+    def events_of_people(
+        self, person_ids: list[int], within: Connection | None = None
+    ) -> dict[int, list[ConsentEvent]]:
+        """Each person's events, for many people in one query (the sync's pages); `within`: see `reading`."""
         if not person_ids:
             return {}
-        with reading(self.engine) as connection:
+        with reading(self.engine, within) as connection:
             return _events_of_people(connection, person_ids)
 
     def state(

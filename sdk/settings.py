@@ -186,6 +186,11 @@ class SettingsSchema(marshmallow.Schema):
         fields.String(load_default="600/minute", validate=_rate_limit),
         "requests each API key may make to `/v1`, e.g. `600/minute` or `10/second;600/minute`",
     )
+    API_KEY_CACHE_SECONDS = setting(
+        fields.Float(load_default=5, validate=Range(min=0, max=300)),
+        "how long each server process trusts an API key it has looked up: a revoked key stops working within this "
+        "many seconds; 0 looks every request's key up",
+    )
     API_RATE_STORAGE = setting(
         fields.String(load_default="memory://", validate=_rate_storage),
         "where the API's rate limits are counted: `memory://` (each process), or `redis://host:6379` and the like, "

@@ -257,36 +257,41 @@ class SuppressionList:
     def check(self, kind: IdentifierKind, identifier: str) -> Suppression | None:
         return next(iter(self.check_many(kind, [identifier])))
 
-    def check_many(self, kind: IdentifierKind, identifiers: Iterable[str]) -> Iterator[Suppression | None]:
-        """One answer per identifier, in order; streams in chunks so memory stays flat for any input size."""
+    def check_many(
+        self, kind: IdentifierKind, identifiers: Iterable[str], within: Connection | None = None
+    ) -> Iterator[Suppression | None]:
+        """One answer per identifier, in order; streams in chunks so memory stays flat for any input size.
+        `within`: see `reading`."""
         chunk: list[str] = []
         kind = IdentifierKind(kind)
         for identifier in identifiers:
             chunk.append(normalise(kind, identifier))
             if len(chunk) == CHECK_CHUNK:
-                yield from self._check_chunk(chunk)
+                yield from self._check_chunk(chunk, within)
                 chunk = []
         if chunk:
-            yield from self._check_chunk(chunk)
+            yield from self._check_chunk(chunk, within)
 
-    def of_people(self, people: Sequence[tuple[str | None, str | None]]) -> list[Suppression | None]:
+    def of_people(
+        self, people: Sequence[tuple[str | None, str | None]], within: Connection | None = None
+    ) -> list[Suppression | None]:
         """Per (normalised email, normalised phone) pair, what the list says of that person, both identifiers
         together: what every decision (sync, tags, report) must consult besides the ledger."""
-        email_hits = self.check_many(IdentifierKind.EMAIL, [email for email, _ in people if email])
-        phone_hits = self.check_many(IdentifierKind.PHONE, [phone for _, phone in people if phone])
+        email_hits = self.check_many(IdentifierKind.EMAIL, [email for email, _ in people if email], within)
+        phone_hits = self.check_many(IdentifierKind.PHONE, [phone for _, phone in people if phone], within)
         answers = []
         for email, phone in people:
             found = (next(email_hits) if email else None, next(phone_hits) if phone else None)
             answers.append(_together([entry for entry in found if entry is not None]))
         return answers
 
-    def _check_chunk(self, normalised: list[str]) -> Iterator[Suppression | None]:
+    def _check_chunk(self, normalised: list[str], within: Connection | None = None) -> Iterator[Suppression | None]:
         wanted: dict[bytes, list[int]] = {}
         for position, digest in self.keyring.digests_of_many(normalised):
             wanted.setdefault(digest, []).append(position)
         found: list[Suppression | None] = [None] * len(normalised)
         shared: dict[tuple[str, str, Any], Suppression] = {}
-        with reading(self.engine) as connection:
+        with reading(self.engine, within) as connection:
             for digest, channels, reason_code, added_on in _entries_by_hash(connection, list(wanted)):
                 key = (channels, reason_code, added_on)
                 suppression = shared.get(key)

@@ -76,9 +76,16 @@ READS_ONLY = "consentry_reads_only"
 
 
 @contextlib.contextmanager
-def reading(engine: Engine) -> Iterator[Connection]:
+def reading(engine: Engine, within: Connection | None = None) -> Iterator[Connection]:
     """A connection that only reads: on SQLite it never waits for a writer (nor makes one wait). Writing through it
-    may fail with "database is locked"; use `engine.begin()` for anything that writes."""
+    may fail with "database is locked"; use `engine.begin()` for anything that writes.
+
+    `within`, a connection the caller already reads through, is used instead of opening another: several reads
+    then share one snapshot and one checkout (a decision's four reads spent a quarter of their time opening
+    connections)."""
+    if within is not None:
+        yield within
+        return
     with engine.connect() as connection:
         connection.execution_options(**{READS_ONLY: True})
         yield connection

@@ -91,6 +91,7 @@ def test_each_default_is_applied():
         "MAX_ATTEMPTS": 8,
         "ECHO_WINDOW_SECONDS": 3600,
         "API_RATE_LIMIT": "600/minute",
+        "API_KEY_CACHE_SECONDS": 5,
         "API_RATE_STORAGE": "memory://",
     }
     assert set(settings.values) == set(SettingsSchema().fields)

@@ -22,6 +22,7 @@ class ApiState:
     api: Any  # flask_smorest.Api
     limiter: Any  # flask_limiter.Limiter
     requests: Any  # prometheus_client.Counter
+    keys: Any  # auth.KeyCache
 
 
 def register_api(app: Flask, runtime: Runtime) -> None:
@@ -33,8 +34,9 @@ def register_api(app: Flask, runtime: Runtime) -> None:
     from prometheus_client import Counter
 
     from . import calls, consents, decisions, proof
-    from .auth import SECURITY_SCHEME, rate_key
+    from .auth import SECURITY_SCHEME, KeyCache, rate_key
     from .problems import MEDIA_TYPE, PREFIX, register_problem_handlers
+    from .rate_storage import storage_uri
     from .schemas import ProblemSchema
 
     class ConsentryApi(Api):
@@ -75,7 +77,7 @@ def register_api(app: Flask, runtime: Runtime) -> None:
     limiter = Limiter(
         rate_key,
         app=app,
-        storage_uri=str(runtime.config.get("API_RATE_STORAGE", "memory://")),
+        storage_uri=storage_uri(str(runtime.config.get("API_RATE_STORAGE", "memory://"))),
         headers_enabled=True,
         default_limits=[],
     )
@@ -89,7 +91,8 @@ def register_api(app: Flask, runtime: Runtime) -> None:
         ["endpoint", "status"],
         registry=app.extensions["consentry"].metrics.registry,
     )
-    app.extensions["consentry_api"] = ApiState(api, limiter, counter)
+    keys = KeyCache(float(runtime.config.get("API_KEY_CACHE_SECONDS", 5)))
+    app.extensions["consentry_api"] = ApiState(api, limiter, counter, keys)
     register_problem_handlers(app)
 
     @app.after_request

@@ -21,9 +21,9 @@ blueprint = ApiBlueprint(
 
 @blueprint.route("", methods=["POST"])
 @requires("calls")
-@blueprint.arguments(IdempotencySchema, location="headers")
-@blueprint.arguments(CallRequestSchema)
-@blueprint.response(201, RecordedSchema)
+@blueprint.arguments(IdempotencySchema(), location="headers")
+@blueprint.arguments(CallRequestSchema())
+@blueprint.response(201, RecordedSchema())
 def log_call(headers: dict[str, Any], body: dict[str, Any]):
     """Log one call; replaying its Idempotency-Key replays the first answer."""
     runtime = current_app.extensions["consentry"].runtime

@@ -21,9 +21,9 @@ blueprint = ApiBlueprint(
 
 @blueprint.route("", methods=["POST"])
 @requires("record")
-@blueprint.arguments(IdempotencySchema, location="headers")
-@blueprint.arguments(ConsentRequestSchema)
-@blueprint.response(201, RecordedSchema)
+@blueprint.arguments(IdempotencySchema(), location="headers")
+@blueprint.arguments(ConsentRequestSchema())
+@blueprint.response(201, RecordedSchema())
 def record_consent(headers: dict[str, Any], body: dict[str, Any]):
     """Record one consent event; replaying its Idempotency-Key replays the first answer."""
     runtime = current_app.extensions["consentry"].runtime

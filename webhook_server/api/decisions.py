@@ -47,8 +47,8 @@ _CALLS = (Channel.PHONE_HUMAN, Channel.AUTOMATED_CALL)
 
 @blueprint.route("", methods=["POST"])
 @requires("decide")
-@blueprint.arguments(DecisionRequestSchema)
-@blueprint.response(200, DecisionSchema)
+@blueprint.arguments(DecisionRequestSchema())
+@blueprint.response(200, DecisionSchema())
 def decide_one(query: DecisionQuery):
     """Decide one contact."""
     return decide(current_app.extensions["consentry"].runtime, [query])[0]
@@ -56,8 +56,8 @@ def decide_one(query: DecisionQuery):
 
 @blueprint.route("/batch", methods=["POST"])
 @requires("decide")
-@blueprint.arguments(DecisionBatchRequestSchema)
-@blueprint.response(200, DecisionBatchSchema)
+@blueprint.arguments(DecisionBatchRequestSchema())
+@blueprint.response(200, DecisionBatchSchema())
 def decide_batch(body: dict[str, Any]):
     """Decide up to 1,000 contacts, answered in the order given."""
     return {"decisions": decide(current_app.extensions["consentry"].runtime, body["contacts"])}
@@ -90,7 +90,7 @@ def _known(runtime, queries: Sequence[DecisionQuery]) -> list[_Known]:
     services = runtime.services
     people = [(query.email, query.phone) for query in queries]
     now = datetime.now(UTC)
-    with reading(services.engine) as connection:
+    with reading(services.engine) as connection:  # one snapshot and one checkout for the four reads
         named = _people_named(connection, people)
         ids = [_chosen(found, email) for (email, _), found in zip(people, named, strict=True)]
         asked = [
@@ -98,8 +98,9 @@ def _known(runtime, queries: Sequence[DecisionQuery]) -> list[_Known]:
             for query, found in zip(queries, named, strict=True)
         ]
         calls = records.call_facts_many(connection, asked)
-    history = services.ledger.events_of_people(sorted({person for person in ids if person is not None}))
-    listed = services.suppression.of_people(people)
+        on_file = sorted({person for person in ids if person is not None})
+        history = services.ledger.events_of_people(on_file, within=connection)
+        listed = services.suppression.of_people(people, within=connection)
     held = []
     for (email, phone), person, entry, facts in zip(people, ids, listed, calls, strict=True):
         events = history.get(person, []) if person is not None else []

@@ -22,8 +22,8 @@ blueprint = ApiBlueprint(
 
 @blueprint.route("/proof", methods=["GET"])
 @requires("read_proof")
-@blueprint.arguments(ProofQuerySchema, location="query")
-@blueprint.response(200, ProofSchema)
+@blueprint.arguments(ProofQuerySchema(), location="query")
+@blueprint.response(200, ProofSchema())
 def proof_of(query: dict[str, Any]):
     """Everything recorded about the person with this email address or phone number."""
     engine = current_app.extensions["consentry"].runtime.services.engine

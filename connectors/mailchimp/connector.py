@@ -212,8 +212,11 @@ class MailchimpConnector(_Connector):
                 {"email_address": tag.email, "status": tag.known["status"], "tags": tag_names(tag)}
                 for _, tag, _, _ in chunk
             ]
-            report.merge(self._batch_subscribe(members, [position for position, *_ in chunk]))
+            written, erased = self._batch_subscribe(members, [position for position, *_ in chunk])
+            report.merge(written)
             for position, tag, names, changes in chunk:
+                if tag.email.lower() in erased:
+                    continue  # permanently deleted since the sync read it: nothing left to untag or update
                 for name in names:
                     stale.setdefault(name, []).append((position, tag.email))
                 if changes:
@@ -231,16 +234,17 @@ class MailchimpConnector(_Connector):
         report = WriteReport()
         for chunk in batched((item for item in items if item.email and "email" in _channels(item)), BATCH_SIZE):
             members = [{"email_address": item.email, "status": "unsubscribed"} for item in chunk]
-            report.merge(self._batch_subscribe(members))
+            report.merge(self._batch_subscribe(members)[0])
         return report
 
-    def _batch_subscribe(self, members: list[dict], positions: list[int] | None = None) -> WriteReport:
+    def _batch_subscribe(self, members: list[dict], positions: list[int] | None = None) -> tuple[WriteReport, set[str]]:
+        """The report, and the addresses (lower-cased) Mailchimp refused as permanently deleted."""
         answer = self.transport.request(
             "POST", self.list_path, json={"members": members, "update_existing": True}, kind="batch subscribe"
         ).json()
         positions = positions or list(range(len(members)))
         position = {member["email_address"].lower(): positions[index] for index, member in enumerate(members)}
-        report = WriteReport(calls=1)
+        report, erased = WriteReport(calls=1), set()
         # Read strictly: an answer without these counts is not Mailchimp's, and the write cannot be taken as done.
         report.applied = int(answer["total_created"]) + int(answer["total_updated"])
         for error in answer["errors"]:
@@ -250,9 +254,10 @@ class MailchimpConnector(_Connector):
                 report.unchanged += 1  # already unsubscribed or cleaned: the state we want is there
             elif "permanently deleted" in message.lower():
                 report.not_found += 1  # erased ("Forgotten Email Not Subscribed"): final, never retried
+                erased.add(str(error.get("email_address", "")).lower())
             else:
                 report.failed.append((index, str(error.get("error_code") or "ERROR_GENERIC")))
-        return report
+        return report, erased
 
     def _remove_tags(self, stale: dict[str, list[tuple[int, str]]]) -> WriteReport:
         """Take each stale tag off its members through the tag's static segment, 500 members a call."""

@@ -67,14 +67,18 @@ def test_unsubscribing_an_erased_address_is_not_found_and_leaves_the_others_appl
     assert mc.member("kept@example.com")["status"] == "unsubscribed"
 
 
-def test_tagging_a_member_erased_since_the_sync_read_it_is_not_found(mc, make_connector):
-    mc.seed("read.then.erased@example.com")
+def test_tagging_a_member_erased_since_the_sync_read_it_is_not_found_and_writes_nothing_more(mc, make_connector):
+    ids = mc.gdpr("Email")
+    enabled = [{"marketing_permission_id": ids["Email"], "enabled": True}]
+    mc.seed({"email_address": "read.then.erased@example.com", "marketing_permissions": enabled})
     connector = make_connector()
     [contact] = connector.fetch_contacts()
     connector.erase_person(DataSubject(email="read.then.erased@example.com"))
-    tag = ConsentTag(email=contact.email, status={"email": "forbidden"}, known=contact.attributes)
-    report = connector.apply_consent([tag])
+    before = connector.transport.calls.total
+    known = {**contact.attributes, "previous": {"email": "allowed"}}  # a stale tag to remove, a permission to turn off
+    report = connector.apply_consent([ConsentTag(email=contact.email, status={"email": "forbidden"}, known=known)])
     assert (report.applied, report.not_found, report.failed) == (0, 1, [])
+    assert connector.transport.calls.total - before == 1  # batch subscribe only: no untagging, no permission update
     assert not holds(mc.url, "read.then.erased@example.com")
 
 

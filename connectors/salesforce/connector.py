@@ -21,6 +21,7 @@ import io
 import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -464,7 +465,7 @@ class SalesforceConnector(Connector):
         found = self._records_of(subject, ["Id", *(["IndividualId"] if self.consent_mode else [])])
         if not found:
             return ErasureReport()
-        report = ErasureReport(calls=len(self.config["objects"]))
+        report = ErasureReport()
         individuals = sorted({row["IndividualId"] for _, row in found if row.get("IndividualId")})
         if individuals:
             marked = self._update(
@@ -672,6 +673,29 @@ class SalesforceConnector(Connector):
                     )
                 )
         return events
+
+    def find_identities(self, events: Sequence[InboundEvent]) -> Sequence[InboundEvent]:
+        """An Individual's outbound message carries no address: the Contacts and Leads linked to it give one (the
+        first by Id), so that the person can be found. A failed look-up raises: Salesforce then delivers again."""
+        wanted = sorted({e.record_id for e in events if e.erasure and e.record_id and not (e.email or e.phone)})
+        if not wanted:
+            return events
+        found: dict[str, tuple[str | None, str | None]] = {}
+        for object_type in self.config["objects"]:
+            for chunk in batched(wanted, IN_LIMIT):
+                ids = ", ".join(quote(i) for i in chunk)
+                query = (
+                    f"SELECT Id, Email, Phone, MobilePhone, IndividualId FROM {object_type} "
+                    f"WHERE IndividualId IN ({ids}) ORDER BY Id"
+                )
+                for row in self._query(query):
+                    found.setdefault(str(row["IndividualId"])[:15], (row["Email"], row["MobilePhone"] or row["Phone"]))
+        return [
+            replace(event, email=found[key][0], phone=found[key][1])
+            if event.erasure and (key := str(event.record_id)[:15]) in found and not (event.email or event.phone)
+            else event
+            for event in events
+        ]
 
     def webhook_answer(self, events: Sequence[InboundEvent]) -> WebhookAnswer:
         return WebhookAnswer(200, outbound.ACK, "text/xml; charset=utf-8")

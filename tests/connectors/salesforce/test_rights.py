@@ -14,7 +14,7 @@ from consentry.connectors.base import Capability, DataSubject
 from consentry.connectors.salesforce import outbound
 from consentry.connectors.salesforce.rights import deleted_ids
 from consentry.connectors.salesforce.sandbox import DEFAULT_ORG_ID, create_app, erase_in_vendor, holds
-from consentry.connectors.sandbox_kit import ServerThread
+from consentry.connectors.sandbox_kit import ServerThread, set_faults
 from consentry.sdk.consent_state import ALL_CHANNELS, EventKind
 from consentry.sdk.errors import ConnectorError
 from consentry.sdk.webhooks import WebhookRequest
@@ -199,10 +199,15 @@ def test_an_individual_forgotten_in_salesforce_arrives_as_an_erasure(sandbox, ma
     delivery = WebhookRequest(
         "POST", "https://consentry.example/webhooks/salesforce", body, {}, {"token": connector.config["webhook_token"]}
     )
-    [event] = connector.receive_webhook(delivery)
-    assert (event.erasure, event.kind, event.channel) == (True, EventKind.OBJECTED, ALL_CHANNELS)
-    assert (event.record_id, event.email, event.vendor_type) == (individual, None, "Individual.ShouldForget")
-    assert event.event_key.startswith("salesforce:04l")
+    [known] = connector.receive_webhook(delivery, known=lambda events: {individual})
+    assert (known.erasure, known.kind, known.channel) == (True, EventKind.OBJECTED, ALL_CHANNELS)
+    assert (known.record_id, known.email, known.vendor_type) == (individual, None, "Individual.ShouldForget")
+    assert known.event_key.startswith("salesforce:04l")
+    [stranger] = connector.receive_webhook(delivery)  # the message carries no address: the linked Contact has one
+    assert (stranger.record_id, stranger.email, stranger.erasure) == (individual, "forget.me@example.com", True)
+    set_faults(sandbox.url, fail_next=50, fail_status=503)
+    with pytest.raises(ConnectorError):  # the delivery then gets a 503, and Salesforce sends it again
+        connector.receive_webhook(delivery)
 
 
 def test_an_individual_notification_without_should_forget_is_no_event(make_connector):

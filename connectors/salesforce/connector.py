@@ -462,10 +462,10 @@ class SalesforceConnector(Connector):
         """Mark the linked Individuals ShouldForget (consent records on), then delete the Contacts and Leads: a
         hard delete when the integration user may, else the Recycle Bin. `deleted` also names the Individuals
         marked (kept, never deleted), so that the outbound message the marking sends is known as our own echo."""
+        report = ErasureReport()
         found = self._records_of(subject, ["Id", *(["IndividualId"] if self.consent_mode else [])])
         if not found:
-            return ErasureReport()
-        report = ErasureReport()
+            return report
         individuals = sorted({row["IndividualId"] for _, row in found if row.get("IndividualId")})
         if individuals:
             marked = self._update(
@@ -690,12 +690,12 @@ class SalesforceConnector(Connector):
                 )
                 for row in self._query(query):
                     found.setdefault(str(row["IndividualId"])[:15], (row["Email"], row["MobilePhone"] or row["Phone"]))
-        return [
-            replace(event, email=found[key][0], phone=found[key][1])
-            if event.erasure and (key := str(event.record_id)[:15]) in found and not (event.email or event.phone)
-            else event
-            for event in events
-        ]
+        identified = []
+        for event in events:
+            anonymous = event.erasure and not (event.email or event.phone)
+            email, phone = found.get((event.record_id or "")[:15], (None, None)) if anonymous else (None, None)
+            identified.append(replace(event, email=email, phone=phone) if email or phone else event)
+        return identified
 
     def webhook_answer(self, events: Sequence[InboundEvent]) -> WebhookAnswer:
         return WebhookAnswer(200, outbound.ACK, "text/xml; charset=utf-8")

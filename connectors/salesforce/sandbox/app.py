@@ -4,7 +4,9 @@
 `create_app()` serves OAuth (JWT bearer, client credentials, revoke), the REST API under /services/data/vXX.X
 (limits, describe, sObject rows and upsert by external id, SOQL queries with query locators, sObject Collections)
 and Bulk API 2.0 ingest jobs, behind Salesforce's session check, daily API limit (`Sforce-Limit-Info`) and error
-bodies; edits of the opt-out fields of Contacts and Leads, through the API or by a user, send Outbound Messages.
+bodies; edits of the opt-out fields of Contacts and Leads, through the API or by a user, send Outbound Messages,
+as does an Individual marked "Forget this Individual" (a deletion sends none). Deleted records wait in the Recycle
+Bin (`recycle_bin`) unless a Bulk API hardDelete job, allowed by the org setting `bulk_api_hard_delete`, removed them.
 Each concern has its module in this package; this one wires them and holds the org in
 `app.extensions["salesforce_sandbox"]`. Admin endpoints live under /_sandbox/ (see `admin`).
 

@@ -4,6 +4,8 @@ A member is named by its subscriber hash, the MD5 of the lower-cased address; th
 hashes too. `delete-permanent` is Mailchimp's strongest delete: the member and its data go, and the API refuses to
 import the address again ("Forgotten Email Not Subscribed"); only the person can come back, through Mailchimp's own
 signup form. An archive (`DELETE` on the member) keeps every field readable, so an erasure never uses it.
+
+A member resource shows up to 50 of its tags; an export reads the rest from the member's tags, a page at a time.
 """
 
 from collections.abc import Iterable
@@ -11,6 +13,8 @@ from collections.abc import Iterable
 from consentry.connectors.base import ErasureReport, ExportedRecord
 from consentry.sdk.errors import ConnectorError
 from consentry.sdk.http import Transport
+
+TAG_PAGE = 1000  # Mailchimp's maximum `count`
 
 
 def erase_members(transport: Transport, list_path: str, hashes: Iterable[str]) -> ErasureReport:
@@ -39,12 +43,25 @@ def export_members(transport: Transport, list_path: str, hashes: Iterable[str], 
     """Each member the audience has, with every field as Mailchimp returns it (archived members included)."""
     records = []
     for digest in hashes:
-        answer = _unless_absent(transport, "GET", f"{list_path}/members/{digest}", "read member")
+        path = f"{list_path}/members/{digest}"
+        answer = _unless_absent(transport, "GET", path, "read member")
         if answer is None:
             continue
         member = answer.json()
+        if int(member["tags_count"]) > len(member["tags"]):
+            member = {**member, "tags": _every_tag(transport, path)}
         records.append(ExportedRecord(system=system, kind="member", record_id=str(member["id"]), fields=member))
     return records
+
+
+def _every_tag(transport: Transport, member_path: str) -> list[dict]:
+    tags: list[dict] = []
+    while True:
+        params = {"count": TAG_PAGE, "offset": len(tags)}
+        page = transport.request("GET", f"{member_path}/tags", params=params, kind="read member tags").json()
+        tags += page["tags"]
+        if not page["tags"] or len(tags) >= int(page["total_items"]):
+            return tags
 
 
 def _unless_absent(transport: Transport, method: str, path: str, kind: str):

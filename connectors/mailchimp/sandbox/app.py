@@ -25,7 +25,7 @@ from flask import Flask, Response, jsonify, request
 from consentry.connectors.sandbox_kit import Faults, StateFile, WebhookDispatcher, install_faults, is_loopback_url
 
 from .batches import BATCH_OPERATION, install_batch_routes
-from .common import MAX_PAGE, find_member, now_text, problem, subscriber_hash
+from .common import MAX_PAGE, find_member, now_text, page_arguments, problem, subscriber_hash
 from .common import valid_email as _valid_email
 from .forgotten import batch_refusal, forgotten, install_forget_routes, refusal
 from .permissions import apply_permissions, initial_permissions, install_permission_admin, permissions_problem
@@ -35,6 +35,7 @@ DEFAULT_API_KEY = "0123456789abcdef0123456789abcdef-us1"
 DEFAULT_LIST_ID = "a1b2c3d4e5"
 MAX_CONNECTIONS = 10
 MAX_BATCH = 500
+MEMBER_TAGS = 50  # tags a member resource shows
 STATUSES = {"subscribed", "unsubscribed", "cleaned", "pending", "transactional"}
 PATCH_STATUSES = {"subscribed", "unsubscribed", "cleaned", "pending"}
 EVENTS = ("subscribe", "unsubscribe", "profile", "cleaned", "upemail", "campaign")
@@ -61,6 +62,7 @@ class MailchimpSandbox:
         return {
             **member,
             "list_id": list_id,
+            "tags": member["tags"][:MEMBER_TAGS],  # "Returns up to 50 tags": the rest through the member's tags
             "tags_count": len(member["tags"]),
             "_links": [{"rel": "self", "href": f"/3.0/lists/{list_id}/members/{member['id']}", "method": "GET"}],
         }
@@ -449,7 +451,12 @@ def _routes(app: Flask, sandbox: MailchimpSandbox) -> None:
             if not found:
                 return not_found()
             if request.method == "GET":
-                return jsonify({"tags": found["tags"], "total_items": len(found["tags"])})
+                paging = page_arguments(request.args)
+                if isinstance(paging, Response):
+                    return paging
+                count, offset = paging
+                page = found["tags"][offset : offset + count]
+                return jsonify({"tags": page, "total_items": len(found["tags"]), "_links": []})
             body = request.get_json(silent=True) or {}
             wanted = body.get("tags")
             if not isinstance(wanted, list) or any(t.get("status") not in ("active", "inactive") for t in wanted):

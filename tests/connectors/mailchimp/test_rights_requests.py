@@ -130,3 +130,16 @@ def test_an_export_answered_by_a_proxy_page_fails_as_a_connector_error(mc, make_
     with pytest.raises(ConnectorError) as error:
         make_connector().export_person(DataSubject(email="proxied@example.com"))
     assert (error.value.code, error.value.retryable) == ("UNEXPECTED_RESPONSE", True)
+
+
+def test_an_export_reads_every_tag_when_the_member_shows_only_50(mc, client, make_connector):
+    names = [f"tag-{n:04}" for n in range(1050)]
+    mc.seed({"email_address": "tagged@example.com", "tags": names})
+    assert len(mc.member("tagged@example.com")["tags"]) == 50  # as Mailchimp: "Returns up to 50 tags"
+    page = client.lists.get_list_member_tags(LIST, "tagged@example.com", count=5, offset=1048)
+    assert ([tag["name"] for tag in page["tags"]], page["total_items"]) == (names[1048:], 1050)
+    connector = make_connector()
+    [record] = connector.export_person(DataSubject(email="tagged@example.com"))
+    assert [tag["name"] for tag in record.fields["tags"]] == names
+    assert record.fields["tags_count"] == 1050
+    assert connector.transport.calls.by_kind["read member tags"] == 2

@@ -44,36 +44,50 @@ def erase(
     patience: float = CHECKPOINT_PATIENCE,
 ) -> Erased:
     """Erase one person in one transaction, then make sure no erased byte stays in the SQLite file."""
-    email, phone = identifiers(email, phone)
     with engine.begin() as connection:
-        person_id = find_person(connection, email, phone)
-        known = {IdentifierKind.EMAIL: email, IdentifierKind.PHONE: phone}
-        events_removed = contacts_removed = held = 0
-        if person_id is not None:
-            person = connection.execute(select(persons).where(persons.c.id == person_id)).one()
-            known = {IdentifierKind.EMAIL: person.email or email, IdentifierKind.PHONE: person.phone or phone}
-            events_removed = _count(connection, consent_events, person_id)
-            contacts_removed = _count(connection, contacts, person_id)
-            held = _hold_opt_outs(connection, person_id, person.email, person.phone)
-            connection.execute(consent_events.delete().where(consent_events.c.person_id == person_id))
-            connection.execute(contacts.delete().where(contacts.c.person_id == person_id))
-            connection.execute(persons.delete().where(persons.c.id == person_id))
-        for kind, value in known.items():
-            if value:
-                suppression.add_normalised(connection, kind, value, frozenset({"all"}), ERASURE_REASON)
-        connection.execute(
-            erasures.insert().values(
-                erased_at=datetime.now(UTC),
-                reason="erasure_request",
-                events_removed=events_removed,
-                contacts_removed=contacts_removed,
-            )
-        )
+        erased = erase_in(connection, suppression, email=email, phone=phone)
     if not forget_freed_pages(engine, patience=patience):
         raise ErasureIncomplete(
             "the person was erased, but another process is reading the database, so copies may remain in its "
             "write-ahead log; run the erasure again once it is idle"
         )
+    return erased
+
+
+def erase_in(
+    connection: Connection,
+    suppression: SuppressionList,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    reason: str = "erasure_request",
+) -> Erased:
+    """The erasure inside the caller's transaction (a rights request wipes its own copy of the identifiers in the
+    same one); the caller then calls `forget_freed_pages`."""
+    email, phone = identifiers(email, phone)
+    person_id = find_person(connection, email, phone)
+    known = {IdentifierKind.EMAIL: email, IdentifierKind.PHONE: phone}
+    events_removed = contacts_removed = held = 0
+    if person_id is not None:
+        person = connection.execute(select(persons).where(persons.c.id == person_id)).one()
+        known = {IdentifierKind.EMAIL: person.email or email, IdentifierKind.PHONE: person.phone or phone}
+        events_removed = _count(connection, consent_events, person_id)
+        contacts_removed = _count(connection, contacts, person_id)
+        held = _hold_opt_outs(connection, person_id, person.email, person.phone)
+        connection.execute(consent_events.delete().where(consent_events.c.person_id == person_id))
+        connection.execute(contacts.delete().where(contacts.c.person_id == person_id))
+        connection.execute(persons.delete().where(persons.c.id == person_id))
+    for kind, value in known.items():
+        if value:
+            suppression.add_normalised(connection, kind, value, frozenset({"all"}), ERASURE_REASON)
+    connection.execute(
+        erasures.insert().values(
+            erased_at=datetime.now(UTC),
+            reason=reason,
+            events_removed=events_removed,
+            contacts_removed=contacts_removed,
+        )
+    )
     return Erased(events_removed, contacts_removed, held)
 
 

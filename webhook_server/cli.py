@@ -1,5 +1,5 @@
-"""Server-side commands: `serve`, `worker`, `propagation failed|retry`, `api-key create|list|revoke`, registered
-through entry points."""
+"""Server-side commands: `serve`, `worker`, `propagation failed|retry`, `api-key create|list|revoke`, and `rights`
+(rights_cli.py), registered through entry points."""
 
 import os
 import shutil
@@ -54,6 +54,10 @@ def register(commands) -> None:
     revoke = key_actions.add_parser("revoke", help="revoke a key at once")
     revoke.add_argument("name")
     revoke.set_defaults(handler=_api_key_revoke)
+
+    from .rights_cli import register as register_rights
+
+    register_rights(commands)
 
 
 def _serve(arguments) -> int:

@@ -17,8 +17,9 @@ from consentry.sdk.consent_state import ConsentEvent
 from consentry.sdk.erasure import erased_strangers
 from consentry.sdk.errors import InvalidInputError
 from consentry.sdk.persons import identifiers
+from consentry.sdk.rights import RightsKind
 from consentry.sdk.services import Services
-from consentry.sdk.store import contacts, insert_ignoring_duplicates, persons, propagation_jobs
+from consentry.sdk.store import contacts, erased_records, insert_ignoring_duplicates, persons, propagation_jobs
 from consentry.sdk.store.engine import reading, write_lock
 
 from .commit_group import CommitGroup
@@ -83,6 +84,9 @@ def record(
     prepared, owners, sources = [], [], []
     for delivery in deliveries:
         for event in delivery.events:
+            if event.erasure:
+                _erased_in_vendor(connection, services, delivery, event, identities, advertiser, now)
+                continue
             email, phone = event.email, event.phone
             if not email and not phone and event.record_id:
                 email, phone = identities.get((event.system, event.record_id), (None, None))
@@ -142,6 +146,53 @@ def record(
             delivery.result.job_ids.append(job_id)
             delivery.result.targets.add(job["target_system"])
     announce(connection, {job["target_system"] for job in jobs})
+
+
+def _erased_in_vendor(
+    connection, services: Services, delivery: Delivery, event: InboundEvent, identities, advertiser, now
+):
+    """A person erased inside a vendor (HubSpot's privacy deletion, a Salesforce Individual to forget) is erased
+    everywhere else: an erasure request, the vendor's own part done. The vendor's deletion of a record Consentry
+    erased itself comes back too: an echo, as is a second delivery of the same webhook (its record is kept)."""
+    from .rights import open_request_in  # rights requests build on this module: imported when used
+
+    if event.record_id and _erased_before(connection, event.system, event.record_id):
+        delivery.result.echoes += 1
+        return
+    email, phone = event.email, event.phone
+    if not email and not phone and event.record_id:
+        email, phone = identities.get((event.system, event.record_id), (None, None))
+    if not email and not phone:  # a record Consentry never synced: it holds nothing of theirs to erase
+        delivery.result.skipped += 1
+        return
+    opened = open_request_in(
+        connection,
+        services,
+        delivery.targets,
+        RightsKind.ERASURE,
+        email=email,
+        phone=phone,
+        received_at=now,
+        verified_by=f"erased in {event.system}",
+        source=event.system,
+        advertiser=advertiser,
+        now=now,
+        done_in={event.system},
+    )
+    if event.record_id:
+        connection.execute(
+            insert_ignoring_duplicates(connection, erased_records).values(
+                system=event.system, record_id=event.record_id, request_id=opened.id, erased_at=now
+            )
+        )
+    delivery.result.new_events += 1
+
+
+def _erased_before(connection, system: str, record_id: str) -> bool:
+    found = select(erased_records.c.id).where(
+        erased_records.c.system == system, erased_records.c.record_id == record_id
+    )
+    return connection.execute(found).first() is not None
 
 
 def _without_erased(connection, services: Services, prepared: list, owners: list, sources: list):

@@ -77,6 +77,7 @@ class _PropagationCollector:
                     select(table.received_at, table.done_at)
                     .where(table.done_at >= since)  # set once a job is done, and only then
                     .where(table.source_system != "sync")  # the sync's own pushes, recorded done at once
+                    .where(table.action == "unsubscribe")  # an erasure's jobs run on the legal clock, not seconds
                     .order_by(table.done_at.desc())
                     .limit(LATENCY_SAMPLE)
                 ).all()
@@ -100,6 +101,24 @@ class _PropagationCollector:
             value = latencies[min(len(latencies) - 1, int(quantile * len(latencies)))] if latencies else 0.0
             latency.add_metric([str(quantile)], value)
         yield latency
+        yield from _rights(self.engine)
+
+
+def _rights(engine):
+    from .rights import counts  # rights requests are few: counted at each scrape
+
+    try:
+        found = counts(engine)
+    except SQLAlchemyError:
+        return
+    gauge = GaugeMetricFamily(
+        "consentry_rights_requests",
+        "Rights requests not done yet, and those of them past their due date",
+        labels=["state"],
+    )
+    for state in ("open", "overdue"):
+        gauge.add_metric([state], found[state])
+    yield gauge
 
 
 def _database_up(up: bool) -> GaugeMetricFamily:

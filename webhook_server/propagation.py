@@ -29,6 +29,7 @@ from consentry.sdk.erasure import forget_freed_pages
 from consentry.sdk.errors import ConnectorError
 from consentry.sdk.http import Transport
 from consentry.sdk.store import persons, propagation_jobs, reading
+from consentry.sdk.suppression import SuppressionList
 
 from .wakeups import announce
 
@@ -60,9 +61,11 @@ class Outcome:
     retry_at: datetime | None = None
 
 
-def _finish(connection: Connection, job: "_Claimed", status: str, now: datetime, *, error=None, retry_at=None):
+def _finish(
+    connection: Connection, job: "_Claimed", status: str, now: datetime, *, error=None, retry_at=None, outcome=None
+):
     """Record a job's outcome, unless another worker claimed it since (its lease ran out): that one's counts."""
-    values = {"status": status, "updated_at": now, "lease_until": None, "last_error": error}
+    values = {"status": status, "updated_at": now, "lease_until": None, "last_error": error, "outcome": outcome}
     if status == "done":
         values |= {"done_at": now, "held_email": None, "held_phone": None}  # an erased person's, no longer needed
     if retry_at is not None:
@@ -134,10 +137,18 @@ def run_target(
     max_attempts: int = MAX_ATTEMPTS,
     lease: timedelta = LEASE,
     limit: int = BATCH,
+    suppression: SuppressionList | None = None,
 ) -> list[Outcome]:
-    """Apply up to `limit` due opt-outs to one system in one batch call: vendors' rate limits count calls."""
-    claimable = and_(propagation_jobs.c.target_system == target, _due(now()))
-    return _run(engine, connectors, target, claimable, now, max_attempts, lease, limit)
+    """Apply up to `limit` due opt-outs to one system in one batch call: vendors' rate limits count calls. With
+    none due, carry out one due erasure there (erasing.py) instead; `suppression` serves Consentry's own."""
+    table = propagation_jobs.c
+    claimable = and_(table.target_system == target, table.action == "unsubscribe", _due(now()))
+    outcomes = _run(engine, connectors, target, claimable, now, max_attempts, lease, limit)
+    if outcomes:
+        return outcomes
+    from .erasing import run_erasure  # it builds on this module's claims and outcomes
+
+    return run_erasure(engine, connectors, target, suppression, now=now, max_attempts=max_attempts, lease=lease)
 
 
 @dataclass(frozen=True)
@@ -166,6 +177,7 @@ def _run(engine, connectors, target, claimable, now, max_attempts: int, lease: t
         ).all()
         claimed, nobody = _identified(connection, rows)
         outcomes = [_finish(connection, job, "dead", moment, error="PERSON_ERASED") for job in nobody]
+        claimed, outcomes = _not_after_erasure(connection, target, claimed, rows, outcomes, moment)
     connector = connectors.get(target)
     if connector is None:
         with engine.begin() as connection:
@@ -207,6 +219,32 @@ def _identified(connection: Connection, rows) -> tuple[list[_Claimed], list[_Cla
         job = _Claimed(row.id, row.channel, row.attempts, email, phone)
         (claimed if email or phone else nobody).append(job)
     return claimed, nobody
+
+
+def _not_after_erasure(connection: Connection, target: str, claimed, rows, outcomes, moment):
+    """An opt-out for someone the target has erased is not pushed: pushing it could bring the person back there
+    (Mailchimp adds an unknown address as unsubscribed), and the suppression hashes guard them already."""
+    people = {row.id: row.person_id for row in rows}
+    table = propagation_jobs.c
+    erased = set(
+        connection.execute(
+            select(table.person_id).where(
+                table.target_system == target,
+                table.action == "erase",
+                table.status == "done",
+                table.person_id.in_({person for person in people.values() if person is not None}),
+            )
+        ).scalars()
+    )
+    if not erased:
+        return claimed, outcomes
+    kept = []
+    for job in claimed:
+        if people[job.id] in erased:
+            outcomes.append(_finish(connection, job, "done", moment, outcome="erased_in_target"))
+        else:
+            kept.append(job)
+    return kept, outcomes
 
 
 @contextmanager

@@ -143,11 +143,16 @@ class Stack:
         return env
 
     def _run(self, *arguments: str) -> None:
-        subprocess.run(
+        self.cli(*arguments, check=True)
+
+    def cli(self, *arguments: str, check: bool = False) -> subprocess.CompletedProcess:
+        """A `consentry` command with this installation's settings, its output captured as text."""
+        return subprocess.run(
             [sys.executable, "-m", "consentry.sdk.cli", *arguments],
             env=self.env,
-            check=True,
+            check=check,
             capture_output=True,
+            text=True,
             timeout=120,
         )
 
@@ -190,3 +195,11 @@ class Stack:
     def unsubscribe_in(self, system: str, email: str) -> None:
         """What a person or a user does in the vendor's own interface."""
         self.packages[system].unsubscribe(self.url(system), email)
+
+    def holds_in(self, email: str) -> dict[str, bool]:
+        """Whether each system can still read any record of this person."""
+        return {name: package.holds(self.url(name), email) for name, package in self.packages.items()}
+
+    def erase_in_vendor(self, system: str, email: str) -> None:
+        """A user's GDPR deletion in the vendor's own interface."""
+        self.packages[system].erase_in_vendor(self.url(system), email)

@@ -1,4 +1,5 @@
-"""`consentry worker`: apply the opt-outs waiting in the job table to the systems that still lack them.
+"""`consentry worker`: apply the opt-outs waiting in the job table to the systems that still lack them, and
+carry out the rights requests' erasures there (erasing.py).
 
 The job table is the queue (leases, retries and dead letters, written in the same transaction as the ledger). A
 worker looks for due jobs whenever it is told of new ones (wakeups.py) and every CONSENTRY_SWEEP_SECONDS without
@@ -83,7 +84,14 @@ class Worker:
         def apply_batch() -> int:
             if self.stop.is_set():
                 return 0
-            outcomes = run_target(engine, connectors, target, max_attempts=self._max_attempts, lease=self._lease)
+            outcomes = run_target(
+                engine,
+                connectors,
+                target,
+                max_attempts=self._max_attempts,
+                lease=self._lease,
+                suppression=self.runtime.services.suppression,
+            )
             self.database.answered()
             return len(outcomes)
 

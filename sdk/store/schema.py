@@ -109,6 +109,38 @@ erasures = Table(
     Column("contacts_removed", Integer, nullable=False),
 )
 
+rights_requests = Table(
+    "rights_requests",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column("kind", String(12), nullable=False),  # erasure, access, objection
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("received_zone", String(60), nullable=False),  # the zone its day of receipt was read in
+    Column("due_on", Date, nullable=False),
+    Column("extended_at", DateTime(timezone=True)),
+    Column("extension_reason", Text),
+    Column("verified_by", String(200)),  # how identity was checked, never a copy of a document
+    Column("source", String(40), nullable=False),  # cli, api, or the system where the person was erased
+    # Whom the request names, until it is carried out: an erasure wipes them with the person (the suppression
+    # hashes stay); access and objection keep them, as the ledger keeps the person.
+    Column("email", String(320)),
+    Column("phone", String(32)),
+    Column("exported", Text),  # access: JSON, each system's status at the last export
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True)),
+)
+
+erased_records = Table(
+    "erased_records",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column("system", String(40), nullable=False),
+    Column("record_id", String(120), nullable=False),  # the vendor's id: its deletion webhook is an echo
+    Column("request_id", Identifier, ForeignKey("rights_requests.id"), nullable=False),
+    Column("erased_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("system", "record_id", name="uq_erased_records_system"),
+)
+
 propagation_jobs = Table(
     "propagation_jobs",
     metadata,
@@ -131,6 +163,11 @@ propagation_jobs = Table(
     # until it is done: an erasure never drops an objection (sdk.erasure).
     Column("held_email", String(320)),
     Column("held_phone", String(32)),
+    # What the job does in its target: push an opt-out ("unsubscribe"), or carry out a rights request's erasure
+    # there ("erase"; target "consentry" is Consentry's own, run once every other system's is done).
+    Column("action", String(12), nullable=False, server_default="unsubscribe"),
+    Column("request_id", Identifier, ForeignKey("rights_requests.id"), index=True),
+    Column("outcome", String(40)),  # what a done job did there: hard_delete, recycle_bin, erased_in_target ...
     UniqueConstraint("event_key", "target_system", name="uq_propagation_event_target"),
     Index("ix_propagation_due", "status", "next_attempt_at"),
     Index("ix_propagation_done", "done_at"),  # the latest jobs done, for /metrics

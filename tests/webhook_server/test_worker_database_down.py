@@ -70,7 +70,9 @@ def test_the_back_off_doubles_to_its_ceiling_and_each_change_of_state_is_one_lin
 def test_a_drain_that_cannot_reach_the_database_notes_it_and_leaves_the_jobs_for_later(tmp_path, caplog):
     """The drain fails quietly, and skips while the back-off runs."""
     engine = make_engine(f"sqlite:///{tmp_path / 'gone' / 'consentry.db'}")  # a directory that is not there
-    worker = Worker(SimpleNamespace(config={}, services=SimpleNamespace(engine=engine), connectors={}))
+    worker = Worker(
+        SimpleNamespace(config={}, services=SimpleNamespace(engine=engine, suppression=None), connectors={})
+    )
     clock = Clock()
     worker.database = Outage(clock=clock)
     caplog.set_level(logging.INFO)

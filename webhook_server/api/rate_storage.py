@@ -8,7 +8,6 @@ window, so sweeping is only about memory: here the request that passes by sweeps
 
 import threading
 import time
-from typing import ClassVar
 
 from limits.storage import MemoryStorage
 
@@ -17,7 +16,7 @@ SWEEP_SECONDS = 1.0
 
 
 class SweptMemoryStorage(MemoryStorage):
-    STORAGE_SCHEME: ClassVar[list[str]] = [SCHEME]  # how limits finds it: `consentry-memory://`
+    STORAGE_SCHEME = [SCHEME]  # noqa: RUF012 - how limits finds it: `consentry-memory://`
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: str):
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)

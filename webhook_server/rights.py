@@ -1,0 +1,337 @@
+"""Rights requests carried out in every connected system: recorded with their due date, then worked through the
+job table like opt-outs (one job per system, retried, dead after its attempts, re-playable).
+
+- An erasure is a job per connected system (action "erase") and one for Consentry's own database, which waits
+  until every other one is done: the identifiers it needs stay in the request until then, and go with the person.
+- An objection is an opt-out for every channel recorded in the ledger, propagated like any other; its jobs carry
+  the request's key.
+- An access request is answered by an export (rights_export.py), which records each system's status.
+
+A system's status is its job's: done; failed when the job is dead; open otherwise.
+"""
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine, func, select, update
+
+from consentry.connectors.base import InboundEvent
+from consentry.sdk.consent_state import ALL_CHANNELS, EventKind
+from consentry.sdk.errors import InvalidInputError
+from consentry.sdk.persons import find_person, identifiers
+from consentry.sdk.rights import (
+    DEFAULT_ZONE,
+    LOCAL_SYSTEM,
+    RightsKind,
+    RightsStatus,
+    due_date,
+    extended,
+    received,
+)
+from consentry.sdk.services import Services
+from consentry.sdk.store import propagation_jobs, reading, rights_requests
+
+from .wakeups import announce
+
+_LEEWAY = timedelta(minutes=5)  # clocks differ a little between machines
+_VERIFIED_BY_LENGTH = 200
+_REASON_LENGTH = 2000
+
+
+@dataclass(frozen=True)
+class Opened:
+    id: int
+    due: date
+
+
+def open_request(
+    services: Services,
+    targets: Sequence[str],
+    kind: RightsKind,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    received_at: datetime | None = None,
+    verified_by: str | None = None,
+    source: str = "cli",
+    advertiser: str = "default",
+    now: datetime | None = None,
+) -> Opened:
+    """Record a request and its jobs in one transaction: a refused request records nothing."""
+    with services.engine.begin() as connection:
+        return open_request_in(
+            connection,
+            services,
+            targets,
+            kind,
+            email=email,
+            phone=phone,
+            received_at=received_at,
+            verified_by=verified_by,
+            source=source,
+            advertiser=advertiser,
+            now=now,
+        )
+
+
+def open_request_in(
+    connection: Connection,
+    services: Services,
+    targets: Sequence[str],
+    kind: RightsKind,
+    *,
+    email: str | None,
+    phone: str | None,
+    received_at: datetime | None,
+    verified_by: str | None,
+    source: str,
+    advertiser: str,
+    now: datetime | None = None,
+    done_in: Iterable[str] = (),
+) -> Opened:
+    """Inside the caller's transaction (the webhook inbox's, for an erasure made in a CRM). `targets`: the
+    connected systems; `done_in`: those where it is carried out already (the one that erased the person itself)."""
+    now = now or datetime.now(UTC)
+    email, phone = identifiers(email, phone)
+    moment, zone = received(received_at, now=now)
+    if moment > now.astimezone(UTC) + _LEEWAY:
+        raise InvalidInputError("a request cannot be received in the future", field="received_at")
+    if verified_by is not None and not 0 < len(verified_by.strip()) <= _VERIFIED_BY_LENGTH:
+        raise InvalidInputError(f"--verified-by is 1 to {_VERIFIED_BY_LENGTH} characters", field="verified_by")
+    due = due_date(moment)
+    request_id = connection.execute(
+        rights_requests.insert()
+        .values(
+            kind=kind.value,
+            received_at=moment.astimezone(UTC),
+            received_zone=zone,
+            due_on=due,
+            verified_by=verified_by.strip() if verified_by else None,
+            source=source,
+            email=email,
+            phone=phone,
+            created_at=now,
+        )
+        .returning(rights_requests.c.id)
+    ).scalar_one()
+    if kind is RightsKind.ERASURE:
+        _erasure_jobs(connection, targets, request_id, find_person(connection, email, phone), now, set(done_in))
+    elif kind is RightsKind.OBJECTION:
+        _objection(connection, services, targets, request_id, email, phone, advertiser, now)
+    return Opened(request_id, due)
+
+
+def request_key(request_id: int) -> str:
+    """The event key of a request's jobs (and of an objection's ledger event)."""
+    return f"rights:{request_id}"
+
+
+def _erasure_jobs(connection, targets, request_id: int, person_id, now: datetime, done_in: set[str]) -> None:
+    jobs = []
+    for target in [*sorted(set(targets) - {LOCAL_SYSTEM}), LOCAL_SYSTEM]:
+        local = target == LOCAL_SYSTEM
+        status = "done" if target in done_in else "waiting" if local else "pending"
+        jobs.append(
+            {
+                "event_key": request_key(request_id),
+                "person_id": person_id,
+                "source_system": "rights",
+                "target_system": target,
+                "channel": ALL_CHANNELS,
+                "action": "erase",
+                "request_id": request_id,
+                "status": status,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "received_at": now,
+                "updated_at": now,
+                "done_at": now if status == "done" else None,
+            }
+        )
+    connection.execute(propagation_jobs.insert(), jobs)
+    if all(job["status"] == "done" for job in jobs[:-1]):
+        release_local_erasure(connection, request_id, now)
+    announce(connection, [job["target_system"] for job in jobs if job["status"] == "pending"])
+
+
+def release_local_erasure(connection: Connection, request_id: int, now: datetime) -> bool:
+    """Once every other system's erasure is done, Consentry's own may run."""
+    table = propagation_jobs.c
+    waiting_on = connection.execute(
+        select(func.count()).where(
+            table.request_id == request_id, table.target_system != LOCAL_SYSTEM, table.status != "done"
+        )
+    ).scalar_one()
+    if waiting_on:
+        return False
+    released = connection.execute(
+        update(propagation_jobs)
+        .where(table.request_id == request_id, table.target_system == LOCAL_SYSTEM, table.status == "waiting")
+        .values(status="pending", next_attempt_at=now, updated_at=now)
+    ).rowcount
+    if released:
+        announce(connection, [LOCAL_SYSTEM])
+    return bool(released)
+
+
+def _objection(connection, services, targets, request_id, email, phone, advertiser, now) -> None:
+    """The existing opt-out path: an objection to every channel in the ledger, pushed to every system."""
+    from .inbox import Delivery, record  # the inbox opens erasure requests too: imported when used
+
+    event = InboundEvent(
+        event_key=request_key(request_id),
+        kind=EventKind.OBJECTED,
+        channel=ALL_CHANNELS,
+        occurred_at=now,
+        system=LOCAL_SYSTEM,
+        email=email,
+        phone=phone,
+        origin="rights_request",
+    )
+    delivery = Delivery([event], sorted(targets))
+    record(connection, services, [delivery], advertiser=advertiser, now=now)
+    if delivery.result.skipped:  # an erased person: the suppression list already holds every channel
+        return
+    table = propagation_jobs.c
+    connection.execute(
+        update(propagation_jobs).where(table.event_key == request_key(request_id)).values(request_id=request_id)
+    )
+
+
+# -- reading --------------------------------------------------------------------------------------------------------
+
+
+def extend(engine: Engine, request_id: int, reason: str, *, now: datetime | None = None) -> date:
+    """Move the due date two months further, once (Art. 12(3)); the reason is what the person is told."""
+    reason = (reason or "").strip()
+    if not 0 < len(reason) <= _REASON_LENGTH:
+        raise InvalidInputError(f"a reason of 1 to {_REASON_LENGTH} characters is required", field="reason")
+    with engine.begin() as connection:
+        row = connection.execute(
+            select(rights_requests.c.due_on, rights_requests.c.extended_at).where(rights_requests.c.id == request_id)
+        ).first()
+        if row is None:
+            raise InvalidInputError(f"no rights request {request_id}", field="id")
+        if row.extended_at is not None:
+            raise InvalidInputError(f"request {request_id} was extended already; it can be once", field="id")
+        due = extended(_as_date(row.due_on))
+        connection.execute(
+            update(rights_requests)
+            .where(rights_requests.c.id == request_id)
+            .values(due_on=due, extended_at=now or datetime.now(UTC), extension_reason=reason)
+        )
+    return due
+
+
+def show(engine: Engine, request_id: int, *, today: date | None = None) -> dict[str, Any]:
+    """{"id", "kind", "status", "due", "systems": {name: status}} and the request's dates; no identifier."""
+    found = list_requests(engine, ids=[request_id], today=today)
+    if not found:
+        raise InvalidInputError(f"no rights request {request_id}", field="id")
+    return found[0]
+
+
+def list_requests(
+    engine: Engine,
+    *,
+    overdue: bool = False,
+    status: RightsStatus | None = None,
+    ids: Sequence[int] | None = None,
+    today: date | None = None,
+) -> list[dict[str, Any]]:
+    """The requests, overdue first then by due date; `overdue`: not done and past their due date."""
+    today = today or datetime.now(ZoneInfo(DEFAULT_ZONE)).date()
+    query = select(rights_requests).order_by(rights_requests.c.due_on, rights_requests.c.id)
+    if ids is not None:
+        query = query.where(rights_requests.c.id.in_(list(ids)))
+    with reading(engine) as connection:
+        rows = connection.execute(query).all()
+        jobs = _jobs_by_request(connection, [row.id for row in rows])
+    answers = []
+    for row in rows:
+        systems = _systems(row, jobs.get(row.id, {}))
+        state = _status(systems)
+        due = _as_date(row.due_on)
+        late = state is not RightsStatus.DONE and due < today
+        if (overdue and not late) or (status is not None and state is not status):
+            continue
+        answers.append(
+            {
+                "id": row.id,
+                "kind": row.kind,
+                "status": state.value,
+                "due": due.isoformat(),
+                "overdue": late,
+                "systems": {name: value.value for name, value in sorted(systems.items())},
+                # what each system's job did (hard_delete, recycle_bin ...) or its last error; a job's status
+                # alone cannot tell a Recycle Bin from a hard delete
+                "details": {
+                    name: job.outcome or job.last_error
+                    for name, job in sorted(jobs.get(row.id, {}).items())
+                    if job.outcome or job.last_error
+                },
+                "received_at": _aware(row.received_at).isoformat(),
+                "extended": row.extended_at is not None,
+                "verified_by": row.verified_by,
+                "source": row.source,
+            }
+        )
+    answers.sort(key=lambda answer: not answer["overdue"])  # stable: overdue first, each by due date
+    return answers
+
+
+def _jobs_by_request(connection: Connection, request_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Per request, per system: its job's row (status, what it did there, its last error)."""
+    table = propagation_jobs.c
+    found: dict[int, dict[str, Any]] = {}
+    if not request_ids:
+        return found
+    rows = connection.execute(
+        select(table.request_id, table.target_system, table.status, table.outcome, table.last_error).where(
+            table.request_id.in_(request_ids)
+        )
+    )
+    for row in rows:
+        found.setdefault(row.request_id, {})[row.target_system] = row
+    return found
+
+
+def _systems(row: Any, jobs: Mapping[str, Any]) -> dict[str, RightsStatus]:
+    if row.kind == RightsKind.ACCESS.value:
+        if not row.exported:  # not exported yet: Consentry's own part is still to do, whatever else is connected
+            return {LOCAL_SYSTEM: RightsStatus.OPEN}
+        return {name: RightsStatus(value) for name, value in json.loads(row.exported).items()}
+    return {target: _job_status(job.status) for target, job in jobs.items()}
+
+
+def _job_status(job_status: str) -> RightsStatus:
+    if job_status == "done":
+        return RightsStatus.DONE
+    return RightsStatus.FAILED if job_status == "dead" else RightsStatus.OPEN
+
+
+def _status(systems: Mapping[str, RightsStatus]) -> RightsStatus:
+    """Failed as soon as one system failed; done when every one is (an objection with no other system
+    connected is done once the ledger holds it); open otherwise. An access request without an export is open."""
+    values = set(systems.values())
+    if RightsStatus.FAILED in values:
+        return RightsStatus.FAILED
+    return RightsStatus.OPEN if RightsStatus.OPEN in values else RightsStatus.DONE
+
+
+def counts(engine: Engine, *, today: date | None = None) -> dict[str, int]:
+    """For /metrics: requests not done, and those of them past their due date."""
+    pending = [answer for answer in list_requests(engine, today=today) if answer["status"] != "done"]
+    return {"open": len(pending), "overdue": sum(answer["overdue"] for answer in pending)}
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

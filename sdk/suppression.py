@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from hashlib import sha256
 from typing import IO, Any
 
-from sqlalchemy import Connection, Engine, Row, bindparam, select
+from sqlalchemy import Connection, Engine, Row, and_, bindparam, or_, select
 
 from .consent_state import ALL_CHANNELS, LEDGER_CHANNELS
 from .errors import InvalidInputError
@@ -310,18 +310,24 @@ class SuppressionList:
         count = 0
         with reading(self.engine) as connection:
             for row in connection.execution_options(stream_results=True).execute(select(suppression_entries)):
-                writer.writerow(
-                    (
-                        row.identifier_hash.hex(),
-                        row.pepper_id,
-                        row.identifier_kind,
-                        row.channels,
-                        row.reason_code,
-                        row.added_on.isoformat(),
-                    )
-                )
+                writer.writerow(_exported(row))
                 count += 1
         return count
+
+    def entries_of(self, kind: IdentifierKind | str, identifier: str) -> list[dict[str, str]]:
+        """One identifier's entries under every pepper, in the export's fields (the hash as hex): what the list
+        holds of a person, shown to them by an access request."""
+        digests = self.keyring.digests(normalise(IdentifierKind(kind), identifier))
+        query = select(suppression_entries).where(
+            or_(
+                *(
+                    and_(suppression_entries.c.pepper_id == pepper_id, suppression_entries.c.identifier_hash == digest)
+                    for pepper_id, digest in digests.items()
+                )
+            )
+        )
+        with reading(self.engine) as connection:
+            return [dict(zip(EXPORT_FIELDS, _exported(row), strict=True)) for row in connection.execute(query)]
 
     def import_hashed(self, source: IO[str]) -> int:
         """Import an exported list in one transaction: any bad row rejects the whole file and writes nothing."""
@@ -385,6 +391,18 @@ def _entries_by_hash(connection: Connection, digests: list[bytes]) -> list[tuple
         cursor.execute(f"{select_sql}WHERE identifier_hash = ANY(%b)", (digests,))
         rows = cursor.fetchall()
         return rows
+
+
+def _exported(row: Row[Any]) -> tuple[str, ...]:
+    """An entry in the export's fields, in order (EXPORT_FIELDS)."""
+    return (
+        row.identifier_hash.hex(),
+        row.pepper_id,
+        row.identifier_kind,
+        row.channels,
+        row.reason_code,
+        row.added_on.isoformat(),
+    )
 
 
 def _channels_text(channels: Iterable[str]) -> str:

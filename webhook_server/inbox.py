@@ -152,8 +152,10 @@ def _erased_in_vendor(
     connection, services: Services, delivery: Delivery, event: InboundEvent, identities, advertiser, now
 ):
     """A person erased inside a vendor (HubSpot's privacy deletion, a Salesforce Individual to forget) is erased
-    everywhere else: an erasure request, the vendor's own part done. The vendor's deletion of a record Consentry
-    erased itself comes back too: an echo, as is a second delivery of the same webhook (its record is kept)."""
+    everywhere: an erasure request, whose job in that vendor removes what is left there (a Salesforce Individual
+    marked to be forgotten keeps its Contacts until someone deletes them; HubSpot's finds nothing). The vendor's
+    deletion of a record Consentry erased itself comes back too: an echo, as is a second delivery of the same
+    webhook (its record is kept)."""
     from .rights import open_request_in  # rights requests build on this module: imported when used
 
     if event.record_id and _erased_before(connection, event.system, event.record_id):
@@ -168,7 +170,7 @@ def _erased_in_vendor(
     opened = open_request_in(
         connection,
         services,
-        delivery.targets,
+        [*delivery.targets, event.system],  # the targets are the systems other than the one that sent it
         RightsKind.ERASURE,
         email=email,
         phone=phone,
@@ -177,7 +179,6 @@ def _erased_in_vendor(
         source=event.system,
         advertiser=advertiser,
         now=now,
-        done_in={event.system},
     )
     if event.record_id:
         connection.execute(

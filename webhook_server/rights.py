@@ -11,7 +11,7 @@ A system's status is its job's: done; failed when the job is dead; open otherwis
 """
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -91,10 +91,9 @@ def open_request_in(
     source: str,
     advertiser: str,
     now: datetime | None = None,
-    done_in: Iterable[str] = (),
 ) -> Opened:
     """Inside the caller's transaction (the webhook inbox's, for an erasure made in a CRM). `targets`: the
-    connected systems; `done_in`: those where it is carried out already (the one that erased the person itself)."""
+    connected systems."""
     now = now or datetime.now(UTC)
     email, phone = identifiers(email, phone)
     moment, zone = received(received_at, now=now)
@@ -119,7 +118,7 @@ def open_request_in(
         .returning(rights_requests.c.id)
     ).scalar_one()
     if kind is RightsKind.ERASURE:
-        _erasure_jobs(connection, targets, request_id, find_person(connection, email, phone), now, set(done_in))
+        _erasure_jobs(connection, targets, request_id, find_person(connection, email, phone), now)
     elif kind is RightsKind.OBJECTION:
         _objection(connection, services, targets, request_id, email, phone, advertiser, now)
     return Opened(request_id, due)
@@ -130,11 +129,9 @@ def request_key(request_id: int) -> str:
     return f"rights:{request_id}"
 
 
-def _erasure_jobs(connection, targets, request_id: int, person_id, now: datetime, done_in: set[str]) -> None:
+def _erasure_jobs(connection, targets, request_id: int, person_id, now: datetime) -> None:
     jobs = []
     for target in [*sorted(set(targets) - {LOCAL_SYSTEM}), LOCAL_SYSTEM]:
-        local = target == LOCAL_SYSTEM
-        status = "done" if target in done_in else "waiting" if local else "pending"
         jobs.append(
             {
                 "event_key": request_key(request_id),
@@ -144,18 +141,16 @@ def _erasure_jobs(connection, targets, request_id: int, person_id, now: datetime
                 "channel": ALL_CHANNELS,
                 "action": "erase",
                 "request_id": request_id,
-                "status": status,
+                "status": "waiting" if target == LOCAL_SYSTEM else "pending",
                 "attempts": 0,
                 "next_attempt_at": now,
                 "received_at": now,
                 "updated_at": now,
-                "done_at": now if status == "done" else None,
             }
         )
     connection.execute(propagation_jobs.insert(), jobs)
-    if all(job["status"] == "done" for job in jobs[:-1]):
-        release_local_erasure(connection, request_id, now)
-    announce(connection, [job["target_system"] for job in jobs if job["status"] == "pending"])
+    announce(connection, [job["target_system"] for job in jobs[:-1]])
+    release_local_erasure(connection, request_id, now)  # at once when no other system is connected
 
 
 def release_local_erasure(connection: Connection, request_id: int, now: datetime) -> bool:

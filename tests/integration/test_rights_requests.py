@@ -10,8 +10,10 @@ import pytest
 import requests
 from hubspot import HubSpot
 from simple_salesforce import Salesforce
+from sqlalchemy import select
 
-from consentry.connectors.sandbox_kit import Person
+from consentry.connectors.sandbox_kit import Person, set_faults
+from consentry.sdk.store import make_engine, propagation_jobs
 from consentry.webhook_server.stack import Stack
 from tests.waiting import wait_for
 
@@ -118,3 +120,91 @@ def assert_nowhere_in_the_database(stack: Stack, needles: list[str]) -> None:
         content = path.read_bytes()
         for needle in needles:
             assert needle.encode() not in content, f"{needle!r} found in {path.name}"
+
+
+def erase_jobs(stack: Stack) -> dict[str, str]:
+    """Each system's erase job status, read from the job table."""
+    engine = make_engine(stack.database_url)
+    try:
+        with engine.connect() as connection:
+            table = propagation_jobs.c
+            rows = connection.execute(select(table.target_system, table.status).where(table.action == "erase"))
+            return dict(rows.all())
+    finally:
+        engine.dispose()
+
+
+def test_a_worker_killed_in_the_middle_of_an_erasure_finishes_it_after_restart(stack):
+    email = "interrompue@example.com"
+    stack.seed_person(email)
+    sync(stack, "--full")
+    set_faults(stack.url("salesforce"), delay_seconds=1.5)  # every Salesforce call is slow: the kill lands in one
+    request_id, _ = request(stack, "erasure", "--email", email)
+    assert wait_for(lambda: erase_jobs(stack).get("salesforce") == "running", timeout=30), erase_jobs(stack)
+    stack.kill_worker()
+    assert shown(stack, request_id)["status"] == "open"
+    set_faults(stack.url("salesforce"), delay_seconds=0)
+    stack.start_worker()
+    assert wait_for(lambda: shown(stack, request_id)["status"] == "done", timeout=60), shown(stack, request_id)
+    assert stack.holds_in(email) == dict.fromkeys(SYSTEMS, False)
+
+
+def test_a_vendor_failing_for_a_while_is_retried_and_one_that_keeps_failing_shows_as_late(tmp_path):
+    settings = {"CONSENTRY_MAX_ATTEMPTS": "3"}
+    database_url = f"sqlite:///{tmp_path / 'consentry.db'}"
+    with running(Stack(home=tmp_path, database_url=database_url, settings=settings)) as stack:
+        email = "retardee@example.com"
+        stack.seed_person(email)
+        sync(stack, "--full")
+        set_faults(stack.url("mailchimp"), fail_next=2, fail_status=503)  # a while: fewer failures than attempts
+        set_faults(stack.url("hubspot"), fail_next=10_000, fail_status=500)  # down for longer than the attempts
+        request_id, _ = request(stack, "erasure", "--email", email)
+        assert wait_for(lambda: shown(stack, request_id)["status"] == "failed", timeout=60), shown(stack, request_id)
+        answer = shown(stack, request_id)
+        assert answer["systems"] == {
+            "consentry": "open",
+            "hubspot": "failed",
+            "mailchimp": "done",
+            "salesforce": "done",
+        }
+        assert answer["details"]["hubspot"]  # the error code that killed it, for the operator
+        assert "@" not in json.dumps(answer)
+        late = stack.cli("rights", "list", "--status", "failed").stdout
+        assert f"{request_id}\terasure\tfailed" in late
+        assert "hubspot=failed" in late
+        assert stack.holds_in(email)["hubspot"]  # nothing was lost: the person is still named in Consentry too
+
+        set_faults(stack.url("hubspot"), fail_next=0)
+        assert stack.cli("propagation", "retry").returncode == 0  # replayed
+        assert wait_for(lambda: shown(stack, request_id)["status"] == "done", timeout=60), shown(stack, request_id)
+        assert stack.holds_in(email) == dict.fromkeys(SYSTEMS, False)
+
+
+@pytest.mark.parametrize("origin", ["hubspot", "salesforce"])
+def test_an_erasure_made_inside_a_crm_erases_the_person_everywhere(stack, origin):
+    email = f"oubliee.{origin}@example.com"
+    stack.seed_person(email)
+    sync(stack, "--full")
+    stack.erase_in_vendor(origin, email)  # HubSpot's GDPR delete; a Salesforce Individual marked to be forgotten
+    assert wait_for(lambda: stack.cli("rights", "list").stdout.strip() != "", timeout=30)
+    [line] = stack.cli("rights", "list").stdout.splitlines()
+    request_id = int(line.split("\t")[0])
+    assert wait_for(lambda: shown(stack, request_id)["status"] == "done", timeout=60), shown(stack, request_id)
+    answer = shown(stack, request_id)
+    assert (answer["source"], answer["kind"]) == (origin, "erasure")
+    assert stack.holds_in(email) == dict.fromkeys(SYSTEMS, False)
+    time.sleep(2)  # the erasure's own deletions come back as webhooks: echoes, no second request
+    assert len(stack.cli("rights", "list").stdout.splitlines()) == 1
+    assert_nowhere_in_the_database(stack, [email])
+
+
+def test_an_objection_is_tracked_on_the_clock_and_reaches_every_system(stack):
+    email = "objecte@example.com"
+    stack.seed_person(email)
+    sync(stack, "--full")
+    request_id, due = request(stack, "objection", "--email", email, "--received-at", "2026-11-30T23:30:00-05:00")
+    assert due == "2026-12-30"  # the day of receipt is read in its own offset: 30 November, not 1 December
+    assert wait_for(lambda: all(stack.opted_out_in(email).values()), timeout=60), stack.opted_out_in(email)
+    assert wait_for(lambda: shown(stack, request_id)["status"] == "done", timeout=30), shown(stack, request_id)
+    assert set(shown(stack, request_id)["systems"]) == set(SYSTEMS)
+    assert stack.holds_in(email) == dict.fromkeys(SYSTEMS, True)  # an objection erases nothing

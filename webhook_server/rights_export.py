@@ -196,9 +196,9 @@ def _html(held: Mapping[str, Mapping[str, Any]], request_id: int) -> str:
         ("The person", [local["person"]] if local["person"] else []),
         ("Consent events, with their proof", local["events"]),
         ("Consent states", local["states"]),
-        ("Suppression list entries (keyed hashes)", [_listed(entry) for entry in local["suppression"]]),
+        ("Suppression list entries (keyed hashes)", local["suppression"]),
         ("Propagation history", local["propagation"]),
-        ("Records synced from each system", [_listed(contact) for contact in local["contacts"]]),
+        ("Records synced from each system", local["contacts"]),
     ]
     vendors = [
         {
@@ -211,7 +211,10 @@ def _html(held: Mapping[str, Mapping[str, Any]], request_id: int) -> str:
         if name != LOCAL_SYSTEM
     ]
     return _TEMPLATES.get_template("rights_export.html").render(
-        request_id=request_id, exported_at=local["exported_at"], parts=parts, vendors=vendors
+        request_id=request_id,
+        exported_at=local["exported_at"],
+        parts=[(title, [_listed(row) for row in rows]) for title, rows in parts],
+        vendors=vendors,
     )
 
 
@@ -234,8 +237,11 @@ def _flattened(value: Any, prefix: str = "") -> list[tuple[str, str]]:
 
 
 def _text(value: Any) -> str:
+    """A cell's text: lists of plain values joined, anything else nested as compact JSON."""
     if isinstance(value, str):
         return value
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return ", ".join(value)
     return "" if value is None else json.dumps(value, ensure_ascii=False, default=str)
 
 

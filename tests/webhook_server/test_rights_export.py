@@ -193,6 +193,8 @@ def test_the_html_page_is_self_contained_and_escapes_what_the_vendors_hold(servi
     assert "<script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "properties.note" in page  # nested fields flattened into rows
+    assert "<td>None</td>" not in page  # a missing value is an empty cell
+    assert "<td>email</td><td>FR_CONSENT_WITHDRAWN</td>" in page  # a suppression entry's channels, as text
     assert '<section id="consentry">' in page
     assert '<section id="hubspot">' in page
     assert "hs-optout-1" in page

@@ -158,7 +158,7 @@ def _erased_in_vendor(
     webhook (its record is kept)."""
     from .rights import open_request_in  # rights requests build on this module: imported when used
 
-    if event.record_id and _erased_before(connection, event.system, event.record_id):
+    if event.record_id and _erasing_already(connection, event.system, event.record_id):
         delivery.result.echoes += 1
         return
     email, phone = event.email, event.phone
@@ -189,11 +189,20 @@ def _erased_in_vendor(
     delivery.result.new_events += 1
 
 
-def _erased_before(connection, system: str, record_id: str) -> bool:
-    found = select(erased_records.c.id).where(
-        erased_records.c.system == system, erased_records.c.record_id == record_id
+def _erasing_already(connection, system: str, record_id: str) -> bool:
+    """Whether Consentry erased this record, or is erasing its person there: the vendor's webhook may arrive
+    between its answer to the deletion and the commit that records the deleted ids."""
+    table = erased_records.c
+    if connection.execute(select(table.id).where(table.system == system, table.record_id == record_id)).first():
+        return True
+    jobs = propagation_jobs.c
+    under_way = (
+        select(jobs.id)
+        .join(contacts, contacts.c.person_id == jobs.person_id)
+        .where(contacts.c.source_system == system, contacts.c.source_record_id == record_id)
+        .where(jobs.action == "erase", jobs.target_system == system, jobs.status != "dead")
     )
-    return connection.execute(found).first() is not None
+    return connection.execute(under_way.limit(1)).first() is not None
 
 
 def _without_erased(connection, services: Services, prepared: list, owners: list, sources: list):

@@ -1,0 +1,104 @@
+"""Horizontal bar charts as inline SVG, for the static report and the console.
+
+Each bar's label sits on its own line above the bar, so labels never overlap at any page width; a label too long for
+the line is cut with an ellipsis and kept whole in the row's <title> tooltip. The SVG has a viewBox and a width of
+100%, never a fixed pixel width: it scales to its container. Drawn by an autoescaped Jinja2 template (labels come
+from the data) and returned as Markup, safe to place in another template.
+"""
+
+from dataclasses import dataclass
+
+from jinja2 import Environment
+from markupsafe import Markup
+
+# A character's width as a share of the font size: generous for system-ui (capitals, digits), so that a cut label
+# fits its line.
+_CHARACTER_WIDTH = 0.62
+_LABEL_GAP = 0.35  # between a label's line and its bar, in font sizes
+_ROW_GAP = 0.6  # between one bar and the next row's label, in font sizes
+
+_SVG = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(
+    """\
+<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" aria-label="{{ title }}" \
+viewBox="0 0 {{ width }} {{ height }}" width="100%" preserveAspectRatio="xMinYMin meet" \
+font-family="system-ui,sans-serif" font-size="{{ font_size }}">
+<title>{{ title }}</title>
+{% for row in rows %}
+<g class="bar"><title>{{ row.full_label }}: {{ row.value_text }}</title>
+<text class="label" x="0" y="{{ row.label_y }}">{{ row.label }}</text>
+<rect x="0" y="{{ row.bar_y }}" width="{{ row.length }}" height="{{ bar_height }}" fill="{{ colour }}"/>
+<text class="value" x="{{ row.length + gap }}" y="{{ row.value_y }}">{{ row.value_text }}</text>
+</g>
+{% endfor %}
+</svg>"""
+)
+_EMPTY = Environment(autoescape=True).from_string('<p class="chart-empty">{{ text }}</p>')
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    full_label: str
+    label: str
+    value_text: str
+    label_y: float
+    bar_y: float
+    value_y: float
+    length: float
+
+
+def bar_chart(
+    rows: list[tuple[str, int | float]],
+    *,
+    title: str,
+    colour: str = "#0b5394",
+    width: int = 720,
+    font_size: int = 13,
+    empty: str = "Nothing to show.",
+) -> Markup:
+    """One horizontal bar per (label, value), in the order given, scaled to the largest value."""
+    if not rows:
+        return Markup(_EMPTY.render(text=empty))
+    value_texts = [_number(value) for _, value in rows]
+    gap = font_size // 2
+    value_room = max(len(text) for text in value_texts) * font_size * _CHARACTER_WIDTH + gap
+    longest_bar = width - value_room
+    top = max(value for _, value in rows) or 1
+    bar_height = font_size
+    row_height = font_size * (1 + _LABEL_GAP + _ROW_GAP) + bar_height
+    drawn = []
+    for index, ((label, value), value_text) in enumerate(zip(rows, value_texts, strict=True)):
+        top_y = index * row_height
+        bar_y = top_y + font_size * (1 + _LABEL_GAP)
+        drawn.append(
+            _Row(
+                full_label=label,
+                label=_fit(label, int(width / (font_size * _CHARACTER_WIDTH))),
+                value_text=value_text,
+                label_y=round(top_y + font_size, 2),
+                bar_y=round(bar_y, 2),
+                value_y=round(bar_y + bar_height * 0.85, 2),  # the digits' baseline, level with the bar's foot
+                length=round(max(value, 0) / top * longest_bar, 2),
+            )
+        )
+    height = round(len(rows) * row_height - font_size * _ROW_GAP + font_size * 0.3, 2)  # room for descenders
+    return Markup(
+        _SVG.render(
+            rows=drawn,
+            title=title,
+            colour=colour,
+            width=width,
+            height=height,
+            font_size=font_size,
+            bar_height=bar_height,
+            gap=gap,
+        )
+    )
+
+
+def _number(value: int | float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+
+
+def _fit(label: str, characters: int) -> str:
+    """The label, or its start and an ellipsis when it would run past the line."""
+    return label if len(label) <= characters else label[: characters - 1].rstrip() + "…"

@@ -16,6 +16,7 @@ from markupsafe import Markup
 _CHARACTER_WIDTH = 0.62
 _LABEL_GAP = 0.35  # between a label's line and its bar, in font sizes
 _ROW_GAP = 0.6  # between one bar and the next row's label, in font sizes
+_INSET = 2  # labels start a little right of the edge, where a glyph's overhang would be cut
 
 _SVG = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(
     """\
@@ -25,7 +26,7 @@ font-family="system-ui,sans-serif" font-size="{{ font_size }}">
 <title>{{ title }}</title>
 {% for row in rows %}
 <g class="bar"><title>{{ row.full_label }}: {{ row.value_text }}</title>
-<text class="label" x="0" y="{{ row.label_y }}">{{ row.label }}</text>
+<text class="label" x="{{ inset }}" y="{{ row.label_y }}">{{ row.label }}</text>
 <rect x="0" y="{{ row.bar_y }}" width="{{ row.length }}" height="{{ bar_height }}" fill="{{ colour }}"/>
 <text class="value" x="{{ row.length + gap }}" y="{{ row.value_y }}">{{ row.value_text }}</text>
 </g>
@@ -72,7 +73,7 @@ def bar_chart(
         drawn.append(
             _Row(
                 full_label=label,
-                label=_fit(label, int(width / (font_size * _CHARACTER_WIDTH))),
+                label=_fit(label, int((width - _INSET) / (font_size * _CHARACTER_WIDTH))),
                 value_text=value_text,
                 label_y=round(top_y + font_size, 2),
                 bar_y=round(bar_y, 2),
@@ -91,6 +92,7 @@ def bar_chart(
             font_size=font_size,
             bar_height=bar_height,
             gap=gap,
+            inset=_INSET,
         )
     )
 

@@ -1,12 +1,13 @@
 """`consentry report`: a self-contained HTML report (and a CSV of the same figures) for a data-protection officer.
 
-Reachability per channel and audience, why contacts are blocked (each reason code with its title), opt-outs and how
-fast they reached every system, and what falls due for retention. Charts are inline SVG: the file opens anywhere,
-offline, with nothing to load.
+Reachability per channel and audience, why contacts are blocked (each reason with its plain-language title, its legal
+sources and its code, per channel), opt-outs and how fast they reached every system, and what falls due for
+retention. Charts are inline SVG drawn by `charts`: the file opens anywhere, offline, with nothing to load.
 """
 
 import csv
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,21 +15,28 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine, func, select
 
 from consentry.sdk import retention
-from consentry.sdk.catalogue import reason_title
+from consentry.sdk.catalogue import Source, reasons
 from consentry.sdk.ledger import Ledger
 from consentry.sdk.standing import standing_decision
 from consentry.sdk.store import contacts, persons, propagation_jobs, reading
 from consentry.sdk.vocabulary import Audience, Channel
 
+from .charts import bar_chart
+from .unsubscribe import CHANNEL_NAMES
+
 CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.PHONE_HUMAN, Channel.POSTAL)
 # Autoescaped like Flask's own templates: labels come from the data (reason codes, system names).
 _TEMPLATES = Environment(loader=PackageLoader("consentry.webhook_server"), autoescape=select_autoescape(["html"]))
+_TEMPLATES.globals["bar_chart"] = bar_chart
+_CHANNEL_ORDER = {channel.value: index for index, channel in enumerate(CHANNELS)}
+CSV_COLUMNS = ["section", "key", "subkey", "value", "channel", "legal_sources"]
 
 
 def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | None = None) -> dict:
     at = at or datetime.now(UTC)
     reach: dict[tuple[str, str], Counter] = {}
-    blockers: Counter = Counter()
+    blockers: Counter = Counter()  # blocked contacts per reason code, every channel together
+    blocked: Counter = Counter()  # blocked contacts per (reason code, channel)
     query = (
         select(
             persons.c.id,
@@ -63,7 +71,9 @@ def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | No
             )
             reach.setdefault((channel.value, person.audience or "unknown"), Counter())[decision.verdict.value] += 1
             if not decision.allowed:
-                blockers.update(r.code for r in decision.reasons if r.effect == "blocks")
+                codes = {r.code for r in decision.reasons if r.effect == "blocks"}
+                blockers.update(codes)
+                blocked.update((code, channel.value) for code in codes)
     table = propagation_jobs.c
     with reading(engine) as connection:
         jobs = list(
@@ -80,6 +90,7 @@ def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | No
         "people": len(people),
         "reach": reach,
         "blockers": blockers,
+        "blocked": blocked,
         "jobs": Counter(j.status for j in jobs),
         "routes": Counter(f"{j.source_system} → {j.target_system}" for j in jobs),
         "latencies": latencies,
@@ -91,35 +102,93 @@ def _quantile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class BlockingReason:
+    """A reason code as the report shows it: what it means, where its law is, and whom it blocks on which channel."""
+
+    code: str
+    title: str  # "" for a code the catalogue does not know
+    sources: tuple[Source, ...]
+    total: int
+    channels: tuple[tuple[str, int], ...]  # (channel, blocked contacts), in the order of CHANNELS
+
+    @property
+    def legal_sources(self) -> str:
+        """The sources in one CSV cell: `title <url>; title`."""
+        return "; ".join(f"{s.title} <{s.url}>" if s.url else s.title for s in self.sources)
+
+
+def blocking_reasons(figures: dict) -> list[BlockingReason]:
+    """Every blocking reason, the most frequent first, with its contacts per channel."""
+    known = reasons()
+    found = []
+    for code, total in figures["blockers"].most_common():
+        info = known.get(code)
+        per_channel = sorted(
+            ((channel, count) for (blocking, channel), count in figures["blocked"].items() if blocking == code),
+            key=lambda item: _channel_rank(item[0]),
+        )
+        found.append(
+            BlockingReason(
+                code=code,
+                title=info.title if info else "",
+                sources=info.sources if info else (),
+                total=total,
+                channels=tuple(per_channel),
+            )
+        )
+    return found
+
+
+def _blocked_per_channel(found: list[BlockingReason]) -> list[tuple[str, list[tuple[str, int]]]]:
+    """For each channel that has blocked contacts: (channel, [(reason title or code, contacts)]), most first."""
+    charts: dict[str, list[tuple[str, int]]] = {}
+    for reason in found:
+        for channel, count in reason.channels:
+            charts.setdefault(channel, []).append((reason.title or reason.code, count))
+    ordered = sorted(charts.items(), key=lambda item: _channel_rank(item[0]))
+    return [(channel, sorted(rows, key=lambda row: -row[1])) for channel, rows in ordered]
+
+
+def _channel_rank(channel: str) -> int:
+    return _CHANNEL_ORDER.get(channel, len(_CHANNEL_ORDER))
+
+
 def write(figures: dict, directory: Path) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     csv_path, html_path = directory / "report.csv", directory / "report.html"
+    found = blocking_reasons(figures)
     with csv_path.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream, lineterminator="\n")
-        writer.writerow(["section", "key", "subkey", "value"])
+        writer.writerow(CSV_COLUMNS)
         for (channel, audience), counts in sorted(figures["reach"].items()):
             for verdict, count in sorted(counts.items()):
-                writer.writerow(["reachability", channel, f"{audience}:{verdict}", count])
-        for code, count in figures["blockers"].most_common():
-            writer.writerow(["blocked_by", code, reason_title(code), count])
+                writer.writerow(["reachability", channel, f"{audience}:{verdict}", count, channel, ""])
+        for reason in found:
+            writer.writerow(["blocked_by", reason.code, reason.title, reason.total, "", reason.legal_sources])
+        for reason in found:
+            for channel, count in reason.channels:
+                writer.writerow(["blocked_by_channel", reason.code, reason.title, count, channel, reason.legal_sources])
         for status, count in sorted(figures["jobs"].items()):
-            writer.writerow(["propagation_jobs", status, "", count])
-        writer.writerow(["propagation_latency_seconds", "p50", "", round(_quantile(figures["latencies"], 0.5), 3)])
-        writer.writerow(["propagation_latency_seconds", "p99", "", round(_quantile(figures["latencies"], 0.99), 3)])
+            writer.writerow(["propagation_jobs", status, "", count, "", ""])
+        for name, q in (("p50", 0.5), ("p99", 0.99)):
+            latency = round(_quantile(figures["latencies"], q), 3)
+            writer.writerow(["propagation_latency_seconds", name, "", latency, "", ""])
         for action, count in sorted(figures["retention"].items()):
-            writer.writerow(["retention_due", action, "", count])
+            writer.writerow(["retention_due", action, "", count, "", ""])
     latencies = figures["latencies"]
-    blocked = figures["blockers"].most_common(12)
+    names = CHANNEL_NAMES["en"]
     page = _TEMPLATES.get_template("report.html").render(
         at=figures["at"],
         people=figures["people"],
+        channel_names=names,
         reach=sorted(figures["reach"].items()),
         reachable=[
-            (f"{c} / {a}", n.get("allowed", 0) + n.get("allowed_with_conditions", 0))
+            (f"{names.get(c, c)} / {a}", n.get("allowed", 0) + n.get("allowed_with_conditions", 0))
             for (c, a), n in sorted(figures["reach"].items())
         ],
-        blocker_bars=blocked,
-        blockers=[(code, reason_title(code), count) for code, count in blocked],
+        reasons=found,
+        blocked_charts=_blocked_per_channel(found),
         jobs=sorted(figures["jobs"].items()),
         jobs_total=sum(figures["jobs"].values()),
         p50=_quantile(latencies, 0.5),

@@ -1,0 +1,153 @@
+"""The report from a real database whose contacts are blocked on several channels for several reasons: titles, a
+channel column, charts that scale to the page with labels that never overlap, in the markup and in Chromium at
+700 and 1,400 px wide."""
+
+import shutil
+import xml.etree.ElementTree as ElementTree
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+
+import pytest
+
+from consentry.sdk.catalogue import reason_title
+from consentry.sdk.identity import IdentifierKind
+from consentry.webhook_server.report import gather, write
+from consentry.webhook_server.sync import run_sync
+
+from .memory_crm import RECORDS, Record
+
+T = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)  # after 11 August 2026: consumer calls need prior consent
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture
+def figures(memory_runtime):
+    """Five consumers subscribed to email in a CRM, one of them on the suppression list for every channel."""
+    for number in range(5):
+        RECORDS[f"c-{number}"] = Record(f"person{number}@example.com", T)
+    run_sync(memory_runtime, now=T + timedelta(minutes=1))
+    memory_runtime.services.suppression.add(
+        IdentifierKind.EMAIL, "person0@example.com", channels="all", reason_code="IMPORTED"
+    )
+    return gather(memory_runtime.services.engine, memory_runtime.services.ledger, advertiser="default", at=T)
+
+
+@pytest.fixture
+def report(figures, tmp_path):
+    html_path, csv_path = write(figures, tmp_path / "report")
+    return html_path, csv_path
+
+
+def svgs(page: str) -> list[ElementTree.Element]:
+    """Every inline SVG of the page, parsed on its own."""
+    return [ElementTree.fromstring("<svg" + part.split("</svg>")[0] + "</svg>") for part in page.split("<svg")[1:]]
+
+
+def test_blocked_contacts_are_counted_per_reason_and_channel(figures):
+    assert figures["blocked"][("FR_SMS_B2C_CONSENT_REQUIRED", "sms")] == 5
+    assert figures["blocked"][("FR_PHONE_B2C_OPTIN_2026", "phone_human")] == 5
+    for channel in ("email", "sms", "phone_human", "postal"):
+        assert figures["blocked"][("FR_SUPPRESSION_LIST_HIT", channel)] == 1
+    totals = Counter()
+    for (code, _), count in figures["blocked"].items():
+        totals[code] += count
+    assert totals == figures["blockers"]  # the per-code figure is the sum over channels
+
+
+def test_the_page_names_every_reason_by_its_title_with_a_channel_column(report, figures):
+    html_path, csv_path = report
+    page = html_path.read_text(encoding="utf-8")
+    for code in figures["blockers"]:
+        assert reason_title(code)
+        assert f"{reason_title(code)} <small><code>{code}</code></small>" in page
+    assert '<td>Text messages</td><td class="n">5</td>' in page
+    assert '<td>Phone calls</td><td class="n">5</td>' in page
+    written = csv_path.read_text(encoding="utf-8")
+    assert (
+        f"blocked_by_channel,FR_SMS_B2C_CONSENT_REQUIRED,{reason_title('FR_SMS_B2C_CONSENT_REQUIRED')},5,sms,"
+        in written
+    )
+    assert "@" not in written + page
+
+
+def test_every_chart_scales_to_the_page_and_its_labels_never_share_a_line(report):
+    page = report[0].read_text(encoding="utf-8")
+    charts = svgs(page)
+    assert len(charts) == 5  # reachability and a chart per channel with blocked contacts (no route yet)
+    for svg in charts:
+        assert svg.get("viewBox")
+        assert svg.get("width") == "100%"
+        assert svg.get("height") is None
+        font_size = float(svg.get("font-size"))
+        ys = sorted(float(text.get("y")) for text in svg.iter(f"{SVG}text"))
+        assert ys
+        assert all(later - earlier >= font_size for earlier, later in pairwise(ys))
+    assert "px" not in "".join(page.split("<svg")[1:])
+
+
+# Every pair of text elements whose boxes meet, every text that runs out of its picture, and the labels' font size.
+MEASURE = """
+const texts = [...document.querySelectorAll("svg text")];
+const boxes = texts.map((text) => text.getBoundingClientRect());
+const overlaps = [];
+boxes.forEach((a, i) => boxes.slice(i + 1).forEach((b, j) => {
+  if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) {
+    overlaps.push([texts[i].textContent, texts[i + 1 + j].textContent]);
+  }
+}));
+const outside = texts.filter((text, i) => {
+  const frame = text.ownerSVGElement.getBoundingClientRect();
+  const box = boxes[i];
+  return box.left < frame.left - 0.5 || box.right > frame.right + 0.5 || box.bottom > frame.bottom + 0.5;
+}).map((text) => text.textContent);
+const sizes = texts.map((text) => parseFloat(getComputedStyle(text).fontSize) * text.getScreenCTM().a);
+return {
+  texts: texts.length, overlaps, outside,
+  smallest: Math.min(...sizes), largest: Math.max(...sizes),
+  width: document.documentElement.clientWidth, scroll: document.documentElement.scrollWidth,
+  height: document.documentElement.scrollHeight,
+};
+"""
+
+
+@pytest.fixture
+def chromium():
+    if not shutil.which("chromium") or not shutil.which("chromedriver"):
+        from tests.conftest import IN_CI
+
+        if IN_CI:
+            pytest.fail("chromium and chromedriver are needed (bash .ci/services.sh installs them)")
+        pytest.skip("chromium and chromedriver are not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--hide-scrollbars"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("width", [700, 1400])
+def test_in_a_browser_no_two_labels_meet_at_700_and_1400_pixels(report, chromium, tmp_path, width):
+    chromium.set_window_size(width, 900)
+    chromium.get(report[0].as_uri())
+    inner = chromium.execute_script("return window.innerWidth")
+    chromium.set_window_size(2 * width - inner, 900)  # the page itself is `width` wide, whatever the window adds
+    measured = chromium.execute_script(MEASURE)
+    assert measured["width"] == width
+    assert measured["scroll"] <= width  # nothing runs off the side of the page
+    assert measured["texts"] > 20
+    assert measured["overlaps"] == []
+    assert measured["outside"] == []
+    assert 11 <= measured["smallest"] <= measured["largest"] <= 20  # readable, neither tiny nor shouting
+    chromium.set_window_size(
+        2 * width - inner, measured["height"] + 900 - chromium.execute_script("return window.innerHeight")
+    )
+    screenshot = tmp_path / f"report-{width}.png"
+    assert chromium.save_screenshot(str(screenshot))
+    assert screenshot.stat().st_size > 10_000

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from jinja2 import Environment
 from markupsafe import Markup
 
-# A character's width as a share of the font size: generous for system-ui (capitals, digits), so that a cut label
-# fits its line.
-_CHARACTER_WIDTH = 0.62
+_WIDE = frozenset("MWmw@%…—")
 _LABEL_GAP = 0.35  # between a label's line and its bar, in font sizes
 _ROW_GAP = 0.6  # between one bar and the next row's label, in font sizes
 _INSET = 2  # labels start a little right of the edge, where a glyph's overhang would be cut
@@ -61,7 +59,7 @@ def bar_chart(
         return Markup(_EMPTY.render(text=empty))
     value_texts = [_number(value) for _, value in rows]
     gap = font_size // 2
-    value_room = max(len(text) for text in value_texts) * font_size * _CHARACTER_WIDTH + gap
+    value_room = max(_ems(text) for text in value_texts) * font_size + gap
     longest_bar = width - value_room
     top = max(value for _, value in rows) or 1
     bar_height = font_size
@@ -73,7 +71,7 @@ def bar_chart(
         drawn.append(
             _Row(
                 full_label=label,
-                label=_fit(label, int((width - _INSET) / (font_size * _CHARACTER_WIDTH))),
+                label=_fit(label, (width - _INSET) / font_size),
                 value_text=value_text,
                 label_y=round(top_y + font_size, 2),
                 bar_y=round(bar_y, 2),
@@ -101,6 +99,17 @@ def _number(value: int | float) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
 
 
-def _fit(label: str, characters: int) -> str:
-    """The label, or its start and an ellipsis when it would run past the line."""
-    return label if len(label) <= characters else label[: characters - 1].rstrip() + "…"
+def _ems(text: str) -> float:
+    """The text's width in font sizes, generously estimated for sans-serif fonts: a label so measured fits its line."""
+    return sum(1.0 if c in _WIDE else 0.78 if c.isupper() else 0.66 if c.isdigit() else 0.62 for c in text)
+
+
+def _fit(label: str, room: float) -> str:
+    """The label, or as much of its start as fits `room` font sizes with an ellipsis."""
+    if _ems(label) <= room:
+        return label
+    end, used = 0, _ems("…")
+    while used + _ems(label[end]) <= room:  # stops inside the label, which is wider than the room
+        used += _ems(label[end])
+        end += 1
+    return label[:end].rstrip() + "…"

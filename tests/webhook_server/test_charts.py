@@ -1,9 +1,14 @@
 """Bar charts as inline SVG: they scale to the page, their labels never overlap, long labels are cut with the whole
-label in a tooltip, and labels from the data are escaped."""
+label in a tooltip, and labels from the data are escaped. In the markup, and in headless Chromium; the browser helpers
+serve the report's tests too."""
 
+import shutil
 import xml.etree.ElementTree as ElementTree
+from contextlib import contextmanager
 from itertools import pairwise
+from pathlib import Path
 
+import pytest
 from jinja2 import Environment
 from markupsafe import Markup
 
@@ -89,3 +94,101 @@ def test_nothing_to_show_is_said_in_words():
     assert (
         bar_chart([], title="t", empty="No contact is blocked.") == '<p class="chart-empty">No contact is blocked.</p>'
     )
+
+
+# Every pair of text elements whose boxes meet, every text that runs out of its picture, and the labels' font size.
+MEASURE = """
+const texts = [...document.querySelectorAll("svg text")];
+const boxes = texts.map((text) => text.getBoundingClientRect());
+const overlaps = [];
+boxes.forEach((a, i) => boxes.slice(i + 1).forEach((b, j) => {
+  if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) {
+    overlaps.push([texts[i].textContent, texts[i + 1 + j].textContent]);
+  }
+}));
+const outside = texts.filter((text, i) => {
+  const frame = text.ownerSVGElement.getBoundingClientRect();
+  const box = boxes[i];
+  return box.left < frame.left - 0.5 || box.right > frame.right + 0.5
+    || box.top < frame.top - 0.5 || box.bottom > frame.bottom + 0.5;
+}).map((text) => text.textContent);
+const sizes = texts.map((text) => parseFloat(getComputedStyle(text).fontSize) * text.getScreenCTM().a);
+return {
+  texts: texts.length, overlaps, outside,
+  smallest: Math.min(...sizes), largest: Math.max(...sizes),
+  width: document.documentElement.clientWidth, scroll: document.documentElement.scrollWidth,
+};
+"""
+
+
+@contextmanager
+def browser():
+    """Headless Chromium through selenium, or a skip (a failure in CI) when it is not installed."""
+    if not shutil.which("chromium") or not shutil.which("chromedriver"):
+        from tests.conftest import IN_CI
+
+        if IN_CI:
+            pytest.fail("chromium and chromedriver are needed (bash .ci/services.sh installs them)")
+        pytest.skip("chromium and chromedriver are not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--hide-scrollbars"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def measure_labels(driver, url: str, width: int) -> dict:
+    """The page at `url`, `width` CSS pixels wide, and what MEASURE finds in its charts."""
+    driver.set_window_size(width, 900)
+    driver.get(url)
+    inner = driver.execute_script("return window.innerWidth")
+    driver.set_window_size(2 * width - inner, 900)  # the page itself is `width` wide, whatever the window adds
+    return driver.execute_script(MEASURE)
+
+
+def full_page_screenshot(driver, path: Path) -> Path:
+    """The whole page, not only the window: the window grown to the page's height first."""
+    extra = driver.get_window_size()["height"] - driver.execute_script("return window.innerHeight")
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(driver.get_window_size()["width"], height + extra)
+    assert driver.save_screenshot(str(path))
+    return path
+
+
+@pytest.fixture
+def chromium():
+    with browser() as driver:
+        yield driver
+
+
+HARD_LABELS = [
+    ("W" * 150, 3),  # the widest letter, on and on
+    ("FR_SOFT_OPTIN_NO_OBJECTION_AT_COLLECTION_" * 3, 1_234_567),
+    ("Une étiquette accentuée, Élodie, Ŵ, très longue, qui continue encore et encore et encore sans jamais finir", 2),
+    ("<script>alert(1)</script>", 0),
+    ("short", 40),
+]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("width", [480, 700, 1400])
+def test_in_a_browser_hard_labels_stay_inside_their_chart_and_apart(chromium, tmp_path, width):
+    page = Environment(autoescape=True).from_string(
+        '<!doctype html><html lang="en"><meta charset="utf-8"><body style="max-width:60rem;margin:auto">'
+        "{{ chart }}{{ chart }}</body></html>"
+    )
+    path = tmp_path / "chart.html"
+    path.write_text(page.render(chart=bar_chart(HARD_LABELS, title="hard labels")), encoding="utf-8")
+    measured = measure_labels(chromium, path.as_uri(), width)
+    assert measured["texts"] == 2 * 2 * len(HARD_LABELS)
+    assert measured["overlaps"] == []
+    assert measured["outside"] == []
+    assert measured["scroll"] <= width
+    full_page_screenshot(chromium, tmp_path / f"chart-{width}.png")

@@ -2,7 +2,6 @@
 channel column, charts that scale to the page with labels that never overlap, in the markup and in Chromium at
 700 and 1,400 px wide."""
 
-import shutil
 import xml.etree.ElementTree as ElementTree
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -16,6 +15,7 @@ from consentry.webhook_server.report import gather, write
 from consentry.webhook_server.sync import run_sync
 
 from .memory_crm import RECORDS, Record
+from .test_charts import browser, full_page_screenshot, measure_labels
 
 T = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)  # after 11 August 2026: consumer calls need prior consent
 SVG = "{http://www.w3.org/2000/svg}"
@@ -86,68 +86,19 @@ def test_every_chart_scales_to_the_page_and_its_labels_never_share_a_line(report
     assert "px" not in "".join(page.split("<svg")[1:])
 
 
-# Every pair of text elements whose boxes meet, every text that runs out of its picture, and the labels' font size.
-MEASURE = """
-const texts = [...document.querySelectorAll("svg text")];
-const boxes = texts.map((text) => text.getBoundingClientRect());
-const overlaps = [];
-boxes.forEach((a, i) => boxes.slice(i + 1).forEach((b, j) => {
-  if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) {
-    overlaps.push([texts[i].textContent, texts[i + 1 + j].textContent]);
-  }
-}));
-const outside = texts.filter((text, i) => {
-  const frame = text.ownerSVGElement.getBoundingClientRect();
-  const box = boxes[i];
-  return box.left < frame.left - 0.5 || box.right > frame.right + 0.5 || box.bottom > frame.bottom + 0.5;
-}).map((text) => text.textContent);
-const sizes = texts.map((text) => parseFloat(getComputedStyle(text).fontSize) * text.getScreenCTM().a);
-return {
-  texts: texts.length, overlaps, outside,
-  smallest: Math.min(...sizes), largest: Math.max(...sizes),
-  width: document.documentElement.clientWidth, scroll: document.documentElement.scrollWidth,
-  height: document.documentElement.scrollHeight,
-};
-"""
-
-
 @pytest.fixture
 def chromium():
-    if not shutil.which("chromium") or not shutil.which("chromedriver"):
-        from tests.conftest import IN_CI
-
-        if IN_CI:
-            pytest.fail("chromium and chromedriver are needed (bash .ci/services.sh installs them)")
-        pytest.skip("chromium and chromedriver are not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--hide-scrollbars"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    yield driver
-    driver.quit()
+    with browser() as driver:
+        yield driver
 
 
 @pytest.mark.integration
 @pytest.mark.parametrize("width", [700, 1400])
 def test_in_a_browser_no_two_labels_meet_at_700_and_1400_pixels(report, chromium, tmp_path, width):
-    chromium.set_window_size(width, 900)
-    chromium.get(report[0].as_uri())
-    inner = chromium.execute_script("return window.innerWidth")
-    chromium.set_window_size(2 * width - inner, 900)  # the page itself is `width` wide, whatever the window adds
-    measured = chromium.execute_script(MEASURE)
-    assert measured["width"] == width
-    assert measured["scroll"] <= width  # nothing runs off the side of the page
+    measured = measure_labels(chromium, report[0].as_uri(), width)
     assert measured["texts"] > 20
     assert measured["overlaps"] == []
     assert measured["outside"] == []
     assert 11 <= measured["smallest"] <= measured["largest"] <= 20  # readable, neither tiny nor shouting
-    chromium.set_window_size(
-        2 * width - inner, measured["height"] + 900 - chromium.execute_script("return window.innerHeight")
-    )
-    screenshot = tmp_path / f"report-{width}.png"
-    assert chromium.save_screenshot(str(screenshot))
+    screenshot = full_page_screenshot(chromium, tmp_path / f"report-{width}.png")
     assert screenshot.stat().st_size > 10_000

@@ -1,9 +1,10 @@
 """Horizontal bar charts as inline SVG, for the static report and the console.
 
-Each bar's label sits on its own line above the bar, so labels never overlap at any page width; a label too long for
-the line is cut with an ellipsis and kept whole in the row's <title> tooltip. The SVG has a viewBox and a width of
-100%, never a fixed pixel width: it scales to its container. Drawn by an autoescaped Jinja2 template (labels come
-from the data) and returned as Markup, safe to place in another template.
+Each bar's label sits on its own line above the bar, so no two labels share a line whatever the scale; a label too
+long for the line is cut with an ellipsis and kept whole in the row's <title> tooltip. The SVG has a viewBox and a
+width of 100%, never a fixed pixel width: it scales to its container (below about 480 px its text gets too small to
+read). Drawn by an autoescaped Jinja2 template (labels come from the data) and returned as Markup, safe to place in
+another template.
 """
 
 from dataclasses import dataclass

@@ -1,5 +1,6 @@
-"""The versioned JSON API under `/v1`: decisions, consents, calls and proof, described by the OpenAPI document at
-`/v1/openapi.json` (browsable at `/v1/docs`), generated from the marshmallow schemas that validate each request.
+"""The versioned JSON API under `/v1`: decisions, consents, calls, proof and rights requests, described by the
+OpenAPI document at `/v1/openapi.json` (browsable at `/v1/docs`), generated from the marshmallow schemas that validate
+each request.
 
 Every answer under `/v1` that is not a success is `application/problem+json`; each key is rate limited
 (`CONSENTRY_API_RATE_LIMIT`, counted in `CONSENTRY_API_RATE_STORAGE`); `/metrics` counts requests by endpoint and
@@ -33,7 +34,7 @@ def register_api(app: Flask, runtime: Runtime) -> None:
     from flask_smorest import Api
     from prometheus_client import Counter
 
-    from . import calls, consents, decisions, proof
+    from . import calls, consents, decisions, proof, rights
     from .auth import SECURITY_SCHEME, KeyCache, rate_key
     from .problems import MEDIA_TYPE, PREFIX, register_problem_handlers
     from .rate_storage import storage_uri
@@ -82,7 +83,7 @@ def register_api(app: Flask, runtime: Runtime) -> None:
         default_limits=[],
     )
     rate = str(runtime.config.get("API_RATE_LIMIT", "600/minute"))
-    for blueprint in (decisions.blueprint, consents.blueprint, calls.blueprint, proof.blueprint):
+    for blueprint in (decisions.blueprint, consents.blueprint, calls.blueprint, proof.blueprint, rights.blueprint):
         limiter.shared_limit(rate, scope="api")(blueprint)
         api.register_blueprint(blueprint)
     counter = Counter(

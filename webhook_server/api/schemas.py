@@ -4,7 +4,7 @@ Inputs reject unknown fields; a value is checked by the same code the rest of Co
 normalisation, `Facts` for the fact vocabulary), whose errors name the field, never the value."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import marshmallow
@@ -15,6 +15,7 @@ from consentry.sdk.consent_state import LEDGER_CHANNELS, EventKind
 from consentry.sdk.errors import InvalidInputError
 from consentry.sdk.facts import Facts, is_time_zone
 from consentry.sdk.identity import normalise_email, normalise_phone
+from consentry.sdk.rights import RightsKind, RightsStatus
 from consentry.sdk.vocabulary import JURISDICTIONS, Audience, Channel, LegalBasis, Verdict
 
 from . import records
@@ -244,6 +245,90 @@ class ProofSchema(Schema):
     """The person's ledger events with their proof, oldest first; none for a person unknown or erased."""
 
     events = fields.List(fields.Nested(ProofEventSchema), required=True)
+
+
+# -- rights requests ------------------------------------------------------------------------------------------------
+
+GDPR_APPLIES = date(2018, 5, 25)  # no request received before it runs on the GDPR's clock
+_RIGHTS_KINDS = tuple(kind.value for kind in RightsKind)
+_RIGHTS_STATUSES = tuple(status.value for status in RightsStatus)
+
+
+def _since_the_gdpr(value: datetime) -> None:
+    if value.date() < GDPR_APPLIES:
+        raise marshmallow.ValidationError(f"a request cannot be received before the GDPR applied ({GDPR_APPLIES})")
+
+
+class NewRightsRequestSchema(_Identified):
+    kind = fields.Enum(
+        RightsKind,
+        by_value=True,
+        required=True,
+        metadata={"description": "erasure (Art. 17), access (Art. 15) or objection to direct marketing (Art. 21)"},
+    )
+    email = fields.String(
+        allow_none=True, validate=Length(max=254), metadata={"format": "email", "description": "the person's address"}
+    )
+    phone = fields.String(
+        allow_none=True,
+        validate=Length(max=40),
+        metadata={"description": "E.164 (+33612345678) or French national form; an email, a phone or both"},
+    )
+    received_at = fields.DateTime(
+        allow_none=True,
+        validate=_since_the_gdpr,
+        metadata={
+            "description": "when the request arrived, ISO 8601; its day is read in its own offset (Europe/Paris "
+            "without one) and starts the one-month clock; never in the future; default now"
+        },
+    )
+    verified_by = fields.String(
+        allow_none=True,
+        validate=Length(min=1, max=200),
+        metadata={
+            "description": "how the person's identity was checked (never a copy of a document); left out, the "
+            "request is carried out and its answer says it was not checked"
+        },
+    )
+
+
+class RightsRequestSchema(Schema):
+    """A rights request and where it stands in each system; never the person's identifiers."""
+
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True, validate=OneOf(_RIGHTS_KINDS))
+    status = fields.String(
+        required=True,
+        validate=OneOf(_RIGHTS_STATUSES),
+        metadata={"description": "failed when one system failed, done when every one is, open otherwise"},
+    )
+    due = fields.String(
+        required=True,
+        metadata={"format": "date", "description": "the last day to answer: a month from receipt, or three"},
+    )
+    overdue = fields.Boolean(required=True, metadata={"description": "not done and past its due date"})
+    systems = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(validate=OneOf(_RIGHTS_STATUSES)),
+        required=True,
+        metadata={"description": "each system's status: the connected ones and `consentry`, Consentry's own"},
+    )
+    details = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "what a system's job did (hard_delete, recycle_bin ...) or its last error"},
+    )
+    received_at = fields.String(required=True, metadata={"format": "date-time"})
+    extended = fields.Boolean(required=True, metadata={"description": "the due date was moved two months, once"})
+    verified_by = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "how identity was checked; null: it was not checked"},
+    )
+    source = fields.String(
+        required=True, metadata={"description": "api, cli, or the system where the person was erased"}
+    )
 
 
 class FieldErrorSchema(Schema):

@@ -33,7 +33,7 @@ __all__ = [
     "revoke_key",
 ]
 
-SCOPES = frozenset({"decide", "record", "calls", "read_proof"})
+SCOPES = frozenset({"decide", "record", "calls", "read_proof", "rights"})
 KEY_PREFIX = "csk_"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}")
 _IDEMPOTENCY_KEY_LENGTH = 200

@@ -19,7 +19,7 @@ from consentry.webhook_server.api import store
 from .. import relay_connector
 from ..conftest import relay_config
 
-ALL_SCOPES = ("decide", "record", "calls", "read_proof")
+ALL_SCOPES = ("decide", "record", "calls", "read_proof", "rights")
 
 
 @dataclass

@@ -12,7 +12,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from consentry.sdk.store import consent_events
+from consentry.sdk.store import consent_events, rights_requests
 
 
 def test_the_document_is_valid_openapi_and_lists_every_endpoint(api):
@@ -25,6 +25,8 @@ def test_the_document_is_valid_openapi_and_lists_every_endpoint(api):
         "/v1/consents",
         "/v1/calls",
         "/v1/people/proof",
+        "/v1/rights-requests",
+        "/v1/rights-requests/{request_id}",
     }
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     problem = document["components"]["responses"]["DEFAULT_ERROR"]["content"]
@@ -43,7 +45,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(a
     headers = {"Authorization": f"Bearer {api.client.key}"}
     checks = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 5
+    assert len(operations) == 7
     for operation in operations:
 
         @settings(
@@ -59,6 +61,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(a
 
         run()
     assert api.count(consent_events) >= 0
+    assert api.count(rights_requests) >= 1  # valid requests were generated, and answered
 
 
 def schemathesis_given(operation):

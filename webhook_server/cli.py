@@ -48,7 +48,7 @@ def register(commands) -> None:
     key_actions = api_key.add_subparsers(metavar="ACTION", required=True)
     create = key_actions.add_parser("create", help="make a key; its last line of output is the key alone")
     create.add_argument("name")
-    create.add_argument("--scopes", required=True, help="comma-separated: decide,record,calls,read_proof")
+    create.add_argument("--scopes", required=True, help="comma-separated: decide,record,calls,read_proof,rights")
     create.set_defaults(handler=_api_key_create)
     key_actions.add_parser("list", help="every key: name, scopes, created, revoked").set_defaults(handler=_api_key_list)
     revoke = key_actions.add_parser("revoke", help="revoke a key at once")

@@ -15,6 +15,7 @@ from .dates import add_months
 from .errors import InvalidInputError
 
 DEFAULT_ZONE = "Europe/Paris"
+GDPR_APPLIES_FROM = datetime(2018, 5, 25, tzinfo=UTC)  # Art. 99(2): no request under it was received before
 EXTENSION_MONTHS = 2
 LOCAL_SYSTEM = "consentry"  # Consentry's own database, the last system an erasure reaches
 

@@ -25,6 +25,7 @@ from consentry.sdk.errors import InvalidInputError
 from consentry.sdk.persons import find_person, identifiers
 from consentry.sdk.rights import (
     DEFAULT_ZONE,
+    GDPR_APPLIES_FROM,
     LOCAL_SYSTEM,
     RightsKind,
     RightsStatus,
@@ -99,8 +100,14 @@ def open_request_in(
     moment, zone = received(received_at, now=now)
     if moment > now.astimezone(UTC) + _LEEWAY:
         raise InvalidInputError("a request cannot be received in the future", field="received_at")
+    if moment < GDPR_APPLIES_FROM:
+        raise InvalidInputError(
+            "a request is received on or after 25 May 2018, when the GDPR applies", field="received_at"
+        )
     if verified_by is not None and not 0 < len(verified_by.strip()) <= _VERIFIED_BY_LENGTH:
-        raise InvalidInputError(f"--verified-by is 1 to {_VERIFIED_BY_LENGTH} characters", field="verified_by")
+        raise InvalidInputError(
+            f"how identity was verified is told in 1 to {_VERIFIED_BY_LENGTH} characters", field="verified_by"
+        )
     due = due_date(moment)
     request_id = connection.execute(
         rights_requests.insert()

@@ -72,6 +72,7 @@ def test_without_verification_the_request_is_recorded_and_says_so(run):
         ["request", "erasure", "--email", "not-an-address"],
         ["request", "erasure", "--email", EMAIL, "--received-at", "yesterday"],
         ["request", "erasure", "--email", EMAIL, "--received-at", "2099-01-01T00:00:00+00:00"],  # in the future
+        ["request", "erasure", "--email", EMAIL, "--received-at", "0001-01-01T00:00:00+05:00"],  # before the GDPR
         ["request", "erasure", "--email", EMAIL, "--verified-by", " "],
     ],
 )

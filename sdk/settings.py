@@ -142,6 +142,11 @@ class SettingsSchema(marshmallow.Schema):
         "signs unsubscribe links, 16+ characters; unset: no unsubscribe pages",
         secret=True,
     )
+    CONSOLE_SECRET = setting(
+        fields.String(load_default=None, validate=Length(min=32)),
+        "signs the console's session cookies and form tokens, 32+ characters; unset: no console (`/console` is a 404)",
+        secret=True,
+    )
     ADVERTISER = setting(
         fields.String(load_default="default", validate=Length(min=1)),
         "the advertiser consents and objections are recorded for",

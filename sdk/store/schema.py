@@ -1,5 +1,5 @@
-"""The database schema: people, their contacts in each system, the consent ledger, the suppression list, and the
-public API's keys, call log and idempotency keys.
+"""The database schema: people, their contacts in each system, the consent ledger, the suppression list, the
+public API's keys, call log and idempotency keys, and the console's users and audit log.
 
 Clear identifiers live in `persons`, and in a propagation job only while an erased person's opt-out is still on
 its way; the suppression list holds keyed hashes; an erasure leaves a row in `erasures` that says when, never who.
@@ -214,4 +214,29 @@ idempotency_keys = Table(
     Column("status", Integer, nullable=False),
     Column("body", Text, nullable=False),  # the JSON answer given the first time
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+console_users = Table(
+    "console_users",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column("name", String(60), nullable=False, unique=True),
+    Column("role", String(12), nullable=False),  # viewer (reads) or operator (also acts)
+    Column("password_hash", String(255), nullable=False),  # scrypt, salted, never the password
+    Column("failed_attempts", Integer, nullable=False, default=0),  # since the last sign-in or lock-out
+    Column("locked_until", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+console_audit = Table(
+    "console_audit",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column("actor", String(60), nullable=False),  # the console user's name
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("action", String(60), nullable=False),  # lookup, retry job 12 ...
+    # a look-up's identifier as the suppression list's keyed hash (hex) under its pepper: never the identifier
+    Column("identifier_hash", String(64)),
+    Column("pepper_id", String(20)),
+    Index("ix_console_audit_at", "at"),
 )

@@ -51,6 +51,7 @@ def test_the_readme_marks_exactly_the_secrets_in_bold():
         "CONSENTRY_SUPPRESSION_PEPPER",
         "CONSENTRY_SUPPRESSION_OLD_PEPPERS",
         "CONSENTRY_UNSUBSCRIBE_SECRET",
+        "CONSENTRY_CONSOLE_SECRET",
         "CONSENTRY_INBOX_KEY",
     }
     bold = {name.strip("*`") for name in readme_rows() if name.startswith("**")}
@@ -80,6 +81,7 @@ def test_each_default_is_applied():
         "CONNECTORS": [],
         "CONFIG_FILE": None,
         "UNSUBSCRIBE_SECRET": None,
+        "CONSOLE_SECRET": None,
         "ADVERTISER": "default",
         "PUBLIC_URL": None,
         "INBOX_SOCKET": None,
@@ -156,6 +158,7 @@ def test_without_a_pepper_the_ledger_is_refused_naming_the_variable():
         ("SUPPRESSION_OLD_PEPPERS", "p1:tooshort"),
         ("CONNECTORS", "mailchimp,mailchimp"),
         ("UNSUBSCRIBE_SECRET", "too-short"),
+        ("CONSOLE_SECRET", "shorter-than-thirty-two-chars"),
         ("PUBLIC_URL", "ftp://consentry.example.com"),
         ("INBOX_KEY", "short-key"),
         ("MAX_CONTENT_LENGTH", "1023"),

@@ -14,6 +14,7 @@ from consentry.sdk.store import reading
 from consentry.sdk.unsubscribe import UnsubscribeTokens
 
 from .api import register_api
+from .console import register_console
 from .errors import register_error_handlers
 from .inbox import CommitGroup, commit_group
 from .inbox_writer import KEY_SETTING, SOCKET_SETTING, RemoteInbox
@@ -46,6 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if tokens is not None:  # the unsubscribe pages exist once links can be signed
         app.register_blueprint(unsubscribe)
     register_error_handlers(app)
+    register_console(app, runtime)  # /console once CONSENTRY_CONSOLE_SECRET is set
     register_api(app, runtime)  # /v1, after the server's handlers: its own answer under /v1 only
 
     @app.get("/healthz")

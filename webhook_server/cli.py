@@ -59,6 +59,10 @@ def register(commands) -> None:
 
     register_rights(commands)
 
+    from .console.users_cli import register as register_users
+
+    register_users(commands)
+
 
 def _serve(arguments) -> int:
     from .runtime import build_runtime

@@ -2,6 +2,8 @@
 carries: a CSRF check on each form post, headers that keep personal data out of caches and frames, and errors
 as pages."""
 
+from datetime import UTC, datetime
+
 from flask import Blueprint, current_app, render_template
 from werkzeug.exceptions import HTTPException
 
@@ -46,6 +48,16 @@ def _headers(response):
 def _forms() -> dict:
     """The layout's look-up box and sign-out button, on every page: empty, whatever the request posted."""
     return {"lookup_form": LookUpForm(formdata=None), "action_form": ActionForm(formdata=None)}
+
+
+@blueprint.app_template_filter("when")
+def _when(value: datetime | str | None) -> str:
+    """A moment as people read it, to the minute in UTC; the stored value keeps its microseconds."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @blueprint.errorhandler(HTTPException)

@@ -21,7 +21,7 @@ SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
 @dataclass
 class ApiState:
     api: Any  # flask_smorest.Api
-    limiter: Any  # flask_limiter.Limiter
+    limiter: Any  # rate_limit.ApiRateLimit
     requests: Any  # prometheus_client.Counter
     keys: Any  # auth.KeyCache
 
@@ -30,14 +30,13 @@ def register_api(app: Flask, runtime: Runtime) -> None:
     """Mount `/v1` on the server's app; call after the server's own error handlers are registered.
 
     The web layer is imported here, so that the storage modules (`api.store`, `api.records`) load without it."""
-    from flask_limiter import Limiter
     from flask_smorest import Api
     from prometheus_client import Counter
 
     from . import calls, consents, decisions, proof, rights
-    from .auth import SECURITY_SCHEME, KeyCache, rate_key
+    from .auth import SECURITY_SCHEME, KeyCache
     from .problems import MEDIA_TYPE, PREFIX, register_problem_handlers
-    from .rate_storage import storage_uri
+    from .rate_limit import ApiRateLimit
     from .schemas import ProblemSchema
 
     class ConsentryApi(Api):
@@ -75,17 +74,20 @@ def register_api(app: Flask, runtime: Runtime) -> None:
         },
     )
     api = ConsentryApi(app)
-    limiter = Limiter(
-        rate_key,
-        app=app,
-        storage_uri=storage_uri(str(runtime.config.get("API_RATE_STORAGE", "memory://"))),
-        headers_enabled=True,
-        default_limits=[],
+    limiter = ApiRateLimit(
+        str(runtime.config.get("API_RATE_LIMIT", "600/minute")),
+        str(runtime.config.get("API_RATE_STORAGE", "memory://")),
     )
-    rate = str(runtime.config.get("API_RATE_LIMIT", "600/minute"))
-    for blueprint in (decisions.blueprint, consents.blueprint, calls.blueprint, proof.blueprint, rights.blueprint):
-        limiter.shared_limit(rate, scope="api")(blueprint)
+    blueprints = (decisions.blueprint, consents.blueprint, calls.blueprint, proof.blueprint, rights.blueprint)
+    for blueprint in blueprints:
         api.register_blueprint(blueprint)
+    limited = {blueprint.name for blueprint in blueprints}  # the documented endpoints, not /v1/openapi.json
+
+    @app.before_request
+    def _rate_limit():
+        if request.blueprint in limited:
+            limiter.check()
+
     counter = Counter(
         "consentry_api_requests",
         "Requests to the /v1 API by endpoint and status",

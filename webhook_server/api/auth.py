@@ -29,7 +29,7 @@ def _raw_key() -> str | None:
 
 
 def rate_key() -> str:
-    """Flask-Limiter's bucket for this request: the key's digest, or the client's address without a key."""
+    """The rate limit's bucket for this request: the key's digest, or the client's address without a key."""
     raw = _raw_key()
     if raw is None:
         return f"address:{request.remote_addr}"

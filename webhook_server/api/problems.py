@@ -3,12 +3,10 @@ fields at fault with what is wrong with each. Field names only, never a value a 
 email address or a phone number."""
 
 import logging
-import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from flask import Flask, Response, current_app, json, request
-from flask_limiter import RateLimitExceeded
+from flask import Flask, Response, json, request
 from flask_smorest import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 from webargs.flaskparser import FlaskParser
@@ -148,13 +146,6 @@ def render(error: HTTPException) -> Response:
     status = error.code or 500
     if isinstance(error, ApiProblem):
         return problem(status, error.title, error.description or "", errors=error.errors, headers=error.extra_headers)
-    if isinstance(error, RateLimitExceeded):
-        return problem(
-            429,
-            "Too many requests",
-            f"this key is limited to {error.description}",
-            headers={"Retry-After": str(_retry_after())},
-        )
     data = getattr(error, "data", None) or {}
     messages = data.get("messages") if isinstance(data, Mapping) else None
     if messages is not None:  # webargs: the request's body, query or headers did not load
@@ -180,15 +171,6 @@ def _locations(messages: Mapping[str, Any]) -> list[dict[str, str]]:
             found = [{"field": "body", "message": "the body is not valid JSON"}]
         errors.extend(found)
     return errors
-
-
-def _retry_after() -> int:
-    """Seconds until the limit this request broke lets a request through again (Flask-Limiter's window)."""
-    state = current_app.extensions.get("consentry_api")
-    limit = state.limiter.current_limit if state is not None else None
-    if limit is None:
-        return 1
-    return max(1, int(limit.reset_at - time.time()))
 
 
 def _under_api() -> bool:

@@ -23,7 +23,7 @@ from consentry.sdk.vocabulary import Audience
 from ..report import CHANNELS
 
 OPT_OUT_KINDS = tuple(kind.value for kind in EventKind if kind.opts_out)
-QUEUED = ("pending", "running", "failed", "dead")
+CHUNK = 5000  # people whose events are read in one query: well under SQLite's bound parameters
 
 
 @dataclass
@@ -62,6 +62,7 @@ def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | No
 def _standing(figures: Overview, engine: Engine, ledger: Ledger, advertiser: str) -> None:
     query = (
         select(
+            persons.c.id,
             persons.c.email,
             persons.c.phone,
             func.min(contacts.c.jurisdiction).label("jurisdiction"),
@@ -78,9 +79,13 @@ def _standing(figures: Overview, engine: Engine, ledger: Ledger, advertiser: str
         if ledger.suppression is not None
         else [None] * len(people)
     )
+    ids = [person.id for person in people]
+    history: dict[int, list] = {}
+    for start in range(0, len(ids), CHUNK):  # a query per chunk of people, not one per person
+        history |= ledger.events_of_people(ids[start : start + CHUNK])
     audiences = {audience.value for audience in Audience}
     for person, suppression in zip(people, listed, strict=True):
-        events = ledger.events(email=person.email, phone=person.phone)
+        events = history.get(person.id, [])
         audience = Audience(person.audience) if person.audience in audiences else None
         for channel in CHANNELS:
             decision, _ = standing_decision(

@@ -177,13 +177,7 @@ def _decide_one(runtime, query: DecisionQuery, known: _Known) -> dict[str, Any]:
     decision = evaluate(request)
     answer: dict[str, Any] = {
         "decision": decision.verdict,
-        "reasons": [
-            {
-                **reason.to_dict(),
-                "sources": [{"key": s.key, "title": s.title, "url": s.url} for s in reason.sources],
-            }
-            for reason in decision.reasons
-        ],
+        "reasons": list(decision.reasons),  # dumped once per distinct reason (schemas.Memoized)
         "conditions": list(decision.conditions),
         "legal_basis": decision.legal_basis,
         "valid_until": decision.valid_until,

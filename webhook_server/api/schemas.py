@@ -135,6 +135,28 @@ class DecisionBatchRequestSchema(ApiSchema):
     )
 
 
+class Memoized(fields.Nested):
+    """A nested value dumped once per distinct value. A decision's reasons come from a small catalogue and recur
+    in every answer (`Reason` is frozen and hashable): profiled on a batch of 1,000, dumping them field by field was
+    most of marshmallow's time. The same dumped dict serves every answer that names that reason."""
+
+    _LIMIT = 10_000  # distinct reasons are a few hundred (codes x details); past this, dump without keeping
+
+    def __init__(self, nested: Any, **kwargs: Any):
+        super().__init__(nested, **kwargs)
+        self._dumped: dict[Any, Any] = {}
+
+    def _serialize(self, nested_obj: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        if nested_obj is None:
+            return None
+        found = self._dumped.get(nested_obj)
+        if found is None:
+            found = super()._serialize(nested_obj, attr, obj, **kwargs)
+            if len(self._dumped) < self._LIMIT:
+                self._dumped[nested_obj] = found
+        return found
+
+
 class SourceSchema(Schema):
     key = fields.String(required=True)
     title = fields.String(required=True)
@@ -153,7 +175,7 @@ class ReasonSchema(Schema):
 
 class DecisionSchema(Schema):
     decision = fields.Enum(Verdict, by_value=True, required=True)
-    reasons = fields.List(fields.Nested(ReasonSchema), required=True)
+    reasons = fields.List(Memoized(ReasonSchema), required=True)
     conditions = fields.List(fields.String(), required=True)
     legal_basis = fields.Enum(LegalBasis, by_value=True, allow_none=True, required=True)
     valid_until = fields.AwareDateTime(allow_none=True, required=True)

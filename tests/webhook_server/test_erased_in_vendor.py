@@ -89,3 +89,18 @@ def test_a_record_never_synced_names_nobody_and_records_nothing(relay_app):
     result = ingest(services, [erased_in(record="unknown")], targets=["beta"], advertiser="acme", now=NOW)
     assert result.skipped == 1
     assert requests_and_jobs(services) == ([], {})
+
+
+def test_open_and_overdue_requests_are_counted_in_metrics(relay_app):
+    from consentry.sdk.rights import RightsKind
+    from consentry.webhook_server.rights import open_request
+
+    services = runtime_of(relay_app).services
+    long_ago = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+    open_request(services, [], RightsKind.ACCESS, email="late@example.com", received_at=long_ago)
+    open_request(services, [], RightsKind.ACCESS, email="fresh@example.com")
+    open_request(services, [], RightsKind.OBJECTION, email="done@example.com")  # no other system: done at once
+    page = relay_app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'consentry_rights_requests{state="open"} 2.0' in page
+    assert 'consentry_rights_requests{state="overdue"} 1.0' in page
+    assert "@" not in page

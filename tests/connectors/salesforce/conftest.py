@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from simple_salesforce import Salesforce
 
 from consentry.connectors.salesforce import SalesforceConnector
 from consentry.connectors.salesforce.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG_ID
@@ -53,3 +54,10 @@ def loopback():
         return session
 
     return session_for
+
+
+@pytest.fixture
+def sf(server, loopback):
+    """simple-salesforce signed in to the module's `server` fixture (each module runs its sandbox its own way)."""
+    token = requests.post(f"{server.url}/_sandbox/token", timeout=5).json()["access_token"]
+    return Salesforce(instance_url=server.url, session_id=token, session=loopback(server))

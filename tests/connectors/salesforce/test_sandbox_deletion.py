@@ -5,7 +5,6 @@ marked "Forget this Individual" when the org has that message."""
 
 import pytest
 import requests
-from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
 
 from consentry.connectors.salesforce.sandbox import create_app, erase_in_vendor, holds
@@ -20,12 +19,6 @@ def server():
     with ServerThread(app) as running:
         yield running
     app.extensions["salesforce_sandbox"].close()
-
-
-@pytest.fixture
-def sf(server, loopback):
-    token = requests.post(f"{server.url}/_sandbox/token", timeout=5).json()["access_token"]
-    return Salesforce(instance_url=server.url, session_id=token, session=loopback(server))
 
 
 def admin(server, path, body=None):

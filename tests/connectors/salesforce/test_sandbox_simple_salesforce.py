@@ -57,12 +57,6 @@ def server(key_and_certificate):
     app.extensions["salesforce_sandbox"].close()
 
 
-@pytest.fixture
-def sf(server, loopback):
-    token = requests.post(f"{server.url}/_sandbox/token", timeout=5).json()["access_token"]
-    return Salesforce(instance_url=server.url, session_id=token, session=loopback(server))
-
-
 def seed(server, **objects):
     answer = requests.post(f"{server.url}/_sandbox/seed", json=objects, timeout=30)
     answer.raise_for_status()

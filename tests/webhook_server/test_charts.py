@@ -2,9 +2,7 @@
 label in a tooltip, and labels from the data are escaped. In the markup, and in headless Chromium; the browser helpers
 serve the report's tests too."""
 
-import shutil
 import xml.etree.ElementTree as ElementTree
-from contextlib import contextmanager
 from itertools import pairwise
 from pathlib import Path
 
@@ -13,6 +11,7 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from consentry.webhook_server.charts import bar_chart
+from tests import browser as browsers
 
 SVG = "{http://www.w3.org/2000/svg}"
 ROWS = [("Consent to electronic prospecting missing", 120), ("Legal calling days and hours", 60), ("Objected", 0)]
@@ -121,27 +120,9 @@ return {
 """
 
 
-@contextmanager
 def browser():
-    """Headless Chromium through selenium, or a skip (a failure in CI) when it is not installed."""
-    if not shutil.which("chromium") or not shutil.which("chromedriver"):
-        from tests.conftest import IN_CI
-
-        if IN_CI:
-            pytest.fail("chromium and chromedriver are needed (bash .ci/services.sh installs them)")
-        pytest.skip("chromium and chromedriver are not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--hide-scrollbars"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
+    """Headless Chromium for measuring charts: no scrollbars to take width from the page."""
+    return browsers.chromium("--hide-scrollbars")
 
 
 def measure_labels(driver, url: str, width: int) -> dict:

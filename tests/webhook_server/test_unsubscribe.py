@@ -1,6 +1,5 @@
 """Unsubscribe links: one-click POST, the confirmation page, tampered tokens; and the page in a real browser."""
 
-import shutil
 from datetime import UTC, datetime
 
 import pytest
@@ -12,6 +11,7 @@ from consentry.sdk.identity import IdentifierKind
 from consentry.sdk.store import consent_events, propagation_jobs, upgrade
 from consentry.sdk.unsubscribe import UnsubscribeTokens, build_link
 from consentry.webhook_server import create_app
+from tests.browser import chromium
 
 from .relay_connector import UNSUBSCRIBED
 
@@ -127,42 +127,26 @@ def test_a_tampered_token_is_refused_without_effect(app, method):
 
 @pytest.mark.integration
 def test_the_page_works_in_a_real_browser(app, database_url):
-    if not shutil.which("chromium") or not shutil.which("chromedriver"):
-        from tests.conftest import IN_CI
-
-        if IN_CI:
-            pytest.fail("chromium and chromedriver are needed (bash .ci/services.sh installs them)")
-        pytest.skip("chromium and chromedriver are not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     from consentry.connectors.sandbox_kit import ServerThread
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--lang=fr-FR"):
-        options.add_argument(argument)
-    options.add_experimental_option("prefs", {"intl.accept_languages": "fr-FR,fr"})
-    with ServerThread(app) as server:
-        driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-        try:
-            driver.get(server.url + path_of(link(app).url))
-            assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
-            boxes = driver.find_elements(By.CSS_SELECTOR, "input[name=channels]")
-            assert len(boxes) == 2
-            for box in boxes:  # every box has a visible label and is reachable by keyboard
-                assert box.find_element(By.XPATH, "./..").tag_name == "label"
-            driver.find_element(By.CSS_SELECTOR, "input[value=email]").click()  # keep email, stop SMS only
-            driver.find_element(By.ID, "confirm").click()
-            done = WebDriverWait(driver, 15).until(  # the form posts and a new page loads
-                expected_conditions.presence_of_element_located((By.ID, "done"))
-            )
-            assert done.text == "C'est fait"
-        finally:
-            driver.quit()
+    french = {"intl.accept_languages": "fr-FR,fr"}
+    with ServerThread(app) as server, chromium("--lang=fr-FR", prefs=french) as driver:
+        driver.get(server.url + path_of(link(app).url))
+        assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
+        boxes = driver.find_elements(By.CSS_SELECTOR, "input[name=channels]")
+        assert len(boxes) == 2
+        for box in boxes:  # every box has a visible label and is reachable by keyboard
+            assert box.find_element(By.XPATH, "./..").tag_name == "label"
+        driver.find_element(By.CSS_SELECTOR, "input[value=email]").click()  # keep email, stop SMS only
+        driver.find_element(By.ID, "confirm").click()
+        done = WebDriverWait(driver, 15).until(  # the form posts and a new page loads
+            expected_conditions.presence_of_element_located((By.ID, "done"))
+        )
+        assert done.text == "C'est fait"
     entry = app.extensions["consentry"].runtime.services.suppression.check(IdentifierKind.EMAIL, "jane@example.com")
     assert entry.covers("sms")
     assert not entry.covers("email")

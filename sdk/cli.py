@@ -2,13 +2,17 @@
 
 The core commands live here; other packages (connectors, the web server) add theirs through the entry-point group
 `consentry.commands`: each entry is a function `register(subparsers)` that adds a sub-command whose parser sets
-`handler` to a function taking the parsed arguments and returning an exit status.
+`handler` to a function taking the parsed arguments and returning an exit status. A command that uses the database
+says so with `cli_store.uses_database(parser)`, and is not run before `consentry db upgrade`. Every option has a
+help text (a test walks the parser).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -24,29 +28,68 @@ from .errors import ConsentryError, InvalidInputError
 from .explain import explain
 from .rules import evaluate
 from .scenarios import ScenarioResult, load_scenarios, request_from_fields, run_scenarios
-from .vocabulary import Channel
+from .vocabulary import Action, Audience, Channel
 
 if TYPE_CHECKING:
     from .cli_store import Commands
     from .models import Request
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_BROKEN_PIPE = 128 + 13  # as a shell reports a command killed by SIGPIPE
 _CHANNELS = [channel.value for channel in Channel if channel is not Channel.ANY]
+_CHANNEL_METAVAR = "{" + ",".join(_CHANNELS) + "}"
 SAMPLE_CONTACTS = Path(__file__).parent / "samples" / "contacts.csv"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. A reader that stops early (`consentry ... | head`) ends it quietly, as it would end `cat`
+    (the recipe of Python's `signal` documentation)."""
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # here, while a broken pipe can still be caught
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
     if not hasattr(arguments, "handler"):
         parser.print_help()
         return EXIT_BAD_INPUT
     try:
+        _check_database(arguments)
         handler: Callable[[argparse.Namespace], int] = arguments.handler
         return handler(arguments)
     except ConsentryError as error:
         print(f"consentry: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def _check_database(arguments: argparse.Namespace) -> None:
+    """Before a command that uses the database: its schema is there and current, or it says what to run (and no
+    empty database is created). A server or worker may start while the database is unreachable, and wait for it."""
+    if not getattr(arguments, "needs_schema", False):
+        return
+    from .settings import load_settings
+    from .store.migrate import DatabaseUnreachable, require_current
+
+    try:
+        require_current(load_settings().database_url)
+    except DatabaseUnreachable:
+        if not getattr(arguments, "waits_for_database", False):
+            raise
+
+
+def _discard_stdout() -> None:
+    """Point standard output at the null device, so that the interpreter's own flush at exit does not fail again."""
+    with contextlib.suppress(OSError, ValueError):  # a standard output without a descriptor (a test's): no flush
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +124,7 @@ def _add_rules(commands: Commands) -> None:
     rules = commands.add_parser("rules", help="work with the rule set")
     actions = rules.add_subparsers(title="actions", metavar="ACTION", required=True)
     test = actions.add_parser("test", help="evaluate scenario files and report pass/fail")
-    test.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    test.add_argument("files", nargs="+", type=Path, metavar="FILE", help="YAML scenario files")
     test.add_argument("--json", action="store_true", help="one JSON object per scenario and line")
     test.set_defaults(handler=_rules_test)
     docs = actions.add_parser("docs", help="write the rules reference (reason codes, facts, conditions, sources)")
@@ -132,14 +175,21 @@ def _result_line(result: ScenarioResult) -> str:
 
 def _add_check(commands: Commands) -> None:
     check = commands.add_parser("check", help="decide every contact of a CSV file for one channel")
-    check.add_argument("contacts", type=Path, metavar="CONTACTS.csv")
+    check.add_argument("contacts", type=Path, metavar="CONTACTS.csv", help="the contacts, one per row (UTF-8)")
     check.add_argument(
-        "--channel", required=True, type=Channel, choices=_CHANNELS, metavar="{" + ",".join(_CHANNELS) + "}"
+        "--channel",
+        required=True,
+        type=Channel,
+        choices=_CHANNELS,
+        metavar=_CHANNEL_METAVAR,
+        help="the channel to judge",
     )
     check.add_argument("--at", type=moment, help="when the contact would happen (default: now)")
-    check.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    check.add_argument(
+        "--format", choices=("csv", "jsonl"), default="csv", help="csv (default), or one JSON object per line"
+    )
     check.add_argument("--output", type=Path, help="write there instead of the standard output")
-    check.add_argument("--no-progress", action="store_true")
+    check.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
     check.add_argument("--jobs", type=int, default=1, help="worker processes judging new situations (default 1)")
     check.set_defaults(handler=_check)
 
@@ -186,13 +236,22 @@ def _progress_bar(arguments: argparse.Namespace, out: IO[str]) -> Any:
 # -- explain --------------------------------------------------------------------------------------------------------
 
 
+_EXPLAINED = ("--jurisdiction", "--channel")  # asked for, never assumed: a wrong guess would explain another case
+
+
 def _add_explain(commands: Commands) -> None:
     explain_parser = commands.add_parser("explain", help="one decision in plain words, with its sources")
-    explain_parser.add_argument("--jurisdiction", default="FR")
-    explain_parser.add_argument("--channel", default="email")
-    explain_parser.add_argument("--audience", default="b2c")
-    explain_parser.add_argument("--action", default="send")
-    explain_parser.add_argument("--at", type=moment, help="default: now")
+    explain_parser.add_argument("--jurisdiction", help="the contact's country, ISO 3166 (FR, DE, ...)")
+    explain_parser.add_argument(
+        "--channel", type=Channel, choices=_CHANNELS, metavar=_CHANNEL_METAVAR, help="the channel of the contact"
+    )
+    explain_parser.add_argument(
+        "--audience", default="b2c", choices=list(Audience), help="who is contacted (default: b2c, a consumer)"
+    )
+    explain_parser.add_argument(
+        "--action", default="send", choices=list(Action), help="what would be done (default: send a message)"
+    )
+    explain_parser.add_argument("--at", type=moment, help="when, ISO 8601 with its UTC offset (default: now)")
     explain_parser.add_argument(
         "--fact", action="append", default=[], metavar="KEY=VALUE", help="a fact of the scenario vocabulary"
     )
@@ -201,20 +260,25 @@ def _add_explain(commands: Commands) -> None:
         action="store_true",
         help="the verdict a CRM tag shows, whatever the hour: calling hours become a condition of each call",
     )
-    explain_parser.add_argument("--scenario", type=Path, help="explain a scenario from this file instead")
+    explain_parser.add_argument(
+        "--scenario", type=Path, metavar="FILE", help="explain a scenario from this file instead"
+    )
     explain_parser.add_argument("--id", help="the scenario's id in --scenario")
-    explain_parser.set_defaults(handler=_explain)
+    explain_parser.set_defaults(handler=_explain, usage_error=explain_parser.error)
 
 
 def _explain(arguments: argparse.Namespace) -> int:
     if arguments.scenario:
         request = _scenario_request(arguments.scenario, arguments.id)
     else:
+        missing = [option for option in _EXPLAINED if getattr(arguments, option.removeprefix("--")) is None]
+        if missing:
+            arguments.usage_error(f"the following arguments are required: {', '.join(missing)} (or --scenario FILE)")
         facts = dict(_fact(text) for text in arguments.fact)
         request = request_from_fields(
             {
                 "jurisdiction": arguments.jurisdiction,
-                "channel": arguments.channel,
+                "channel": arguments.channel.value,
                 "audience": arguments.audience,
                 "action": arguments.action,
                 "evaluated_at": (arguments.at or datetime.now(UTC)).isoformat(),
@@ -245,10 +309,13 @@ def _fact_value(text: str) -> object:
 
 
 def _scenario_request(path: Path, ident: str | None) -> Request:
+    """The scenario named by `ident`; without one, the file's only scenario. Otherwise the ids to choose from."""
     scenarios = load_scenarios(path)
-    matches = [s for s in scenarios if s.id == ident] if ident else scenarios[:1]
+    matches = [s for s in scenarios if s.id == ident] if ident else scenarios if len(scenarios) == 1 else []
     if not matches:
-        raise InvalidInputError(f"no scenario with id {ident} in {path}")
+        problem = f"no scenario with id {ident} in {path}" if ident else f"{path} holds {len(scenarios)} scenarios"
+        ids = "".join(f"\n  {scenario.id}" for scenario in scenarios)
+        raise InvalidInputError(f"{problem}; choose one with --id:{ids}", field="id")
     if matches[0].request is None:
         raise InvalidInputError(f"scenario {matches[0].id}: {matches[0].error}")
     return matches[0].request
@@ -259,7 +326,12 @@ def _scenario_request(path: Path, ident: str | None) -> Request:
 
 def _add_demo(commands: Commands) -> None:
     demo = commands.add_parser("demo", help="run the main job on the embedded defaults")
-    demo.add_argument("--at", type=moment, default=datetime(2026, 9, 15, 10, 30, tzinfo=UTC))
+    demo.add_argument(
+        "--at",
+        type=moment,
+        default=datetime(2026, 9, 15, 10, 30, tzinfo=UTC),
+        help="judge as of this moment (default: 2026-09-15T10:30:00Z)",
+    )
     demo.set_defaults(handler=_demo)
 
 

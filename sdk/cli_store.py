@@ -15,6 +15,7 @@ from .errors import InvalidInputError
 from .identity import IdentifierKind
 from .settings import load_settings
 from .store import upgrade
+from .store.migrate import describe, sqlite_path
 
 if TYPE_CHECKING:
     from .services import Services
@@ -25,48 +26,69 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FOUND, EXIT_FAILED = 0, 1, 1
 
 
+def uses_database(parser: argparse.ArgumentParser, *, waits: bool = False) -> None:
+    """Mark a command (and its actions) as using the database: `consentry` checks, before running it, that the
+    schema is there and current, and otherwise says to run `consentry db upgrade`. `waits`: a long-running process
+    (server, worker) starts even while the database is unreachable, and waits for it."""
+    parser.set_defaults(needs_schema=True, waits_for_database=waits)
+
+
 def register(commands: Commands, moment: Callable[[str], datetime]) -> None:
     db = commands.add_parser("db", help="database schema").add_subparsers(metavar="ACTION", required=True)
     db.add_parser("upgrade", help="create or upgrade the schema").set_defaults(handler=_db_upgrade)
 
-    ledger = commands.add_parser("ledger", help="the consent ledger").add_subparsers(metavar="ACTION", required=True)
+    ledger_command = commands.add_parser("ledger", help="the consent ledger")
+    uses_database(ledger_command)
+    ledger = ledger_command.add_subparsers(metavar="ACTION", required=True)
     proof = ledger.add_parser("proof", help="export one person's consent history and proof as JSON")
     _identity_arguments(proof)
     proof.set_defaults(handler=_ledger_proof)
     record = ledger.add_parser("record", help="append one consent event")
     _identity_arguments(record)
     record.add_argument("--key", required=True, help="idempotency key of the event")
-    record.add_argument("--kind", required=True, choices=("granted", "withdrawn", "objected", "regranted"))
-    record.add_argument("--channel", required=True)
-    record.add_argument("--advertiser", required=True)
-    record.add_argument("--purpose", default="prospecting")
-    record.add_argument("--occurred-at", required=True, type=moment)
-    record.add_argument("--source", default="cli", help="source system")
-    for name in ("source-record-id", "collection-point", "wording", "wording-version", "method", "ip", "user-agent"):
-        record.add_argument(f"--{name}")
+    record.add_argument(
+        "--kind", required=True, choices=("granted", "withdrawn", "objected", "regranted"), help="what happened"
+    )
+    record.add_argument("--channel", required=True, help="the channel it is about, e.g. email or phone_human")
+    record.add_argument("--advertiser", required=True, help="the advertiser the consent is given to or refused")
+    record.add_argument("--purpose", default="prospecting", help="what the consent is for (default: prospecting)")
+    record.add_argument("--occurred-at", required=True, type=moment, help="when, ISO 8601 with its UTC offset")
+    record.add_argument("--source", default="cli", help="source system (default: cli)")
+    for name, text in PROOF_OPTIONS.items():
+        record.add_argument(f"--{name}", help=f"proof: {text}")
     record.set_defaults(handler=_ledger_record)
 
     suppress = commands.add_parser("suppress", help="the suppression list (liste repoussoir)")
+    uses_database(suppress)
     actions = suppress.add_subparsers(metavar="ACTION", required=True)
     add = actions.add_parser("add", help="suppress an identifier")
     _identity_arguments(add)
-    add.add_argument("--channels", default=ALL_CHANNELS, help="';'-separated channels, or all")
-    add.add_argument("--reason", default="GDPR_OBJECTION_ABSOLUTE")
+    add.add_argument("--channels", default=ALL_CHANNELS, help="';'-separated channels, or all (default)")
+    add.add_argument(
+        "--reason",
+        default="GDPR_OBJECTION_ABSOLUTE",
+        help="the reason code recorded (default: GDPR_OBJECTION_ABSOLUTE)",
+    )
     add.set_defaults(handler=_suppress_add)
     check = actions.add_parser("check", help="is it suppressed? exit status 1 when it is")
     _identity_arguments(check)
     check.set_defaults(handler=_suppress_check)
     imported = actions.add_parser("import", help="import a hashed list, or clear identifiers (one per line)")
-    imported.add_argument("file", type=Path)
+    imported.add_argument("file", type=Path, help="the list: the CSV of `suppress export`, or one identifier a line")
     imported.add_argument("--clear", choices=("email", "phone"), help="the file holds clear identifiers of this kind")
-    imported.add_argument("--channels", default=ALL_CHANNELS)
-    imported.add_argument("--reason", default="IMPORTED_OBJECTION")
+    imported.add_argument("--channels", default=ALL_CHANNELS, help="with --clear: ';'-separated channels, or all")
+    imported.add_argument(
+        "--reason",
+        default="IMPORTED_OBJECTION",
+        help="with --clear: the reason code recorded (default: IMPORTED_OBJECTION)",
+    )
     imported.set_defaults(handler=_suppress_import)
     exported = actions.add_parser("export", help="export the hashed list as CSV")
-    exported.add_argument("--output", type=Path)
+    exported.add_argument("--output", type=Path, help="write the CSV there instead of the standard output")
     exported.set_defaults(handler=_suppress_export)
 
     retention = commands.add_parser("retention", help="data past its retention period")
+    uses_database(retention)
     steps = retention.add_subparsers(metavar="ACTION", required=True)
     for name, handler, text in (
         ("plan", _retention_plan, "list what would go and why (dry run)"),
@@ -77,13 +99,25 @@ def register(commands: Commands, moment: Callable[[str], datetime]) -> None:
         step.set_defaults(handler=handler)
 
     erase = commands.add_parser("erase", help="erase a person (right to be forgotten), keeping the suppression hash")
+    uses_database(erase)
     _identity_arguments(erase)
     erase.set_defaults(handler=_erase)
 
 
+PROOF_OPTIONS = {
+    "source-record-id": "the record's id in the source system",
+    "collection-point": "where it was collected, e.g. the form's URL",
+    "wording": "the text the person agreed to",
+    "wording-version": "that text's version",
+    "method": "how it was collected, e.g. double_opt_in",
+    "ip": "the IP address it came from",
+    "user-agent": "the browser it came from",
+}
+
+
 def _identity_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--email")
-    parser.add_argument("--phone")
+    parser.add_argument("--email", help="the person's email address")
+    parser.add_argument("--phone", help="the person's phone number, E.164 or French national")
 
 
 def _services() -> Services:
@@ -93,9 +127,15 @@ def _services() -> Services:
 
 
 def _db_upgrade(_arguments: argparse.Namespace) -> int:
-    settings = load_settings()
-    upgrade(settings.database_url)
-    print("schema up to date", file=sys.stderr)
+    url = load_settings().database_url
+    done = upgrade(url)
+    if done.before is None:
+        what = "the database at " + str(sqlite_path(url)) if sqlite_path(url) else "the schema in " + describe(url)
+        print(f"created {what}, schema revision {done.after}", file=sys.stderr)
+    elif done.before != done.after:
+        print(f"upgraded {describe(url)} from schema revision {done.before} to {done.after}", file=sys.stderr)
+    else:
+        print(f"{describe(url)} is already at schema revision {done.after}", file=sys.stderr)
     return EXIT_OK
 
 

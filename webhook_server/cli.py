@@ -9,10 +9,13 @@ import sys
 import threading
 from pathlib import Path
 
+from consentry.sdk.cli_store import uses_database
+
 
 def register(commands) -> None:
     serve = commands.add_parser("serve", help="run the webhook server under gunicorn")
-    serve.add_argument("--bind", default="127.0.0.1:8000")
+    uses_database(serve, waits=True)
+    serve.add_argument("--bind", default="127.0.0.1:8000", help="HOST:PORT to listen on (default: 127.0.0.1:8000)")
     serve.add_argument("--workers", type=int, default=2, help="processes (one per core)")
     serve.add_argument(
         "--threads", type=int, default=16, help="threads per process: deliveries that arrive together share a commit"
@@ -20,39 +23,47 @@ def register(commands) -> None:
     serve.set_defaults(handler=_serve)
 
     worker = commands.add_parser("worker", help="apply opt-outs to every system, from the job table")
+    uses_database(worker, waits=True)
     worker.add_argument("--threads", type=int, default=4, help="systems drained at once")
     worker.set_defaults(handler=_worker)
 
     sync = commands.add_parser("sync", help="read every CRM, decide, tag, and push opt-outs everywhere")
+    uses_database(sync)
     sync.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
     sync.add_argument("--full", action="store_true", help="read everything, not only what changed since last run")
     sync.set_defaults(handler=_sync, tags=True)
     reconcile = commands.add_parser("reconcile", help="compare opt-outs across systems and repair drift")
-    reconcile.add_argument("--dry-run", action="store_true")
+    uses_database(reconcile)
+    reconcile.add_argument("--dry-run", action="store_true", help="show the drift, repair nothing")
     reconcile.set_defaults(handler=_sync, full=True, tags=False)
 
     demo = commands.add_parser("demo", help="the whole product on 127.0.0.1: sandboxes, server, worker, sync, report")
-    demo.add_argument("--people", type=int, default=3000)
+    demo.add_argument("--people", type=int, default=3000, help="how many people to seed (default: 3000)")
     demo.add_argument("--home", type=Path, help="where to keep the demo's database, logs and report")
     demo.set_defaults(handler=_demo)
     report = commands.add_parser("report", help="write the HTML and CSV compliance report")
-    report.add_argument("--output", type=Path, default=Path("."))
+    uses_database(report)
+    report.add_argument(
+        "--output", type=Path, default=Path("."), help="folder to write report.html and report.csv into (default: .)"
+    )
     report.set_defaults(handler=_report)
 
     propagation = commands.add_parser("propagation", help="propagation jobs that ran out of retries")
+    uses_database(propagation)
     actions = propagation.add_subparsers(metavar="ACTION", required=True)
     actions.add_parser("failed", help="list dead jobs").set_defaults(handler=_failed)
     actions.add_parser("retry", help="replay every dead job").set_defaults(handler=_retry)
 
     api_key = commands.add_parser("api-key", help="keys of the /v1 API: shown once, stored hashed, scoped")
+    uses_database(api_key)
     key_actions = api_key.add_subparsers(metavar="ACTION", required=True)
     create = key_actions.add_parser("create", help="make a key; its last line of output is the key alone")
-    create.add_argument("name")
+    create.add_argument("name", help="the key's name, e.g. the tool that uses it")
     create.add_argument("--scopes", required=True, help="comma-separated: decide,record,calls,read_proof,rights")
     create.set_defaults(handler=_api_key_create)
     key_actions.add_parser("list", help="every key: name, scopes, created, revoked").set_defaults(handler=_api_key_list)
     revoke = key_actions.add_parser("revoke", help="revoke a key at once")
-    revoke.add_argument("name")
+    revoke.add_argument("name", help="the name of the key to revoke")
     revoke.set_defaults(handler=_api_key_revoke)
 
     from .rights_cli import register as register_rights
@@ -62,6 +73,8 @@ def register(commands) -> None:
     from .console.users_cli import register as register_users
 
     register_users(commands)
+    for name in ("rights", "users"):
+        uses_database(commands.choices[name])
 
 
 def _serve(arguments) -> int:
@@ -111,7 +124,7 @@ def _worker(arguments) -> int:
     from .worker import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    runtime = build_runtime()  # refuse to start here when misconfigured
+    runtime = build_runtime(receives_webhooks=False)  # refuse to start here when misconfigured
     bound_vendor_calls(runtime.connectors)  # a trickling vendor cannot hold a drain thread for ever
     worker = Worker(runtime, threads=arguments.threads)
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -133,7 +146,7 @@ def _report(arguments) -> int:
     from .report import gather, write
     from .runtime import build_runtime
 
-    runtime = build_runtime()
+    runtime = build_runtime(receives_webhooks=False)
     try:
         figures = gather(runtime.services.engine, runtime.services.ledger, advertiser=runtime.advertiser)
         paths = write(figures, arguments.output)
@@ -149,7 +162,7 @@ def _sync(arguments) -> int:
     from .runtime import build_runtime
     from .sync import run_sync
 
-    runtime = build_runtime()
+    runtime = build_runtime(receives_webhooks=False)
     bar = tqdm(unit=" contacts", file=sys.stderr) if sys.stderr.isatty() else None
     try:
         summary = run_sync(runtime, dry_run=arguments.dry_run, full=arguments.full, tags=arguments.tags, progress=bar)

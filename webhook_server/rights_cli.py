@@ -19,7 +19,9 @@ def register(commands) -> None:
     actions = rights.add_subparsers(metavar="ACTION", required=True)
 
     request = actions.add_parser("request", help="record a request; its last line of output is `ID DUE-DATE`")
-    request.add_argument("kind", type=rights_kind, metavar="|".join(kind.value for kind in RightsKind))
+    request.add_argument(
+        "kind", type=rights_kind, metavar="|".join(kind.value for kind in RightsKind), help="what the person asks for"
+    )
     request.add_argument("--email", help="the person's email address")
     request.add_argument("--phone", help="the person's phone number, E.164 or French national")
     request.add_argument(
@@ -36,7 +38,7 @@ def register(commands) -> None:
     request.set_defaults(handler=_request)
 
     extend = actions.add_parser("extend", help="move a request's due date two months further, once (Art. 12(3))")
-    extend.add_argument("id", type=int)
+    extend.add_argument("id", type=int, help="the request's id")
     extend.add_argument("--reason", required=True, help="why, as the person is told")
     extend.set_defaults(handler=_extend)
 
@@ -46,12 +48,12 @@ def register(commands) -> None:
     listing.set_defaults(handler=_list)
 
     show = actions.add_parser("show", help="one request and each system's status")
-    show.add_argument("id", type=int)
+    show.add_argument("id", type=int, help="the request's id")
     show.add_argument("--json", action="store_true", help='{"id", "kind", "status", "due", "systems": {...}}')
     show.set_defaults(handler=_show)
 
     export = actions.add_parser("export", help="an access request's answer: what every system holds")
-    export.add_argument("id", type=int)
+    export.add_argument("id", type=int, help="the access request's id")
     export.add_argument("--output", type=Path, required=True, help="FILE.json or FILE.html")
     export.set_defaults(handler=_export)
 

@@ -2,9 +2,11 @@
 
 Configuration comes from defaults, then `CONSENTRY_*` environment variables, then the mapping given by the caller
 (tests), all checked by the one schema of `consentry.sdk.settings`. A process refuses to start when a setting is
-wrong, naming it, and when an enabled connector that receives webhooks lacks its secret.
+wrong, naming it; one that receives webhooks (the server) also when an enabled connector lacks its webhook secret,
+naming the variables that would give it. Other commands (sync, report, the worker) need no webhook secret.
 """
 
+import copy
 import logging
 import os
 from collections.abc import Mapping
@@ -17,7 +19,7 @@ from consentry.connectors.registry import available, create
 from consentry.connectors.settings import connector_settings
 from consentry.sdk.errors import ConfigurationError, WebhookVerificationError
 from consentry.sdk.services import Services, open_services
-from consentry.sdk.settings import PREFIX, VARIABLES, SettingsSchema, load_settings
+from consentry.sdk.settings import PREFIX, VARIABLES, SettingsSchema, connector_variable, load_settings
 
 log = logging.getLogger("consentry.settings")
 
@@ -51,7 +53,12 @@ class Runtime:
         self.services.close()
 
 
-def build_runtime(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Runtime:
+def build_runtime(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    receives_webhooks: bool = True,
+) -> Runtime:
     env = dict(os.environ if environ is None else environ)
     given = dict(overrides or {})
     per_connector = given.pop(CONNECTOR_SETTINGS, None)
@@ -63,7 +70,8 @@ def build_runtime(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         _warn_unknown(env)
         per_connector = connector_settings(names, environ=env, file=config.get("CONFIG_FILE"))
     connectors = {name: create(name, per_connector.get(name, {})) for name in names}
-    _require_webhook_secrets(connectors)
+    if receives_webhooks:
+        _require_webhook_secrets(connectors)
     return Runtime(config=config, services=open_services(settings), connectors=connectors)
 
 
@@ -79,9 +87,35 @@ def _warn_unknown(env: Mapping[str, str]) -> None:
 
 def _require_webhook_secrets(connectors: Mapping[str, Connector]) -> None:
     for name, connector in connectors.items():
-        if not connector.supports(Capability.RECEIVE_WEBHOOKS):
-            continue
-        try:
-            connector.webhook_verifier()
-        except WebhookVerificationError:
-            raise ConfigurationError(f"{name}: the webhook secret is not configured; refusing to start") from None
+        if connector.supports(Capability.RECEIVE_WEBHOOKS) and not _verifies(connector):
+            needed = _webhook_settings(connector)
+            variables = [" and ".join(connector_variable(name, key) for key in keys) for keys in needed]
+            what = f"set {' or '.join(variables)}" if variables else "its webhook settings are incomplete"
+            raise ConfigurationError(f"{name} cannot verify its webhooks: {what}; refusing to start")
+
+
+def _verifies(connector: Connector, **settings: str) -> bool:
+    """Whether the connector, given these extra settings, can build its webhook verifier."""
+    probe = copy.copy(connector)
+    probe.config = {**connector.config, **settings}
+    try:
+        probe.webhook_verifier()
+    except WebhookVerificationError:
+        return False
+    return True
+
+
+def _webhook_settings(connector: Connector) -> list[list[str]]:
+    """The unset settings that would let the connector verify its webhooks: each one that would alone, or else the
+    fewest that would together. Found by trying, so that each connector's own rule is the one reported (Mailchimp
+    takes a signing secret or a URL token; Salesforce a URL token and the organisation id)."""
+    unset = [key for key, value in connector.config.items() if value is None]
+    placeholder = "0" * 32
+    alone = [[key] for key in unset if _verifies(connector, **{key: placeholder})]
+    if alone or not _verifies(connector, **dict.fromkeys(unset, placeholder)):
+        return alone
+    needed = list(unset)
+    for key in unset:  # drop each one the others do without
+        if _verifies(connector, **dict.fromkeys([k for k in needed if k != key], placeholder)):
+            needed.remove(key)
+    return [needed]

@@ -3,6 +3,7 @@
 0: everything passed or was decided; 1: a scenario failed or a row had an error; 2: the input could not be used.
 """
 
+import argparse
 import json
 import shutil
 import subprocess
@@ -253,6 +254,53 @@ def test_check_refuses_a_timestamp_without_an_offset(tmp_path, capsys):
     assert "UTC offset" in capsys.readouterr().err
 
 
+def test_a_reader_that_stops_early_ends_the_command_quietly():
+    """`consentry check ... | head -1`: more than a pipe holds, so the command is still writing when the reader
+    goes; it ends as `cat` would, with 141 (SIGPIPE) and no traceback."""
+    command = [*consentry_command(), "check", str(SAMPLE), "--channel", "email", "--no-progress"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        first = process.stdout.readline()
+        process.stdout.close()
+        err = process.stderr.read().decode()
+        status = process.wait(timeout=120)
+    assert first.startswith(b"row,contact_id,decision")
+    assert status == 141
+    assert "Traceback" not in err
+    assert "BrokenPipeError" not in err
+    assert "Exception ignored" not in err
+
+
+def test_every_option_and_command_has_a_help_text():
+    missing = []
+
+    def walk(parser: argparse.ArgumentParser, path: list[str]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                helps = {choice.dest: choice.help for choice in action._choices_actions}
+                for name, command in action.choices.items():
+                    if not helps.get(name):
+                        missing.append(" ".join([*path, name]))
+                    walk(command, [*path, name])
+            elif not action.help or action.help == argparse.SUPPRESS:
+                missing.append(" ".join([*path, "/".join(action.option_strings) or action.dest]))
+
+    walk(sdk_cli.build_parser(), ["consentry"])
+    assert missing == []
+
+
+def test_the_help_walk_sees_every_command_and_would_see_a_missing_help(monkeypatch):
+    """The walk above reaches the commands of every package, and an option without help fails it."""
+    parser = sdk_cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert {"check", "explain", "db", "ledger", "suppress", "serve", "worker", "report", "rights", "sandbox"} <= set(
+        commands
+    )
+    commands["check"].add_argument("--undocumented")
+    monkeypatch.setattr(sdk_cli, "build_parser", lambda: parser)
+    with pytest.raises(AssertionError, match="consentry check --undocumented"):
+        test_every_option_and_command_has_a_help_text()
+
+
 # -- explain --------------------------------------------------------------------------------------------------------
 
 
@@ -260,6 +308,8 @@ def test_explain_prints_the_decision_reasons_confidence_and_sources(capsys):
     status = main(
         [
             "explain",
+            "--jurisdiction",
+            "FR",
             "--channel",
             "phone_human",
             "--at",
@@ -283,7 +333,7 @@ def test_explain_prints_the_decision_reasons_confidence_and_sources(capsys):
 
 
 def test_explain_standing_gives_the_verdict_a_tag_shows_whatever_the_hour(capsys):
-    evening = ["explain", "--channel", "phone_human", "--at", "2026-11-24T22:00:00+01:00"]
+    evening = ["explain", "--jurisdiction", "FR", "--channel", "phone_human", "--at", "2026-11-24T22:00:00+01:00"]
     evening += ["--fact", "consent_state=opt_in", "--fact", "consent_date=2026-11-01"]
     assert main(evening) == 0
     assert capsys.readouterr().out.startswith("Decision: forbidden\n")  # a call at 22:00
@@ -302,13 +352,52 @@ def test_explain_a_scenario_from_a_file_by_id(capsys):
         assert f"[{code} ({reason(code).title}); confidence: " in out
 
 
-def test_explain_an_unknown_scenario_id_exits_2(capsys):
+def test_explain_an_unknown_scenario_id_exits_2_listing_the_ids(capsys):
     assert main(["explain", "--scenario", str(SCENARIOS), "--id", "NO-SUCH-ID"]) == 2
-    assert "no scenario with id NO-SUCH-ID" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no scenario with id NO-SUCH-ID" in err
+    assert all(f"\n  {scenario.id}\n" in err + "\n" for scenario in load_scenarios(SCENARIOS))
+
+
+def test_explain_a_scenario_file_without_id_lists_the_ids_and_explains_none(capsys):
+    assert main(["explain", "--scenario", str(SCENARIOS)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "choose one with --id" in captured.err
+    ids = [line.strip() for line in captured.err.splitlines() if line.startswith("  ")]
+    assert ids == [scenario.id for scenario in load_scenarios(SCENARIOS)]
+    assert len(ids) > 1
+
+
+def test_explain_a_file_of_one_scenario_needs_no_id(tmp_path, capsys):
+    assert main(["explain", "--scenario", str(scenario_file(tmp_path, expected="forbidden"))]) == 0
+    assert capsys.readouterr().out.startswith("Decision: forbidden\n")
+
+
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [
+        ([], "--jurisdiction, --channel"),
+        (["--jurisdiction", "FR"], "--channel"),
+        (["--channel", "email"], "--jurisdiction"),
+    ],
+)
+def test_explain_asks_for_the_jurisdiction_and_channel_instead_of_assuming_them(capsys, given, missing):
+    with pytest.raises(SystemExit) as stopped:
+        main(["explain", *given])
+    assert stopped.value.code == 2
+    captured = capsys.readouterr()
+    assert f"the following arguments are required: {missing} (or --scenario FILE)" in captured.err
+    assert captured.out == ""
 
 
 def test_explain_a_bad_fact_exits_2_without_echoing_the_value(capsys):
-    status = main(["explain", "--at", "2026-09-15T10:00:00+02:00", "--fact", "consent_date=jean.dupont@example.fr"])
+    status = main(
+        [
+            *("explain", "--jurisdiction", "FR", "--channel", "email", "--at", "2026-09-15T10:00:00+02:00"),
+            *("--fact", "consent_date=jean.dupont@example.fr"),
+        ]
+    )
     assert status == 2
     err = capsys.readouterr().err
     assert "consent_date" in err

@@ -149,6 +149,8 @@ def test_explain_prints_reasons_confidence_and_sources(capsys):
     main(
         [
             "explain",
+            "--jurisdiction",
+            "FR",
             "--channel",
             "phone_human",
             "--audience",

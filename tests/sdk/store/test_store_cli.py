@@ -128,6 +128,11 @@ def test_bad_input_gets_a_clear_error_and_changes_nothing(run, tmp_path, argumen
 def test_without_a_pepper_the_suppression_commands_refuse_to_run(tmp_path):
     env = {**os.environ, "CONSENTRY_HOME": str(tmp_path)}
     env.pop("CONSENTRY_SUPPRESSION_PEPPER", None)
+    env.pop("CONSENTRY_DATABASE_URL", None)
+    upgraded = subprocess.run(  # the schema needs no pepper
+        [sys.executable, "-m", "consentry.sdk.cli", "db", "upgrade"], env=env, capture_output=True, timeout=60
+    )
+    assert upgraded.returncode == 0
     result = subprocess.run(
         [sys.executable, "-m", "consentry.sdk.cli", "suppress", "check", "--email", "a@example.com"],
         env=env,

@@ -6,7 +6,8 @@ systems, some with conflicting statuses); runs a sync; opts people out in each s
 link; shows them reaching every system with their latencies; records a consent and a refused call through the
 HTTP API, with a dialer's pre-call check before and after; writes the report; and shuts everything down. Its
 folder (database, logs, report) is kept only when `home` is given; otherwise a temporary one is removed at the
-end, whether the demo succeeded or not.
+end, whether the demo succeeded or not. Its last line says what it proved, from what it measured; an opt-out that
+did not reach every system makes it say so and exit with 1.
 """
 
 import random
@@ -56,10 +57,12 @@ def _run(*, people: int, home: Path, out) -> int:
             targets = [(system, f"demo.{system}@example.com") for system in stack.sandboxes]
             for _system, email in targets:
                 stack.seed_person(email)
+            reached: dict[str, dict[str, float]] = {}  # where each opt-out was made -> seconds until each system
             for system, email in targets:
                 began = time.monotonic()
                 stack.unsubscribe_in(system, email)
-                out(f"  {system:<11} unsubscribe: {_until_everywhere(stack, email, began)}")
+                reached[system] = _until_everywhere(stack, email, began)
+                out(f"  {system:<11} unsubscribe: {_latencies(reached[system], stack)}")
             email = "demo.link@example.com"
             stack.seed_person(email)
             tokens = UnsubscribeTokens(stack.env["CONSENTRY_UNSUBSCRIBE_SECRET"])
@@ -68,25 +71,57 @@ def _run(*, people: int, home: Path, out) -> int:
             )
             began = time.monotonic()
             requests.post(link.url, data={"List-Unsubscribe": "One-Click"}, timeout=10).raise_for_status()
-            out(f"  one-click link unsubscribe: {_until_everywhere(stack, email, began)}")
-            _through_the_api(stack, runtime, out)
+            reached[LINK] = _until_everywhere(stack, email, began)
+            out(f"  one-click link unsubscribe: {_latencies(reached[LINK], stack)}")
+            verdicts = _through_the_api(stack, runtime, out)
             figures = gather(runtime.services.engine, runtime.services.ledger, advertiser=runtime.advertiser)
             html_path, csv_path = write(figures, home)
             out(f"\nReport: {html_path}\n        {csv_path}")
         finally:
             runtime.close()
     out(f"\nDone in {time.monotonic() - started:.0f} s; every process and server has stopped.")
-    return 0
+    systems = sorted(stack.sandboxes)
+    line, everywhere = proved(reached, systems, verdicts)
+    out(line)
+    return 0 if everywhere else 1
 
 
-def _through_the_api(stack: Stack, runtime, out) -> None:
+LINK = "link"  # the opt-out made through a one-click unsubscribe link, beside those made in each system
+WAIT = 30.0  # seconds an opt-out has to reach every system
+
+
+def proved(reached: dict[str, dict[str, float]], systems: list[str], verdicts: list[str]) -> tuple[str, bool]:
+    """The demo's last line, from what it measured: whether each opt-out reached every other system and how fast
+    the slowest did, and the pre-call check's three answers; with whether every opt-out got everywhere."""
+    late = {where: sorted(set(systems) - set(seen)) for where, seen in reached.items() if set(systems) - set(seen)}
+    if late:
+        missed = "; ".join(
+            f"the opt-out made {_made(where)} had not reached {', '.join(gone)}" for where, gone in late.items()
+        )
+        return f"Not proved: {missed} after {WAIT:.0f} s.", False
+    slowest = max(seconds for where, seen in reached.items() for system, seconds in seen.items() if system != where)
+    before, with_consent, after = verdicts
+    return (
+        f"Proved: each of {len(reached)} opt-outs ({', '.join(map(_made, reached))}) reached every other system "
+        f"within {slowest:.2f} s; the dialer's pre-call check answered {before} without consent, {with_consent} "
+        f"with a consent recorded through the API, and {after} after the refusal it reported.",
+        True,
+    )
+
+
+def _made(where: str) -> str:
+    return "by a one-click link" if where == LINK else f"in {where}"
+
+
+def _through_the_api(stack: Stack, runtime, out) -> list[str]:
     """A web form records a consent to calls with its proof, a dialer checks before calling, reports a refusal,
-    and checks again: the /v1 API that forms and dialers use."""
+    and checks again: the /v1 API that forms and dialers use. The three checks' verdicts, in order."""
     key = create_key(runtime.services.engine, "demo", ["decide", "record", "calls"])
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {key}"
     phone, now = "+33612345678", datetime.now(UTC)
     out("\nThe HTTP API (/v1), as a web form and a dialer use it:")
+    verdicts = []
 
     def check(label: str) -> None:
         contact = {"phone": phone, "channel": "phone_human", "audience": "b2c", "jurisdiction": "FR"}
@@ -96,6 +131,7 @@ def _through_the_api(stack: Stack, runtime, out) -> None:
         codes = ", ".join(reason["code"] for reason in decision["reasons"][:3])
         after = f"; next lawful call {decision['next_lawful_call']}" if decision.get("next_lawful_call") else ""
         out(f"  {label:<34} {decision['decision']} ({codes}){after}")
+        verdicts.append(decision["decision"])
 
     check("pre-call check, no consent:")
     consent = {
@@ -121,17 +157,23 @@ def _through_the_api(stack: Stack, runtime, out) -> None:
     answer.raise_for_status()
     out(f"  {'dialer reports a refusal:':<34} {answer.status_code} {answer.json()['event_key']}")
     check("pre-call check after the refusal:")
+    return verdicts
 
 
-def _until_everywhere(stack: Stack, email: str, began: float, timeout: float = 30.0) -> str:
+def _until_everywhere(stack: Stack, email: str, began: float) -> dict[str, float]:
+    """Seconds until each system showed the opt-out; a system it did not reach within WAIT is left out."""
     seen: dict[str, float] = {}
-    while time.monotonic() - began < timeout and len(seen) < len(stack.sandboxes):
+    while time.monotonic() - began < WAIT and len(seen) < len(stack.sandboxes):
         for system, done in stack.opted_out_in(email).items():
             if done and system not in seen:
                 seen[system] = time.monotonic() - began
         time.sleep(0.05)
+    return seen
+
+
+def _latencies(seen: dict[str, float], stack: Stack) -> str:
     if len(seen) < len(stack.sandboxes):
-        return f"NOT everywhere after {timeout:.0f} s ({', '.join(sorted(seen))})"
+        return f"NOT everywhere after {WAIT:.0f} s ({', '.join(sorted(seen))})"
     return ", ".join(f"{system} {seconds:.2f} s" for system, seconds in sorted(seen.items(), key=lambda i: i[1]))
 
 

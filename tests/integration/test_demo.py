@@ -34,6 +34,7 @@ def test_the_demo_shows_every_opt_out_everywhere_writes_the_report_and_leaves_no
     assert re.search(r"web form consent recorded: +201", out)
     seconds = int(re.search(r"Done in (\d+) s", out).group(1))
     assert seconds < 120
+    assert out.splitlines()[-1] == proved_line(out)
     html = (tmp_path / "report.html").read_text()
     assert "<svg" in html
     assert "Why contacts are blocked" in html
@@ -44,6 +45,51 @@ def test_the_demo_shows_every_opt_out_everywhere_writes_the_report_and_leaves_no
         host, port = url.removeprefix("http://").split(":")
         with socket.socket() as probe:
             assert probe.connect_ex((host, int(port))) != 0, url
+
+
+def proved_line(out: str) -> str:
+    """The last line the demo should print, from the figures it printed before: the slowest arrival of an opt-out in
+    another system than the one it was made in, and the pre-call check's three answers."""
+    slowest = 0.0
+    for line in out.splitlines():
+        if "unsubscribe:" in line:
+            source = line.split()[0]
+            arrivals = re.findall(r"(mailchimp|hubspot|salesforce) (\d+\.\d\d) s", line)
+            slowest = max([slowest, *(float(seconds) for system, seconds in arrivals if system != source)])
+    answers = [line.split(":", 1)[1].split()[0] for line in out.splitlines() if "pre-call check" in line]
+    return (
+        "Proved: each of 4 opt-outs (in mailchimp, in hubspot, in salesforce, by a one-click link) reached every other "
+        f"system within {slowest:.2f} s; the dialer's pre-call check answered {answers[0]} without consent, "
+        f"{answers[1]} with a consent recorded through the API, and {answers[2]} after the refusal it reported."
+    )
+
+
+def test_the_last_line_says_what_was_proved_from_the_figures():
+    reached = {
+        "mailchimp": {"mailchimp": 0.01, "hubspot": 0.8, "salesforce": 1.5},
+        "link": {"hubspot": 0.4, "mailchimp": 0.6, "salesforce": 0.9},
+    }
+    line, everywhere = demo.proved(
+        reached, ["hubspot", "mailchimp", "salesforce"], ["forbidden", "allowed", "forbidden"]
+    )
+    assert everywhere
+    assert line == (
+        "Proved: each of 2 opt-outs (in mailchimp, by a one-click link) reached every other system within 1.50 s; "
+        "the dialer's pre-call check answered forbidden without consent, allowed with a consent recorded through "
+        "the API, and forbidden after the refusal it reported."
+    )
+
+
+def test_the_last_line_says_what_was_not_proved():
+    reached = {
+        "hubspot": {"hubspot": 0.01, "mailchimp": 0.5},
+        "link": {"hubspot": 0.4, "mailchimp": 0.6, "salesforce": 0.9},
+    }
+    line, everywhere = demo.proved(
+        reached, ["hubspot", "mailchimp", "salesforce"], ["forbidden", "allowed", "forbidden"]
+    )
+    assert not everywhere
+    assert line == "Not proved: the opt-out made in hubspot had not reached salesforce after 30 s."
 
 
 def test_the_demo_without_home_leaves_no_folder_behind(tmp_path):

@@ -10,12 +10,14 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from consentry.sdk.cli_store import uses_database
 from consentry.sdk.errors import InvalidInputError
 from consentry.sdk.rights import RightsKind, RightsStatus, rights_kind
 
 
 def register(commands) -> None:
     rights = commands.add_parser("rights", help="data subjects' requests (erasure, access, objection), on the clock")
+    uses_database(rights)
     actions = rights.add_subparsers(metavar="ACTION", required=True)
 
     request = actions.add_parser("request", help="record a request; its last line of output is `ID DUE-DATE`")
@@ -71,7 +73,7 @@ def _request(arguments) -> int:
     from .rights import open_request
     from .runtime import build_runtime
 
-    runtime = build_runtime()
+    runtime = build_runtime(receives_webhooks=False)  # the connectors, not their webhook secrets
     try:
         opened = open_request(
             runtime.services,
@@ -145,7 +147,7 @@ def _export(arguments) -> int:
     suffix = arguments.output.suffix.lower()
     if suffix not in (".json", ".html"):
         raise InvalidInputError("--output ends in .json or .html", field="output")
-    runtime = build_runtime()
+    runtime = build_runtime(receives_webhooks=False)  # the connectors, not their webhook secrets
     try:
         statuses = export_request(runtime, arguments.id, arguments.output)
     finally:

@@ -14,9 +14,12 @@ import random
 import shutil
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import holidays
 import requests
 
 from consentry.connectors.sandbox_kit import Person
@@ -120,11 +123,18 @@ def _through_the_api(stack: Stack, runtime, out) -> list[str]:
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {key}"
     phone, now = "+33612345678", datetime.now(UTC)
-    out("\nThe HTTP API (/v1), as a web form and a dialer use it:")
+    call_at = _calling_hours_after(now)  # not whenever the demo runs: at lunch or at night no call is lawful
+    out(f"\nThe HTTP API (/v1), as a web form and a dialer use it (a call planned for {call_at.isoformat()}):")
     verdicts = []
 
     def check(label: str) -> None:
-        contact = {"phone": phone, "channel": "phone_human", "audience": "b2c", "jurisdiction": "FR"}
+        contact = {
+            "phone": phone,
+            "channel": "phone_human",
+            "audience": "b2c",
+            "jurisdiction": "FR",
+            "at": call_at.isoformat(),
+        }
         answer = api.post(f"{stack.server_url}/v1/decisions", json=contact, timeout=10)
         answer.raise_for_status()
         decision = answer.json()
@@ -158,6 +168,17 @@ def _through_the_api(stack: Stack, runtime, out) -> list[str]:
     out(f"  {'dialer reports a refusal:':<34} {answer.status_code} {answer.json()['event_key']}")
     check("pre-call check after the refusal:")
     return verdicts
+
+
+def _calling_hours_after(now: datetime) -> datetime:
+    """10:30 in Paris on the next working day (Monday to Friday, not a French public holiday): inside the hours
+    when prospecting calls are allowed (Code de la consommation D223-9)."""
+    paris = ZoneInfo("Europe/Paris")
+    day = now.astimezone(paris).date() + timedelta(days=1)
+    closed = holidays.country_holidays("FR", years=[day.year, day.year + 1])
+    while day.weekday() >= 5 or day in closed:
+        day += timedelta(days=1)
+    return datetime.combine(day, dt_time(10, 30), tzinfo=paris)
 
 
 def _until_everywhere(stack: Stack, email: str, began: float) -> dict[str, float]:

@@ -12,7 +12,7 @@ from .blueprint import blueprint, runtime
 from .figures import gather
 
 
-@blueprint.get("")
+@blueprint.get("", strict_slashes=False)  # /console and /console/
 @login_required
 def overview():
     state = runtime()

@@ -71,12 +71,29 @@ def by(kind: str):
     return getattr(By, kind)
 
 
+def submitted(driver, element) -> None:
+    """Wait until the page that held `element` has given way to the answer of its form."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def gone(_driver) -> bool:
+        try:
+            element.is_enabled()
+        except WebDriverException:  # stale, or (Chromium, mid-navigation) no longer in the document
+            return True
+        return False
+
+    WebDriverWait(driver, 15).until(gone)
+
+
 def sign_in(driver, name: str, password: str) -> None:
     driver.get(driver.base_url + "/console")
     assert driver.current_url.startswith(driver.base_url + "/console/login")  # sent to sign in first
     driver.find_element(by("ID"), "name").send_keys(name)
     driver.find_element(by("ID"), "password").send_keys(password)
-    driver.find_element(by("ID"), "sign-in").click()
+    button = driver.find_element(by("ID"), "sign-in")
+    button.click()
+    submitted(driver, button)
 
 
 def photograph(driver, tmp_path, name: str) -> None:
@@ -96,6 +113,7 @@ def photograph(driver, tmp_path, name: str) -> None:
 
 def forge(driver, action: str, *, token: bool) -> None:
     """A form built in the page and posted as a browser would, with or without the page's CSRF token."""
+    page = driver.find_element(by("TAG_NAME"), "main")
     driver.execute_script(
         """
         const form = document.createElement('form');
@@ -106,6 +124,7 @@ def forge(driver, action: str, *, token: bool) -> None:
         action,
         token,
     )
+    submitted(driver, page)
 
 
 def status_of_jobs(app) -> list[str]:
@@ -137,7 +156,9 @@ def test_sign_in_look_a_person_up_and_photograph_every_page(browser, console, tm
         photograph(browser, tmp_path, page)
     box = browser.find_element(by("ID"), "identifier")
     box.send_keys(EMAIL)
-    browser.find_element(by("ID"), "look-up").click()
+    button = browser.find_element(by("ID"), "look-up")
+    button.click()
+    submitted(browser, button)
     assert browser.find_element(by("ID"), "person").text == EMAIL
     assert browser.current_url == browser.base_url + "/console/people"  # the identifier went in the body
     history = browser.find_element(by("ID"), "history").text
@@ -157,7 +178,9 @@ def test_an_operator_retries_a_dead_job(browser, console):
     sign_in(browser, "otto", PASSWORDS["otto"])
     browser.get(browser.base_url + "/console/jobs")
     assert "HTTP_503" in browser.find_element(by("ID"), f"job-{job}").text
-    browser.find_element(by("ID"), f"retry-{job}").click()
+    button = browser.find_element(by("ID"), f"retry-{job}")
+    button.click()
+    submitted(browser, button)
     assert browser.find_element(by("ID"), "no-jobs").text == "No failed or dead job."
     assert status_of_jobs(console) == ["pending"]
 

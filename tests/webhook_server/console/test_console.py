@@ -48,7 +48,7 @@ def test_without_its_secret_the_console_does_not_exist(database_url):
 
 def test_a_signed_out_visitor_is_sent_to_sign_in_and_the_cookie_is_httponly_and_lax(console):
     client = console.test_client()
-    for path in ("/console", "/console/rights", "/console/rules", "/console/jobs"):
+    for path in ("/console", "/console/", "/console/rights", "/console/rules", "/console/jobs"):
         answer = client.get(path)
         assert answer.status_code == 302
         assert answer.headers["Location"].startswith("/console/login")

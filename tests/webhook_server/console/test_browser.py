@@ -3,7 +3,6 @@ proof, retry a dead job as an operator, be refused as a viewer (403), a forged f
 (400), the lock-out after 5 failures. Every page is photographed at 700 and 1,400 px wide under tmp_path, with no
 horizontal scrolling and no chart label overlapping another."""
 
-import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from consentry.connectors.sandbox_kit import ServerThread
 from consentry.sdk.rights import RightsKind
 from consentry.sdk.store import console_users, propagation_jobs
 from consentry.webhook_server.rights import open_request
+from tests.browser import chromium
 
 from .conftest import EMAIL, PASSWORDS, PHONE, PROOF_WORDING, dead_job_id
 
@@ -41,28 +41,11 @@ return [...document.querySelectorAll('body *')]
 
 
 @pytest.fixture
-def browser(console, tmp_path):
+def browser(console):
     """A headless Chromium, and the console served on 127.0.0.1."""
-    if not shutil.which("chromium") or not shutil.which("chromedriver"):
-        from tests.conftest import IN_CI
-
-        if IN_CI:
-            pytest.fail("chromium and chromedriver are needed (bash .ci/services.sh installs them)")
-        pytest.skip("chromium and chromedriver are not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--hide-scrollbars"):
-        options.add_argument(argument)
-    with ServerThread(console) as server:
-        driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    with ServerThread(console) as server, chromium("--hide-scrollbars") as driver:
         driver.base_url = server.url
-        try:
-            yield driver
-        finally:
-            driver.quit()
+        yield driver
 
 
 def by(kind: str):

@@ -146,7 +146,7 @@ class Memoized(fields.Nested):
         super().__init__(nested, **kwargs)
         self._dumped: dict[Any, Any] = {}
 
-    def _serialize(self, nested_obj: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+    def _serialize(self, nested_obj, attr, obj, **kwargs):  # typed as the base, which leaves it untyped
         if nested_obj is None:
             return None
         found = self._dumped.get(nested_obj)

@@ -32,11 +32,9 @@ _CHANNEL_ORDER = {channel.value: index for index, channel in enumerate(CHANNELS)
 CSV_COLUMNS = ["section", "key", "subkey", "value", "channel", "legal_sources"]
 
 
-def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | None = None) -> dict:
-    at = at or datetime.now(UTC)
-    reach: dict[tuple[str, str], Counter] = {}
-    blockers: Counter = Counter()  # blocked contacts per reason code, every channel together
-    blocked: Counter = Counter()  # blocked contacts per (reason code, channel)
+def people_on_file(engine: Engine, ledger: Ledger) -> tuple[list, list]:
+    """Everyone a system holds (with the jurisdiction and audience their records give), and what the suppression
+    list says of each: what the report's and the console's standing verdicts start from."""
     query = (
         select(
             persons.c.id,
@@ -50,12 +48,20 @@ def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | No
     )
     with reading(engine) as connection:
         people = list(connection.execute(query))
-    suppression_list = ledger.suppression
     listed = (
-        suppression_list.of_people([(person.email, person.phone) for person in people])
-        if suppression_list is not None
+        ledger.suppression.of_people([(person.email, person.phone) for person in people])
+        if ledger.suppression is not None
         else [None] * len(people)  # a ledger without a suppression list lists nobody
     )
+    return people, listed
+
+
+def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | None = None) -> dict:
+    at = at or datetime.now(UTC)
+    reach: dict[tuple[str, str], Counter] = {}
+    blockers: Counter = Counter()  # blocked contacts per reason code, every channel together
+    blocked: Counter = Counter()  # blocked contacts per (reason code, channel)
+    people, listed = people_on_file(engine, ledger)
     for person, suppression in zip(people, listed, strict=True):
         events = ledger.events(email=person.email, phone=person.phone)
         audience = Audience(person.audience) if person.audience in {a.value for a in Audience} else None

@@ -17,10 +17,10 @@ from consentry.sdk import retention
 from consentry.sdk.consent_state import EventKind
 from consentry.sdk.ledger import Ledger
 from consentry.sdk.standing import standing_decision
-from consentry.sdk.store import consent_events, contacts, persons, propagation_jobs, reading
+from consentry.sdk.store import consent_events, propagation_jobs, reading
 from consentry.sdk.vocabulary import Audience
 
-from ..report import CHANNELS
+from ..report import CHANNELS, people_on_file
 
 OPT_OUT_KINDS = tuple(kind.value for kind in EventKind if kind.opts_out)
 CHUNK = 5000  # people whose events are read in one query: well under SQLite's bound parameters
@@ -60,25 +60,8 @@ def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | No
 
 
 def _standing(figures: Overview, engine: Engine, ledger: Ledger, advertiser: str) -> None:
-    query = (
-        select(
-            persons.c.id,
-            persons.c.email,
-            persons.c.phone,
-            func.min(contacts.c.jurisdiction).label("jurisdiction"),
-            func.min(contacts.c.audience).label("audience"),
-        )
-        .join(contacts, contacts.c.person_id == persons.c.id)
-        .group_by(persons.c.id, persons.c.email, persons.c.phone)
-    )
-    with reading(engine) as connection:
-        people = list(connection.execute(query))
+    people, listed = people_on_file(engine, ledger)
     figures.people = len(people)
-    listed = (
-        ledger.suppression.of_people([(person.email, person.phone) for person in people])
-        if ledger.suppression is not None
-        else [None] * len(people)
-    )
     ids = [person.id for person in people]
     history: dict[int, list] = {}
     for start in range(0, len(ids), CHUNK):  # a query per chunk of people, not one per person

@@ -7,9 +7,11 @@ retention. Charts are inline SVG drawn by `charts`: the file opens anywhere, off
 
 import csv
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine, func, select
@@ -32,9 +34,13 @@ _CHANNEL_ORDER = {channel.value: index for index, channel in enumerate(CHANNELS)
 CSV_COLUMNS = ["section", "key", "subkey", "value", "channel", "legal_sources"]
 
 
-def people_on_file(engine: Engine, ledger: Ledger) -> tuple[list, list]:
-    """Everyone a system holds (with the jurisdiction and audience their records give), and what the suppression
-    list says of each: what the report's and the console's standing verdicts start from."""
+CHUNK = 5000  # people whose events are read in one query: well under SQLite's bound parameters
+
+
+def standings(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime) -> Iterator[tuple[Any, Any, Any]]:
+    """(person, channel, decision) for everyone a system holds and every channel: the standing verdict from the
+    ledger, the suppression list and the rules, which the report and the console count. A person carries the
+    jurisdiction and audience their records give; their events are read a chunk of people per query."""
     query = (
         select(
             persons.c.id,
@@ -53,18 +59,14 @@ def people_on_file(engine: Engine, ledger: Ledger) -> tuple[list, list]:
         if ledger.suppression is not None
         else [None] * len(people)  # a ledger without a suppression list lists nobody
     )
-    return people, listed
-
-
-def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | None = None) -> dict:
-    at = at or datetime.now(UTC)
-    reach: dict[tuple[str, str], Counter] = {}
-    blockers: Counter = Counter()  # blocked contacts per reason code, every channel together
-    blocked: Counter = Counter()  # blocked contacts per (reason code, channel)
-    people, listed = people_on_file(engine, ledger)
+    ids = [person.id for person in people]
+    history: dict[int, list] = {}
+    for start in range(0, len(ids), CHUNK):
+        history |= ledger.events_of_people(ids[start : start + CHUNK])
+    audiences = {audience.value for audience in Audience}
     for person, suppression in zip(people, listed, strict=True):
-        events = ledger.events(email=person.email, phone=person.phone)
-        audience = Audience(person.audience) if person.audience in {a.value for a in Audience} else None
+        events = history.get(person.id, [])
+        audience = Audience(person.audience) if person.audience in audiences else None
         for channel in CHANNELS:
             decision, _ = standing_decision(
                 events,
@@ -75,11 +77,22 @@ def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | No
                 at=at,
                 suppression=suppression,
             )
-            reach.setdefault((channel.value, person.audience or "unknown"), Counter())[decision.verdict.value] += 1
-            if not decision.allowed:
-                codes = {r.code for r in decision.reasons if r.effect == "blocks"}
-                blockers.update(codes)
-                blocked.update((code, channel.value) for code in codes)
+            yield person, channel, decision
+
+
+def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | None = None) -> dict:
+    at = at or datetime.now(UTC)
+    reach: dict[tuple[str, str], Counter] = {}
+    blockers: Counter = Counter()  # blocked contacts per reason code, every channel together
+    blocked: Counter = Counter()  # blocked contacts per (reason code, channel)
+    people: set[int] = set()
+    for person, channel, decision in standings(engine, ledger, advertiser=advertiser, at=at):
+        people.add(person.id)
+        reach.setdefault((channel.value, person.audience or "unknown"), Counter())[decision.verdict.value] += 1
+        if not decision.allowed:
+            codes = {r.code for r in decision.reasons if r.effect == "blocks"}
+            blockers.update(codes)
+            blocked.update((code, channel.value) for code in codes)
     table = propagation_jobs.c
     with reading(engine) as connection:
         jobs = list(

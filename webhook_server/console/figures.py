@@ -16,14 +16,11 @@ from sqlalchemy import Engine, func, select
 from consentry.sdk import retention
 from consentry.sdk.consent_state import EventKind
 from consentry.sdk.ledger import Ledger
-from consentry.sdk.standing import standing_decision
 from consentry.sdk.store import consent_events, propagation_jobs, reading
-from consentry.sdk.vocabulary import Audience
 
-from ..report import CHANNELS, people_on_file
+from ..report import standings
 
 OPT_OUT_KINDS = tuple(kind.value for kind in EventKind if kind.opts_out)
-CHUNK = 5000  # people whose events are read in one query: well under SQLite's bound parameters
 
 
 @dataclass
@@ -60,30 +57,14 @@ def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | No
 
 
 def _standing(figures: Overview, engine: Engine, ledger: Ledger, advertiser: str) -> None:
-    people, listed = people_on_file(engine, ledger)
+    people: set[int] = set()
+    for person, channel, decision in standings(engine, ledger, advertiser=advertiser, at=figures.at):
+        people.add(person.id)
+        key = (channel.value, person.audience or "unknown", person.jurisdiction or "unknown")
+        figures.reach.setdefault(key, Counter())[decision.verdict.value] += 1
+        if not decision.allowed:
+            figures.blockers.update((r.code, channel.value) for r in decision.reasons if r.effect == "blocks")
     figures.people = len(people)
-    ids = [person.id for person in people]
-    history: dict[int, list] = {}
-    for start in range(0, len(ids), CHUNK):  # a query per chunk of people, not one per person
-        history |= ledger.events_of_people(ids[start : start + CHUNK])
-    audiences = {audience.value for audience in Audience}
-    for person, suppression in zip(people, listed, strict=True):
-        events = history.get(person.id, [])
-        audience = Audience(person.audience) if person.audience in audiences else None
-        for channel in CHANNELS:
-            decision, _ = standing_decision(
-                events,
-                channel,
-                advertiser=advertiser,
-                audience=audience,
-                jurisdiction=person.jurisdiction,
-                at=figures.at,
-                suppression=suppression,
-            )
-            key = (channel.value, person.audience or "unknown", person.jurisdiction or "unknown")
-            figures.reach.setdefault(key, Counter())[decision.verdict.value] += 1
-            if not decision.allowed:
-                figures.blockers.update((r.code, channel.value) for r in decision.reasons if r.effect == "blocks")
 
 
 def _opt_outs(figures: Overview, engine: Engine, days: int) -> None:

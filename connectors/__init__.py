@@ -4,6 +4,8 @@ registry that finds the built-in ones and third-party ones (entry-point group `c
 A new connector starts from `connectors/_template/` and is proved by `consentry.connectors.conformance`."""
 
 from .base import (
+    OPT_OUTS,
+    RIGHTS_REQUESTS,
     Capability,
     Connector,
     ConnectorConfig,
@@ -22,6 +24,8 @@ from .base import (
 from .registry import available, connector_class, create, register
 
 __all__ = [
+    "OPT_OUTS",
+    "RIGHTS_REQUESTS",
     "Capability",
     "Connector",
     "ConnectorConfig",

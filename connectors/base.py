@@ -34,6 +34,15 @@ class Capability(StrEnum):
     EXPORT_PEOPLE = "export_people"  # GDPR Art. 15: every record of a person, its fields as the vendor gives them
 
 
+# What a CRM connector does for opt-outs, and what it does for rights requests: a connector declares the sets it
+# implements in full, or the capabilities one by one (never `frozenset(Capability)`, which would claim every
+# capability added later without the code behind it).
+OPT_OUTS = frozenset(
+    {Capability.SYNC_CONTACTS, Capability.TAG_CONSENT, Capability.PUSH_UNSUBSCRIBE, Capability.RECEIVE_WEBHOOKS}
+)
+RIGHTS_REQUESTS = frozenset({Capability.ERASE_PEOPLE, Capability.EXPORT_PEOPLE})
+
+
 @dataclass(frozen=True)
 class RemoteContact:
     """A contact as one system holds it, reduced to what consent decisions need."""

@@ -14,7 +14,8 @@ import requests
 
 from consentry.connectors.base import (
     AT_LEAST_ONE,
-    Capability,
+    OPT_OUTS,
+    RIGHTS_REQUESTS,
     Connector,
     ConnectorConfig,
     ConsentTag,
@@ -133,16 +134,7 @@ def _json(response: requests.Response) -> dict:
 
 class HubSpotConnector(Connector):
     name = "hubspot"
-    capabilities = frozenset(
-        {
-            Capability.SYNC_CONTACTS,
-            Capability.TAG_CONSENT,
-            Capability.PUSH_UNSUBSCRIBE,
-            Capability.RECEIVE_WEBHOOKS,
-            Capability.ERASE_PEOPLE,
-            Capability.EXPORT_PEOPLE,
-        }
-    )
+    capabilities = OPT_OUTS | RIGHTS_REQUESTS
     sandbox = "consentry.connectors.hubspot.sandbox"
     config_schema = HubSpotConfig
 

@@ -22,7 +22,8 @@ import marshmallow
 import requests
 
 from consentry.connectors.base import (
-    Capability,
+    OPT_OUTS,
+    RIGHTS_REQUESTS,
     ConnectorConfig,
     ConsentTag,
     DataSubject,
@@ -116,16 +117,7 @@ def data_center(api_key: str) -> str:
 
 class MailchimpConnector(_Connector):
     name = "mailchimp"
-    capabilities = frozenset(
-        {
-            Capability.SYNC_CONTACTS,
-            Capability.TAG_CONSENT,
-            Capability.PUSH_UNSUBSCRIBE,
-            Capability.RECEIVE_WEBHOOKS,
-            Capability.ERASE_PEOPLE,
-            Capability.EXPORT_PEOPLE,
-        }
-    )
+    capabilities = OPT_OUTS | RIGHTS_REQUESTS
     sandbox = "consentry.connectors.mailchimp.sandbox"
     config_schema = MailchimpConfig
     kept_attributes = ("marketing_permissions",)  # their ids differ per audience: read, kept, sent back

@@ -31,8 +31,9 @@ import requests
 
 from consentry.connectors.base import (
     AT_LEAST_ONE,
+    OPT_OUTS,
+    RIGHTS_REQUESTS,
     WEB,
-    Capability,
     Connector,
     ConnectorConfig,
     ConsentTag,
@@ -208,7 +209,7 @@ def _same(given: str, expected: str) -> bool:
 
 class SalesforceConnector(Connector):
     name = "salesforce"
-    capabilities = frozenset(Capability)
+    capabilities = OPT_OUTS | RIGHTS_REQUESTS
     sandbox = "consentry.connectors.salesforce.sandbox"
     config_schema = SalesforceConfig
 

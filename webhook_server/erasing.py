@@ -18,7 +18,14 @@ from sqlalchemy.orm import aliased
 from consentry.connectors.base import Capability, Connector, DataSubject
 from consentry.sdk.erasure import erase_in, forget_freed_pages
 from consentry.sdk.rights import LOCAL_SYSTEM
-from consentry.sdk.store import contacts, erased_records, insert_ignoring_duplicates, propagation_jobs, rights_requests
+from consentry.sdk.store import (
+    contacts,
+    erased_records,
+    insert_ignoring_duplicates,
+    propagation_jobs,
+    reading,
+    rights_requests,
+)
 from consentry.sdk.suppression import SuppressionList
 
 from .propagation import Outcome, _bury_abandoned, _Claimed, _due, _failed_all, _failure, _finish, _renewing
@@ -48,14 +55,8 @@ def run_erasure(
     if target == LOCAL_SYSTEM:
         return [_erase_locally(engine, suppression, job, request_id, now)]
     connector = connectors.get(target)
-    missing = (
-        "TARGET_NOT_CONFIGURED"
-        if connector is None
-        else None
-        if connector.supports(Capability.ERASE_PEOPLE)
-        else "ERASURE_NOT_SUPPORTED"
-    )
-    if connector is None or missing:
+    if connector is None or not connector.supports(Capability.ERASE_PEOPLE):
+        missing = "TARGET_NOT_CONFIGURED" if connector is None else "ERASURE_NOT_SUPPORTED"
         with engine.begin() as connection:
             return [_finish(connection, job, "dead", now(), error=missing)]
     subject = _subject(engine, target, request_id, person_id)
@@ -121,7 +122,7 @@ def _claim(engine: Engine, target: str, moment: datetime, max_attempts: int, lea
 def _subject(engine: Engine, target: str, request_id: int, person_id: int | None) -> DataSubject:
     """Whom to erase there: the request's identifiers, and the records a sync tied to the person in `target`
     (found even where the address was changed since)."""
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         request = connection.execute(
             select(rights_requests.c.email, rights_requests.c.phone).where(rights_requests.c.id == request_id)
         ).one()
@@ -160,6 +161,8 @@ def _erase_locally(engine: Engine, suppression, job: _Claimed, request_id: int, 
     except _Fenced:
         return Outcome(job.id, "skipped")
     if not forget_freed_pages(engine, patience=2.0):
-        log.warning("rights request %s: erased; the database was busy, its log is truncated at the next erasure")
+        log.warning(
+            "rights request %s: erased; the database was busy, its log is truncated at the next erasure", request_id
+        )
     log.info("rights request %s: erased in Consentry", request_id)
     return outcome

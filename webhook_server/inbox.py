@@ -87,9 +87,7 @@ def record(
             if event.erasure:
                 _erased_in_vendor(connection, services, delivery, event, identities, advertiser, now)
                 continue
-            email, phone = event.email, event.phone
-            if not email and not phone and event.record_id:
-                email, phone = identities.get((event.system, event.record_id), (None, None))
+            email, phone = _identifiers_of(event, identities)
             try:
                 prepared.append((_consent_event(event, advertiser, now), *identifiers(email, phone)))
             except InvalidInputError:
@@ -161,9 +159,7 @@ def _erased_in_vendor(
     if event.record_id and _erasing_already(connection, event.system, event.record_id):
         delivery.result.echoes += 1
         return
-    email, phone = event.email, event.phone
-    if not email and not phone and event.record_id:
-        email, phone = identities.get((event.system, event.record_id), (None, None))
+    email, phone = _identifiers_of(event, identities)
     if not email and not phone:  # a record Consentry never synced: it holds nothing of theirs to erase
         delivery.result.skipped += 1
         return
@@ -187,6 +183,13 @@ def _erased_in_vendor(
             )
         )
     delivery.result.new_events += 1
+
+
+def _identifiers_of(event: InboundEvent, identities) -> tuple:
+    """The event's own identifiers, or those of the synced record it names by id only."""
+    if event.email or event.phone or not event.record_id:
+        return event.email, event.phone
+    return identities.get((event.system, event.record_id), (None, None))
 
 
 def _erasing_already(connection, system: str, record_id: str) -> bool:

@@ -220,7 +220,7 @@ def extend(engine: Engine, request_id: int, reason: str, *, now: datetime | None
             raise InvalidInputError(f"no rights request {request_id}", field="id")
         if row.extended_at is not None:
             raise InvalidInputError(f"request {request_id} was extended already; it can be once", field="id")
-        due = extended(_as_date(row.due_on))
+        due = extended(row.due_on)
         connection.execute(
             update(rights_requests)
             .where(rights_requests.c.id == request_id)
@@ -257,7 +257,7 @@ def list_requests(
     for row in rows:
         systems = _systems(row, jobs.get(row.id, {}))
         state = _status(systems)
-        due = _as_date(row.due_on)
+        due = row.due_on
         late = state is not RightsStatus.DONE and due < today
         if (overdue and not late) or (status is not None and state is not status):
             continue
@@ -329,10 +329,6 @@ def counts(engine: Engine, *, today: date | None = None) -> dict[str, int]:
     """For /metrics: requests not done, and those of them past their due date."""
     pending = [answer for answer in list_requests(engine, today=today) if answer["status"] != "done"]
     return {"open": len(pending), "overdue": sum(answer["overdue"] for answer in pending)}
-
-
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def _aware(moment: datetime) -> datetime:

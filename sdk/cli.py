@@ -311,7 +311,10 @@ def _fact_value(text: str) -> object:
 def _scenario_request(path: Path, ident: str | None) -> Request:
     """The scenario named by `ident`; without one, the file's only scenario. Otherwise the ids to choose from."""
     scenarios = load_scenarios(path)
-    matches = [s for s in scenarios if s.id == ident] if ident else scenarios if len(scenarios) == 1 else []
+    if ident:
+        matches = [scenario for scenario in scenarios if scenario.id == ident]
+    else:
+        matches = scenarios if len(scenarios) == 1 else []
     if not matches:
         problem = f"no scenario with id {ident} in {path}" if ident else f"{path} holds {len(scenarios)} scenarios"
         ids = "".join(f"\n  {scenario.id}" for scenario in scenarios)

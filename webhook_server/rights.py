@@ -131,9 +131,17 @@ def open_request_in(
     return Opened(request_id, due)
 
 
+_KEY_PREFIX = "rights:"
+
+
 def request_key(request_id: int) -> str:
     """The event key of a request's jobs (and of an objection's ledger event)."""
-    return f"rights:{request_id}"
+    return f"{_KEY_PREFIX}{request_id}"
+
+
+def request_id_of(key: str) -> int:
+    """The request a key names (`request_key`'s inverse)."""
+    return int(key.removeprefix(_KEY_PREFIX))
 
 
 def _erasure_jobs(connection, targets, request_id: int, person_id, now: datetime) -> None:

@@ -52,7 +52,7 @@ def open_request(headers: dict[str, Any], body: dict[str, Any]):
         return records.Recorded(rights.request_key(opened.id), new=True)
 
     answer, status = once(headers["idempotency_key"], "rights-requests", record)
-    request_id = int(answer["event_key"].rpartition(":")[2])  # the request's key, `rights:<id>`
+    request_id = rights.request_id_of(answer["event_key"])
     return _shown(request_id), status, {"Location": f"{blueprint.url_prefix}/{request_id}"}
 
 

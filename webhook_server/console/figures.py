@@ -63,7 +63,8 @@ def _standing(figures: Overview, engine: Engine, ledger: Ledger, advertiser: str
         key = (channel.value, person.audience or "unknown", person.jurisdiction or "unknown")
         figures.reach.setdefault(key, Counter())[decision.verdict.value] += 1
         if not decision.allowed:
-            figures.blockers.update((r.code, channel.value) for r in decision.reasons if r.effect == "blocks")
+            codes = {r.code for r in decision.reasons if r.effect == "blocks"}  # once per decision, as the report
+            figures.blockers.update((code, channel.value) for code in codes)
     figures.people = len(people)
 
 

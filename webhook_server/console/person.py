@@ -42,6 +42,7 @@ def identify(identifier: str) -> tuple[IdentifierKind, str]:
 
 def look_up(runtime: Runtime, kind: IdentifierKind, normalised: str, *, at: datetime | None = None) -> Person:
     email, phone = (normalised, None) if kind is IdentifierKind.EMAIL else (None, normalised)
+    at = at or datetime.now(UTC)  # one moment for every channel's verdict
     services = runtime.services
     held = gather(services, {}, email=email, phone=phone)[LOCAL_SYSTEM]
     synced = held["contacts"]
@@ -59,7 +60,7 @@ def look_up(runtime: Runtime, kind: IdentifierKind, normalised: str, *, at: date
                 advertiser=runtime.advertiser,
                 audience=Audience(audience) if audience in known else None,
                 jurisdiction=jurisdiction,
-                at=at or datetime.now(UTC),
+                at=at,
                 suppression=suppression,
             )[0],
         )

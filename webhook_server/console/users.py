@@ -1,6 +1,7 @@
 """The console's local accounts: scrypt password hashes, and a lock-out after repeated failures kept per user in
 the database, so that every server process sees it."""
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -15,8 +16,13 @@ ROLES = ("viewer", "operator")  # viewers read; operators also act (retry a job)
 MIN_PASSWORD = 12
 MAX_FAILURES = 5
 LOCK = timedelta(minutes=15)
-# Checked against when the name is unknown, so that a wrong name costs the time a wrong password does.
-_UNKNOWN_USER_HASH = generate_password_hash("no such console user", method="scrypt")
+
+
+@functools.cache
+def _unknown_user_hash() -> str:
+    """Checked against when the name is unknown, so that a wrong name costs the time a wrong password does. Made
+    on first use, not at import: every `consentry` command imports this module, and a scrypt hash takes 0.2 s."""
+    return generate_password_hash("no such console user", method="scrypt")
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,7 @@ def sign_in(engine: Engine, name: str, password: str, *, now: datetime | None = 
             select(console_users).where(console_users.c.name == name.strip()).with_for_update()
         ).first()
         if row is None:
-            check_password_hash(_UNKNOWN_USER_HASH, password)
+            check_password_hash(_unknown_user_hash(), password)
             return None
         if row.locked_until is not None and _aware(row.locked_until) > now:
             return None

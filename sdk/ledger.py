@@ -195,9 +195,6 @@ def _event_from_row(row: Row[Any]) -> ConsentEvent:
 def _event_from_values(stored: dict[str, Any]) -> ConsentEvent:
     values = {name: stored[name] for name in _EVENT_COLUMNS}
     values["kind"] = EventKind(values["kind"])
-    for name in ("occurred_at", "recorded_at"):
-        if values[name] is not None and values[name].tzinfo is None:
-            values[name] = values[name].replace(tzinfo=UTC)  # SQLite hands back naive UTC
     return _trusted(values)
 
 

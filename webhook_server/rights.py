@@ -284,7 +284,7 @@ def list_requests(
                     for name, job in sorted(jobs.get(row.id, {}).items())
                     if job.outcome or job.last_error
                 },
-                "received_at": _aware(row.received_at).isoformat(),
+                "received_at": row.received_at.isoformat(),
                 "extended": row.extended_at is not None,
                 "verified_by": row.verified_by,
                 "source": row.source,
@@ -337,7 +337,3 @@ def counts(engine: Engine, *, today: date | None = None) -> dict[str, int]:
     """For /metrics: requests not done, and those of them past their due date."""
     pending = [answer for answer in list_requests(engine, today=today) if answer["status"] != "done"]
     return {"open": len(pending), "overdue": sum(answer["overdue"] for answer in pending)}
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -14,7 +14,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -176,9 +176,7 @@ def _entry(entry: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    """Dates as ISO 8601; SQLite hands back naive UTC times."""
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    """Dates and times as ISO 8601."""
     return value.isoformat() if isinstance(value, date) else value
 
 

@@ -470,8 +470,6 @@ def _record_refusals(runtime, system: str, refused, now: datetime) -> None:
 def _watermark(runtime, system: str):
     with reading(runtime.services.engine) as connection:
         value = connection.execute(select(sync_state.c.watermark).where(sync_state.c.connector == system)).scalar()
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
     return value
 
 

@@ -5,6 +5,8 @@ Clear identifiers live in `persons`, and in a propagation job only while an eras
 its way; the suppression list holds keyed hashes; an erasure leaves a row in `erasures` that says when, never who.
 """
 
+from datetime import UTC, datetime
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -21,6 +23,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData(
     naming_convention={
@@ -33,13 +37,33 @@ metadata = MetaData(
 
 Identifier = BigInteger().with_variant(Integer, "sqlite")
 
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment stored in UTC and read back aware on every database. SQLite keeps no offset: without this, an
+    aware time in another zone would be stored as its wall-clock reading, and every read would hand back a naive
+    time that each caller had to mark as UTC again."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value  # naive times are taken as UTC, as they always were
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 persons = Table(
     "persons",
     metadata,
     Column("id", Identifier, primary_key=True, autoincrement=True),
     Column("email", String(320), unique=True),
     Column("phone", String(32), unique=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 contacts = Table(
@@ -59,7 +83,7 @@ contacts = Table(
     Column("vendor_state", String(40)),
     Column("written_tag", String(200)),  # the consent tag Consentry last wrote there ("email=allowed;sms=...")
     Column("kept_fields", Text),  # JSON: the record's fields, as read, that its connector needs to write it again
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     UniqueConstraint("source_system", "source_record_id", name="uq_contacts_source"),
 )
 
@@ -73,8 +97,8 @@ consent_events = Table(
     Column("channel", String(20), nullable=False),
     Column("purpose", String(60), nullable=False),
     Column("advertiser", String(120), nullable=False),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
     Column("source_system", String(40), nullable=False),
     Column("source_record_id", String(120)),
     Column("collection_point", Text),
@@ -103,7 +127,7 @@ erasures = Table(
     "erasures",
     metadata,
     Column("id", Identifier, primary_key=True, autoincrement=True),
-    Column("erased_at", DateTime(timezone=True), nullable=False),
+    Column("erased_at", UtcDateTime(), nullable=False),
     Column("reason", String(40), nullable=False),
     Column("events_removed", Integer, nullable=False),
     Column("contacts_removed", Integer, nullable=False),
@@ -114,10 +138,10 @@ rights_requests = Table(
     metadata,
     Column("id", Identifier, primary_key=True, autoincrement=True),
     Column("kind", String(12), nullable=False),  # erasure, access, objection
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
     Column("received_zone", String(60), nullable=False),  # the zone its day of receipt was read in
     Column("due_on", Date, nullable=False),
-    Column("extended_at", DateTime(timezone=True)),
+    Column("extended_at", UtcDateTime()),
     Column("extension_reason", Text),
     Column("verified_by", String(200)),  # how identity was checked, never a copy of a document
     Column("source", String(40), nullable=False),  # cli, api, or the system where the person was erased
@@ -126,8 +150,8 @@ rights_requests = Table(
     Column("email", String(320)),
     Column("phone", String(32)),
     Column("exported", Text),  # access: JSON, each system's status at the last export
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("completed_at", DateTime(timezone=True)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("completed_at", UtcDateTime()),
 )
 
 erased_records = Table(
@@ -137,7 +161,7 @@ erased_records = Table(
     Column("system", String(40), nullable=False),
     Column("record_id", String(120), nullable=False),  # the vendor's id: its deletion webhook is an echo
     Column("request_id", Identifier, ForeignKey("rights_requests.id"), nullable=False),
-    Column("erased_at", DateTime(timezone=True), nullable=False),
+    Column("erased_at", UtcDateTime(), nullable=False),
     UniqueConstraint("system", "record_id", name="uq_erased_records_system"),
 )
 
@@ -153,11 +177,11 @@ propagation_jobs = Table(
     Column("channel", String(20), nullable=False),
     Column("status", String(10), nullable=False),  # pending, running, done, failed (will retry), dead
     Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
-    Column("lease_until", DateTime(timezone=True)),
-    Column("received_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("done_at", DateTime(timezone=True)),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("lease_until", UtcDateTime()),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("done_at", UtcDateTime()),
     Column("last_error", String(120)),
     # An opt-out still on its way when its person was erased keeps the identifiers it must deliver, and only
     # until it is done: an erasure never drops an objection (sdk.erasure).
@@ -177,8 +201,8 @@ sync_state = Table(
     "sync_state",
     metadata,
     Column("connector", String(40), primary_key=True),
-    Column("watermark", DateTime(timezone=True)),  # contacts changed since then are read on the next run
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("watermark", UtcDateTime()),  # contacts changed since then are read on the next run
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 api_keys = Table(
@@ -188,8 +212,8 @@ api_keys = Table(
     Column("name", String(60), nullable=False, unique=True),
     Column("key_hash", String(64), nullable=False, unique=True),  # sha256 hex of the key, never the key
     Column("scopes", String(100), nullable=False),  # comma-separated
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("revoked_at", DateTime(timezone=True)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime()),
 )
 
 call_log = Table(
@@ -201,8 +225,8 @@ call_log = Table(
     Column("advertiser", String(120), nullable=False),
     Column("event_key", String(200), nullable=False, unique=True),  # the dialer's report, recorded once
     Column("outcome", String(20), nullable=False),  # no_answer, answered, refused, do_not_call_again
-    Column("called_at", DateTime(timezone=True), nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("called_at", UtcDateTime(), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
 )
 
 idempotency_keys = Table(
@@ -213,7 +237,7 @@ idempotency_keys = Table(
     Column("request_hash", String(64), nullable=False),
     Column("status", Integer, nullable=False),
     Column("body", Text, nullable=False),  # the JSON answer given the first time
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 console_users = Table(
@@ -224,8 +248,8 @@ console_users = Table(
     Column("role", String(12), nullable=False),  # viewer (reads) or operator (also acts)
     Column("password_hash", String(255), nullable=False),  # scrypt, salted, never the password
     Column("failed_attempts", Integer, nullable=False, default=0),  # since the last sign-in or lock-out
-    Column("locked_until", DateTime(timezone=True)),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("locked_until", UtcDateTime()),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 console_audit = Table(
@@ -233,7 +257,7 @@ console_audit = Table(
     metadata,
     Column("id", Identifier, primary_key=True, autoincrement=True),
     Column("actor", String(60), nullable=False),  # the console user's name
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Column("action", String(60), nullable=False),  # lookup, retry job 12 ...
     # a look-up's identifier as the suppression list's keyed hash (hex) under its pepper: never the identifier
     Column("identifier_hash", String(64)),

@@ -210,7 +210,7 @@ def call_facts_many(
             facts: dict[str, Any] = {"calls_in_last_30_days": sum(counted.get(person, 0) for person in set(people))}
             latest = [refused[person] for person in set(people) if person in refused]
             if latest:
-                facts["refused_during_call_date"] = _day(max(_utc(moment) for moment in latest), at)
+                facts["refused_during_call_date"] = _day(max(latest), at)
             answers[position] = facts
     return answers
 
@@ -347,8 +347,4 @@ def _people(connection: Connection, email: str | None, phone: str | None) -> lis
 
 
 def _day(moment: datetime, at: datetime) -> date:
-    return _utc(moment).astimezone(at.tzinfo).date()
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment  # SQLite hands back naive UTC
+    return moment.astimezone(at.tzinfo).date()

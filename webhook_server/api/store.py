@@ -82,8 +82,8 @@ def list_keys(engine: Engine) -> list[dict[str, Any]]:
         {
             "name": row.name,
             "scopes": sorted(_split(row.scopes)),
-            "created_at": _aware(row.created_at),
-            "revoked_at": _aware(row.revoked_at),
+            "created_at": row.created_at,
+            "revoked_at": row.revoked_at,
         }
         for row in rows
     ]
@@ -170,10 +170,3 @@ def _digest(raw: str) -> str:
 
 def _split(scopes: str) -> set[str]:
     return {scope for scope in scopes.split(",") if scope}
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment

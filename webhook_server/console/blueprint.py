@@ -56,7 +56,7 @@ def _when(value: datetime | str | None) -> str:
     if not value:
         return ""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # a string written without its offset
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 

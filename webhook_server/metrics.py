@@ -7,7 +7,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from consentry.sdk.store import propagation_jobs, reading
@@ -59,6 +59,32 @@ class Metrics:
 
 # A scrape reads at most this many jobs: quantiles of the latest ones, at a cost that does not grow with the load.
 LATENCY_SAMPLE = 10_000
+LATENCY_WINDOW = timedelta(hours=1)
+
+
+def latency_scope() -> str:
+    """What the latency figure covers, in words, for `/metrics`'s help text and the console's overview."""
+    return f"over the last {LATENCY_SAMPLE} opt-out jobs done in the last hour (erasures and the sync's pushes aside)"
+
+
+def recent_latencies(connection: Connection, *, now: datetime) -> list[float]:
+    """Receipt-to-applied seconds, in ascending order, of the latest `LATENCY_SAMPLE` jobs done within
+    `LATENCY_WINDOW` before `now` that pushed an opt-out: the one latency read of `/metrics` and the console."""
+    table = propagation_jobs.c
+    recent = connection.execute(
+        select(table.received_at, table.done_at)
+        .where(table.done_at >= now - LATENCY_WINDOW)  # set once a job is done, and only then
+        .where(table.source_system != "sync")  # the sync's own pushes, recorded done at once
+        .where(table.action == "unsubscribe")  # an erasure's jobs run on the legal clock, not seconds
+        .order_by(table.done_at.desc())
+        .limit(LATENCY_SAMPLE)
+    )
+    return sorted((done - received).total_seconds() for received, done in recent)
+
+
+def quantile(values: list[float], q: float) -> float:
+    """The `q` quantile of values in ascending order (the nearest rank at or above it); 0.0 for none."""
+    return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
 
 
 class _PropagationCollector:
@@ -72,15 +98,7 @@ class _PropagationCollector:
         try:
             with reading(self.engine) as connection:
                 counts = dict(connection.execute(select(table.status, func.count()).group_by(table.status)).all())
-                since = datetime.now(UTC) - timedelta(hours=1)
-                recent = connection.execute(
-                    select(table.received_at, table.done_at)
-                    .where(table.done_at >= since)  # set once a job is done, and only then
-                    .where(table.source_system != "sync")  # the sync's own pushes, recorded done at once
-                    .where(table.action == "unsubscribe")  # an erasure's jobs run on the legal clock, not seconds
-                    .order_by(table.done_at.desc())
-                    .limit(LATENCY_SAMPLE)
-                ).all()
+                latencies = recent_latencies(connection, now=datetime.now(UTC))
         except SQLAlchemyError:  # the server's own counters still render; alert on this gauge
             yield _database_up(False)
             return
@@ -91,15 +109,11 @@ class _PropagationCollector:
         yield jobs
         depth = sum(counts.get(status, 0) for status in ("pending", "running", "failed"))
         yield GaugeMetricFamily("consentry_queue_depth", "Propagation jobs not finished yet", value=depth)
-        latencies = sorted((done - received).total_seconds() for received, done in recent)
         latency = GaugeMetricFamily(
-            "consentry_propagation_latency_seconds",
-            f"Receipt to applied, over the last {LATENCY_SAMPLE} jobs done in the last hour",
-            labels=["quantile"],
+            "consentry_propagation_latency_seconds", f"Receipt to applied, {latency_scope()}", labels=["quantile"]
         )
-        for quantile in (0.5, 0.99):
-            value = latencies[min(len(latencies) - 1, int(quantile * len(latencies)))] if latencies else 0.0
-            latency.add_metric([str(quantile)], value)
+        for q in (0.5, 0.99):
+            latency.add_metric([str(q)], quantile(latencies, q))
         yield latency
         yield from _rights(self.engine)
 

@@ -24,6 +24,7 @@ from consentry.sdk.store import contacts, persons, propagation_jobs, reading
 from consentry.sdk.vocabulary import Audience, Channel
 
 from .charts import bar_chart
+from .metrics import quantile
 from .unsubscribe import CHANNEL_NAMES
 
 CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.PHONE_HUMAN, Channel.POSTAL)
@@ -117,10 +118,6 @@ def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | No
     }
 
 
-def _quantile(values: list[float], q: float) -> float:
-    return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
-
-
 @dataclass(frozen=True, slots=True)
 class BlockingReason:
     """A reason code as the report shows it: what it means, where its law is, and whom it blocks on which channel."""
@@ -136,27 +133,36 @@ class BlockingReason:
         """The sources in one CSV cell: `title <url>; title`."""
         return "; ".join(f"{s.title} <{s.url}>" if s.url else s.title for s in self.sources)
 
+    def on(self, channel: str) -> int:
+        """Blocked contacts on one channel (0 when none)."""
+        return dict(self.channels).get(channel, 0)
+
 
 def blocking_reasons(figures: dict) -> list[BlockingReason]:
-    """Every blocking reason, the most frequent first, with its contacts per channel."""
+    """Every blocking reason of the report's figures, the most frequent first, with its contacts per channel."""
+    return blocking_reasons_of(figures["blocked"])
+
+
+def blocking_reasons_of(blocked: Counter) -> list[BlockingReason]:
+    """Every blocking reason of blocked contacts counted per (reason code, channel), the most frequent first (then
+    by code), its total the sum over its channels, its channels in the order of CHANNELS."""
     known = reasons()
+    per_code: dict[str, list[tuple[str, int]]] = {}
+    for (code, channel), count in blocked.items():
+        per_code.setdefault(code, []).append((channel, count))
     found = []
-    for code, total in figures["blockers"].most_common():
+    for code, channels in per_code.items():
         info = known.get(code)
-        per_channel = sorted(
-            ((channel, count) for (blocking, channel), count in figures["blocked"].items() if blocking == code),
-            key=lambda item: _channel_rank(item[0]),
-        )
         found.append(
             BlockingReason(
                 code=code,
                 title=info.title if info else "",
                 sources=info.sources if info else (),
-                total=total,
-                channels=tuple(per_channel),
+                total=sum(count for _, count in channels),
+                channels=tuple(sorted(channels, key=lambda item: _channel_rank(item[0]))),
             )
         )
-    return found
+    return sorted(found, key=lambda reason: (-reason.total, reason.code))
 
 
 def _blocked_per_channel(found: list[BlockingReason]) -> list[tuple[str, list[tuple[str, int]]]]:
@@ -191,7 +197,7 @@ def write(figures: dict, directory: Path) -> tuple[Path, Path]:
         for status, count in sorted(figures["jobs"].items()):
             writer.writerow(["propagation_jobs", status, "", count, "", ""])
         for name, q in (("p50", 0.5), ("p99", 0.99)):
-            latency = round(_quantile(figures["latencies"], q), 3)
+            latency = round(quantile(figures["latencies"], q), 3)
             writer.writerow(["propagation_latency_seconds", name, "", latency, "", ""])
         for action, count in sorted(figures["retention"].items()):
             writer.writerow(["retention_due", action, "", count, "", ""])
@@ -210,8 +216,8 @@ def write(figures: dict, directory: Path) -> tuple[Path, Path]:
         blocked_charts=_blocked_per_channel(found),
         jobs=sorted(figures["jobs"].items()),
         jobs_total=sum(figures["jobs"].values()),
-        p50=_quantile(latencies, 0.5),
-        p99=_quantile(latencies, 0.99),
+        p50=quantile(latencies, 0.5),
+        p99=quantile(latencies, 0.99),
         routes=figures["routes"].most_common(),
         retention=figures["retention"],
     )

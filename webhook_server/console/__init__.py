@@ -26,6 +26,7 @@ def register_console(app: Flask, runtime: Runtime) -> None:
     from ..api.rate_storage import storage_uri
     from . import auth, jobs, overview, people, rights, rules  # noqa: F401 - each adds its routes
     from .blueprint import blueprint
+    from .overview import EXTENSION, figures_cache
     from .users import find_user
 
     app.config.update(
@@ -47,6 +48,7 @@ def register_console(app: Flask, runtime: Runtime) -> None:
         return find_user(engine, int(user_id)) if user_id.isdigit() else None
 
     manager.init_app(app)
+    app.extensions[EXTENSION] = figures_cache(runtime)
     limiter = Limiter(
         get_remote_address,
         app=app,

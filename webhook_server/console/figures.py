@@ -1,13 +1,17 @@
 """The overview's figures: who may be contacted (by channel, audience and jurisdiction), what blocks the others
-(by reason and channel), opt-outs per day and where they came from, the propagation queue and its latency, and
-what retention makes due.
+(by reason and channel), opt-outs per day and where they came from, the propagation queue and its recent latency
+(read as `/metrics` reads it), and what retention makes due.
 
 `report.gather` keys reachability by channel and audience only and counts blocking reasons across channels; the
 console needs both by jurisdiction and channel, so it makes its own one pass over the people with the same
 standing verdict (`sdk.standing`), rather than evaluating everyone twice.
+
+Computing them judges everyone on every channel: `FiguresCache` keeps them a short while per process.
 """
 
+import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -18,7 +22,8 @@ from consentry.sdk.consent_state import EventKind
 from consentry.sdk.ledger import Ledger
 from consentry.sdk.store import consent_events, propagation_jobs, reading
 
-from ..report import standings
+from ..metrics import latency_scope, quantile, recent_latencies
+from ..report import BlockingReason, blocking_reasons_of, standings
 
 OPT_OUT_KINDS = tuple(kind.value for kind in EventKind if kind.opts_out)
 
@@ -32,7 +37,7 @@ class Overview:
     opt_outs_by_day: list[tuple[date, int]] = field(default_factory=list)
     opt_outs_by_source: Counter = field(default_factory=Counter)
     queue: Counter = field(default_factory=Counter)
-    latencies: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # ascending; of the jobs `recent_latencies` reads
     retention: Counter = field(default_factory=Counter)
 
     def reach_by(self, *keys: int) -> list[tuple[str, Counter]]:
@@ -43,8 +48,15 @@ class Overview:
         return sorted(grouped.items())
 
     def quantile(self, q: float) -> float:
-        values = self.latencies
-        return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
+        return quantile(self.latencies, q)
+
+    @property
+    def latency_scope(self) -> str:
+        return latency_scope()
+
+    def blocking_reasons(self) -> list[BlockingReason]:
+        """Each reason with its title, legal sources and contacts per channel, as the report groups them."""
+        return blocking_reasons_of(self.blockers)
 
 
 def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | None = None, days: int = 30) -> Overview:
@@ -85,12 +97,46 @@ def _opt_outs(figures: Overview, engine: Engine, days: int) -> None:
 
 
 def _propagation(figures: Overview, engine: Engine) -> None:
-    """The queue by status, and receipt-to-applied seconds of every opt-out done (the sync's own pushes aside)."""
+    """The queue by status, and receipt-to-applied seconds of the latest opt-outs done, as `/metrics` reads them."""
     table = propagation_jobs.c
     with reading(engine) as connection:
         counts = connection.execute(select(table.status, func.count()).group_by(table.status))
         figures.queue = Counter({status: count for status, count in counts})
-        done = connection.execute(
-            select(table.received_at, table.done_at).where(table.done_at.is_not(None), table.source_system != "sync")
-        )
-        figures.latencies = sorted((done_at - received_at).total_seconds() for received_at, done_at in done)
+        figures.latencies = recent_latencies(connection, now=figures.at)
+
+
+FIGURES_TTL = timedelta(seconds=30)  # how long a process shows the same figures; the page says when they were made
+
+
+class FiguresCache:
+    """The overview's figures of one app, computed at most once per `ttl` in a process, and at once again after
+    `drop` (an operator's action that changes what they count). Safe across threads: one thread computes while the
+    others wait for its figures, rather than each judging everyone again. Figures are read after their `at`, so
+    what a page shows is never older than `ttl` before it is served."""
+
+    def __init__(self, compute: Callable[[datetime], Overview], *, ttl: timedelta = FIGURES_TTL) -> None:
+        self._compute = compute
+        self.ttl = ttl
+        self._computing = threading.Lock()  # held while computing: one computation at a time
+        self._guard = threading.Lock()  # held only to read or change the fields below, never while computing
+        self._held: Overview | None = None
+        self._generation = 0  # moved on by each drop: figures begun before it are not kept
+
+    def figures(self, *, now: datetime | None = None) -> Overview:
+        with self._computing:
+            now = now or datetime.now(UTC)  # read once the lock is ours: a wait does not age the figures
+            with self._guard:
+                held, generation = self._held, self._generation
+            if held is not None and held.at <= now < held.at + self.ttl:
+                return held
+            figures = self._compute(now)
+            with self._guard:
+                if self._generation == generation:
+                    self._held = figures
+            return figures
+
+    def drop(self) -> None:
+        """Forget the figures held, and any being computed now: the next page computes them afresh."""
+        with self._guard:
+            self._generation += 1
+            self._held = None

@@ -13,6 +13,7 @@ from ..wakeups import announce
 from .audit import record
 from .auth import operator_required
 from .blueprint import blueprint, services
+from .overview import cached_figures
 
 RETRYABLE = ("failed", "dead")
 SHOWN = 500
@@ -70,5 +71,6 @@ def retry(job_id: int):
     engine = services().engine
     if not retry_job(engine, job_id):
         abort(404, f"no failed or dead propagation job {job_id}")
+    cached_figures().drop()  # the overview's queue counted this job failed or dead
     record(engine, current_user.name, f"retry job {job_id}")
     return redirect(url_for("console.jobs"))

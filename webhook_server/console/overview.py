@@ -1,36 +1,40 @@
-"""`/console`: the overview. A visitor who has not signed in is sent to the sign-in page."""
+"""`/console`: the overview. A visitor who has not signed in is sent to the sign-in page.
 
-from collections import Counter
+Its figures judge everyone on every channel: each process keeps them `FIGURES_TTL` (the page says when they were
+computed), and an operator's retry of a job drops them."""
 
-from flask import render_template
+from flask import current_app, render_template
 from flask_login import login_required
 
-from consentry.sdk.catalogue import reasons
-
 from ..report import CHANNELS
-from .blueprint import blueprint, runtime
-from .figures import gather
+from ..runtime import Runtime
+from .blueprint import blueprint
+from .figures import FiguresCache, gather
+
+EXTENSION = "consentry_console_figures"  # the app's FiguresCache, in app.extensions
+
+
+def figures_cache(runtime: Runtime) -> FiguresCache:
+    """The overview's figures of this runtime's database, for one app."""
+    services = runtime.services
+    return FiguresCache(lambda at: gather(services.engine, services.ledger, advertiser=runtime.advertiser, at=at))
+
+
+def cached_figures() -> FiguresCache:
+    return current_app.extensions[EXTENSION]
 
 
 @blueprint.get("", strict_slashes=False)  # /console and /console/
 @login_required
 def overview():
-    state = runtime()
-    figures = gather(state.services.engine, state.services.ledger, advertiser=state.advertiser)
-    by_code: dict[str, Counter] = {}
-    for (code, channel), count in figures.blockers.items():
-        by_code.setdefault(code, Counter())[channel] = count
-    catalogue = reasons()
-    blocked = sorted(
-        ((code, catalogue.get(code), counts) for code, counts in by_code.items()),
-        key=lambda item: (-sum(item[2].values()), item[0]),
-    )
+    cache = cached_figures()
+    figures = cache.figures()
+    reasons = figures.blocking_reasons()
     return render_template(
         "console/overview.html",
         figures=figures,
+        ttl=int(cache.ttl.total_seconds()),
         channels=[channel.value for channel in CHANNELS],
-        blocked=blocked,
-        blocked_bars=[
-            (info.title if info and info.title else code, sum(counts.values())) for code, info, counts in blocked[:12]
-        ],
+        blocked=reasons,
+        blocked_bars=[(reason.title or reason.code, reason.total) for reason in reasons[:12]],
     )

@@ -69,7 +69,8 @@ def create_user(engine: Engine, name: str, role: str, password: str, *, now: dat
 
 def sign_in(engine: Engine, name: str, password: str, *, now: datetime | None = None) -> ConsoleUser | None:
     """The user when the password is right and the account not locked; else None, counting the failure. The
-    fifth failure in a row locks the account for 15 minutes, whatever password is given meanwhile."""
+    fifth failure in a row locks the account for 15 minutes, whatever password is given meanwhile. Every answer
+    costs one password check, so that its time tells neither whether the name exists nor whether it is locked."""
     now = now or datetime.now(UTC)
     with engine.begin() as connection:
         row = connection.execute(
@@ -78,9 +79,10 @@ def sign_in(engine: Engine, name: str, password: str, *, now: datetime | None = 
         if row is None:
             check_password_hash(_unknown_user_hash(), password)
             return None
-        if row.locked_until is not None and _aware(row.locked_until) > now:
-            return None
-        if check_password_hash(row.password_hash, password):
+        right = check_password_hash(row.password_hash, password)  # locked or not: the same time spent
+        if row.locked_until is not None and row.locked_until > now:
+            return None  # even with the right password, which unlocks nothing
+        if right:
             if row.failed_attempts or row.locked_until is not None:
                 connection.execute(
                     update(console_users)
@@ -103,7 +105,3 @@ def find_user(engine: Engine, user_id: int) -> ConsoleUser | None:
     with reading(engine) as connection:
         row = connection.execute(select(console_users).where(console_users.c.id == user_id)).first()
     return ConsoleUser(row.id, row.name, row.role) if row is not None else None
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite hands back naive UTC

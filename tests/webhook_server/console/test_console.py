@@ -10,6 +10,7 @@ from sqlalchemy import select
 from consentry.sdk.identity import IdentifierKind, normalise
 from consentry.sdk.store import console_audit, console_users, propagation_jobs
 from consentry.webhook_server import create_app
+from consentry.webhook_server.console import users
 from consentry.webhook_server.console.users import MAX_FAILURES, sign_in
 
 from .conftest import EMAIL, PASSWORDS, PHONE, PROOF_WORDING, console_config, dead_job_id
@@ -82,6 +83,27 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(console):
     assert user.role == "viewer"
     [vera] = [row for row in rows(console, console_users) if row.name == "vera"]
     assert vera.failed_attempts == 0
+
+
+def test_a_locked_account_checks_the_password_as_an_open_one_does_and_still_refuses_it(console, monkeypatch):
+    """The locked answer costs the same hash check, so that its time does not tell the account is locked."""
+    engine = console.extensions["consentry"].runtime.services.engine
+    now = datetime.now(UTC)
+    for _ in range(MAX_FAILURES):
+        sign_in(engine, "vera", "wrong-password-000", now=now)
+    checked: list[str] = []
+    real_check = users.check_password_hash
+    monkeypatch.setattr(
+        users, "check_password_hash", lambda stored, given: checked.append(stored) or real_check(stored, given)
+    )
+    assert sign_in(engine, "vera", PASSWORDS["vera"], now=now + timedelta(minutes=1)) is None
+    [vera] = [row for row in rows(console, console_users) if row.name == "vera"]
+    assert checked == [vera.password_hash]  # her own hash, checked once, as on an open account
+    assert vera.locked_until is not None  # the right password unlocked nothing
+    assert sign_in(engine, "vera", "wrong-password-000", now=now + timedelta(minutes=2)) is None
+    assert checked == [vera.password_hash] * 2
+    assert sign_in(engine, "otto", PASSWORDS["otto"], now=now) is not None
+    assert len(checked) == 3  # the open account's answer: one check too
 
 
 def test_a_failure_then_a_success_starts_the_count_again(console):

@@ -237,6 +237,28 @@ def extend(engine: Engine, request_id: int, reason: str, *, now: datetime | None
     return due
 
 
+def access_request(engine: Engine, request_id: int) -> Any:
+    """An access request's row, identifiers included, for its export; any other request is refused."""
+    with reading(engine) as connection:
+        request = connection.execute(select(rights_requests).where(rights_requests.c.id == request_id)).first()
+    if request is None:
+        raise InvalidInputError(f"no rights request {request_id}", field="id")
+    if request.kind != RightsKind.ACCESS.value:
+        raise InvalidInputError(
+            f"request {request_id} is an {request.kind} request; only an access request is exported", field="id"
+        )
+    return request
+
+
+def record_export(engine: Engine, request_id: int, statuses: Mapping[str, str]) -> None:
+    """Each system's part of an access request's export, "done" or "failed": the request is answered when all
+    are done (`show`)."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(rights_requests).where(rights_requests.c.id == request_id).values(exported=json.dumps(statuses))
+        )
+
+
 def show(engine: Engine, request_id: int, *, today: date | None = None) -> dict[str, Any]:
     """{"id", "kind", "status", "due", "systems": {name: status}} and the request's dates; no identifier."""
     found = list_requests(engine, ids=[request_id], today=today)

@@ -19,16 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 
 from consentry.connectors.base import Capability, Connector, DataSubject
 from consentry.sdk.errors import ConnectorError, InvalidInputError
 from consentry.sdk.identity import IdentifierKind
 from consentry.sdk.persons import find_person
-from consentry.sdk.rights import LOCAL_SYSTEM, RightsKind
+from consentry.sdk.rights import LOCAL_SYSTEM
 from consentry.sdk.services import Services
-from consentry.sdk.store import contacts, propagation_jobs, reading, rights_requests
+from consentry.sdk.store import contacts, propagation_jobs, reading
 
+from .rights import access_request, record_export
 from .runtime import Runtime
 
 log = logging.getLogger("consentry.rights")
@@ -59,7 +60,7 @@ def export_request(runtime: Runtime, request_id: int, output: Path) -> dict[str,
         raise InvalidInputError("--output ends in .json or .html", field="output")
     if not output.parent.is_dir():
         raise InvalidInputError("the folder of --output does not exist", field="output")
-    request = _access_request(runtime.services, request_id)
+    request = access_request(runtime.services.engine, request_id)
     held = gather(runtime.services, runtime.connectors, email=request.email, phone=request.phone)
     held[LOCAL_SYSTEM]["request"] = {
         "id": request.id,
@@ -68,24 +69,9 @@ def export_request(runtime: Runtime, request_id: int, output: Path) -> dict[str,
     }
     _write_privately(output, _json(held) if suffix == ".json" else _html(held, request.id))
     statuses = {name: section["status"] for name, section in held.items()}
-    with runtime.services.engine.begin() as connection:
-        connection.execute(
-            update(rights_requests).where(rights_requests.c.id == request_id).values(exported=json.dumps(statuses))
-        )
+    record_export(runtime.services.engine, request_id, statuses)
     log.info("rights request %s: exported (%s)", request_id, ", ".join(f"{n}={s}" for n, s in statuses.items()))
     return statuses
-
-
-def _access_request(services: Services, request_id: int) -> Any:
-    with reading(services.engine) as connection:
-        request = connection.execute(select(rights_requests).where(rights_requests.c.id == request_id)).first()
-    if request is None:
-        raise InvalidInputError(f"no rights request {request_id}", field="id")
-    if request.kind != RightsKind.ACCESS.value:
-        raise InvalidInputError(
-            f"request {request_id} is an {request.kind} request; only an access request is exported", field="id"
-        )
-    return request
 
 
 def gather(

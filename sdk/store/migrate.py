@@ -41,11 +41,7 @@ class Upgraded:
 
 
 def upgrade(url: str, revision: str = "head") -> Upgraded:
-    path = sqlite_path(url)
-    if path is not None and not path.parent.is_dir():
-        raise ConfigurationError(
-            f"no folder {path.parent} for the database: create it, or check CONSENTRY_HOME or CONSENTRY_DATABASE_URL"
-        )
+    _require_folder(url)
     before = current_revision(url) if database_exists(url) else None
     command.upgrade(alembic_config(url), revision)
     return Upgraded(before, current_revision(url))
@@ -64,6 +60,16 @@ def sqlite_path(url: str) -> Path | None:
         return None
     database = str(parsed.database)
     return None if database.startswith("file:") else Path(database)
+
+
+def _require_folder(url: str) -> None:
+    """A SQLite file's folder is never created: a missing one is a wrong setting or a volume not mounted yet."""
+    path = sqlite_path(url)
+    if path is not None and not path.parent.is_dir():
+        raise DatabaseUnreachable(
+            f"cannot open {describe(url)}: no folder {path.parent} "
+            "(create it, or check CONSENTRY_HOME or CONSENTRY_DATABASE_URL)"
+        )
 
 
 def database_exists(url: str) -> bool:
@@ -92,11 +98,8 @@ def current_revision(url: str) -> str | None:
 def require_current(url: str) -> None:
     """ConfigurationError telling what to run unless the schema is there and at this version's revision. A SQLite
     file that does not exist is not created."""
+    _require_folder(url)
     path = sqlite_path(url)
-    if path is not None and not path.parent.is_dir():
-        raise DatabaseUnreachable(
-            f"cannot open {describe(url)}: no folder {path.parent} (check CONSENTRY_HOME or CONSENTRY_DATABASE_URL)"
-        )
     if path is not None and not path.exists():
         raise ConfigurationError(f"no database at {path}: {RUN_UPGRADE} to create it")
     current, head = current_revision(url), head_revision()

@@ -125,10 +125,10 @@ def test_a_database_in_a_folder_that_does_not_exist_is_named(home, monkeypatch, 
     assert main(["suppress", "export"]) == 2
     assert capsys.readouterr().err == (
         f"consentry: cannot open the database at {home / 'missing' / 'consentry.db'}: no folder {home / 'missing'} "
-        "(check CONSENTRY_HOME or CONSENTRY_DATABASE_URL)\n"
+        "(create it, or check CONSENTRY_HOME or CONSENTRY_DATABASE_URL)\n"
     )
     assert main(["db", "upgrade"]) == 2
-    assert f"no folder {home / 'missing'} for the database" in capsys.readouterr().err
+    assert f"no folder {home / 'missing'} (create it" in capsys.readouterr().err
     assert list(home.iterdir()) == []
 
 

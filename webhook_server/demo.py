@@ -35,15 +35,15 @@ from .sync import run_sync
 
 def run_demo(*, people: int = 3000, home: Path | None = None, out=print) -> int:
     if home is not None:
-        return _run(people=people, home=home, out=out)
+        return _run(people=people, home=home, out=out, kept=True)
     temporary = Path(tempfile.mkdtemp(prefix="consentry-demo-"))
     try:
-        return _run(people=people, home=temporary, out=out)
+        return _run(people=people, home=temporary, out=out, kept=False)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
 
 
-def _run(*, people: int, home: Path, out) -> int:
+def _run(*, people: int, home: Path, out, kept: bool) -> int:
     started = time.monotonic()
     home.mkdir(parents=True, exist_ok=True)
     out(f"Consentry demo in {home}")
@@ -79,7 +79,11 @@ def _run(*, people: int, home: Path, out) -> int:
             verdicts = _through_the_api(stack, runtime, out)
             figures = gather(runtime.services.engine, runtime.services.ledger, advertiser=runtime.advertiser)
             html_path, csv_path = write(figures, home)
-            out(f"\nReport: {html_path}\n        {csv_path}")
+            if kept:
+                out(f"\nReport: {html_path}\n        {csv_path}")
+            else:
+                out(f"\nReport: {html_path.name} and {csv_path.name}, removed with the demo's folder at the end")
+                out("        (`consentry demo --home DIR` keeps them, with the database and the logs)")
         finally:
             runtime.close()
     out(f"\nDone in {time.monotonic() - started:.0f} s; every process and server has stopped.")

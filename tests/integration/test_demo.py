@@ -103,13 +103,17 @@ def test_the_demo_without_home_leaves_no_folder_behind(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"Consentry demo in {temporary}" in result.stdout  # it did work in the folder we watch
     assert list(temporary.iterdir()) == []
+    # the report is not announced at a path that is gone when the demo ends
+    report = result.stdout.split("\nReport: ", 1)[1].splitlines()
+    assert str(temporary) not in "\n".join(report[:2])
+    assert "--home DIR" in report[1]
 
 
 def test_a_demo_that_fails_half_way_removes_its_temporary_folder_too(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     homes = []
 
-    def failing(*, people, home, out):
+    def failing(*, people, home, out, kept):
         homes.append(home)
         (home / "consentry.db").write_bytes(b"half-written")
         raise RuntimeError("the webhook server did not start")
@@ -123,7 +127,7 @@ def test_a_demo_that_fails_half_way_removes_its_temporary_folder_too(tmp_path, m
 
 
 def test_a_demo_given_a_home_keeps_it_even_when_it_fails(tmp_path, monkeypatch):
-    def failing(*, people, home, out):
+    def failing(*, people, home, out, kept):
         (home / "server.log").write_text("what went wrong")
         raise RuntimeError("the webhook server did not start")
 

@@ -62,18 +62,21 @@ LATENCY_SAMPLE = 10_000
 LATENCY_WINDOW = timedelta(hours=1)
 
 
-def latency_scope() -> str:
-    """What the latency figure covers, in words, for `/metrics`'s help text and the console's overview."""
-    return f"over the last {LATENCY_SAMPLE} opt-out jobs done in the last hour (erasures and the sync's pushes aside)"
+def latency_scope(window: timedelta = LATENCY_WINDOW) -> str:
+    """What the latency figure covers, in words, for `/metrics`'s help text, the console's overview and the report."""
+    period = "hour" if window == timedelta(hours=1) else f"{window.days} days"
+    return (
+        f"over the last {LATENCY_SAMPLE} opt-out jobs done in the last {period} (erasures and the sync's pushes aside)"
+    )
 
 
-def recent_latencies(connection: Connection, *, now: datetime) -> list[float]:
-    """Receipt-to-applied seconds, in ascending order, of the latest `LATENCY_SAMPLE` jobs done within
-    `LATENCY_WINDOW` before `now` that pushed an opt-out: the one latency read of `/metrics` and the console."""
+def recent_latencies(connection: Connection, *, now: datetime, window: timedelta = LATENCY_WINDOW) -> list[float]:
+    """Receipt-to-applied seconds, in ascending order, of the latest `LATENCY_SAMPLE` jobs done within `window`
+    before `now` that pushed an opt-out: the one latency read of `/metrics`, the console and the report."""
     table = propagation_jobs.c
     recent = connection.execute(
         select(table.received_at, table.done_at)
-        .where(table.done_at >= now - LATENCY_WINDOW)  # set once a job is done, and only then
+        .where(table.done_at >= now - window)  # set once a job is done, and only then
         .where(table.source_system != "sync")  # the sync's own pushes, recorded done at once
         .where(table.action == "unsubscribe")  # an erasure's jobs run on the legal clock, not seconds
         .order_by(table.done_at.desc())

@@ -9,7 +9,7 @@ import csv
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from consentry.sdk.store import contacts, persons, propagation_jobs, reading
 from consentry.sdk.vocabulary import Audience, Channel
 
 from .charts import bar_chart
-from .metrics import quantile
+from .metrics import latency_scope, quantile, recent_latencies
 from .unsubscribe import CHANNEL_NAMES
 
 CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.PHONE_HUMAN, Channel.POSTAL)
@@ -81,6 +81,10 @@ def standings(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime) 
             yield person, channel, decision
 
 
+# The report reads a month of opt-outs' latency (at most metrics.LATENCY_SAMPLE jobs), where /metrics reads an hour.
+LATENCY_WINDOW = timedelta(days=30)
+
+
 def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | None = None) -> dict:
     at = at or datetime.now(UTC)
     reach: dict[tuple[str, str], Counter] = {}
@@ -95,15 +99,19 @@ def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | No
             blockers.update(codes)
             blocked.update((code, channel.value) for code in codes)
     table = propagation_jobs.c
-    with reading(engine) as connection:
-        jobs = list(
-            connection.execute(
-                select(table.source_system, table.target_system, table.status, table.received_at, table.done_at)
-            )
+    with reading(engine) as connection:  # counted by the database: the job table only grows
+        jobs = Counter(dict(connection.execute(select(table.status, func.count()).group_by(table.status)).all()))
+        routes = Counter(
+            {
+                f"{source} → {target}": count
+                for source, target, count in connection.execute(
+                    select(table.source_system, table.target_system, func.count()).group_by(
+                        table.source_system, table.target_system
+                    )
+                )
+            }
         )
-    latencies = sorted(
-        (j.done_at - j.received_at).total_seconds() for j in jobs if j.done_at and j.source_system != "sync"
-    )
+        latencies = recent_latencies(connection, now=at, window=LATENCY_WINDOW)
     due = Counter(item.action for item in retention.plan(engine, at=at))
     return {
         "at": at,
@@ -111,8 +119,8 @@ def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | No
         "reach": reach,
         "blockers": blockers,
         "blocked": blocked,
-        "jobs": Counter(j.status for j in jobs),
-        "routes": Counter(f"{j.source_system} → {j.target_system}" for j in jobs),
+        "jobs": jobs,
+        "routes": routes,
         "latencies": latencies,
         "retention": due,
     }
@@ -216,6 +224,7 @@ def write(figures: dict, directory: Path) -> tuple[Path, Path]:
         blocked_charts=_blocked_per_channel(found),
         jobs=sorted(figures["jobs"].items()),
         jobs_total=sum(figures["jobs"].values()),
+        latency_scope=latency_scope(LATENCY_WINDOW),
         p50=quantile(latencies, 0.5),
         p99=quantile(latencies, 0.99),
         routes=figures["routes"].most_common(),

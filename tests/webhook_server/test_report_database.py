@@ -8,12 +8,15 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import pytest
+from sqlalchemy import insert
 
 from consentry.sdk.catalogue import reason_title
 from consentry.sdk.identity import IdentifierKind
+from consentry.sdk.store import propagation_jobs
 from consentry.webhook_server.report import gather, write
 from consentry.webhook_server.sync import run_sync
 
+from .console.test_figures import done_job
 from .memory_crm import RECORDS, Record
 from .test_charts import browser, full_page_screenshot, measure_labels
 
@@ -102,3 +105,26 @@ def test_in_a_browser_no_two_labels_meet_at_700_and_1400_pixels(report, chromium
     assert 11 <= measured["smallest"] <= measured["largest"] <= 20  # readable, neither tiny nor shouting
     screenshot = full_page_screenshot(chromium, tmp_path / f"report-{width}.png")
     assert screenshot.stat().st_size > 10_000
+
+
+def test_the_report_counts_every_job_but_times_only_the_months_opt_outs(memory_runtime, tmp_path):
+    """Counts and routes cover the whole job table (counted by the database); the latency covers the opt-out jobs
+    done in the 30 days before the report, erasures and the sync's pushes aside, and the page says so."""
+    services = memory_runtime.services
+    day = 86_400
+    jobs = [
+        done_job("recent-1", latency=2.0, done_ago=1 * day),
+        done_job("recent-2", latency=3.0, done_ago=29 * day),
+        done_job("last-year", latency=500.0, done_ago=365 * day),
+        done_job("erased", latency=1.0 * day, done_ago=2 * day, action="erase"),
+        done_job("synced", latency=0.0, done_ago=3600, source="sync"),
+    ]
+    with services.engine.begin() as connection:
+        connection.execute(insert(propagation_jobs), jobs)
+    figures = gather(services.engine, services.ledger, advertiser="default")
+    assert figures["latencies"] == [2.0, 3.0]
+    assert figures["jobs"] == Counter({"done": 5})
+    assert figures["routes"] == Counter({"alpha → beta": 4, "sync → beta": 1})
+    html_path, csv_path = write(figures, tmp_path / "report")
+    assert "opt-out jobs done in the last 30 days (erasures and the sync" in html_path.read_text()
+    assert "propagation_latency_seconds,p99,,3.0" in csv_path.read_text()

@@ -88,7 +88,6 @@ LATENCY_WINDOW = timedelta(days=30)
 def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | None = None) -> dict:
     at = at or datetime.now(UTC)
     reach: dict[tuple[str, str], Counter] = {}
-    blockers: Counter = Counter()  # blocked contacts per reason code, every channel together
     blocked: Counter = Counter()  # blocked contacts per (reason code, channel)
     people: set[int] = set()
     for person, channel, decision in standings(engine, ledger, advertiser=advertiser, at=at):
@@ -96,7 +95,6 @@ def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | No
         reach.setdefault((channel.value, person.audience or "unknown"), Counter())[decision.verdict.value] += 1
         if not decision.allowed:
             codes = {r.code for r in decision.reasons if r.effect == "blocks"}
-            blockers.update(codes)
             blocked.update((code, channel.value) for code in codes)
     table = propagation_jobs.c
     with reading(engine) as connection:  # counted by the database: the job table only grows
@@ -117,7 +115,6 @@ def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | No
         "at": at,
         "people": len(people),
         "reach": reach,
-        "blockers": blockers,
         "blocked": blocked,
         "jobs": jobs,
         "routes": routes,

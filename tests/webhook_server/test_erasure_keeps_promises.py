@@ -131,7 +131,7 @@ def test_the_report_counts_a_person_on_the_suppression_list_as_blocked(crm):
     after = gather(crm.services.engine, crm.services.ledger, advertiser="default", at=T)
     assert before["reach"][("email", "b2c")]["forbidden"] == 0
     assert after["reach"][("email", "b2c")]["forbidden"] == 1
-    assert after["blockers"]["FR_SUPPRESSION_LIST_HIT"] == 1
+    assert after["blocked"][("FR_SUPPRESSION_LIST_HIT", "email")] == 1
 
 
 def test_an_erasure_says_so_when_a_reader_keeps_copies_in_the_write_ahead_log(tmp_path, keyring):

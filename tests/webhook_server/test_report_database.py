@@ -52,16 +52,12 @@ def test_blocked_contacts_are_counted_per_reason_and_channel(figures):
     assert figures["blocked"][("FR_PHONE_B2C_OPTIN_2026", "phone_human")] == 5
     for channel in ("email", "sms", "phone_human", "postal"):
         assert figures["blocked"][("FR_SUPPRESSION_LIST_HIT", channel)] == 1
-    totals = Counter()
-    for (code, _), count in figures["blocked"].items():
-        totals[code] += count
-    assert totals == figures["blockers"]  # the per-code figure is the sum over channels
 
 
 def test_the_page_names_every_reason_by_its_title_with_a_channel_column(report, figures):
     html_path, csv_path = report
     page = html_path.read_text(encoding="utf-8")
-    for code in figures["blockers"]:
+    for code in {code for code, _ in figures["blocked"]}:
         assert reason_title(code)
         assert f"{reason_title(code)} <small><code>{code}</code></small>" in page
     assert '<td>Text messages</td><td class="n">5</td>' in page

@@ -14,7 +14,6 @@ def figures() -> dict:
         "at": datetime(2026, 12, 3, 9, 30, tzinfo=UTC),
         "people": 42,
         "reach": {("email", "b2c"): Counter({"allowed": 30, "forbidden": 12})},
-        "blockers": Counter({"FR_CONSENT_MISSING": 12, "FR_PHONE_HOURS": 5, "<script>alert(1)</script>": 1}),
         "blocked": Counter(
             {
                 ("FR_CONSENT_MISSING", "email"): 8,
@@ -106,7 +105,7 @@ def test_the_csv_keeps_its_columns_and_adds_the_channel_and_the_legal_sources(tm
 
 
 def test_a_report_with_nothing_blocked_says_so(tmp_path):
-    quiet = figures() | {"blockers": Counter(), "blocked": Counter(), "routes": Counter()}
+    quiet = figures() | {"blocked": Counter(), "routes": Counter()}
     html_path, _ = write(quiet, tmp_path)
     page = html_path.read_text(encoding="utf-8")
     assert "No contact is blocked." in page

@@ -462,7 +462,15 @@ class SalesforceConnector(Connector):
     def erase_person(self, subject: DataSubject) -> ErasureReport:
         """Mark the linked Individuals ShouldForget (consent records on), then delete the Contacts and Leads: a
         hard delete when the integration user may, else the Recycle Bin. `deleted` also names the Individuals
-        marked (kept, never deleted), so that the outbound message the marking sends is known as our own echo."""
+        marked (kept, never deleted), so that the outbound message the marking sends is known as our own echo.
+        `calls` is the transport's count of the API requests the erasure sent (look-ups, writes, polls, retries);
+        the OAuth token request of a first login is no API request (Salesforce's daily limit leaves it out too)."""
+        before = self.transport.calls.total
+        report = self._erase(subject)
+        report.calls = self.transport.calls.total - before
+        return report
+
+    def _erase(self, subject: DataSubject) -> ErasureReport:
         report = ErasureReport()
         found = self._records_of(subject, ["Id", *(["IndividualId"] if self.consent_mode else [])])
         if not found:
@@ -472,19 +480,19 @@ class SalesforceConnector(Connector):
             marked = self._update(
                 [{"attributes": {"type": "Individual"}, "id": i, "ShouldForget": True} for i in individuals]
             )
-            report.calls += marked.calls
             if marked.failed:
                 code = marked.failed[0][1]
                 raise ConnectorError(f"salesforce: an Individual could not be marked ({code})", code=code)
             report.forgotten = marked.applied
         records = [{"attributes": {"type": object_type}, "id": row["Id"]} for object_type, row in found]
-        report.method, report.deleted = self._delete(records, report)
+        report.method, report.deleted = self._delete(records)
         report.deleted += individuals
         return report
 
-    def _delete(self, records: list[dict], report: ErasureReport) -> tuple[str, list[str]]:
+    def _delete(self, records: list[dict]) -> tuple[str, list[str]]:
         """Hard delete through Bulk API 2.0 unless the user lacks the permission (remembered), else delete
-        through sObject Collections into the Recycle Bin."""
+        through sObject Collections into the Recycle Bin. Either way a record already gone is skipped and any
+        other failed row fails the erasure (`rights`)."""
         if self._may_hard_delete is not False:
             try:
                 bulk = self._bulk(records, "hardDelete")
@@ -492,15 +500,10 @@ class SalesforceConnector(Connector):
                 if error.code != rights.NO_HARD_DELETE:
                     raise
                 self._may_hard_delete = False
-                report.calls += 1
                 log.info("salesforce: no Bulk API Hard Delete permission; deleted records go to the Recycle Bin")
             else:
                 self._may_hard_delete = True
-                report.calls += bulk.calls
-                if bulk.failed:
-                    code = bulk.failed[0][1]
-                    raise ConnectorError(f"salesforce: {len(bulk.failed)} records not hard-deleted", code=code)
-                return "hard_delete", [record["id"] for record in records]
+                return "hard_delete", rights.hard_deleted([record["id"] for record in records], bulk.failed)
         deleted: list[str] = []
         for chunk in batched([record["id"] for record in records], COLLECTION_SIZE):
             answer = self._api(
@@ -509,7 +512,6 @@ class SalesforceConnector(Connector):
                 params={"ids": ",".join(chunk), "allOrNone": "false"},
                 kind="collections",
             ).json()
-            report.calls += 1
             if len(answer) != len(chunk):
                 raise ValueError("the collection's answer does not match the ids sent")
             deleted += rights.deleted_ids(answer)
@@ -572,11 +574,11 @@ class SalesforceConnector(Connector):
     def _collections(self, method: str, records: list[dict]) -> tuple[WriteReport, list[dict]]:
         """sObject Collections, 200 records a call (Salesforce's limit); each record succeeds or fails alone."""
         report, results = WriteReport(), []
+        before = self.transport.calls.total
         for chunk in batched(records, COLLECTION_SIZE):
             answer = self._api(
                 method, "/composite/sobjects", json={"allOrNone": False, "records": chunk}, kind="collections"
             ).json()
-            report.calls += 1
             if len(answer) != len(chunk):  # one SaveResult per record, in order, or the writes cannot be told apart
                 raise ValueError("the collection's answer does not match the records sent")
             results.extend(answer)
@@ -586,13 +588,17 @@ class SalesforceConnector(Connector):
                 else:
                     code = (result.get("errors") or [{}])[0].get("statusCode", "ERROR")
                     report.failed.append((position, str(code)))
+        report.calls = self.transport.calls.total - before
         return report, results
 
     def _bulk(self, records: list[dict], operation: str) -> WriteReport:
         """One Bulk API 2.0 job per object (`update` or `hardDelete` by Id, or `insert`): upload, close, poll,
-        read the failures."""
+        read the failed rows. `failed` holds each failed row's position in `records` (found by its Id; -1 for an
+        insert) and its error code."""
         report = WriteReport()
+        before = self.transport.calls.total
         by_object: dict[str, list[dict]] = {}
+        positions = {str(record.get("id", ""))[:15]: position for position, record in enumerate(records)}
         for record in records:
             by_object.setdefault(record["attributes"]["type"], []).append(record)
         for object_type, rows in by_object.items():
@@ -620,11 +626,24 @@ class SalesforceConnector(Connector):
             )
             self._api("PATCH", f"/jobs/ingest/{job['id']}", json={"state": "UploadComplete"}, kind="bulk close")
             state = self._wait_for(job["id"])
-            report.calls += 4
             failed = int(state["numberRecordsFailed"])
             report.applied += int(state["numberRecordsProcessed"]) - failed
-            report.failed.extend((-1, "BULK_RECORD_FAILED") for _ in range(failed))
+            if failed:
+                report.failed += self._failed_rows(job["id"], failed, positions if by_id else {})
+        report.calls = self.transport.calls.total - before
         return report
+
+    def _failed_rows(self, job_id: str, count: int, positions: dict[str, int]) -> list[tuple[int, str]]:
+        """A finished job's failed rows as (position, code): the code opens `sf__Error` ("CODE:message:fields"),
+        the row's `Id` column gives the position. Rows the job counted and the results left out stay failures."""
+        text = self._api("GET", f"/jobs/ingest/{job_id}/failedResults", kind="bulk failed results").text
+        rows = []
+        for row in csv.DictReader(io.StringIO(text)):
+            code = (row.get("sf__Error") or "").split(":", 1)[0].strip() or "BULK_RECORD_FAILED"
+            record_id = row.get("Id") or row.get("sf__Id") or ""
+            rows.append((positions.get(record_id[:15], -1) if record_id else -1, code))
+        rows += [(-1, "BULK_RECORD_FAILED")] * max(0, count - len(rows))
+        return rows
 
     def _wait_for(self, job_id: str, *, timeout: float = 600.0) -> dict:
         deadline = time.monotonic() + timeout

@@ -1,8 +1,8 @@
 """Admin endpoints under /_sandbox/ (no authentication, loopback only, never counted as API calls): seed records
 as they already exist, act as a Salesforce user editing a record (which fires outbound messages like any edit),
-point the outbound message at an endpoint, and read the records, the delivery log and the call counters; plus
-session helpers for tests (mint one, expire them all), the org's settings and resets. Fault injection is
-`/_sandbox/faults` (kit).
+hold records' rows as another transaction would (`locks`), point the outbound message at an endpoint, and read
+the records, the delivery log and the call counters; plus session helpers for tests (mint one, expire them all),
+the org's settings and resets. Fault injection is `/_sandbox/faults` (kit).
 """
 
 from flask import Blueprint, current_app, jsonify, request
@@ -118,6 +118,28 @@ def settings():
             raise SalesforceError(400, "INVALID_FIELD", f"settings are booleans among {sorted(sandbox.settings)}")
         sandbox.settings.update(wanted)
     return jsonify(sandbox.settings)
+
+
+@blueprint.route("/locks", methods=["GET", "POST"])
+def locks():
+    """Rows another transaction holds: `{"ids": [...], "locked": true}` (false releases them). An edit or a delete
+    of a held record, through any API, fails UNABLE_TO_LOCK_ROW until it is released."""
+    sandbox = _sandbox()
+    if request.method == "POST":
+        body = json_body()
+        ids, locked = body.get("ids"), body.get("locked", True)
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or not isinstance(locked, bool):
+            raise SalesforceError(400, "INVALID_FIELD", "ids is a list of record ids and locked a boolean")
+        with sandbox.state.lock:
+            found = [sandbox.org.get(i) for i in ids]
+            if any(record is None for record in found):
+                raise SalesforceError(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
+            chosen = {record["Id"] for record in found if record is not None}
+            if locked:
+                sandbox.org.locked |= chosen
+            else:
+                sandbox.org.locked -= chosen
+    return jsonify({"locked": sorted(sandbox.org.locked)})
 
 
 @blueprint.post("/outbound/flush")

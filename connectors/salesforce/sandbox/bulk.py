@@ -11,9 +11,22 @@ Behaviour taken from captured traffic (community): an unknown CSV column fails t
 makes closing the job answer 400 INVALIDJOB. Empty cells leave a field unchanged and `#N/A` clears it.
 
 A `hardDelete` job needs the user's "Bulk API Hard Delete" permission (off by default, even for administrators);
-without it creating the job answers 400 FEATURENOTENABLED (the code Salesforce CLI's plugin-data checks for in
-`bulkIngest.ts`; the message is the one Bulk API 1.0 gives, captured by SQL-Sales' BulkAPIv1Harddelete help page,
-whose Bulk API 2.0 page reports the 400). Hard-deleted records skip the Recycle Bin.
+without it creating the job answers 400 FEATURENOTENABLED with the message below. Sources (no page of Salesforce's
+developer guide names the code for this case; Salesforce's own clients do):
+- Salesforce CLI, `createIngestJob` tests `err.name === 'FEATURENOTENABLED'` for a hardDelete (Bulk API 2.0),
+  added by https://github.com/salesforcecli/plugin-data/pull/959 ("massages server error when user isn't
+  permitted"):
+  https://github.com/salesforcecli/plugin-data/blob/00e44dba7f6b7279a2fa185da7d18832d7ee1f0f/src/bulkIngest.ts
+- Data Loader tests AsyncExceptionCode.FeatureNotEnabled and this message (Bulk API 1.0):
+  https://github.com/forcedotcom/dataloader/blob/ef213ded939c7345f48bd123c790f2d209882e84/src/main/java/com/salesforce/dataloader/action/visitor/BulkLoadVisitor.java
+- the message as an org answers it (Bulk API 1.0), and the 400 of Bulk API 2.0:
+  https://help.sql-sales.com/en/articles/8892592-bulkapiv1harddelete and the same site's BulkAPIv2Harddelete page;
+- Salesforce's error list documents FeatureNotEnabled for "Bulk API 2.0 isn't enabled for this organization":
+  https://developer.salesforce.com/docs/atlas.en-us.240.0.api_asynch.meta/api_asynch/bulk_api_2_0_errors.htm
+None of them names INSUFFICIENT_ACCESS or API_DISABLED_FOR_ORG for a missing Bulk API Hard Delete permission.
+Hard-deleted records skip the Recycle Bin. A row whose record is gone fails alone: ENTITY_IS_DELETED when it is in
+the Recycle Bin, INVALID_CROSS_REFERENCE_KEY when it was purged; one whose row another transaction holds
+(`/_sandbox/locks`) fails UNABLE_TO_LOCK_ROW.
 """
 
 import csv
@@ -354,6 +367,9 @@ class BulkJobs:
             raise RecordProblem("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
         if record["IsDeleted"]:
             raise RecordProblem("ENTITY_IS_DELETED", "entity is deleted")
+        locked = self.org.lock_problem(record)
+        if locked is not None:
+            raise locked
         return record
 
     def _update(self, sobject: SObjectType, record: dict, values: dict) -> tuple[str, bool]:

@@ -152,7 +152,8 @@ def _target(sobject: SObjectType, given: object) -> tuple[dict | None, list[Reco
         return None, [RecordProblem("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")]
     if record["IsDeleted"]:
         return None, [RecordProblem("ENTITY_IS_DELETED", "entity is deleted")]
-    return record, []
+    locked = _sandbox().org.lock_problem(record)
+    return (None, [locked]) if locked is not None else (record, [])
 
 
 @blueprint.delete("")

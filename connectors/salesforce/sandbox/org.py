@@ -52,6 +52,7 @@ class SalesforceOrg:
         self.listener = listener or (lambda record, before, origin: None)
         self.clock = clock
         self._by_lower = {name.lower(): sobject for name, sobject in schema.items()}
+        self.locked: set[str] = set()  # ids whose rows another transaction holds (`/_sandbox/locks`)
 
     @property
     def records(self) -> dict[str, dict]:
@@ -184,6 +185,13 @@ class SalesforceOrg:
         record["LastModifiedById"] = self.user_id
         if origin != "seed":
             self.listener(record, before, origin)
+
+    def lock_problem(self, record: dict) -> RecordProblem | None:
+        """Why an edit or a delete of `record` fails now: another transaction (a user's save, a long Apex job)
+        holds its row, and Salesforce gives up waiting with UNABLE_TO_LOCK_ROW."""
+        if record["Id"] not in self.locked:
+            return None
+        return RecordProblem("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record")
 
     def delete(self, record: dict, *, hard: bool = False) -> None:
         """A hard delete (Bulk API `hardDelete`) leaves nothing; any other delete moves the record to the Recycle

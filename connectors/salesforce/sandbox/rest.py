@@ -115,6 +115,9 @@ def record_(object_type: str, record_id: str):
         record = _record(sobject, record_id)
         if request.method == "GET":
             return jsonify(sandbox.org.view(record, g.version, _selected(sobject)))
+        locked = sandbox.org.lock_problem(record)
+        if locked is not None:
+            raise locked.as_error()
         if request.method == "DELETE":
             sandbox.org.delete(record)
             sandbox.state.save()

@@ -3,8 +3,10 @@
 Recycle Bin otherwise; an export gives every field of each record; an Individual marked in Salesforce comes back
 through its outbound message as an erasure event."""
 
+import re
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 import requests
@@ -12,7 +14,7 @@ from flask import Flask, request
 
 from consentry.connectors.base import Capability, DataSubject
 from consentry.connectors.salesforce import outbound
-from consentry.connectors.salesforce.rights import deleted_ids
+from consentry.connectors.salesforce.rights import deleted_ids, hard_deleted
 from consentry.connectors.salesforce.sandbox import DEFAULT_ORG_ID, create_app, erase_in_vendor, holds
 from consentry.connectors.sandbox_kit import ServerThread, set_faults
 from consentry.sdk.consent_state import ALL_CHANNELS, EventKind
@@ -20,12 +22,46 @@ from consentry.sdk.errors import ConnectorError
 from consentry.sdk.webhooks import WebhookRequest
 
 
+class Received:
+    """Every HTTP request the sandbox receives, as (method, path), whatever it answers; `hooks` run as a request
+    arrives, before the sandbox handles it (someone else acting in the org at that moment). A WSGI wrapper."""
+
+    def __init__(self, app):
+        self.app = app
+        self.requests: list[tuple[str, str]] = []
+        self.hooks: list[Callable[[str, str], None]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        arrived = (environ["REQUEST_METHOD"], environ["PATH_INFO"])
+        with self.lock:
+            self.requests.append(arrived)
+        for hook in self.hooks:
+            hook(*arrived)
+        return self.app(environ, start_response)
+
+    def since(self, mark: int) -> list[tuple[str, str]]:
+        with self.lock:
+            return self.requests[mark:]
+
+
 @pytest.fixture
-def sandbox():
+def sandbox_app():
     app = create_app(page_size=5, bulk_step=0.02)
-    with ServerThread(app) as running:
-        yield running
+    app.wsgi_app = Received(app.wsgi_app)
+    yield app
     app.extensions["salesforce_sandbox"].close()
+
+
+@pytest.fixture
+def sandbox(sandbox_app):
+    with ServerThread(sandbox_app) as running:
+        yield running
+
+
+@pytest.fixture
+def received(sandbox_app) -> Received:
+    return sandbox_app.wsgi_app
 
 
 @pytest.fixture
@@ -161,6 +197,120 @@ def test_a_refused_deletion_fails_the_erasure_and_a_record_already_gone_does_not
     with pytest.raises(ConnectorError) as busy:
         deleted_ids([{"id": None, "success": False, "errors": [{"statusCode": "UNABLE_TO_LOCK_ROW", "message": ""}]}])
     assert busy.value.retryable
+
+
+def test_an_erasure_reports_every_api_request_the_sandbox_received(sandbox, received, make_connector):
+    seed(
+        sandbox,
+        Contact=[{"LastName": "A", "Email": "counted@example.com"}],
+        Lead=[{"LastName": "A", "Company": "Example SA", "Email": "counted@example.com"}],
+    )
+    connector = make_connector()
+    mark = len(received.requests)
+    report = connector.erase_person(DataSubject(email="counted@example.com"))
+    sent = received.since(mark)
+    assert report.method == "recycle_bin"
+    assert sent[0] == ("POST", "/services/oauth2/token")  # the first login: an OAuth request, not an API request
+    assert "/oauth2/" not in "".join(path for _, path in sent[1:])
+    assert report.calls == len(sent) - 1 == 4  # two look-ups, the refused hardDelete job, one delete
+    mark = len(received.requests)
+    nobody = connector.erase_person(DataSubject(email="counted@example.com"))
+    assert (nobody.method, nobody.calls) == ("nothing_found", len(received.since(mark))) == ("nothing_found", 2)
+
+
+def test_a_hard_delete_erasure_counts_its_retries_and_every_poll(sandbox, received, make_connector):
+    allow_hard_delete(sandbox)
+    [individual] = seed(sandbox, Individual=[{"LastName": "Doe"}])["Individual"]
+    seed(
+        sandbox,
+        Contact=[{"LastName": "Doe", "Email": "polled@example.com", "IndividualId": individual}],
+        Lead=[{"LastName": "Doe", "Company": "Example SA", "Email": "polled@example.com"}],
+    )
+    connector = make_connector(consent_records="individual")
+    connector.erase_person(DataSubject(email="stranger@example.com"))  # logged in from here on
+    set_faults(sandbox.url, fail_next=1, fail_status=503)  # the first look-up is answered 503, then retried
+    mark = len(received.requests)
+    report = connector.erase_person(DataSubject(email="polled@example.com"))
+    sent = received.since(mark)
+    assert (report.method, report.forgotten) == ("hard_delete", 1)
+    assert report.calls == len(sent)
+    assert all(path.startswith("/services/data/") for _, path in sent)
+    polls = [path for method, path in sent if method == "GET" and re.search(r"/jobs/ingest/\w+$", path)]
+    assert len(polls) >= 2  # one job per object, each polled until it ends
+    assert report.calls == 2 + 1 + 1 + 2 * 3 + len(polls)  # look-ups (one retried), the marking, two jobs
+
+
+def test_a_record_deleted_between_the_look_up_and_the_hard_delete_is_no_failure(
+    sandbox_app, sandbox, received, make_connector
+):
+    allow_hard_delete(sandbox)
+    erased, binned, purged = seed(
+        sandbox, Contact=[{"LastName": name, "Email": "raced@example.com"} for name in ("A", "B", "C")]
+    )["Contact"]
+    org = sandbox_app.extensions["salesforce_sandbox"].org
+    state = sandbox_app.extensions["salesforce_sandbox"].state
+
+    def someone_deletes(method: str, path: str) -> None:
+        """As the hardDelete job is created: a user deletes one record (Recycle Bin), another is purged."""
+        if method != "POST" or not path.endswith("/jobs/ingest"):
+            return
+        with state.lock:
+            org.delete(org.get(binned))
+            org.delete(org.get(purged), hard=True)
+
+    received.hooks.append(someone_deletes)
+    report = make_connector().erase_person(DataSubject(email="raced@example.com"))
+    assert (report.method, report.deleted) == ("hard_delete", [erased])  # only what this erasure deleted
+    assert not holds(sandbox.url, "raced@example.com")
+    assert set(records(sandbox, deleted=True)) == {binned}  # the user's own delete waits in the Recycle Bin
+
+
+@pytest.mark.parametrize("hard", [True, False], ids=["hard_delete", "recycle_bin"])
+def test_a_row_that_could_not_be_deleted_fails_the_erasure_until_it_can_be(sandbox, make_connector, hard):
+    if hard:
+        allow_hard_delete(sandbox)
+    held, free = seed(sandbox, Contact=[{"LastName": n, "Email": "held@example.com"} for n in ("A", "B")])["Contact"]
+    requests.post(f"{sandbox.url}/_sandbox/locks", json={"ids": [held]}, timeout=5).raise_for_status()
+    connector = make_connector()
+    with pytest.raises(ConnectorError) as busy:
+        connector.erase_person(DataSubject(email="held@example.com"))
+    assert (busy.value.code, busy.value.retryable) == ("UNABLE_TO_LOCK_ROW", True)
+    assert "@" not in str(busy.value)
+    assert held not in str(busy.value)
+    assert held in records(sandbox)  # not erased, and not reported as erased
+    assert free not in records(sandbox)  # each row on its own: the other one went, so the retry finds one
+    requests.post(f"{sandbox.url}/_sandbox/locks", json={"ids": [held], "locked": False}, timeout=5)
+    retried = connector.erase_person(DataSubject(email="held@example.com"))
+    assert (retried.method, retried.deleted) == ("hard_delete" if hard else "recycle_bin", [held])
+    assert not holds(sandbox.url, "held@example.com")
+
+
+@pytest.mark.parametrize("code", ["INSUFFICIENT_ACCESS", "API_DISABLED_FOR_ORG", "INVALIDJOB"])
+def test_only_the_missing_permission_falls_back_to_the_recycle_bin(sandbox, make_connector, monkeypatch, code):
+    """FEATURENOTENABLED is the documented answer without "Bulk API Hard Delete" (see the sandbox's `bulk`): any
+    other refusal of the job fails the erasure instead of deleting into the Recycle Bin and calling it done."""
+    [contact] = seed(sandbox, Contact=[{"LastName": "A", "Email": "refused@example.com"}])["Contact"]
+    connector = make_connector()
+
+    def refused(records, operation):
+        raise ConnectorError(f"salesforce: {code} (400)", status=400, code=code)
+
+    monkeypatch.setattr(connector, "_bulk", refused)
+    with pytest.raises(ConnectorError) as error:
+        connector.erase_person(DataSubject(email="refused@example.com"))
+    assert error.value.code == code
+    assert contact in records(sandbox)  # not deleted into the Recycle Bin either
+    assert connector._may_hard_delete is None  # nothing learnt: the next erasure asks again
+
+
+def test_hard_delete_rows_already_gone_are_skipped_and_others_fail():
+    ids = ["003000000000001AAA", "003000000000002AAA", "003000000000003AAA"]
+    assert hard_deleted(ids, [(1, "ENTITY_IS_DELETED"), (2, "INVALID_CROSS_REFERENCE_KEY")]) == [ids[0]]
+    with pytest.raises(ConnectorError) as refused:
+        hard_deleted(ids, [(1, "ENTITY_IS_DELETED"), (0, "DELETE_FAILED")])
+    assert (refused.value.code, refused.value.retryable) == ("DELETE_FAILED", False)
+    with pytest.raises(ConnectorError):  # a gone row that names no record sent: which one is unknown
+        hard_deleted(ids, [(-1, "ENTITY_IS_DELETED")])
 
 
 class Receiver:

@@ -129,3 +129,24 @@ def test_erase_in_vendor_marks_the_individual_creating_it_when_missing(server, s
     assert sf.Contact.get(with_one)["IndividualId"] == linked
     assert queued(server) == 2  # one notification per Individual marked
     assert sf.query("SELECT Id FROM Individual WHERE ShouldForget = true")["totalSize"] == 2
+
+
+def test_a_row_another_transaction_holds_cannot_be_edited_or_deleted_until_released(server, sf):
+    held = sf.Contact.create({"LastName": "Doe", "Email": "held@example.com"})["id"]
+    assert admin(server, "locks", {"ids": [held]}) == {"locked": [held]}
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        sf.Contact.delete(held)
+    assert refused.value.content[0]["errorCode"] == "UNABLE_TO_LOCK_ROW"
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.Contact.update(held, {"LastName": "Edited"})
+    [row] = sf.restful("composite/sobjects", method="DELETE", params={"ids": held, "allOrNone": "false"})
+    assert (row["success"], row["errors"][0]["statusCode"]) == (False, "UNABLE_TO_LOCK_ROW")
+    admin(server, "settings", {"bulk_api_hard_delete": True})
+    [job] = sf.bulk2.Contact.hard_delete(records=[{"Id": held}], wait=0.02)
+    assert (job["numberRecordsProcessed"], job["numberRecordsFailed"]) == (1, 1)
+    assert sf.Contact.get(held)["LastName"] == "Doe"  # still readable: a lock stops writes only
+    for wrong in ({"ids": held}, {"ids": [held], "locked": "no"}, {"ids": ["003000000000000AAA"]}):
+        with pytest.raises(requests.HTTPError):
+            admin(server, "locks", wrong)
+    assert admin(server, "locks", {"ids": [held], "locked": False}) == {"locked": []}
+    assert sf.Contact.delete(held) == 204

@@ -58,12 +58,7 @@ def hard_deleted(ids: Sequence[str], failed: Iterable[tuple[int, str]]) -> list[
             gone.add(position)
         else:
             refused.append(code)
-    if refused:
-        raise ConnectorError(
-            f"salesforce: {len(refused)} records not hard-deleted ({', '.join(sorted(set(refused)))})",
-            code=refused[0],
-            retryable=refused[0] in RETRYABLE,
-        )
+    _refuse(refused, "hard-deleted")
     return [record_id for position, record_id in enumerate(ids) if position not in gone]
 
 
@@ -78,10 +73,15 @@ def deleted_ids(results: Iterable[dict]) -> list[str]:
         code = str((result.get("errors") or [{}])[0].get("statusCode", "ERROR"))
         if code not in ALREADY_GONE:
             failed.append(code)
-    if failed:
-        raise ConnectorError(
-            f"salesforce: {len(failed)} records could not be deleted ({', '.join(sorted(set(failed)))})",
-            code=failed[0],
-            retryable=failed[0] in RETRYABLE,
-        )
+    _refuse(failed, "deleted")
     return deleted
+
+
+def _refuse(codes: list[str], what: str) -> None:
+    """Stop the erasure when rows failed, with their codes (retried when Salesforce says the first was busy)."""
+    if codes:
+        raise ConnectorError(
+            f"salesforce: {len(codes)} records not {what} ({', '.join(sorted(set(codes)))})",
+            code=codes[0],
+            retryable=codes[0] in RETRYABLE,
+        )

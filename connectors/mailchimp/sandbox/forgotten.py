@@ -2,11 +2,41 @@
 
 Mailchimp: "This will make it impossible to re-import the list member." The member goes with all its data (tags,
 permissions, merge fields); afterwards a `GET` of it is a 404, as for an address never seen, and every API write
-that would add the address again is refused with a 400 titled "Forgotten Email Not Subscribed" ("... was
-permanently deleted and cannot be re-imported. The contact must re-subscribe to get back on the list.", wording
-from captured answers to `POST`/`PUT` members and to batch operations). Only the person can come back, through
-Mailchimp's own signup form; the sandbox's seed stands for that. The audience keeps the subscriber hash of a
-forgotten address, never the address. An unknown member is a 404.
+that would add the address again is refused. Only the person can come back, through Mailchimp's own signup form; the
+sandbox's seed stands for that. The audience keeps the subscriber hash of a forgotten address, never the address. An
+unknown member is a 404.
+
+Members `POST` and `PUT`, and the same calls run in a batch operation, answer a forgotten address with a 400
+problem+json titled "Forgotten Email Not Subscribed" whose detail is "{email} was permanently deleted and cannot be
+re-imported. The contact must re-subscribe to get back on the list." Captured answers (third-party, consistent from
+2019 to 2023; Mailchimp's documentation lists no such title):
+- `POST /lists/{id}/members`: https://github.com/ibericode/mailchimp-for-wordpress/issues/666, .../issues/673 and
+  .../issues/771 (body `{"title":"Forgotten Email Not Subscribed","status":400,"detail":"kati...@ho...com was
+  permanently deleted and cannot be re-imported. The contact must re-subscribe to get back on the list.",
+  "instance":"ef233ab6-..."}`).
+- a write whose method the capture does not show: https://pastebin.com/QYm97nCC (2019, the same body with
+  `Content-Type: application/problem+json; charset=utf-8` and the `type` of the time,
+  "http://developer.mailchimp.com/documentation/mailchimp/guides/error-glossary/").
+- `PUT /lists/{id}/members/{hash}` with `status_if_new`: https://konfy.io/config/mailchimp-handling-mailchimp-api-400-error-when-resubscribing-deleted-members
+  (same title and detail); https://github.com/brandonseydel/MailChimp.Net/issues/416 (the detail, from
+  `Members.AddOrUpdateAsync`).
+- batch operations (`/batches` results, `status_code` 400, `response` the same body with `"instance":""`):
+  https://github.com/tbar0970/jethro-pmm/issues/982, https://github.com/hitobito/hitobito/issues/1930.
+- `GET` of the member afterwards is a 404 ("not found"): https://github.com/nztim/mailchimp/issues/31.
+
+Not verified, and kept as assumptions:
+- Batch subscribe (`POST /lists/{list_id}`): no captured answer for a forgotten address was found (searched: GitHub
+  issues and code, Mailchimp's docs and Fern SDKs, forum and Q&A pages). The only documented codes are
+  `ERROR_CONTACT_EXISTS` and `ERROR_GENERIC` (spec 3.0.55 `errors[].error_code`; official SDK
+  mailchimp/mailchimp-marketing-python-sdk `lists/types/batch_subscribe_or_unsubscribe_lists_response_errors_item_
+  error_code.py` @51bd5fa3, which also allows any other value); `ERROR_CONTACT_EXISTS` is the "already a list
+  member" refusal, and the one other batch refusal found described (a fake-looking address, in a project's notes,
+  not a raw capture) carries `ERROR_GENERIC`. So the sandbox reports the forgotten address in `errors` with the
+  single-member detail as `error` and `ERROR_GENERIC`. The connector keys on the words "permanently deleted", not on
+  the code; should Mailchimp word this entry otherwise, the row is reported failed with its code, never dropped.
+- `PATCH` of a forgotten member: no capture; the sandbox answers 404, as for any member it does not have (a `PATCH`
+  never adds one).
+- The `instance` of the refusal inside batch operation results: captured as "", the sandbox gives its usual id.
 
 An archive (`DELETE` on the member) is not this: the member stays readable as `archived` and can be added again.
 
@@ -45,8 +75,8 @@ def refusal(email: str) -> Response:
 
 
 def batch_refusal(email: str) -> dict:
-    """The entry of batch subscribe's `errors` for a forgotten address: no capture of one was found, so it carries
-    the 400's wording and the generic code, as batch subscribe's other refusals do."""
+    """The entry of batch subscribe's `errors` for a forgotten address. An assumption (see the module's docstring):
+    no capture of one was found, so it carries the captured 400's detail and `ERROR_GENERIC`, a documented code."""
     return {"email_address": email, "error": _detail(email), "error_code": "ERROR_GENERIC"}
 
 

@@ -3,6 +3,7 @@ and an erased address that no later write brings back."""
 
 import pytest
 
+import consentry.connectors.mailchimp.sandbox.app as sandbox_app
 from consentry.connectors.base import ConsentTag, DataSubject, Unsubscribe
 from consentry.connectors.mailchimp import subscriber_hash
 from consentry.connectors.mailchimp.sandbox import holds
@@ -10,6 +11,10 @@ from consentry.connectors.sandbox_kit import set_faults
 from consentry.sdk.errors import ConnectorError
 
 from .conftest import LIST
+
+ERASED_DETAIL = (
+    "{} was permanently deleted and cannot be re-imported. The contact must re-subscribe to get back on the list."
+)
 
 
 def test_an_erasure_deletes_the_member_permanently_by_address_or_by_synced_id(mc, make_connector):
@@ -65,6 +70,31 @@ def test_unsubscribing_an_erased_address_is_not_found_and_leaves_the_others_appl
     assert (report.applied, report.not_found, report.failed) == (1, 1, [])
     assert not holds(mc.url, "erased@example.com")
     assert mc.member("kept@example.com")["status"] == "unsubscribed"
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "counted"),
+    [
+        (ERASED_DETAIL, "ERROR_GENERIC", (1, 1, [])),  # what the sandbox assumes
+        (ERASED_DETAIL, "ERROR_NOT_DOCUMENTED", (1, 1, [])),  # another code: the words decide
+        ("{} could not be added.", "ERROR_GENERIC", (1, 0, [(0, "ERROR_GENERIC")])),  # other words: failed, not lost
+    ],
+    ids=["assumed", "other-code", "other-words"],
+)
+def test_batch_subscribe_counts_an_erased_address_by_the_refusal_s_words_not_its_code(
+    mc, make_connector, monkeypatch, error, code, counted
+):
+    """No capture of batch subscribe refusing an erased address exists (see the sandbox's `forgotten` module)."""
+    mc.seed("erased@example.com", "kept@example.com")
+    connector = make_connector()
+    connector.erase_person(DataSubject(email="erased@example.com"))
+    refusal = {"error": error.format("erased@example.com"), "error_code": code}
+    monkeypatch.setattr(sandbox_app, "batch_refusal", lambda email: {"email_address": email, **refusal})
+    report = connector.push_unsubscribes(
+        [Unsubscribe(email="erased@example.com"), Unsubscribe(email="kept@example.com")]
+    )
+    assert (report.applied, report.not_found, report.failed) == counted
+    assert not holds(mc.url, "erased@example.com")
 
 
 def test_tagging_a_member_erased_since_the_sync_read_it_is_not_found_and_writes_nothing_more(mc, make_connector):

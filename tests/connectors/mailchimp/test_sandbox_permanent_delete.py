@@ -14,6 +14,12 @@ from consentry.connectors.sandbox_kit import ServerThread
 from .conftest import LIST, archive_entries, webhook_receiver
 
 FORGOTTEN = "Forgotten Email Not Subscribed"
+# The detail of every captured refusal (mailchimp-for-wordpress #666/#673/#771, MailChimp.Net #416, jethro-pmm #982,
+# hitobito #1930): the sources are listed in the sandbox's `forgotten` module.
+CAPTURED_DETAIL = (
+    "{} was permanently deleted and cannot be re-imported. The contact must re-subscribe to get back on the list."
+)
+DOCUMENTED_BATCH_CODES = {"ERROR_CONTACT_EXISTS", "ERROR_GENERIC"}  # spec 3.0.55, official Python SDK's type
 OTHER_LIST = "f6e5d4c3b2"
 
 
@@ -61,6 +67,27 @@ def test_members_post_and_put_refuse_a_forgotten_address_whatever_the_status(mc,
     assert "permanently deleted and cannot be re-imported" in refused.json()["detail"]
     assert not holds(mc.url, "gone@example.com")
     assert write(mc, "other@example.com", status).json()["status"] == status  # another address still can
+
+
+@pytest.mark.parametrize("write", [_post_member, _put_member], ids=["POST", "PUT"])
+def test_the_refusal_is_word_for_word_the_captured_one(mc, write):
+    mc.seed("gone@example.com")
+    mc.api("POST", f"/lists/{LIST}/members/{subscriber_hash('gone@example.com')}/actions/delete-permanent")
+    refused = write(mc, "gone@example.com", "subscribed")
+    body = refused.json()
+    assert (refused.status_code, body["status"], body["title"]) == (400, 400, FORGOTTEN)
+    assert body["detail"] == CAPTURED_DETAIL.format("gone@example.com")
+
+
+def test_batch_subscribe_refuses_a_forgotten_address_with_the_captured_detail_and_a_documented_code(mc):
+    """No capture of this entry exists: the sandbox's is an assumption, held to what is documented or captured."""
+    mc.seed("gone@example.com")
+    mc.api("POST", f"/lists/{LIST}/members/gone@example.com/actions/delete-permanent")
+    members = [{"email_address": "gone@example.com", "status": "unsubscribed"}]
+    answer = mc.api("POST", f"/lists/{LIST}", json={"members": members, "update_existing": True}).json()
+    [error] = answer["errors"]
+    assert error["error_code"] in DOCUMENTED_BATCH_CODES
+    assert error["error"] == CAPTURED_DETAIL.format("gone@example.com")
 
 
 @pytest.mark.parametrize("update_existing", [True, False])

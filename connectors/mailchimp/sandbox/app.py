@@ -6,6 +6,13 @@ Same paths, payloads, statuses and problem+json errors as Mailchimp for what Con
 the signing secret shown once, the validation GET), Basic and Bearer auth, the compliance-state rule, and a 429
 beyond 10 simultaneous connections. Admin endpoints under /_sandbox/ seed members, act as a recipient or an admin would,
 and read the delivery log and call counters.
+
+An address already on the list is refused in the words Mailchimp uses, as captured in public reports: on
+`POST /lists/{id}/members`, 400 "Member Exists", "<email> is already a list member. Use PUT to insert or update list
+members." (github.com/mailchimp/APIv3-examples/issues/49, github.com/VingtCinq/python-mailchimp/issues/222); in
+batch subscribe without `update_existing`, `ERROR_CONTACT_EXISTS` with "<email> is already a list member, do you
+want to update? please provide update_existing:true in the request body" (quoted by several public integrations that
+compare the text, found with the code search).
 """
 
 import hashlib
@@ -304,7 +311,8 @@ def _routes(app: Flask, sandbox: MailchimpSandbox) -> None:
             return refused
         with sandbox.state.lock:
             if subscriber_hash(email) in item["members"]:
-                return problem(400, "Member Exists", "The contact is already a list member.")
+                detail = f"{email} is already a list member. Use PUT to insert or update list members."
+                return problem(400, "Member Exists", detail)
             if forgotten(item, email):
                 return refusal(email)
             member = item["members"][subscriber_hash(email)] = sandbox.new_member(item, email, status, body)
@@ -423,7 +431,10 @@ def _routes(app: Flask, sandbox: MailchimpSandbox) -> None:
             if not update_existing:
                 return {
                     "email_address": email,
-                    "error": f"{email} is already a list member.",
+                    "error": (
+                        f"{email} is already a list member, do you want to update? please provide "
+                        "update_existing:true in the request body"
+                    ),
                     "error_code": "ERROR_CONTACT_EXISTS",
                 }
             if status == "subscribed" and found["status"] in ("unsubscribed", "cleaned"):

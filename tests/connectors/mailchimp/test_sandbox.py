@@ -69,6 +69,26 @@ def test_an_unsubscribed_member_cannot_be_subscribed_again_through_the_api(clien
     assert "Member In Compliance State" in error.value.text
 
 
+def test_an_address_already_on_the_list_is_refused_in_mailchimps_words(sandbox):
+    member = {"email_address": "jane@example.com", "status": "subscribed"}
+    assert api(sandbox, "POST", f"/lists/{LIST}/members", json=member).status_code == 200
+    again = api(sandbox, "POST", f"/lists/{LIST}/members", json=member)
+    assert again.status_code == 400
+    assert again.json()["title"] == "Member Exists"
+    assert again.json()["detail"] == (
+        "jane@example.com is already a list member. Use PUT to insert or update list members."
+    )
+    batch = api(sandbox, "POST", f"/lists/{LIST}", json={"members": [member]}).json()
+    assert batch["errors"] == [
+        {
+            "email_address": "jane@example.com",
+            "error": "jane@example.com is already a list member, do you want to update? please provide "
+            "update_existing:true in the request body",
+            "error_code": "ERROR_CONTACT_EXISTS",
+        }
+    ]
+
+
 def test_batch_subscribe_takes_at_most_500_members(sandbox):
     members = [{"email_address": f"p{n}@example.com", "status": "subscribed"} for n in range(501)]
     answer = api(sandbox, "POST", f"/lists/{LIST}", json={"members": members})

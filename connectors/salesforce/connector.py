@@ -20,10 +20,10 @@ import csv
 import io
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 import marshmallow
@@ -61,6 +61,7 @@ from .consent_writer import SalesforceConsentWriter, Target
 from .soql import quote
 
 log = logging.getLogger("consentry.salesforce")
+Report = TypeVar("Report", WriteReport, ErasureReport)
 COLLECTION_SIZE = 200
 KEY_PREFIXES = {"003": "Contact", "00Q": "Lead"}
 COUNTRY_FIELD = {"Contact": "MailingCountry", "Lead": "Country"}  # text fields, present in every org
@@ -337,7 +338,11 @@ class SalesforceConnector(Connector):
 
     def apply_consent(self, tags: Iterable[ConsentTag]) -> WriteReport:
         """Consentry's verdicts in the status field. With consent records, an OptIn only where the sync says the
-        ledger proves a newer explicit consent (`known["resubscribe"]` and the legal basis `consent`)."""
+        ledger proves a newer explicit consent (`known["resubscribe"]` and the legal basis `consent`). `calls` counts
+        every API request sent, the look-ups of Individuals and consent rows included (see `_counted`)."""
+        return self._counted(lambda: self._apply_consent(tags))
+
+    def _apply_consent(self, tags: Iterable[ConsentTag]) -> WriteReport:
         tags = [tag for tag in tags if tag.record_id]
         updates = [
             {
@@ -380,7 +385,12 @@ class SalesforceConnector(Connector):
 
     def push_unsubscribes(self, items: Iterable[Unsubscribe]) -> WriteReport:
         """Set the opt-out fields of every Contact and Lead with these addresses; unknown addresses are no error.
-        With consent records, also OptOut rows for the channels' contact point types (see `consent_writer`)."""
+        With consent records, also OptOut rows for the channels' contact point types (see `consent_writer`).
+        `calls` counts every API request sent: the look-ups by address, the consent model's reads and writes, and
+        the clean-up of new Individuals after a failed link (see `_counted`)."""
+        return self._counted(lambda: self._push_unsubscribes(items))
+
+    def _push_unsubscribes(self, items: Iterable[Unsubscribe]) -> WriteReport:
         report = WriteReport()
         updates: list[dict] = []
         targets: list[Target] = []
@@ -465,8 +475,15 @@ class SalesforceConnector(Connector):
         marked (kept, never deleted), so that the outbound message the marking sends is known as our own echo.
         `calls` is the transport's count of the API requests the erasure sent (look-ups, writes, polls, retries);
         the OAuth token request of a first login is no API request (Salesforce's daily limit leaves it out too)."""
+        return self._counted(lambda: self._erase(subject))
+
+    def _counted(self, write: Callable[[], Report]) -> Report:
+        """`write`'s report with `calls` set to the API requests it sent, as the transport counted them: look-ups,
+        query pages, writes, bulk polls and retries, whatever the steps report themselves. The OAuth token request
+        (a first login, a refresh) goes outside the transport and is no API request: Salesforce's daily limit, which
+        the figure is compared with, leaves it out too."""
         before = self.transport.calls.total
-        report = self._erase(subject)
+        report = write()
         report.calls = self.transport.calls.total - before
         return report
 
@@ -566,10 +583,9 @@ class SalesforceConnector(Connector):
             return self._bulk(records, "insert")
         return self._collections("POST", records)[0]
 
-    def _create(self, records: list[dict]) -> tuple[list[dict], int]:
+    def _create(self, records: list[dict]) -> list[dict]:
         """Create through sObject Collections, for records whose new ids are needed: SaveResults in order."""
-        report, results = self._collections("POST", records)
-        return results, report.calls
+        return self._collections("POST", records)[1]
 
     def _collections(self, method: str, records: list[dict]) -> tuple[WriteReport, list[dict]]:
         """sObject Collections, 200 records a call (Salesforce's limit); each record succeeds or fails alone."""

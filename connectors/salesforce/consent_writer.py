@@ -30,7 +30,7 @@ from .consent_records import (
 )
 from .soql import quote
 
-Create = Callable[[list[dict]], tuple[list[dict], int]]  # SaveResults in request order, and the calls it took
+Create = Callable[[list[dict]], list[dict]]  # SaveResults in request order (the connector counts the calls)
 
 
 @dataclass(frozen=True)
@@ -123,8 +123,7 @@ class SalesforceConsentWriter:
         created: set[str] = set()
         if not pending:
             return created
-        answers, calls = self.create([record for _, record in pending])
-        result.report.calls += calls
+        answers = self.create([record for _, record in pending])
         for (orphans, _), answer in zip(pending, answers, strict=True):
             if answer.get("success") and answer.get("id"):
                 result.report.applied += 1

@@ -1,6 +1,9 @@
-"""The connector builder the Salesforce test modules use, against their module's `sandbox` fixture, and the
-session that carries simple-salesforce's https URLs to a sandbox on 127.0.0.1."""
+"""The connector builder the Salesforce test modules use, against their module's `sandbox` fixture; a sandbox app
+that records every request it receives (`sandbox_app`, `received`), for tests that count API requests on the
+sandbox's side; and the session that carries simple-salesforce's https URLs to a sandbox on 127.0.0.1."""
 
+import threading
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
@@ -8,7 +11,12 @@ import requests
 from simple_salesforce import Salesforce
 
 from consentry.connectors.salesforce import SalesforceConnector
-from consentry.connectors.salesforce.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG_ID
+from consentry.connectors.salesforce.sandbox import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_ORG_ID,
+    create_app,
+)
 
 
 @pytest.fixture
@@ -28,6 +36,43 @@ def make_connector(sandbox, recorded_sleep, connector_defaults):
         return SalesforceConnector(config, sleep=recorded_sleep.append)
 
     return make
+
+
+class Received:
+    """Every HTTP request the sandbox receives, as (method, path), whatever it answers; `hooks` run as a request
+    arrives, before the sandbox handles it (someone else acting in the org at that moment). A WSGI wrapper."""
+
+    def __init__(self, app):
+        self.app = app
+        self.requests: list[tuple[str, str]] = []
+        self.hooks: list[Callable[[str, str], None]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        arrived = (environ["REQUEST_METHOD"], environ["PATH_INFO"])
+        with self.lock:
+            self.requests.append(arrived)
+        for hook in self.hooks:
+            hook(*arrived)
+        return self.app(environ, start_response)
+
+    def since(self, mark: int) -> list[tuple[str, str]]:
+        with self.lock:
+            return self.requests[mark:]
+
+
+@pytest.fixture
+def sandbox_app():
+    """A sandbox app (pages of 5 records, quick bulk jobs) wrapped in `Received`; a module serves it as `sandbox`."""
+    app = create_app(page_size=5, bulk_step=0.02)
+    app.wsgi_app = Received(app.wsgi_app)
+    yield app
+    app.extensions["salesforce_sandbox"].close()
+
+
+@pytest.fixture
+def received(sandbox_app) -> Received:
+    return sandbox_app.wsgi_app
 
 
 class ToSandbox(requests.adapters.HTTPAdapter):

@@ -6,7 +6,6 @@ through its outbound message as an erasure event."""
 import re
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 import requests
@@ -15,53 +14,17 @@ from flask import Flask, request
 from consentry.connectors.base import Capability, DataSubject
 from consentry.connectors.salesforce import outbound
 from consentry.connectors.salesforce.rights import deleted_ids, hard_deleted
-from consentry.connectors.salesforce.sandbox import DEFAULT_ORG_ID, create_app, erase_in_vendor, holds
+from consentry.connectors.salesforce.sandbox import DEFAULT_ORG_ID, erase_in_vendor, holds
 from consentry.connectors.sandbox_kit import ServerThread, set_faults
 from consentry.sdk.consent_state import ALL_CHANNELS, EventKind
 from consentry.sdk.errors import ConnectorError
 from consentry.sdk.webhooks import WebhookRequest
 
 
-class Received:
-    """Every HTTP request the sandbox receives, as (method, path), whatever it answers; `hooks` run as a request
-    arrives, before the sandbox handles it (someone else acting in the org at that moment). A WSGI wrapper."""
-
-    def __init__(self, app):
-        self.app = app
-        self.requests: list[tuple[str, str]] = []
-        self.hooks: list[Callable[[str, str], None]] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, environ, start_response):
-        arrived = (environ["REQUEST_METHOD"], environ["PATH_INFO"])
-        with self.lock:
-            self.requests.append(arrived)
-        for hook in self.hooks:
-            hook(*arrived)
-        return self.app(environ, start_response)
-
-    def since(self, mark: int) -> list[tuple[str, str]]:
-        with self.lock:
-            return self.requests[mark:]
-
-
-@pytest.fixture
-def sandbox_app():
-    app = create_app(page_size=5, bulk_step=0.02)
-    app.wsgi_app = Received(app.wsgi_app)
-    yield app
-    app.extensions["salesforce_sandbox"].close()
-
-
 @pytest.fixture
 def sandbox(sandbox_app):
     with ServerThread(sandbox_app) as running:
         yield running
-
-
-@pytest.fixture
-def received(sandbox_app) -> Received:
-    return sandbox_app.wsgi_app
 
 
 @pytest.fixture

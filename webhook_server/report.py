@@ -98,7 +98,9 @@ def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | No
             blocked.update((code, channel.value) for code in codes)
     table = propagation_jobs.c
     with reading(engine) as connection:  # counted by the database: the job table only grows
-        jobs = Counter(dict(connection.execute(select(table.status, func.count()).group_by(table.status)).all()))
+        jobs: Counter[str] = Counter(
+            dict(connection.execute(select(table.status, func.count()).group_by(table.status)).all())
+        )
         routes = Counter(
             {
                 f"{source} → {target}": count

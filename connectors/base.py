@@ -20,6 +20,7 @@ import marshmallow
 from consentry.sdk.consent_state import LEDGER_CHANNELS, EventKind
 from consentry.sdk.errors import ConfigurationError, WebhookPayloadError
 from consentry.sdk.http import Transport, vendor_failures
+from consentry.sdk.json_input import check_nesting
 from consentry.sdk.rules import JURISDICTIONS
 from consentry.sdk.vocabulary import Audience
 from consentry.sdk.webhooks import WebhookRequest, WebhookVerifier
@@ -259,8 +260,8 @@ class Connector:
 
     def parse_webhook(self, request: WebhookRequest) -> Sequence[InboundEvent]:
         """The events of a verified request. Raise KeyError, ValueError or TypeError on a payload of the wrong
-        shape: the vendor then gets a 400, never a 500. A body nested too deeply for the parser (`json.loads`
-        raises RecursionError) is a payload of the wrong shape too."""
+        shape: the vendor then gets a 400, never a 500. A body nested deeper than `json_input.MAX_DEPTH` is refused
+        before this is called; a parser's RecursionError is a payload of the wrong shape too."""
         raise NotImplementedError
 
     def find_identities(self, events: Sequence[InboundEvent]) -> Sequence[InboundEvent]:
@@ -278,6 +279,7 @@ class Connector:
         each question costs a call from the same rate budget as propagation."""
         self.webhook_verifier().verify(request)
         try:
+            check_nesting(request.body)  # before any connector's parser recurses into it
             events = [_storable(event) for event in self.parse_webhook(request)]
         except (KeyError, ValueError, TypeError, OverflowError, RecursionError) as error:
             raise WebhookPayloadError(f"{self.name}: malformed webhook payload ({type(error).__name__})") from None

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from consentry.sdk.errors import ConfigurationError
+from consentry.sdk.json_input import check_nesting
 from consentry.sdk.store import reading
 from consentry.sdk.unsubscribe import UnsubscribeTokens
 
@@ -34,10 +36,19 @@ class ServerState:
     commit_group: CommitGroup | RemoteInbox | None = None
 
 
+class _OutsideJSON(DefaultJSONProvider):
+    """`request.get_json` refuses a body nested too deeply as invalid JSON (a 400), never a RecursionError."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        check_nesting(s)
+        return super().loads(s, **kwargs)
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Defaults, then CONSENTRY_* environment variables, then `config`; refuses to start when misconfigured."""
     runtime = build_runtime(config)
     app = Flask(__name__)
+    app.json = _OutsideJSON(app)
     app.config.update(DEFAULTS)
     app.config["MAX_CONTENT_LENGTH"] = int(runtime.config.get("MAX_CONTENT_LENGTH", DEFAULTS["MAX_CONTENT_LENGTH"]))
     secret = runtime.config.get("UNSUBSCRIBE_SECRET")

@@ -53,7 +53,7 @@ def delivery(body: bytes) -> WebhookRequest:
 def test_a_body_nested_too_deeply_for_the_parser_is_a_payload_error(body):
     with pytest.raises(WebhookPayloadError) as error:
         JsonConnector({}).receive_webhook(delivery(body))
-    assert str(error.value) == "json-vendor: malformed webhook payload (RecursionError)"
+    assert str(error.value) == "json-vendor: malformed webhook payload (TooDeeplyNested)"
 
 
 def test_a_shallow_body_is_parsed():

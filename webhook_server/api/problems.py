@@ -9,10 +9,11 @@ from typing import Any
 from flask import Flask, Response, json, request
 from flask_smorest import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException
 
 from consentry.sdk.errors import ConsentryError, InvalidInputError
+from consentry.sdk.json_input import check_nesting
 
 PREFIX = "/v1"
 MEDIA_TYPE = "application/problem+json"
@@ -36,9 +37,14 @@ _TYPES = {
 
 
 class _Parser(FlaskParser):
-    """A request that does not load is a 400 (webargs says 422)."""
+    """A request that does not load is a 400 (webargs says 422), a body nested too deeply included."""
 
     DEFAULT_VALIDATION_STATUS = 400
+
+    def _raw_load_json(self, req):
+        if is_json_request(req):
+            check_nesting(req.get_data(cache=True))  # a JSONDecodeError: webargs' own invalid-JSON answer
+        return super()._raw_load_json(req)
 
 
 class ApiBlueprint(Blueprint):

@@ -10,7 +10,9 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
+from flask import request
 from sqlalchemy import func, select
+from werkzeug.exceptions import BadRequest
 
 from consentry.connectors.hubspot.sandbox import DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN
 from consentry.connectors.hubspot.webhooks import signature_v3
@@ -233,3 +235,12 @@ def test_salesforce_without_its_webhook_token_refuses_to_start_and_starts_with_i
         assert stored(client) == (1, 0)  # no other system to tell
     finally:
         app.extensions["consentry"].runtime.close()
+
+
+def test_any_route_reading_json_refuses_a_body_nested_too_deeply(client):
+    """Flask's own `request.get_json`, which a route may call outside the API's parser, measures the body too."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with client.application.test_request_context("/", method="POST", data=deep, content_type="application/json"):
+        with pytest.raises(BadRequest):
+            request.get_json()
+        assert request.get_json(silent=True) is None

@@ -17,6 +17,7 @@ from consentry.connectors.salesforce.sandbox import (
     DEFAULT_ORG_ID,
     create_app,
 )
+from consentry.connectors.sandbox_kit import ServerThread
 
 
 @pytest.fixture
@@ -73,6 +74,19 @@ def sandbox_app():
 @pytest.fixture
 def received(sandbox_app) -> Received:
     return sandbox_app.wsgi_app
+
+
+@pytest.fixture
+def sandbox(sandbox_app):
+    """`sandbox_app` served on loopback; a module that runs its sandbox another way defines its own `sandbox`."""
+    with ServerThread(sandbox_app) as running:
+        yield running
+
+
+@pytest.fixture
+def connector_defaults():
+    """Contacts and Leads; a module that reads other objects defines its own."""
+    return {"objects": ["Contact", "Lead"]}
 
 
 class ToSandbox(requests.adapters.HTTPAdapter):

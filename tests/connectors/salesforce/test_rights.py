@@ -21,17 +21,6 @@ from consentry.sdk.errors import ConnectorError
 from consentry.sdk.webhooks import WebhookRequest
 
 
-@pytest.fixture
-def sandbox(sandbox_app):
-    with ServerThread(sandbox_app) as running:
-        yield running
-
-
-@pytest.fixture
-def connector_defaults():
-    return {"objects": ["Contact", "Lead"]}
-
-
 def seed(sandbox, **objects) -> dict[str, list[str]]:
     answer = requests.post(f"{sandbox.url}/_sandbox/seed", json=objects, timeout=10)
     answer.raise_for_status()

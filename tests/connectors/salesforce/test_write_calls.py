@@ -7,21 +7,10 @@ import pytest
 import requests
 
 from consentry.connectors.base import ConsentTag, Unsubscribe
-from consentry.connectors.sandbox_kit import ServerThread, set_faults
+from consentry.connectors.sandbox_kit import set_faults
 
 COLLECTIONS = "/services/data/v60.0/composite/sobjects"
 QUERY = "/services/data/v60.0/query"
-
-
-@pytest.fixture
-def sandbox(sandbox_app):
-    with ServerThread(sandbox_app) as running:
-        yield running
-
-
-@pytest.fixture
-def connector_defaults():
-    return {"objects": ["Contact", "Lead"]}
 
 
 def seed(sandbox, **objects) -> dict[str, list[str]]:

@@ -161,10 +161,12 @@ class CallCounter:
 
     total: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, kind: str) -> None:
-        self.total += 1
-        self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+        with self._lock:  # a connector's transport serves the web server's request threads at once
+            self.total += 1
+            self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
 
 
 class _Retry(Exception):

@@ -57,7 +57,7 @@ from consentry.sdk.webhooks import WebhookRequest, WebhookVerifier
 from . import outbound, rights
 from .consent_reader import IN_LIMIT, SalesforceConsentReader
 from .consent_records import PartyConsent, opt_in_types, parse_time
-from .consent_writer import SalesforceConsentWriter, Target
+from .consent_writer import ConsentWritePlan, SalesforceConsentWriter, Target
 from .soql import quote
 
 log = logging.getLogger("consentry.salesforce")
@@ -387,12 +387,15 @@ class SalesforceConnector(Connector):
         """Set the opt-out fields of every Contact and Lead with these addresses; unknown addresses are no error.
         With consent records, also OptOut rows for the channels' contact point types (see `consent_writer`).
         `calls` counts every API request sent: the look-ups by address, the consent model's reads and writes, and
-        the clean-up of new Individuals after a failed link (see `_counted`)."""
+        the clean-up of new Individuals after a failed link (see `_counted`). A record whose write (and so its link
+        to a new Individual) fails is reported at its position with that write's code; the Individual no record
+        links to is deleted again, and gets no consent row."""
         return self._counted(lambda: self._push_unsubscribes(items))
 
     def _push_unsubscribes(self, items: Iterable[Unsubscribe]) -> WriteReport:
         report = WriteReport()
         updates: list[dict] = []
+        positions: list[int] = []  # each update's position in `items`
         targets: list[Target] = []
         fields = "Id, Email, IndividualId, LastName" if self.consent_mode else "Id, Email"
         for chunk in _numbered([item for item in items if item.email], COLLECTION_SIZE):
@@ -410,6 +413,7 @@ class SalesforceConnector(Connector):
                     updates.append(
                         {"attributes": {"type": object_type}, "id": record["Id"], **_opt_out_fields(channels)}
                     )
+                    positions.append(position)
                     targets.append(
                         Target(
                             position,
@@ -423,7 +427,7 @@ class SalesforceConnector(Connector):
                     )
             report.not_found += len(set(wanted) - found)
         if not self.consent_mode or not targets:
-            return report.merge(self._update(updates))
+            return report.merge(_placed(self._update(updates), positions))
         plan = self._consent_writer().opt_out(targets, self._now())
         if plan.report.failed:
             log.warning(
@@ -440,9 +444,15 @@ class SalesforceConnector(Connector):
         except ConnectorError:
             self._delete_unlinked(plan.created)
             raise
+        creates = plan.creates
         if linked.failed:
+            unlinked = _unlinked(plan, [updates[i]["id"] for i, _ in linked.failed if i < len(updates)])
             self._delete_unlinked(plan.created)
-        return report.merge(linked).merge(self._insert(plan.creates))
+            # Their records failed (the link's code, at their positions): no consent row may name an Individual
+            # that no record links to and that is deleted again, and its creation is undone, so not applied.
+            report.applied -= len(unlinked)
+            creates = [row for row in creates if str(row["PartyId"])[:15] not in unlinked]
+        return report.merge(_placed(linked, positions)).merge(self._insert(creates))
 
     def _delete_unlinked(self, individuals: set[str]) -> None:
         """Delete the new Individuals that no record links to after a failed write: the retry creates its own, and
@@ -573,8 +583,11 @@ class SalesforceConnector(Connector):
             return WriteReport()
         if len(updates) >= self.config["bulk_threshold"]:
             return self._bulk(updates, "update")
-        ordered = sorted(updates, key=lambda record: record["attributes"]["type"])  # few type chunks a call
-        return self._collections("PATCH", ordered)[0]
+        # few type chunks a call; `failed` holds positions in `updates`, whatever order the records travel in
+        order = sorted(range(len(updates)), key=lambda index: updates[index]["attributes"]["type"])
+        report = self._collections("PATCH", [updates[index] for index in order])[0]
+        report.failed = [(order[position], code) for position, code in report.failed]
+        return report
 
     def _insert(self, records: list[dict]) -> WriteReport:
         if not records:
@@ -597,13 +610,13 @@ class SalesforceConnector(Connector):
             ).json()
             if len(answer) != len(chunk):  # one SaveResult per record, in order, or the writes cannot be told apart
                 raise ValueError("the collection's answer does not match the records sent")
-            results.extend(answer)
-            for position, result in enumerate(answer):
+            for position, result in enumerate(answer, start=len(results)):
                 if result.get("success"):
                     report.applied += 1
                 else:
                     code = (result.get("errors") or [{}])[0].get("statusCode", "ERROR")
                     report.failed.append((position, str(code)))
+            results.extend(answer)
         report.calls = self.transport.calls.total - before
         return report, results
 
@@ -756,6 +769,20 @@ def _forgotten(notification_id: str, fields: dict[str, str], moment: datetime, s
             erasure=True,
         )
     ]
+
+
+def _unlinked(plan: ConsentWritePlan, failed_records: list[str]) -> set[str]:
+    """The new Individuals (15-character ids) no record is linked to once these records' writes failed."""
+    failed = {record_id[:15] for record_id in failed_records}
+    linked = {individual[:15] for record_id, individual in plan.links.items() if record_id[:15] not in failed}
+    return {individual[:15] for individual in plan.created} - linked
+
+
+def _placed(report: WriteReport, positions: list[int]) -> WriteReport:
+    """`report` of a write whose first records are the input's at `positions`: failures at input positions, those
+    of the records after them (consent rows, Individuals: several inputs' or none) at -1."""
+    report.failed = [(positions[i] if 0 <= i < len(positions) else -1, code) for i, code in report.failed]
+    return report
 
 
 def _fields(row: dict) -> dict:

@@ -146,8 +146,13 @@ class SalesforceOrg:
             if fld.type != "reference" or value is None:
                 continue
             target = record_ids.normalize(value)
-            exists = target == self.user_id if "User" in fld.reference_to else target in self.records
-            if target is not None and not exists:
+            if target is None:
+                continue
+            if "User" in fld.reference_to:
+                exists = target == self.user_id
+            else:  # a record in the Recycle Bin is no valid reference either
+                exists = target in self.records and not self.records[target]["IsDeleted"]
+            if not exists:
                 problems.append(RecordProblem("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [name]))
         return problems
 

@@ -220,6 +220,53 @@ def test_an_individual_whose_link_failed_is_deleted_so_that_the_retry_leaves_no_
     assert by_id(sandbox, "Contact")[contact]["IndividualId"] == party
 
 
+def lock(sandbox, ids: list[str], *, locked: bool = True) -> None:
+    answer = requests.post(f"{sandbox.url}/_sandbox/locks", json={"ids": ids, "locked": locked}, timeout=5)
+    answer.raise_for_status()
+
+
+@pytest.mark.parametrize("bulk_threshold", [2000, 1], ids=["collections", "bulk"])
+def test_a_locked_record_gets_no_consent_row_for_the_individual_deleted_after_its_failed_link(
+    sandbox, make_connector, bulk_threshold
+):
+    """Jane's Contact is held by another transaction: her new Individual is created, the link fails
+    (UNABLE_TO_LOCK_ROW) and the Individual is deleted again, so no consent row may name it (Salesforce would
+    refuse one, and so does the sandbox); she is reported failed at her own position with the link's code and
+    nothing of hers counts as applied. Once the row is released, the retry writes her Individual and her rows once."""
+    jane = person(sandbox, "jane@example.com")  # first in the look-up, second in the input
+    paul = person(sandbox, "paul@example.com")
+    lock(sandbox, [jane])
+    connector = make_connector(bulk_threshold=bulk_threshold)
+    channels = frozenset({"email", "sms"})
+    items = [
+        Unsubscribe(email="paul@example.com", channels=channels),
+        Unsubscribe(email="jane@example.com", channels=channels),
+    ]
+    report = connector.push_unsubscribes(items)
+    assert report.failed == [(1, "UNABLE_TO_LOCK_ROW")]
+    assert report.applied == 1 + 1 + 2  # Paul's Individual, his Contact, his Email and Phone rows
+    [pauls] = by_id(sandbox, "Individual")
+    assert by_id(sandbox, "Contact")[paul]["IndividualId"] == pauls
+    assert by_id(sandbox, "Contact")[jane]["IndividualId"] is None
+    rows = requests.get(
+        f"{sandbox.url}/_sandbox/records", params={"type": "ContactPointTypeConsent", "deleted": "true"}, timeout=30
+    ).json()["records"]
+    assert sorted((r["PartyId"], r["ContactPointType"]) for r in rows) == [(pauls, "Email"), (pauls, "Phone")]
+    lock(sandbox, [jane], locked=False)
+    retry = connector.push_unsubscribes(items)
+    assert retry.failed == []
+    assert retry.applied == 1 + 2 + 2  # Jane's Individual, both Contacts' opt-out fields, Jane's rows
+    assert retry.unchanged == 2  # Paul's rows
+    individuals = by_id(sandbox, "Individual")
+    janes = by_id(sandbox, "Contact")[jane]["IndividualId"]
+    assert sorted(individuals) == sorted([pauls, janes])
+    rows = records(sandbox, "ContactPointTypeConsent")
+    assert sorted((r["PartyId"], r["ContactPointType"]) for r in rows) == sorted(
+        [(pauls, "Email"), (pauls, "Phone"), (janes, "Email"), (janes, "Phone")]
+    )
+    assert all(r["PrivacyConsentStatus"] == "OptOut" for r in rows)
+
+
 def test_a_record_without_an_individual_joins_the_one_of_its_twin(sandbox, make_connector):
     party = individual(sandbox)
     person(sandbox, "jane@example.com", individual=party)

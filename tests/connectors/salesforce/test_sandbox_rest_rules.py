@@ -264,6 +264,34 @@ def test_record_rules_for_fields_values_and_ids(server, api):
     assert api("PUT", f"/sobjects/Contact/{contact}").json()[0]["errorCode"] == "METHOD_NOT_ALLOWED"
 
 
+def test_a_reference_to_a_deleted_or_missing_record_is_refused_through_every_write(server, api):
+    """A PartyId or IndividualId naming an Individual in the Recycle Bin, or one never created, fails the record
+    with Salesforce's save error, through single-record REST and sObject Collections alike; nothing is written."""
+    [contact] = seed(server, Contact=[{"LastName": "Linked"}])["Contact"]
+    gone, live = seed(server, Individual=[{"LastName": "Gone"}, {"LastName": "Live"}])["Individual"]
+    assert api("DELETE", f"/sobjects/Individual/{gone}").status_code == 204
+    missing = record_ids.make("0PK", 999)
+    row = {"Name": "Email", "ContactPointType": "Email", "CaptureDate": "2024-03-01T09:00:00Z"}
+    row |= {"CaptureSource": "Web form", "attributes": {"type": "ContactPointTypeConsent"}}
+    refused = {"statusCode": "INVALID_CROSS_REFERENCE_KEY", "message": "invalid cross reference id"}
+    for party in (gone, missing):
+        answer = api("POST", "/composite/sobjects", json={"allOrNone": False, "records": [{**row, "PartyId": party}]})
+        assert answer.json() == [{"success": False, "errors": [{**refused, "fields": ["PartyId"]}]}]
+        single = api("POST", "/sobjects/ContactPointTypeConsent", json={**row, "PartyId": party, "attributes": None})
+        assert single.status_code == 400
+        assert single.json()[0]["errorCode"] == "INVALID_CROSS_REFERENCE_KEY"
+        link = {"attributes": {"type": "Contact"}, "id": contact, "IndividualId": party}
+        answer = api("PATCH", "/composite/sobjects", json={"allOrNone": False, "records": [link]})
+        assert answer.json()[0]["errors"] == [{**refused, "fields": ["IndividualId"]}]
+    assert count(api, "ContactPointTypeConsent") == 0
+    assert (
+        api.query(f"SELECT IndividualId FROM Contact WHERE Id = '{contact}'").json()["records"][0]["IndividualId"]
+        is None
+    )
+    created = api("POST", "/composite/sobjects", json={"allOrNone": False, "records": [{**row, "PartyId": live}]})
+    assert created.json()[0]["success"] is True
+
+
 def test_an_incremental_query_sees_only_records_changed_since(server, api):
     [a, b] = seed(server, Contact=[{"LastName": "A"}, {"LastName": "B"}])["Contact"]
     time.sleep(0.01)

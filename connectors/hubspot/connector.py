@@ -6,8 +6,9 @@ says the ledger holds a newer, explicit, provable consent. Erasure is HubSpot's 
 """
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import marshmallow
 import requests
@@ -37,6 +38,7 @@ from consentry.sdk.webhooks import WebhookRequest
 
 from .webhooks import HubSpotWebhookVerifier
 
+Report = TypeVar("Report", WriteReport, ErasureReport)
 BATCH_SIZE = 100
 SEARCH_PAGE = 200
 SEARCH_MAX_RESULTS = 10_000  # one search query pages through no more (HubSpot's documented cap)
@@ -247,7 +249,11 @@ class HubSpotConnector(Connector):
     # -- writes --------------------------------------------------------------------------------------------------
 
     def apply_consent(self, tags: Iterable[ConsentTag]) -> WriteReport:
-        """Consentry's verdicts in a custom property (created once), 100 contacts per upsert by email."""
+        """Consentry's verdicts in a custom property (created once), 100 contacts per upsert by email. `calls`
+        counts every API request sent, the status property's check and creation included (see `_counted`)."""
+        return self._counted(lambda: self._apply_consent(tags))
+
+    def _apply_consent(self, tags: Iterable[ConsentTag]) -> WriteReport:
         self._ensure_status_property()
         report = WriteReport()
         resubscribe: list[ConsentTag] = []
@@ -288,7 +294,11 @@ class HubSpotConnector(Connector):
         return report
 
     def push_unsubscribes(self, items: Iterable[Unsubscribe]) -> WriteReport:
-        """Unsubscribe from all email (or from the configured subscription types); already unsubscribed is fine."""
+        """Unsubscribe from all email (or from the configured subscription types); already unsubscribed is fine.
+        `calls` counts every API request sent, retries included (see `_counted`)."""
+        return self._counted(lambda: self._push_unsubscribes(items))
+
+    def _push_unsubscribes(self, items: Iterable[Unsubscribe]) -> WriteReport:
         report = WriteReport()
         emails = (item.email for item in items if item.email and (item.channels & {"email", "all"}))
         for chunk in batched(emails, BATCH_SIZE):
@@ -314,7 +324,7 @@ class HubSpotConnector(Connector):
 
     def _batch(self, path: str, body: dict, kind: str) -> WriteReport:
         payload = self.transport.request("POST", path, json=body, kind=kind).json()
-        report = WriteReport(calls=1)
+        report = WriteReport()
         report.applied = len(payload["results"])  # in every batch answer: without it, nothing says the write happened
         for error in payload.get("errors", []):
             category = str(error.get("category") or error.get("subCategory") or "ERROR")
@@ -353,11 +363,13 @@ class HubSpotConnector(Connector):
     def erase_person(self, subject: DataSubject) -> ErasureReport:
         """HubSpot's GDPR delete, one call per contact: not restorable (a plain delete is, for 90 days), and the
         address is blocklisted for HubSpot's UI and imports. A contact found then gone by the time of its delete
-        (a retried call whose first attempt worked, or a user's deletion) is reported too: its echo is ours."""
-        found, calls = self._contacts_of(subject, ["email"])
-        report = ErasureReport(calls=calls)
-        for record_id in found:
-            report.calls += 1
+        (a retried call whose first attempt worked, or a user's deletion) is reported too: its echo is ours.
+        `calls` counts every API request sent, the look-ups and retries included (see `_counted`)."""
+        return self._counted(lambda: self._erase(subject))
+
+    def _erase(self, subject: DataSubject) -> ErasureReport:
+        report = ErasureReport()
+        for record_id in self._contacts_of(subject, ["email"]):
             try:
                 self.transport.request(
                     "POST", "/crm/v3/objects/contacts/gdpr-delete", json={"objectId": record_id}, kind="gdpr delete"
@@ -377,7 +389,7 @@ class HubSpotConnector(Connector):
             return []
         answer = self.transport.request("GET", "/crm/v3/properties/contacts", kind="read properties")
         names = [str(definition["name"]) for definition in answer.json()["results"]]
-        found, _calls = self._contacts_of(subject, names)
+        found = self._contacts_of(subject, names)
         records = [ExportedRecord(self.name, "contact", record_id, item) for record_id, item in found.items()]
         owners = {item["properties"].get("email"): record_id for record_id, item in found.items()}
         emails = sorted(email for email in owners if isinstance(email, str) and email)
@@ -395,7 +407,7 @@ class HubSpotConnector(Connector):
             )
         return records
 
-    def _contacts_of(self, subject: DataSubject, properties: list[str]) -> tuple[dict[str, dict], int]:
+    def _contacts_of(self, subject: DataSubject, properties: list[str]) -> dict[str, dict]:
         """The live contacts of a person, by id: the one holding the address, and those Consentry synced from
         HubSpot (found even when their address was changed there). HubSpot is not searched by phone."""
         lookups: list[dict] = [{"inputs": [{"id": subject.email}], "idProperty": "email"}] if subject.email else []
@@ -410,7 +422,18 @@ class HubSpotConnector(Connector):
             )
             for item in answer.json()["results"]:  # the ids it does not know are listed apart, in a 207
                 found.setdefault(str(item["id"]), item)
-        return found, len(lookups)
+        return found
+
+    def _counted(self, write: Callable[[], Report]) -> Report:
+        """`write`'s report with `calls` set to the API requests it sent, as the transports counted them (the
+        general one and the search one, each counter once however many transports share it): look-ups, writes,
+        the status property's check and retries, whatever the steps report themselves. An OAuth token refresh goes
+        outside the transports and is no API request."""
+        counters = list({id(transport.calls): transport.calls for transport in (self.transport, self.search)}.values())
+        before = sum(counter.total for counter in counters)
+        report = write()
+        report.calls = sum(counter.total for counter in counters) - before
+        return report
 
     # -- webhooks ------------------------------------------------------------------------------------------------
 

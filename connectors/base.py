@@ -206,6 +206,9 @@ class Connector:
     # The package of this connector's emulator on 127.0.0.1 (`consentry.connectors.<vendor>.sandbox`), or None:
     # only a name, so that production code never imports it. The registry, the stack and the demo find it here.
     sandbox: ClassVar[str | None] = None
+    # Codes of a record's refusal (`WriteReport.failed`) that a later attempt may clear, such as a row another
+    # process holds locked: its propagation job is retried with backoff instead of ending dead.
+    transient_codes: ClassVar[frozenset[str]] = frozenset()
     # Built by each connector's __init__ (the vendor's base URL, credentials, limits): the sync reads its call counts.
     transport: Transport
 

@@ -195,7 +195,7 @@ def _run(engine, connectors, target, claimable, now, max_attempts: int, lease: t
         with engine.begin() as connection:
             return outcomes + _failed_all(connection, claimed, code, retryable, now, max_attempts)
     with engine.begin() as connection:
-        outcomes += _outcomes(connection, claimed, report, now, max_attempts)
+        outcomes += _outcomes(connection, claimed, report, now, max_attempts, connector.transient_codes)
     if any(row.held_email or row.held_phone for row in rows):
         forget_freed_pages(engine, patience=0)  # the held identifiers just wiped: out of SQLite's log too, if idle
     return outcomes
@@ -315,13 +315,20 @@ def _failed_all(connection: Connection, claimed, code: str, retryable: bool, now
     return outcomes
 
 
-def _outcomes(connection: Connection, claimed, report, now, max_attempts: int) -> list[Outcome]:
-    """Per job: rejected by the vendor (dead), unknown which failed (retry all, idempotent), or done."""
+def _outcomes(
+    connection: Connection, claimed, report, now, max_attempts: int, transient: frozenset[str]
+) -> list[Outcome]:
+    """Per job: rejected by the vendor (dead, or retried while the refusal is one a later attempt may clear, such
+    as a locked row), unknown which failed (retry all, idempotent), or done."""
     rejected = {position: code for position, code in report.failed if position >= 0}
     unplaced = [code for position, code in report.failed if position < 0]
     outcomes = []
     for position, job in enumerate(claimed):
-        if position in rejected:
+        if position in rejected and rejected[position] in transient and job.attempts < max_attempts:
+            error = f"REJECTED_{rejected[position]}"[:120]
+            retry_at = now() + backoff(job.attempts)
+            outcomes.append(_finish(connection, job, "failed", now(), error=error, retry_at=retry_at))
+        elif position in rejected:
             outcomes.append(_finish(connection, job, "dead", now(), error=f"REJECTED_{rejected[position]}"[:120]))
         elif unplaced and job.attempts < max_attempts:
             retry_at = now() + backoff(job.attempts)

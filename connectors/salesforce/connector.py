@@ -213,6 +213,7 @@ class SalesforceConnector(Connector):
     capabilities = OPT_OUTS | RIGHTS_REQUESTS
     sandbox = "consentry.connectors.salesforce.sandbox"
     config_schema = SalesforceConfig
+    transient_codes = rights.RETRYABLE  # UNABLE_TO_LOCK_ROW: another process held the record
 
     def __init__(self, config, **options):
         super().__init__(config, **options)
@@ -602,7 +603,8 @@ class SalesforceConnector(Connector):
 
     def _collections(self, method: str, records: list[dict]) -> tuple[WriteReport, list[dict]]:
         """sObject Collections, 200 records a call (Salesforce's limit); each record succeeds or fails alone."""
-        report, results = WriteReport(), []
+        report = WriteReport()
+        results: list[dict] = []
         before = self.transport.calls.total
         for chunk in batched(records, COLLECTION_SIZE):
             answer = self._api(

@@ -16,6 +16,7 @@ PUSHED: dict[str, list[str]] = {}  # every item of every push, repeats included
 FAILURES: dict[str, int] = {}
 BROKEN: set[str] = set()  # relays whose own code fails (a bug, not a ConnectorError) when pushing
 REFUSED: set[str] = set()  # connectors whose pushes the vendor refuses, without saying which item
+LOCKED: dict[str, int] = {}  # connector name -> pushes left whose items the vendor refuses as locked (transient)
 DURING_PUSH: dict[str, object] = {}  # connector name -> a function called while its push is under way
 
 
@@ -33,6 +34,7 @@ class RelayVerifier(WebhookVerifier):
 class RelayConnector(Connector):
     capabilities = frozenset({Capability.PUSH_UNSUBSCRIBE, Capability.RECEIVE_WEBHOOKS})
     config_schema = RelayConfig
+    transient_codes = frozenset({"ROW_LOCKED"})
 
     def webhook_verifier(self):
         return RelayVerifier([self.config["secret"]])
@@ -66,6 +68,10 @@ class RelayConnector(Connector):
         report = WriteReport(calls=1)
         if self.name in REFUSED:  # the vendor says the batch failed, not which item (HubSpot's batch errors)
             report.failed.append((-1, "INVALID_EMAIL"))
+            return report
+        if LOCKED.get(self.name, 0) > 0:  # each item refused for now: another process holds its record
+            LOCKED[self.name] -= 1
+            report.failed += [(position, "ROW_LOCKED") for position in range(len(items))]
             return report
         for item in items:
             PUSHED.setdefault(self.name, []).append(item.email)

@@ -16,7 +16,7 @@ from consentry.webhook_server.propagation import due_targets, run_target
 
 from . import relay_connector
 from .conftest import relay_config
-from .relay_connector import BROKEN, FAILURES, REFUSED, UNSUBSCRIBED, sign
+from .relay_connector import BROKEN, FAILURES, LOCKED, REFUSED, UNSUBSCRIBED, sign
 
 PEPPER = "server-test-pepper-0123456789"
 
@@ -29,6 +29,7 @@ def _relays():
     FAILURES.clear()
     BROKEN.clear()
     REFUSED.clear()
+    LOCKED.clear()
 
 
 @pytest.fixture
@@ -195,6 +196,24 @@ def test_a_batch_the_vendor_keeps_refusing_ends_dead_not_done(app):
     with engine.connect() as connection:
         job = connection.execute(select(propagation_jobs.c.status, propagation_jobs.c.last_error)).one()
     assert tuple(job) == ("dead", "REJECTED_INVALID_EMAIL")
+
+
+@pytest.mark.parametrize(("locked", "statuses"), [(2, ["failed", "failed", "done"]), (5, ["failed", "failed", "dead"])])
+def test_an_item_refused_for_a_while_is_retried_not_dead(app, locked, statuses):
+    """A record the vendor holds locked (Salesforce's UNABLE_TO_LOCK_ROW) is refused by name but only for now: the
+    opt-out is tried again with backoff, and ends dead only when still refused at the last attempt."""
+    engine = app.extensions["consentry"].runtime.services.engine
+    connectors = app.extensions["consentry"].runtime.connectors
+    LOCKED["beta"] = locked
+    deliver(app.test_client(), "alpha", [optout("a-1")])
+    later = hourly()
+    rounds = [o for _ in range(3) for o in run_target(engine, connectors, "beta", max_attempts=3, now=later)]
+    assert [outcome.status for outcome in rounds] == statuses
+    assert ("jane@example.com" in UNSUBSCRIBED.get("beta", set())) is (statuses[-1] == "done")
+    if statuses[-1] == "dead":
+        with engine.connect() as connection:
+            job = connection.execute(select(propagation_jobs.c.status, propagation_jobs.c.last_error)).one()
+        assert tuple(job) == ("dead", "REJECTED_ROW_LOCKED")
 
 
 def abandon(engine, *, attempts: int) -> None:

@@ -142,6 +142,9 @@ class ErasureReport:
     method: str = "nothing_found"
     deleted: list[str] = field(default_factory=list)
     forgotten: int = 0  # consent-model records marked "forget this individual" (Salesforce Individuals)
+    # Records someone else deleted meanwhile into the vendor's recycle bin, where they wait for the vendor's own
+    # purge (15 days in Salesforce): gone from the system's views, not yet from its storage.
+    in_recycle_bin: int = 0
     calls: int = 0
 
 

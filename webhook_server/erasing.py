@@ -85,6 +85,8 @@ def _described(report) -> str:
     described = report.method
     if report.forgotten:
         described += f", {report.forgotten} forgotten"
+    if report.in_recycle_bin:
+        described += f", {report.in_recycle_bin} in bin"
     return described[:40]
 
 

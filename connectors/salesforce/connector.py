@@ -513,14 +513,15 @@ class SalesforceConnector(Connector):
                 raise ConnectorError(f"salesforce: an Individual could not be marked ({code})", code=code)
             report.forgotten = marked.applied
         records = [{"attributes": {"type": object_type}, "id": row["Id"]} for object_type, row in found]
-        report.method, report.deleted = self._delete(records)
+        report.method, report.deleted, report.in_recycle_bin = self._delete(records)
         report.deleted += individuals
         return report
 
-    def _delete(self, records: list[dict]) -> tuple[str, list[str]]:
+    def _delete(self, records: list[dict]) -> tuple[str, list[str], int]:
         """Hard delete through Bulk API 2.0 unless the user lacks the permission (remembered), else delete
         through sObject Collections into the Recycle Bin. Either way a record already gone is skipped and any
-        other failed row fails the erasure (`rights`)."""
+        other failed row fails the erasure (`rights`). Also: how many records a hard delete found someone had
+        deleted into the Recycle Bin meanwhile."""
         if self._may_hard_delete is not False:
             try:
                 bulk = self._bulk(records, "hardDelete")
@@ -531,7 +532,7 @@ class SalesforceConnector(Connector):
                 log.info("salesforce: no Bulk API Hard Delete permission; deleted records go to the Recycle Bin")
             else:
                 self._may_hard_delete = True
-                return "hard_delete", rights.hard_deleted([record["id"] for record in records], bulk.failed)
+                return "hard_delete", *rights.hard_deleted([record["id"] for record in records], bulk.failed)
         deleted: list[str] = []
         for chunk in batched([record["id"] for record in records], COLLECTION_SIZE):
             answer = self._api(
@@ -543,7 +544,7 @@ class SalesforceConnector(Connector):
             if len(answer) != len(chunk):
                 raise ValueError("the collection's answer does not match the ids sent")
             deleted += rights.deleted_ids(answer)
-        return "recycle_bin", deleted
+        return "recycle_bin", deleted, 0  # the method says where every record went
 
     def export_person(self, subject: DataSubject) -> list[ExportedRecord]:
         """Each Contact and Lead of the person with every field its object describes, then (consent records on)

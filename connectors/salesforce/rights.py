@@ -29,7 +29,8 @@ from consentry.sdk.errors import ConnectorError
 from .soql import quote
 
 NO_HARD_DELETE = "FEATURENOTENABLED"  # creating a hardDelete job without the permission (see above)
-ALREADY_GONE = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})
+IN_RECYCLE_BIN = "ENTITY_IS_DELETED"
+ALREADY_GONE = frozenset({IN_RECYCLE_BIN, "INVALID_CROSS_REFERENCE_KEY"})
 RETRYABLE = frozenset({"UNABLE_TO_LOCK_ROW"})
 _RECORD_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
 
@@ -48,18 +49,21 @@ def subject_filter(subject: DataSubject, object_type: str, key_prefixes: dict[st
     return " OR ".join(conditions) or None
 
 
-def hard_deleted(ids: Sequence[str], failed: Iterable[tuple[int, str]]) -> list[str]:
+def hard_deleted(ids: Sequence[str], failed: Iterable[tuple[int, str]]) -> tuple[list[str], int]:
     """The ids a Bulk API `hardDelete` removed, from the ids sent and its failed rows (position in `ids`, error
-    code): a row whose record was already gone counts as nothing, any other failure stops the erasure (retried when
+    code), and how many of the others wait in the Recycle Bin: a row whose record was already gone counts as
+    nothing (ENTITY_IS_DELETED: someone deleted it into the Recycle Bin meanwhile, where Salesforce purges it
+    within 15 days, and the REST API cannot empty it), any other failure stops the erasure (retried when
     Salesforce says the row was busy). A failed row that names no record sent is a failure."""
-    gone, refused = set(), []
+    gone, refused, binned = set(), [], 0
     for position, code in failed:
         if code in ALREADY_GONE and 0 <= position < len(ids):
             gone.add(position)
+            binned += code == IN_RECYCLE_BIN
         else:
             refused.append(code)
     _refuse(refused, "hard-deleted")
-    return [record_id for position, record_id in enumerate(ids) if position not in gone]
+    return [record_id for position, record_id in enumerate(ids) if position not in gone], binned
 
 
 def deleted_ids(results: Iterable[dict]) -> list[str]:

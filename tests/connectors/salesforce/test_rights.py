@@ -213,6 +213,7 @@ def test_a_record_deleted_between_the_look_up_and_the_hard_delete_is_no_failure(
     received.hooks.append(someone_deletes)
     report = make_connector().erase_person(DataSubject(email="raced@example.com"))
     assert (report.method, report.deleted) == ("hard_delete", [erased])  # only what this erasure deleted
+    assert report.in_recycle_bin == 1  # the user's delete: said, since Salesforce still holds it for 15 days
     assert not holds(sandbox.url, "raced@example.com")
     assert set(records(sandbox, deleted=True)) == {binned}  # the user's own delete waits in the Recycle Bin
 
@@ -257,7 +258,7 @@ def test_only_the_missing_permission_falls_back_to_the_recycle_bin(sandbox, make
 
 def test_hard_delete_rows_already_gone_are_skipped_and_others_fail():
     ids = ["003000000000001AAA", "003000000000002AAA", "003000000000003AAA"]
-    assert hard_deleted(ids, [(1, "ENTITY_IS_DELETED"), (2, "INVALID_CROSS_REFERENCE_KEY")]) == [ids[0]]
+    assert hard_deleted(ids, [(1, "ENTITY_IS_DELETED"), (2, "INVALID_CROSS_REFERENCE_KEY")]) == ([ids[0]], 1)
     with pytest.raises(ConnectorError) as refused:
         hard_deleted(ids, [(1, "ENTITY_IS_DELETED"), (0, "DELETE_FAILED")])
     assert (refused.value.code, refused.value.retryable) == ("DELETE_FAILED", False)

@@ -30,20 +30,6 @@ def sandbox():
         yield server
 
 
-@pytest.fixture
-def make_connector(sandbox, recorded_sleep):
-    def make(**overrides):
-        config = {
-            "access_token": DEFAULT_TOKEN,
-            "client_secret": DEFAULT_CLIENT_SECRET,
-            "base_url": sandbox.url,
-            **overrides,
-        }
-        return HubSpotConnector(config, sleep=recorded_sleep.append)
-
-    return make
-
-
 def seed(sandbox, emails, **extra):
     contacts = [{"email": email, **extra} for email in emails]
     requests.post(f"{sandbox.url}/_sandbox/contacts/seed", json={"contacts": contacts}, timeout=30).raise_for_status()

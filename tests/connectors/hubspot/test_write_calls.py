@@ -2,33 +2,13 @@
 check and creation, every batch (upserts, v4 writes, unsubscribe-all), the look-ups of an erasure, its deletes and
 every retry, counted by the transports, never by hand."""
 
-import threading
-
 import pytest
 import requests
 
 from consentry.connectors.base import ConsentTag, DataSubject, Unsubscribe
-from consentry.connectors.hubspot import HubSpotConnector
-from consentry.connectors.hubspot.sandbox import DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN, create_app
+from consentry.connectors.hubspot.sandbox import create_app
 from consentry.connectors.sandbox_kit import ServerThread, set_faults
-
-
-class Received:
-    """Every HTTP request the sandbox receives, as (method, path), whatever it answers. A WSGI wrapper."""
-
-    def __init__(self, app):
-        self.app = app
-        self.requests: list[tuple[str, str]] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, environ, start_response):
-        with self.lock:
-            self.requests.append((environ["REQUEST_METHOD"], environ["PATH_INFO"]))
-        return self.app(environ, start_response)
-
-    def since(self, mark: int) -> list[tuple[str, str]]:
-        with self.lock:
-            return self.requests[mark:]
+from tests.received import Received
 
 
 @pytest.fixture
@@ -47,20 +27,6 @@ def received(sandbox_app) -> Received:
 def sandbox(sandbox_app):
     with ServerThread(sandbox_app) as running:
         yield running
-
-
-@pytest.fixture
-def make_connector(sandbox, recorded_sleep):
-    def make(**overrides):
-        config = {
-            "access_token": DEFAULT_TOKEN,
-            "client_secret": DEFAULT_CLIENT_SECRET,
-            "base_url": sandbox.url,
-            **overrides,
-        }
-        return HubSpotConnector(config, sleep=recorded_sleep.append)
-
-    return make
 
 
 def seed(sandbox, emails: list[str]) -> None:

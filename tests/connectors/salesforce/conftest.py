@@ -2,8 +2,6 @@
 that records every request it receives (`sandbox_app`, `received`), for tests that count API requests on the
 sandbox's side; and the session that carries simple-salesforce's https URLs to a sandbox on 127.0.0.1."""
 
-import threading
-from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,6 +16,7 @@ from consentry.connectors.salesforce.sandbox import (
     create_app,
 )
 from consentry.connectors.sandbox_kit import ServerThread
+from tests.received import Received
 
 
 @pytest.fixture
@@ -37,29 +36,6 @@ def make_connector(sandbox, recorded_sleep, connector_defaults):
         return SalesforceConnector(config, sleep=recorded_sleep.append)
 
     return make
-
-
-class Received:
-    """Every HTTP request the sandbox receives, as (method, path), whatever it answers; `hooks` run as a request
-    arrives, before the sandbox handles it (someone else acting in the org at that moment). A WSGI wrapper."""
-
-    def __init__(self, app):
-        self.app = app
-        self.requests: list[tuple[str, str]] = []
-        self.hooks: list[Callable[[str, str], None]] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, environ, start_response):
-        arrived = (environ["REQUEST_METHOD"], environ["PATH_INFO"])
-        with self.lock:
-            self.requests.append(arrived)
-        for hook in self.hooks:
-            hook(*arrived)
-        return self.app(environ, start_response)
-
-    def since(self, mark: int) -> list[tuple[str, str]]:
-        with self.lock:
-            return self.requests[mark:]
 
 
 @pytest.fixture

@@ -1,6 +1,22 @@
-"""Fixtures every connector's tests share; each vendor's conftest builds its connector on them."""
+"""Fixtures every connector's tests share; each vendor's conftest builds its connector on them. A module or
+vendor that defines `sandbox_app` (an app wrapped in `Received`) gets it served as `sandbox` and its requests as
+`received`; one that runs its sandbox another way defines its own `sandbox`."""
 
 import pytest
+
+from consentry.connectors.sandbox_kit import ServerThread
+from tests.received import Received
+
+
+@pytest.fixture
+def sandbox(sandbox_app):
+    with ServerThread(sandbox_app) as running:
+        yield running
+
+
+@pytest.fixture
+def received(sandbox_app) -> Received:
+    return sandbox_app.wsgi_app
 
 
 @pytest.fixture

@@ -7,26 +7,16 @@ import requests
 
 from consentry.connectors.base import ConsentTag, DataSubject, Unsubscribe
 from consentry.connectors.hubspot.sandbox import create_app
-from consentry.connectors.sandbox_kit import ServerThread, set_faults
+from consentry.connectors.sandbox_kit import set_faults
 from tests.received import Received
 
 
 @pytest.fixture
 def sandbox_app():
+    """The sandbox wrapped in `Received`: served as `sandbox`, recorded as `received` (tests/connectors/conftest)."""
     app = create_app()
     app.wsgi_app = Received(app.wsgi_app)
     return app
-
-
-@pytest.fixture
-def received(sandbox_app) -> Received:
-    return sandbox_app.wsgi_app
-
-
-@pytest.fixture
-def sandbox(sandbox_app):
-    with ServerThread(sandbox_app) as running:
-        yield running
 
 
 def seed(sandbox, emails: list[str]) -> None:

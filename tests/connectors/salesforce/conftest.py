@@ -15,7 +15,6 @@ from consentry.connectors.salesforce.sandbox import (
     DEFAULT_ORG_ID,
     create_app,
 )
-from consentry.connectors.sandbox_kit import ServerThread
 from tests.received import Received
 
 
@@ -45,18 +44,6 @@ def sandbox_app():
     app.wsgi_app = Received(app.wsgi_app)
     yield app
     app.extensions["salesforce_sandbox"].close()
-
-
-@pytest.fixture
-def received(sandbox_app) -> Received:
-    return sandbox_app.wsgi_app
-
-
-@pytest.fixture
-def sandbox(sandbox_app):
-    """`sandbox_app` served on loopback; a module that runs its sandbox another way defines its own `sandbox`."""
-    with ServerThread(sandbox_app) as running:
-        yield running
 
 
 @pytest.fixture

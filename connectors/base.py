@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from itertools import islice
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import marshmallow
 
@@ -199,6 +199,9 @@ def batched(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
+Report = TypeVar("Report", WriteReport, ErasureReport)
+
+
 class Connector:
     name: ClassVar[str] = ""
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
@@ -239,6 +242,16 @@ class Connector:
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities
+
+    def _counted(self, write: Callable[[], Report]) -> Report:
+        """`write`'s report with `calls` set to the API requests it sent, as the transport counted them: look-ups,
+        query pages, writes, polls and retries, whatever the steps report themselves. A connector keeps one counter
+        (a second transport shares the first's `calls`). An OAuth token request goes outside the transport and is
+        no API request: vendors' daily limits, which the figure is compared with, leave it out too."""
+        before = self.transport.calls.total
+        report = write()
+        report.calls = self.transport.calls.total - before
+        return report
 
     # -- hooks ---------------------------------------------------------------------------------------------------
 

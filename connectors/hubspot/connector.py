@@ -6,9 +6,8 @@ says the ledger holds a newer, explicit, provable consent. Erasure is HubSpot's 
 """
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
 
 import marshmallow
 import requests
@@ -38,7 +37,6 @@ from consentry.sdk.webhooks import WebhookRequest
 
 from .webhooks import HubSpotWebhookVerifier
 
-Report = TypeVar("Report", WriteReport, ErasureReport)
 BATCH_SIZE = 100
 SEARCH_PAGE = 200
 SEARCH_MAX_RESULTS = 10_000  # one search query pages through no more (HubSpot's documented cap)
@@ -423,17 +421,6 @@ class HubSpotConnector(Connector):
             for item in answer.json()["results"]:  # the ids it does not know are listed apart, in a 207
                 found.setdefault(str(item["id"]), item)
         return found
-
-    def _counted(self, write: Callable[[], Report]) -> Report:
-        """`write`'s report with `calls` set to the API requests it sent, as the transports counted them (the
-        general one and the search one, each counter once however many transports share it): look-ups, writes,
-        the status property's check and retries, whatever the steps report themselves. An OAuth token refresh goes
-        outside the transports and is no API request."""
-        counters = list({id(transport.calls): transport.calls for transport in (self.transport, self.search)}.values())
-        before = sum(counter.total for counter in counters)
-        report = write()
-        report.calls = sum(counter.total for counter in counters) - before
-        return report
 
     # -- webhooks ------------------------------------------------------------------------------------------------
 

@@ -20,10 +20,10 @@ import csv
 import io
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import jwt
 import marshmallow
@@ -61,7 +61,6 @@ from .consent_writer import ConsentWritePlan, SalesforceConsentWriter, Target
 from .soql import quote
 
 log = logging.getLogger("consentry.salesforce")
-Report = TypeVar("Report", WriteReport, ErasureReport)
 COLLECTION_SIZE = 200
 KEY_PREFIXES = {"003": "Contact", "00Q": "Lead"}
 COUNTRY_FIELD = {"Contact": "MailingCountry", "Lead": "Country"}  # text fields, present in every org
@@ -488,16 +487,6 @@ class SalesforceConnector(Connector):
         the OAuth token request of a first login is no API request (Salesforce's daily limit leaves it out too)."""
         return self._counted(lambda: self._erase(subject))
 
-    def _counted(self, write: Callable[[], Report]) -> Report:
-        """`write`'s report with `calls` set to the API requests it sent, as the transport counted them: look-ups,
-        query pages, writes, bulk polls and retries, whatever the steps report themselves. The OAuth token request
-        (a first login, a refresh) goes outside the transport and is no API request: Salesforce's daily limit, which
-        the figure is compared with, leaves it out too."""
-        before = self.transport.calls.total
-        report = write()
-        report.calls = self.transport.calls.total - before
-        return report
-
     def _erase(self, subject: DataSubject) -> ErasureReport:
         report = ErasureReport()
         found = self._records_of(subject, ["Id", *(["IndividualId"] if self.consent_mode else [])])
@@ -606,7 +595,6 @@ class SalesforceConnector(Connector):
         """sObject Collections, 200 records a call (Salesforce's limit); each record succeeds or fails alone."""
         report = WriteReport()
         results: list[dict] = []
-        before = self.transport.calls.total
         for chunk in batched(records, COLLECTION_SIZE):
             answer = self._api(
                 method, "/composite/sobjects", json={"allOrNone": False, "records": chunk}, kind="collections"
@@ -620,7 +608,6 @@ class SalesforceConnector(Connector):
                     code = (result.get("errors") or [{}])[0].get("statusCode", "ERROR")
                     report.failed.append((position, str(code)))
             results.extend(answer)
-        report.calls = self.transport.calls.total - before
         return report, results
 
     def _bulk(self, records: list[dict], operation: str) -> WriteReport:
@@ -628,7 +615,6 @@ class SalesforceConnector(Connector):
         read the failed rows. `failed` holds each failed row's position in `records` (found by its Id; -1 for an
         insert) and its error code."""
         report = WriteReport()
-        before = self.transport.calls.total
         by_object: dict[str, list[dict]] = {}
         positions = {str(record.get("id", ""))[:15]: position for position, record in enumerate(records)}
         for record in records:
@@ -662,7 +648,6 @@ class SalesforceConnector(Connector):
             report.applied += int(state["numberRecordsProcessed"]) - failed
             if failed:
                 report.failed += self._failed_rows(job["id"], failed, positions if by_id else {})
-        report.calls = self.transport.calls.total - before
         return report
 
     def _failed_rows(self, job_id: str, count: int, positions: dict[str, int]) -> list[tuple[int, str]]:

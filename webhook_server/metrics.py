@@ -1,5 +1,6 @@
 """Prometheus metrics: counters kept by the server, and propagation figures read from the job table."""
 
+import collections
 import os
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -85,6 +86,13 @@ def recent_latencies(connection: Connection, *, now: datetime, window: timedelta
     return sorted((done - received).total_seconds() for received, done in recent)
 
 
+def jobs_by_status(connection: Connection) -> collections.Counter[str]:
+    """Propagation jobs per status, counted by the database: the table keeps every job ever made."""
+    table = propagation_jobs.c
+    counted = connection.execute(select(table.status, func.count()).group_by(table.status))
+    return collections.Counter({status: count for status, count in counted})
+
+
 def quantile(values: list[float], q: float) -> float:
     """The `q` quantile of values in ascending order (the nearest rank at or above it); 0.0 for none."""
     return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
@@ -97,10 +105,9 @@ class _PropagationCollector:
         self.engine = engine
 
     def collect(self):
-        table = propagation_jobs.c
         try:
             with reading(self.engine) as connection:
-                counts = dict(connection.execute(select(table.status, func.count()).group_by(table.status)).all())
+                counts = jobs_by_status(connection)
                 latencies = recent_latencies(connection, now=datetime.now(UTC))
         except SQLAlchemyError:  # the server's own counters still render; alert on this gauge
             yield _database_up(False)

@@ -24,7 +24,7 @@ from consentry.sdk.store import contacts, persons, propagation_jobs, reading
 from consentry.sdk.vocabulary import Audience, Channel
 
 from .charts import bar_chart
-from .metrics import latency_scope, quantile, recent_latencies
+from .metrics import jobs_by_status, latency_scope, quantile, recent_latencies
 from .unsubscribe import CHANNEL_NAMES
 
 CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.PHONE_HUMAN, Channel.POSTAL)
@@ -81,6 +81,12 @@ def standings(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime) 
             yield person, channel, decision
 
 
+def blocking_codes(decision: Any) -> set[str]:
+    """The codes of the reasons that block a decision, each once: the report and the console count a blocked
+    contact once per code and channel, however many of that code's reasons the decision gives."""
+    return {reason.code for reason in decision.reasons if reason.effect == "blocks"}
+
+
 # The report reads a month of opt-outs' latency (at most metrics.LATENCY_SAMPLE jobs), where /metrics reads an hour.
 LATENCY_WINDOW = timedelta(days=30)
 
@@ -94,13 +100,10 @@ def gather(engine: Engine, ledger: Ledger, *, advertiser: str, at: datetime | No
         people.add(person.id)
         reach.setdefault((channel.value, person.audience or "unknown"), Counter())[decision.verdict.value] += 1
         if not decision.allowed:
-            codes = {r.code for r in decision.reasons if r.effect == "blocks"}
-            blocked.update((code, channel.value) for code in codes)
+            blocked.update((code, channel.value) for code in blocking_codes(decision))
     table = propagation_jobs.c
     with reading(engine) as connection:  # counted by the database: the job table only grows
-        jobs: Counter[str] = Counter(
-            dict(connection.execute(select(table.status, func.count()).group_by(table.status)).all())
-        )
+        jobs = jobs_by_status(connection)
         routes = Counter(
             {
                 f"{source} → {target}": count

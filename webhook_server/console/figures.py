@@ -15,15 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
 from consentry.sdk import retention
 from consentry.sdk.consent_state import EventKind
 from consentry.sdk.ledger import Ledger
-from consentry.sdk.store import consent_events, propagation_jobs, reading
+from consentry.sdk.store import consent_events, reading
 
-from ..metrics import latency_scope, quantile, recent_latencies
-from ..report import BlockingReason, blocking_reasons_of, standings
+from ..metrics import jobs_by_status, latency_scope, quantile, recent_latencies
+from ..report import BlockingReason, blocking_codes, blocking_reasons_of, standings
 
 OPT_OUT_KINDS = tuple(kind.value for kind in EventKind if kind.opts_out)
 
@@ -75,8 +75,7 @@ def _standing(figures: Overview, engine: Engine, ledger: Ledger, advertiser: str
         key = (channel.value, person.audience or "unknown", person.jurisdiction or "unknown")
         figures.reach.setdefault(key, Counter())[decision.verdict.value] += 1
         if not decision.allowed:
-            codes = {r.code for r in decision.reasons if r.effect == "blocks"}  # once per decision, as the report
-            figures.blockers.update((code, channel.value) for code in codes)
+            figures.blockers.update((code, channel.value) for code in blocking_codes(decision))
     figures.people = len(people)
 
 
@@ -98,10 +97,8 @@ def _opt_outs(figures: Overview, engine: Engine, days: int) -> None:
 
 def _propagation(figures: Overview, engine: Engine) -> None:
     """The queue by status, and receipt-to-applied seconds of the latest opt-outs done, as `/metrics` reads them."""
-    table = propagation_jobs.c
     with reading(engine) as connection:
-        counts = connection.execute(select(table.status, func.count()).group_by(table.status))
-        figures.queue = Counter({status: count for status, count in counts})
+        figures.queue = jobs_by_status(connection)
         figures.latencies = recent_latencies(connection, now=figures.at)
 
 

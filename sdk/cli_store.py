@@ -130,7 +130,7 @@ def _db_upgrade(_arguments: argparse.Namespace) -> int:
     url = load_settings().database_url
     done = upgrade(url)
     if done.before is None:
-        what = "the database at " + str(sqlite_path(url)) if sqlite_path(url) else "the schema in " + describe(url)
+        what = describe(url) if sqlite_path(url) else f"the schema in {describe(url)}"
         print(f"created {what}, schema revision {done.after}", file=sys.stderr)
     elif done.before != done.after:
         print(f"upgraded {describe(url)} from schema revision {done.before} to {done.after}", file=sys.stderr)

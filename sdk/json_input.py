@@ -13,7 +13,6 @@ before any body is read.
 
 import json
 import re
-from typing import Any
 
 MAX_DEPTH = 64  # real payloads nest 5 levels at most (an API batch: contacts, a contact, its facts, a list)
 
@@ -41,9 +40,3 @@ def check_nesting(document: str | bytes, max_depth: int = MAX_DEPTH) -> None:
     if _BRACKET.search(rest):  # more levels than passes, or brackets that never close: either way not a document
         text = raw.decode("utf-8", "replace")
         raise TooDeeplyNested(f"nested deeper than {max_depth} levels, or not closed", text, 0)
-
-
-def loads(document: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
-    """`json.loads`, for a document that came from outside."""
-    check_nesting(document, max_depth)
-    return json.loads(document)

@@ -36,8 +36,10 @@ def key_pair():
 
 @pytest.fixture
 def sandbox(key_pair):
-    with ServerThread(create_app(public_key_pem=key_pair[1], page_size=5)) as server:
+    app = create_app(public_key_pem=key_pair[1], page_size=5)
+    with ServerThread(app) as server:
         yield server
+    app.extensions["salesforce_sandbox"].close()  # no outbound message retried into a later test
 
 
 def seed(sandbox, emails, object_type="Contact", **fields):

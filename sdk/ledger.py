@@ -9,12 +9,13 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, bindparam, select
+from sqlalchemy import Connection, Engine, Row, select
 
 from .consent_state import ConsentEvent, ConsentState, ConsentStatus, EventKind, derive_state
 from .identity import IdentifierKind
 from .persons import People, find_person, identifiers, resolve_people
 from .store import consent_events, insert_ignoring_duplicates, persons, reading
+from .store.driver_sql import DriverSql
 from .suppression import Addition, Lift, SuppressionList
 
 _EVENT_COLUMNS = tuple(field.name for field in fields(ConsentEvent))
@@ -166,18 +167,22 @@ def _derive(events: list[ConsentEvent], advertiser: str, purpose: str, channel: 
     return derive_state(events, channel=channel, advertiser=advertiser, purpose=purpose)
 
 
-# Built once (the webhook inbox's hot path): building a statement costs more than running it.
-_EVENTS_OF_PEOPLE = (
-    select(consent_events)
-    .where(consent_events.c.person_id.in_(bindparam("ids", expanding=True)))
-    .order_by(consent_events.c.id)
-)
+_EVENT_SQL_COLUMNS = [consent_events.c[name] for name in _EVENT_COLUMNS]
+_EVENTS_OF_PEOPLE = f"SELECT person_id, {', '.join(_EVENT_COLUMNS)} FROM consent_events WHERE "
+_CHUNK = 500
 
 
 def _events_of_people(connection: Connection, person_ids: list[int]) -> dict[int, list[ConsentEvent]]:
+    """On the driver's connection (`DriverSql`): the webhook inbox, the sync's pages and every decision read here."""
+    sql = DriverSql(connection)
     history: dict[int, list[ConsentEvent]] = {}
-    for row in connection.execute(_EVENTS_OF_PEOPLE, {"ids": list(person_ids)}):
-        history.setdefault(row.person_id, []).append(_event_from_row(row))
+    for start in range(0, len(person_ids), _CHUNK):
+        wanted, parameters = sql.one_of(consent_events.c.person_id, person_ids[start : start + _CHUNK])
+        rows = sql.rows(
+            f"{_EVENTS_OF_PEOPLE}{wanted} ORDER BY id", parameters, [consent_events.c.person_id, *_EVENT_SQL_COLUMNS]
+        )
+        for person, *values in rows:
+            history.setdefault(person, []).append(_event_from_values(dict(zip(_EVENT_COLUMNS, values, strict=True))))
     return history
 
 

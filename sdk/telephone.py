@@ -103,6 +103,11 @@ def zone_of_phone(phone: str, jurisdiction: str | None) -> str:
         number = phonenumbers.parse(phone, region)
     except phonenumbers.NumberParseException:
         raise InvalidInputError("invalid phone number", field="phone") from None
+    return zone_of_number(number)
+
+
+def zone_of_number(number: phonenumbers.PhoneNumber) -> str:
+    """`zone_of_phone` for a number already parsed."""
     if not phonenumbers.is_possible_number(number):
         raise InvalidInputError("invalid phone number", field="phone")
     zones = [z for z in phone_timezones.time_zones_for_number(number) if z != "Etc/Unknown"]

@@ -3,6 +3,7 @@
 import contextlib
 import hashlib
 import os
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 
@@ -12,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DBAPIError
 
 SQLITE_BUSY_MS = 30_000
 PRIVATE = 0o600  # owner only: the file holds addresses and numbers in clear
@@ -69,7 +71,11 @@ def _sqlite_begin_immediate(connection: Connection) -> None:
     """Take the write lock at the start of a transaction, so two writers queue instead of failing mid-way; a
     connection from `reading` only reads, and in WAL mode readers need no lock at all."""
     reads_only = connection.get_execution_options().get(READS_ONLY, False)
-    connection.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
+    statement = "BEGIN" if reads_only else "BEGIN IMMEDIATE"
+    try:  # on sqlite3's own connection: through `exec_driver_sql` this one statement cost 30 us, six look-ups
+        connection.connection.driver_connection.execute(statement)
+    except sqlite3.Error as error:  # as SQLAlchemy would raise it ("database is locked": an OperationalError)
+        raise DBAPIError.instance(statement, (), error, sqlite3.Error) from error
 
 
 READS_ONLY = "consentry_reads_only"

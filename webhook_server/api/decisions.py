@@ -9,7 +9,6 @@ from typing import Any
 
 import phonenumbers
 from flask import current_app
-from sqlalchemy import bindparam, or_, select
 
 from consentry.sdk.consent_state import ConsentEvent, ConsentStatus, EventKind, derive_state
 from consentry.sdk.countries import jurisdiction_of_country
@@ -20,8 +19,9 @@ from consentry.sdk.rules import evaluate
 from consentry.sdk.scenarios import sender_of
 from consentry.sdk.scheduling import next_lawful_call
 from consentry.sdk.store import persons, reading
+from consentry.sdk.store.driver_sql import DriverSql
 from consentry.sdk.suppression import Suppression
-from consentry.sdk.telephone import zone_of_phone
+from consentry.sdk.telephone import zone_of_number
 from consentry.sdk.vocabulary import Action, Channel
 
 from . import records
@@ -109,25 +109,26 @@ def _known(runtime, queries: Sequence[DecisionQuery]) -> list[_Known]:
 
 
 _CHUNK = 500
-# Built once: everyone whom one of the emails or numbers names (each is unique among people).
-_PEOPLE_NAMED = select(persons.c.id, persons.c.email, persons.c.phone).where(
-    or_(
-        persons.c.email.in_(bindparam("emails", expanding=True)),
-        persons.c.phone.in_(bindparam("phones", expanding=True)),
-    )
-)
+_PERSON_COLUMNS = (persons.c.id, persons.c.email, persons.c.phone)
 
 
 def _people_named(connection, people: Sequence[tuple[str | None, str | None]]) -> list[dict[str, int]]:
     """Per (email, phone), the ids of the people either names, keyed "email" and "phone" (one person may be both,
-    two when the email and the number were recorded apart)."""
+    two when the email and the number were recorded apart). On the driver's connection: see `DriverSql`."""
+    sql = DriverSql(connection)
     by_email: dict[str, int] = {}
     by_phone: dict[str, int] = {}
     emails = sorted({email for email, _ in people if email})
     phones = sorted({phone for _, phone in people if phone})
     for start in range(0, max(len(emails), len(phones)), _CHUNK):
-        wanted = {"emails": emails[start : start + _CHUNK], "phones": phones[start : start + _CHUNK]}
-        for person, email, phone in connection.execute(_PEOPLE_NAMED, wanted):
+        conditions, values = [], []
+        for column, wanted in ((persons.c.email, emails), (persons.c.phone, phones)):
+            if wanted[start : start + _CHUNK]:  # an empty `IN ()` beside OR made SQLite scan every person
+                condition, bound = sql.one_of(column, wanted[start : start + _CHUNK])
+                conditions.append(condition)
+                values.extend(bound)
+        statement = f"SELECT id, email, phone FROM persons WHERE {' OR '.join(conditions)}"
+        for person, email, phone in sql.rows(statement, values, _PERSON_COLUMNS):
             if email is not None:
                 by_email[email] = person
             if phone is not None:
@@ -157,12 +158,13 @@ def _moment(query: DecisionQuery) -> datetime:
 def _decide_one(runtime, query: DecisionQuery, known: _Known) -> dict[str, Any]:
     at = _moment(query)
     advertiser = query.advertiser or runtime.advertiser
-    jurisdiction = query.jurisdiction or _jurisdiction_of_number(query.phone)
+    number = _parsed(query.phone)  # once: parsing is most of what the number costs
+    jurisdiction = query.jurisdiction or _jurisdiction_of_number(number)
     facts = merged_facts(query.facts, known, channel=query.channel, advertiser=advertiser, at=at)
     zone = query.time_zone or facts.callee_timezone
-    if zone is None and query.phone and query.channel.uses_phone_number:
+    if zone is None and number is not None and query.channel.uses_phone_number:
         try:
-            zone = zone_of_phone(query.phone, jurisdiction)
+            zone = zone_of_number(number)
         except InvalidInputError:
             zone = None  # a number spanning several zones: the rules read the offset of `at`, or ask for it
     contact = Contact(
@@ -189,15 +191,21 @@ def _decide_one(runtime, query: DecisionQuery, known: _Known) -> dict[str, Any]:
     return answer
 
 
-def _jurisdiction_of_number(phone: str | None) -> str | None:
-    """The country of an E.164 number, when Consentry has rules for it (+49... is DE, +44... UK)."""
+def _parsed(phone: str | None) -> phonenumbers.PhoneNumber | None:
+    """The request's number (E.164, normalised on loading), parsed; None without one."""
     if not phone:
         return None
     try:
-        region = phonenumbers.region_code_for_number(phonenumbers.parse(phone, None))
+        return phonenumbers.parse(phone, None)
     except phonenumbers.NumberParseException:
         return None
-    return jurisdiction_of_country(region)
+
+
+def _jurisdiction_of_number(number: phonenumbers.PhoneNumber | None) -> str | None:
+    """The country of a number, when Consentry has rules for it (+49... is DE, +44... UK)."""
+    if number is None:
+        return None
+    return jurisdiction_of_country(phonenumbers.region_code_for_number(number))
 
 
 # -- the merge ------------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, case, func, or_, select
+from sqlalchemy import Connection, Engine, func, or_, select
 
 from consentry.connectors.base import InboundEvent
 from consentry.sdk.consent_state import ConsentEvent, EventKind
@@ -21,6 +21,7 @@ from consentry.sdk.errors import InvalidInputError
 from consentry.sdk.ledger import Ledger
 from consentry.sdk.persons import identifiers, resolve_people
 from consentry.sdk.store import call_log, consent_events, insert_ignoring_duplicates, persons, reading
+from consentry.sdk.store.driver_sql import DriverSql
 from consentry.sdk.store.engine import write_lock
 
 from ..inbox import Delivery, record
@@ -198,10 +199,7 @@ def call_facts_many(
         counted: dict[int, int] = {}
         refused: dict[int, datetime] = {}
         for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            window = {"advertiser": advertiser, "until": until, "since": until - CAP_WINDOW}
-            rows = connection.execute(_CALLS_OF_PEOPLE, {"ids": chunk, **window})
-            for person, count, latest in rows:
+            for person, count, latest in _calls_of_people(connection, ids[start : start + _CHUNK], advertiser, until):
                 counted[person] = int(count or 0)
                 if latest is not None:
                     refused[person] = latest
@@ -216,20 +214,25 @@ def call_facts_many(
 
 
 _CHUNK = 500
-# Built once: per person, the attempts in the 30 days up to `until` and the latest refusal up to `until`.
-_CALLS_OF_PEOPLE = (
-    select(
-        call_log.c.person_id,
-        func.sum(case((call_log.c.called_at > bindparam("since"), 1), else_=0)),
-        func.max(case((call_log.c.outcome.in_(sorted(REFUSALS)), call_log.c.called_at), else_=None)),
+
+
+def _calls_of_people(connection: Connection, ids: list[int], advertiser: str, until: datetime) -> list[tuple[Any, ...]]:
+    """Per person, the attempts in the 30 days up to `until` and the latest refusal up to `until`; on the driver's
+    connection, since every decision asks (see `DriverSql`)."""
+    sql = DriverSql(connection)
+    when = call_log.c.called_at
+    since, since_value = sql.value(when, until - CAP_WINDOW)
+    refusals, refusal_values = sql.one_of(call_log.c.outcome, sorted(REFUSALS))
+    people, people_values = sql.one_of(call_log.c.person_id, ids)
+    of_advertiser, advertiser_value = sql.value(call_log.c.advertiser, advertiser)
+    up_to, until_value = sql.value(when, until)
+    statement = (
+        f"SELECT person_id, SUM(CASE WHEN called_at > {since} THEN 1 ELSE 0 END),"
+        f" MAX(CASE WHEN {refusals} THEN called_at END) FROM call_log"
+        f" WHERE {people} AND advertiser = {of_advertiser} AND called_at <= {up_to} GROUP BY person_id"
     )
-    .where(
-        call_log.c.person_id.in_(bindparam("ids", expanding=True)),
-        call_log.c.advertiser == bindparam("advertiser"),
-        call_log.c.called_at <= bindparam("until"),
-    )
-    .group_by(call_log.c.person_id)
-)
+    parameters = [*since_value, *refusal_values, *people_values, *advertiser_value, *until_value]
+    return sql.rows(statement, parameters, (call_log.c.person_id, None, when))
 
 
 def proof_of(engine: Engine, *, email: str | None, phone: str | None) -> list[dict[str, Any]]:

@@ -287,10 +287,21 @@ class _QuietHandler(WSGIRequestHandler):
         return None
 
 
+SANDBOX_CLOSE = "consentry_sandbox_close"
+
+
+def closes_with(app: Any, close: Callable[[], None]) -> None:
+    """Register what stops a sandbox's background threads (its webhook dispatcher): `ServerThread.stop` calls it,
+    so a sandbox no longer served cannot deliver a retried webhook into whatever listens on that port next."""
+    app.extensions[SANDBOX_CLOSE] = close
+
+
 class ServerThread:
-    """Serves a WSGI app on 127.0.0.1 in a thread: for tests and the demo. Port 0 picks a free port."""
+    """Serves a WSGI app on 127.0.0.1 in a thread: for tests and the demo. Port 0 picks a free port. Stopping it
+    also closes the app's sandbox, if it registered a `closes_with`."""
 
     def __init__(self, app, *, port: int = 0, host: str = "127.0.0.1"):
+        self._app = app
         self._server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
         self.port = self._server.server_port
         self.url = f"http://{host}:{self.port}"
@@ -310,3 +321,6 @@ class ServerThread:
         self._server.shutdown()
         self._thread.join(timeout=5)
         self._server.server_close()  # the listening socket now, not whenever it is garbage-collected
+        close = getattr(self._app, "extensions", {}).get(SANDBOX_CLOSE)
+        if close is not None:
+            close()

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from flask import Flask, Response, g, request
 
-from consentry.connectors.sandbox_kit import ADMIN_PREFIX, CallCounter, Faults, StateFile, install_faults
+from consentry.connectors.sandbox_kit import ADMIN_PREFIX, CallCounter, Faults, StateFile, closes_with, install_faults
 
 from . import (
     admin,
@@ -144,6 +144,7 @@ def create_app(
     )
     app = Flask(__name__)
     app.extensions["hubspot_sandbox"] = sandbox
+    closes_with(app, sandbox.close)
     install_error_handlers(app)
     _install_guard(app, sandbox)
     install_faults(

@@ -29,7 +29,14 @@ from urllib.parse import urlencode
 import requests
 from flask import Flask, Response, jsonify, request
 
-from consentry.connectors.sandbox_kit import Faults, StateFile, WebhookDispatcher, install_faults, is_loopback_url
+from consentry.connectors.sandbox_kit import (
+    Faults,
+    StateFile,
+    WebhookDispatcher,
+    closes_with,
+    install_faults,
+    is_loopback_url,
+)
 
 from .batches import BATCH_OPERATION, install_batch_routes
 from .common import MAX_PAGE, find_member, now_text, page_arguments, problem, subscriber_hash
@@ -62,6 +69,10 @@ class MailchimpSandbox:
     @property
     def lists(self) -> dict:
         return self.state.data["lists"]
+
+    def close(self) -> None:
+        """Stop delivering webhooks (retries included)."""
+        self.dispatcher.close()
 
     # -- members ---------------------------------------------------------------------------------------------
 
@@ -187,6 +198,7 @@ def create_app(
         ensure_segments(item)  # a state saved before tags had their registry
     app = Flask(__name__)
     app.extensions["mailchimp_sandbox"] = sandbox
+    closes_with(app, sandbox.close)
     _routes(app, sandbox)  # first: authentication and the connection count come before injected faults
     install_tag_routes(app, sandbox)
     install_batch_routes(app, sandbox)

@@ -22,7 +22,14 @@ from collections.abc import Callable
 from flask import Flask, Response, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 
-from consentry.connectors.sandbox_kit import CallCounter, Faults, StateFile, install_faults, is_loopback_url
+from consentry.connectors.sandbox_kit import (
+    CallCounter,
+    Faults,
+    StateFile,
+    closes_with,
+    install_faults,
+    is_loopback_url,
+)
 
 from . import (
     admin,
@@ -235,6 +242,7 @@ def create_app(
     app.json.sort_keys = False  # Salesforce's key order: attributes first, totalSize before records
     app.url_map.strict_slashes = False  # simple-salesforce adds a trailing slash to some URLs
     app.extensions["salesforce_sandbox"] = sandbox
+    closes_with(app, sandbox.close)
     install_error_handlers(app)
     _install_guard(app, sandbox)
     install_faults(

@@ -26,10 +26,8 @@ AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
 
 @pytest.fixture
 def sandbox():
-    app = create_app()
-    with ServerThread(app) as server:
+    with ServerThread(create_app()) as server:
         yield server
-    app.extensions["hubspot_sandbox"].close()  # no webhook retried into a later test
 
 
 def seed(sandbox, emails, **extra):

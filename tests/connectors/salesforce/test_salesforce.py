@@ -36,10 +36,8 @@ def key_pair():
 
 @pytest.fixture
 def sandbox(key_pair):
-    app = create_app(public_key_pem=key_pair[1], page_size=5)
-    with ServerThread(app) as server:
+    with ServerThread(create_app(public_key_pem=key_pair[1], page_size=5)) as server:
         yield server
-    app.extensions["salesforce_sandbox"].close()  # no outbound message retried into a later test
 
 
 def seed(sandbox, emails, object_type="Contact", **fields):

@@ -38,6 +38,7 @@ class DriverSql:
     def rows(self, sql: str, parameters: Sequence[Any], columns: Sequence[Column[Any] | None]) -> list[tuple[Any, ...]]:
         """Every row of `sql`, each value read through its column's type (`None`: taken as the driver gives it)."""
         readers = [None if column is None else _result(column, self.dialect) for column in columns]
+        fetched: list[tuple[Any, ...]]
         if self.sqlite:
             fetched = self._driver.execute(sql, parameters).fetchall()
         else:

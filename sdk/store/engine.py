@@ -6,6 +6,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, make_url, text
 from sqlalchemy.dialects.postgresql import Insert as PostgresqlInsert
@@ -73,7 +74,8 @@ def _sqlite_begin_immediate(connection: Connection) -> None:
     reads_only = connection.get_execution_options().get(READS_ONLY, False)
     statement = "BEGIN" if reads_only else "BEGIN IMMEDIATE"
     try:  # on sqlite3's own connection: through `exec_driver_sql` this one statement cost 30 us, six look-ups
-        connection.connection.driver_connection.execute(statement)
+        driver: Any = connection.connection.driver_connection
+        driver.execute(statement)
     except sqlite3.Error as error:  # as SQLAlchemy would raise it ("database is locked": an OperationalError)
         raise DBAPIError.instance(statement, (), error, sqlite3.Error) from error
 

@@ -18,8 +18,9 @@ from consentry.sdk.models import Contact, Request
 from consentry.sdk.rules import evaluate
 from consentry.sdk.scenarios import sender_of
 from consentry.sdk.scheduling import next_lawful_call
-from consentry.sdk.store import persons, reading
+from consentry.sdk.store import persons
 from consentry.sdk.store.driver_sql import DriverSql
+from consentry.sdk.store.engine import brief_reads
 from consentry.sdk.suppression import Suppression
 from consentry.sdk.telephone import zone_of_number
 from consentry.sdk.vocabulary import Action, Channel
@@ -90,7 +91,7 @@ def _known(runtime, queries: Sequence[DecisionQuery]) -> list[_Known]:
     services = runtime.services
     people = [(query.email, query.phone) for query in queries]
     now = datetime.now(UTC)
-    with reading(services.engine) as connection:  # one snapshot and one checkout for the four reads
+    with brief_reads(services.engine) as connection:  # one snapshot and one checkout for the four reads
         named = _people_named(connection, people)
         ids = [_chosen(found, email) for (email, _), found in zip(people, named, strict=True)]
         asked = [

@@ -175,10 +175,12 @@ def hubspot_requests(path: Path, url: str, count: int) -> None:
                     "portalId": 62515,
                     "appId": 54321,
                     "occurredAt": 1_795_000_000_000 + batch * 100 + n,
-                    "subscriptionType": "contact.privacyDeletion",
+                    "subscriptionType": "contact.propertyChange",  # an opt-out (a privacy deletion is an erasure)
                     "attemptNumber": 0,
                     "objectId": batch * 100 + n,
-                    "changeSource": "GDPR",
+                    "propertyName": "hs_email_optout",
+                    "propertyValue": "true",
+                    "changeSource": "CRM_UI",
                 }
                 for n in range(100)
             ]

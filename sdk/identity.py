@@ -38,3 +38,15 @@ def normalise_phone(value: str, region: str | None = "FR") -> str:
 
 def normalise(kind: IdentifierKind, value: str, region: str | None = "FR") -> str:
     return normalise_email(value) if kind is IdentifierKind.EMAIL else normalise_phone(value, region)
+
+
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+
+
+def normalised_again(kind: IdentifierKind, value: str) -> str:
+    """`normalise` for a value that should already be normalised (read from the store, or from a request checked on
+    its way in): a number in E.164 is taken as it is instead of being parsed again (25 us each, a tenth of a batch
+    decision's time). Anything else is normalised in full, so a caller's slip never lets a raw value miss a match."""
+    if kind is IdentifierKind.PHONE and _E164.fullmatch(value):
+        return value
+    return normalise(kind, value)

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, Row, and_, bindparam, or_, select
 
 from .consent_state import ALL_CHANNELS, LEDGER_CHANNELS
 from .errors import InvalidInputError
-from .identity import IdentifierKind, normalise
+from .identity import IdentifierKind, normalise, normalised_again
 from .settings import Settings
 from .store import insert_ignoring_duplicates, reading, suppression_entries
 
@@ -262,10 +262,13 @@ class SuppressionList:
     ) -> Iterator[Suppression | None]:
         """One answer per identifier, in order; streams in chunks so memory stays flat for any input size.
         `within`: see `reading`."""
-        chunk: list[str] = []
         kind = IdentifierKind(kind)
-        for identifier in identifiers:
-            chunk.append(normalise(kind, identifier))
+        yield from self._check_normalised((normalise(kind, identifier) for identifier in identifiers), within)
+
+    def _check_normalised(self, normalised: Iterable[str], within: Connection | None) -> Iterator[Suppression | None]:
+        chunk: list[str] = []
+        for identifier in normalised:
+            chunk.append(identifier)
             if len(chunk) == CHECK_CHUNK:
                 yield from self._check_chunk(chunk, within)
                 chunk = []
@@ -277,8 +280,10 @@ class SuppressionList:
     ) -> list[Suppression | None]:
         """Per (normalised email, normalised phone) pair, what the list says of that person, both identifiers
         together: what every decision (sync, tags, report) must consult besides the ledger."""
-        email_hits = self.check_many(IdentifierKind.EMAIL, [email for email, _ in people if email], within)
-        phone_hits = self.check_many(IdentifierKind.PHONE, [phone for _, phone in people if phone], within)
+        emails = [normalised_again(IdentifierKind.EMAIL, email) for email, _ in people if email]
+        phones = [normalised_again(IdentifierKind.PHONE, phone) for _, phone in people if phone]
+        email_hits = self._check_normalised(emails, within)
+        phone_hits = self._check_normalised(phones, within)
         answers = []
         for email, phone in people:
             found = (next(email_hits) if email else None, next(phone_hits) if phone else None)

@@ -159,11 +159,13 @@ def _moment(query: DecisionQuery) -> datetime:
 def _decide_one(runtime, query: DecisionQuery, known: _Known) -> dict[str, Any]:
     at = _moment(query)
     advertiser = query.advertiser or runtime.advertiser
-    number = _parsed(query.phone)  # once: parsing is most of what the number costs
-    jurisdiction = query.jurisdiction or _jurisdiction_of_number(number)
     facts = merged_facts(query.facts, known, channel=query.channel, advertiser=advertiser, at=at)
     zone = query.time_zone or facts.callee_timezone
-    if zone is None and number is not None and query.channel.uses_phone_number:
+    wants_zone = zone is None and query.channel.uses_phone_number
+    # parsed once, and only when the number must answer something: parsing is most of what a number costs
+    number = _parsed(query.phone) if query.jurisdiction is None or wants_zone else None
+    jurisdiction = query.jurisdiction or _jurisdiction_of_number(number)
+    if wants_zone and number is not None:
         try:
             zone = zone_of_number(number)
         except InvalidInputError:
@@ -216,7 +218,7 @@ def merged_facts(given: Facts, known: _Known, *, channel: Channel, advertiser: s
     """The request's facts with what Consentry knows laid over them, the stricter of the two winning."""
     values: dict[str, Any] = {**dict.fromkeys(given.unknown), **dict(given)}
     today = at.date()
-    for key, value in Facts(dict(known.calls)).items():
+    for key, value in known.calls.items():  # typed already (records.call_facts_many)
         values[key] = _stricter(values.get(key), value)
     if channel is not Channel.ANY:
         _ledger(values, known.events, channel=channel, advertiser=advertiser, at=at)

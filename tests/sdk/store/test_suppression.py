@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from consentry.sdk.errors import InvalidInputError
-from consentry.sdk.identity import IdentifierKind
+from consentry.sdk.identity import IdentifierKind, normalised_again
 from consentry.sdk.store import suppression_entries
 from consentry.sdk.suppression import Keyring, SuppressionList
 
@@ -30,6 +30,29 @@ def test_identifiers_are_normalised_before_hashing(suppression):
     assert not suppression.check(EMAIL, "jane.doe@example.com").covers("sms")
     assert suppression.check(PHONE, "+33 6 12 34 56 78").covers("sms")
     assert suppression.check(EMAIL, "someone.else@example.com") is None
+
+
+def test_a_persons_look_up_finds_the_entry_whatever_form_the_identifiers_come_in(suppression):
+    suppression.add(EMAIL, "jane.doe@example.com", channels="email", reason_code="GDPR_OBJECTION_ABSOLUTE")
+    suppression.add(PHONE, "+33612345678", channels="sms", reason_code="FR_CONSENT_WITHDRAWN")
+    people = [
+        ("jane.doe@example.com", None),
+        (None, "+33612345678"),  # E.164, as the store keeps it: taken as it is
+        (" Jane.Doe@Example.COM", "06 12 34 56 78"),  # a caller's slip: normalised in full, still found
+        ("other@example.com", "+33699999999"),
+    ]
+    found = suppression.of_people(people)
+    assert [entry is not None for entry in found] == [True, True, True, False]
+    assert found[2].covers("email")
+    assert found[2].covers("sms")
+
+
+def test_normalised_again_takes_e164_as_it_is_and_normalises_the_rest():
+    assert normalised_again(PHONE, "+33612345678") == "+33612345678"
+    assert normalised_again(PHONE, "06 12 34 56 78") == "+33612345678"
+    assert normalised_again(EMAIL, " Jane@Example.COM") == "jane@example.com"
+    with pytest.raises(InvalidInputError):
+        normalised_again(PHONE, "not a number")
 
 
 def test_nothing_is_stored_in_clear(suppression, engine):

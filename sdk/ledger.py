@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, select
+from sqlalchemy import Connection, Engine, select
 
 from .consent_state import ConsentEvent, ConsentState, ConsentStatus, EventKind, derive_state
 from .identity import IdentifierKind
@@ -187,14 +187,7 @@ def _events_of_people(connection: Connection, person_ids: list[int]) -> dict[int
 
 
 def _events_of(connection: Connection, person_id: int) -> list[ConsentEvent]:
-    rows = connection.execute(
-        select(consent_events).where(consent_events.c.person_id == person_id).order_by(consent_events.c.id)
-    )
-    return [_event_from_row(row) for row in rows]
-
-
-def _event_from_row(row: Row[Any]) -> ConsentEvent:
-    return _event_from_values({name: getattr(row, name) for name in _EVENT_COLUMNS})
+    return _events_of_people(connection, [person_id]).get(person_id, [])
 
 
 def _event_from_values(stored: dict[str, Any]) -> ConsentEvent:

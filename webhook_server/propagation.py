@@ -305,14 +305,7 @@ def _failure(target: str, error: Exception) -> tuple[str, bool]:
 
 def _failed_all(connection: Connection, claimed, code: str, retryable: bool, now, max_attempts: int) -> list[Outcome]:
     """The whole batch failed: retry what may be retried (with backoff), the rest is dead."""
-    outcomes = []
-    for job in claimed:
-        if retryable and job.attempts < max_attempts:
-            retry_at = now() + backoff(job.attempts)
-            outcomes.append(_finish(connection, job, "failed", now(), error=code, retry_at=retry_at))
-        else:
-            outcomes.append(_finish(connection, job, "dead", now(), error=code))
-    return outcomes
+    return [_failed(connection, job, code, retryable, now, max_attempts) for job in claimed]
 
 
 def _outcomes(
@@ -324,18 +317,19 @@ def _outcomes(
     unplaced = [code for position, code in report.failed if position < 0]
     outcomes = []
     for position, job in enumerate(claimed):
-        if position in rejected and rejected[position] in transient and job.attempts < max_attempts:
-            error = f"REJECTED_{rejected[position]}"[:120]
-            retry_at = now() + backoff(job.attempts)
-            outcomes.append(_finish(connection, job, "failed", now(), error=error, retry_at=retry_at))
-        elif position in rejected:
-            outcomes.append(_finish(connection, job, "dead", now(), error=f"REJECTED_{rejected[position]}"[:120]))
-        elif unplaced and job.attempts < max_attempts:
-            retry_at = now() + backoff(job.attempts)
-            error = f"REJECTED_{unplaced[0]}"[:120]
-            outcomes.append(_finish(connection, job, "failed", now(), error=error, retry_at=retry_at))
-        elif unplaced:  # still refused at the last attempt: not done, for `consentry propagation failed` to show
-            outcomes.append(_finish(connection, job, "dead", now(), error=f"REJECTED_{unplaced[0]}"[:120]))
+        if position in rejected:
+            code = rejected[position]
+            outcomes.append(_failed(connection, job, f"REJECTED_{code}", code in transient, now, max_attempts))
+        elif unplaced:  # which one failed is unknown: all retried (idempotent); dead after the last attempt
+            outcomes.append(_failed(connection, job, f"REJECTED_{unplaced[0]}", True, now, max_attempts))
         else:
             outcomes.append(_finish(connection, job, "done", now()))
     return outcomes
+
+
+def _failed(connection: Connection, job, error: str, retryable: bool, now, max_attempts: int) -> Outcome:
+    """Failed, to be tried again after a backoff while it may be and attempts remain; dead otherwise."""
+    error = error[:120]
+    if retryable and job.attempts < max_attempts:
+        return _finish(connection, job, "failed", now(), error=error, retry_at=now() + backoff(job.attempts))
+    return _finish(connection, job, "dead", now(), error=error)

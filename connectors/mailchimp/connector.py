@@ -189,7 +189,11 @@ class MailchimpConnector(_Connector):
         add tags but not remove them, and its documented member fields have no `marketing_permissions`: removals
         go through the tags' static segments (500 members a call, per tag), permissions through member updates.
         A first sync (no `previous`, no stale tag read) and an unchanged one cost nothing beyond batch subscribe.
+        `calls` counts every API request sent, retries and batch polls included (see `_counted`).
         """
+        return self._counted(lambda: self._apply_consent(tags))
+
+    def _apply_consent(self, tags: Iterable[ConsentTag]) -> WriteReport:
         report = WriteReport()
         plans = []  # checked before the first write: bad input changes nothing
         for position, tag in enumerate(tags):
@@ -222,7 +226,11 @@ class MailchimpConnector(_Connector):
 
     def push_unsubscribes(self, items: Iterable[Unsubscribe]) -> WriteReport:
         """Set `unsubscribed`, 500 a call; an unknown address is added as unsubscribed, so it stays suppressed. A
-        permanently deleted one cannot be added again: Mailchimp refuses it, and it counts as not found."""
+        permanently deleted one cannot be added again: Mailchimp refuses it, and it counts as not found. `calls`
+        counts every API request sent, retries included (see `_counted`)."""
+        return self._counted(lambda: self._push_unsubscribes(items))
+
+    def _push_unsubscribes(self, items: Iterable[Unsubscribe]) -> WriteReport:
         report = WriteReport()
         for chunk in batched((item for item in items if item.email and "email" in _channels(item)), BATCH_SIZE):
             members = [{"email_address": item.email, "status": "unsubscribed"} for item in chunk]
@@ -236,7 +244,7 @@ class MailchimpConnector(_Connector):
         ).json()
         positions = positions or list(range(len(members)))
         position = {member["email_address"].lower(): positions[index] for index, member in enumerate(members)}
-        report, erased = WriteReport(calls=1), set()
+        report, erased = WriteReport(), set()
         # Read strictly: an answer without these counts is not Mailchimp's, and the write cannot be taken as done.
         report.applied = int(answer["total_created"]) + int(answer["total_updated"])
         for error in answer["errors"]:
@@ -253,19 +261,16 @@ class MailchimpConnector(_Connector):
 
     def _remove_tags(self, stale: dict[str, list[tuple[int, str]]]) -> WriteReport:
         """Take each stale tag off its members through the tag's static segment, 500 members a call."""
-        before = self.transport.calls.total
         report = WriteReport()
         for name, members in sorted(stale.items()):
             refused = self.tag_segments.remove(name, [email for _, email in members])
             report.failed.extend(
                 (position, "TAG_NOT_REMOVED") for position, email in members if email.lower() in refused
             )
-        report.calls = self.transport.calls.total - before
         return report
 
     def _write_permissions(self, writes: list[tuple[int, str, list[dict]]]) -> WriteReport:
         """PATCH each member's `marketing_permissions`: one by one when few, else all in one batch operation."""
-        before = self.transport.calls.total
         report = WriteReport()
         if len(writes) <= DIRECT_WRITES:
             for position, email, changes in writes:
@@ -296,14 +301,14 @@ class MailchimpConnector(_Connector):
             else:
                 report.failed.extend((_position(operation), code) for operation, code in outcome.failures)
                 report.failed.extend((-1, "BATCH_OPERATION_FAILED") for _ in range(outcome.unread))
-        report.calls = self.transport.calls.total - before
         return report
 
     # -- rights requests -----------------------------------------------------------------------------------------
 
     def erase_person(self, subject: DataSubject) -> ErasureReport:
-        """Permanently delete the person's member from the audience: see `rights`."""
-        return erase_members(self.transport, self.list_path, _member_ids(subject))
+        """Permanently delete the person's member from the audience: see `rights`. `calls` counts every API
+        request sent, retries included (see `_counted`)."""
+        return self._counted(lambda: erase_members(self.transport, self.list_path, _member_ids(subject)))
 
     def export_person(self, subject: DataSubject) -> list[ExportedRecord]:
         """The person's member with all its fields (merge fields, status, tags, permissions, location, times)."""

@@ -19,7 +19,6 @@ TAG_PAGE = 1000  # Mailchimp's maximum `count`
 
 def erase_members(transport: Transport, list_path: str, hashes: Iterable[str]) -> ErasureReport:
     """Permanently delete each member; one the audience does not have (never there, or gone already) is skipped."""
-    before = transport.calls.total
     deleted = []
     for digest in hashes:
         answer = _unless_absent(
@@ -35,7 +34,6 @@ def erase_members(transport: Transport, list_path: str, hashes: Iterable[str]) -
     return ErasureReport(
         method="permanent_delete" if deleted else "nothing_found",
         deleted=deleted,
-        calls=transport.calls.total - before,
     )
 
 

@@ -173,3 +173,15 @@ def test_an_export_reads_every_tag_when_the_member_shows_only_50(mc, client, mak
     assert [tag["name"] for tag in record.fields["tags"]] == names
     assert record.fields["tags_count"] == 1050
     assert connector.transport.calls.by_kind["read member tags"] == 2
+
+
+def test_write_and_erasure_reports_count_every_request_sent_retries_included(mc, make_connector, recorded_sleep):
+    mc.seed("retried@example.com", "erased@example.com")
+    connector = make_connector()
+    set_faults(mc.url, fail_next=1)  # the first attempt of each write answers 503, the retry goes through
+    unsubscribed = connector.push_unsubscribes([Unsubscribe(email="retried@example.com")])
+    set_faults(mc.url, fail_next=1)
+    erased = connector.erase_person(DataSubject(email="erased@example.com"))
+    assert (unsubscribed.applied, unsubscribed.calls) == (1, 2)
+    assert (erased.method, erased.calls) == ("permanent_delete", 2)
+    assert len(recorded_sleep) == 2  # one backoff before each retry

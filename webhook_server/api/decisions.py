@@ -123,9 +123,12 @@ def _people_named(connection, people: Sequence[tuple[str | None, str | None]]) -
     phones = sorted({phone for _, phone in people if phone})
     for start in range(0, max(len(emails), len(phones)), _CHUNK):
         conditions, values = [], []
-        for column, wanted in ((persons.c.email, emails), (persons.c.phone, phones)):
-            if wanted[start : start + _CHUNK]:  # an empty `IN ()` beside OR made SQLite scan every person
-                condition, bound = sql.one_of(column, wanted[start : start + _CHUNK])
+        for column, wanted in (
+            (persons.c.email, emails[start : start + _CHUNK]),
+            (persons.c.phone, phones[start : start + _CHUNK]),
+        ):
+            if wanted:  # an empty `IN ()` beside OR made SQLite scan every person
+                condition, bound = sql.one_of(column, wanted)
                 conditions.append(condition)
                 values.extend(bound)
         statement = f"SELECT id, email, phone FROM persons WHERE {' OR '.join(conditions)}"

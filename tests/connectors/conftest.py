@@ -29,3 +29,14 @@ def recorded_sleep():
 def connector_defaults():
     """Settings a module adds to every connector it builds."""
     return {}
+
+
+@pytest.fixture
+def built(recorded_sleep, connector_defaults):
+    """`build(kind, settings, overrides)`: a connector of class `kind` on its sandbox's `settings`, the module's
+    defaults and the test's overrides laid over them, its sleeps recorded. Each vendor's `make_connector` uses it."""
+
+    def build(kind, settings, overrides):
+        return kind({**settings, **connector_defaults, **overrides}, sleep=recorded_sleep.append)
+
+    return build

@@ -7,14 +7,6 @@ from consentry.connectors.hubspot.sandbox import DEFAULT_CLIENT_SECRET, DEFAULT_
 
 
 @pytest.fixture
-def make_connector(sandbox, recorded_sleep):
-    def make(**overrides):
-        config = {
-            "access_token": DEFAULT_TOKEN,
-            "client_secret": DEFAULT_CLIENT_SECRET,
-            "base_url": sandbox.url,
-            **overrides,
-        }
-        return HubSpotConnector(config, sleep=recorded_sleep.append)
-
-    return make
+def make_connector(sandbox, built):
+    settings = {"access_token": DEFAULT_TOKEN, "client_secret": DEFAULT_CLIENT_SECRET, "base_url": sandbox.url}
+    return lambda **overrides: built(HubSpotConnector, settings, overrides)

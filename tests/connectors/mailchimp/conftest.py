@@ -95,15 +95,6 @@ def client(sandbox):
 
 
 @pytest.fixture
-def make_connector(sandbox, recorded_sleep, connector_defaults):
-    def make(**overrides):
-        config = {
-            "api_key": DEFAULT_API_KEY,
-            "list_id": LIST,
-            "base_url": sandbox.url,
-            **connector_defaults,
-            **overrides,
-        }
-        return MailchimpConnector(config, sleep=recorded_sleep.append)
-
-    return make
+def make_connector(sandbox, built):
+    settings = {"api_key": DEFAULT_API_KEY, "list_id": LIST, "base_url": sandbox.url}
+    return lambda **overrides: built(MailchimpConnector, settings, overrides)

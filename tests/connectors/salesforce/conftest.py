@@ -19,20 +19,19 @@ from tests.received import Received
 
 
 @pytest.fixture
-def make_connector(sandbox, recorded_sleep, connector_defaults):
+def make_connector(sandbox, built):
+    settings = {
+        "login_url": sandbox.url,
+        "client_id": DEFAULT_CLIENT_ID,
+        "client_secret": DEFAULT_CLIENT_SECRET,
+        "organization_id": DEFAULT_ORG_ID,
+        "webhook_token": "salesforce-url-token-0123456789",
+        "objects": ["Contact"],
+    }
+
     def make(**overrides):
         overrides.pop("page_size", None)  # the sandbox pages by 5 records already
-        config = {
-            "login_url": sandbox.url,
-            "client_id": DEFAULT_CLIENT_ID,
-            "client_secret": DEFAULT_CLIENT_SECRET,
-            "organization_id": DEFAULT_ORG_ID,
-            "webhook_token": "salesforce-url-token-0123456789",
-            "objects": ["Contact"],
-            **connector_defaults,
-            **overrides,
-        }
-        return SalesforceConnector(config, sleep=recorded_sleep.append)
+        return built(SalesforceConnector, settings, overrides)
 
     return make
 

@@ -65,11 +65,15 @@ class TemplateConnector(Connector):
                 return
 
     def push_unsubscribes(self, items: Iterable[Unsubscribe]) -> WriteReport:
+        # `calls` is what the transport sent, retries included: `_counted` sets it, never count by hand
+        return self._counted(lambda: self._push_unsubscribes(items))
+
+    def _push_unsubscribes(self, items: Iterable[Unsubscribe]) -> WriteReport:
         report = WriteReport()
         for chunk in batched(items, BATCH_SIZE):
             body = {"inputs": [{"email": item.email, "opted_out": True} for item in chunk]}  # a state, not a toggle
             self.transport.request("POST", "/contacts/batch/update", json=body, kind="unsubscribe batch")
-            report.merge(WriteReport(applied=len(chunk), calls=1))
+            report.applied += len(chunk)
         return report
 
     def apply_consent(self, tags: Iterable[ConsentTag]) -> WriteReport:

@@ -26,6 +26,11 @@ def normalise_email(value: str) -> str:
 
 def normalise_phone(value: str, region: str | None = "FR") -> str:
     """E.164, with `region` used for numbers written in national form (default France)."""
+    return e164(parse_phone(value, region))
+
+
+def parse_phone(value: str, region: str | None = "FR") -> phonenumbers.PhoneNumber:
+    """A valid number, parsed (`region` read for national forms), for a caller that asks more of it than E.164."""
     region = _REGION_OF.get(region or "", region)
     try:
         number = phonenumbers.parse(str(value), region)
@@ -33,6 +38,10 @@ def normalise_phone(value: str, region: str | None = "FR") -> str:
         raise InvalidInputError("invalid phone number", field="phone") from None
     if not phonenumbers.is_valid_number(number):
         raise InvalidInputError("invalid phone number", field="phone")
+    return number
+
+
+def e164(number: phonenumbers.PhoneNumber) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

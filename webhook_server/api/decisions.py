@@ -165,8 +165,8 @@ def _decide_one(runtime, query: DecisionQuery, known: _Known) -> dict[str, Any]:
     facts = merged_facts(query.facts, known, channel=query.channel, advertiser=advertiser, at=at)
     zone = query.time_zone or facts.callee_timezone
     wants_zone = zone is None and query.channel.uses_phone_number
-    # parsed once, and only when the number must answer something: parsing is most of what a number costs
-    number = _parsed(query.phone) if query.jurisdiction is None or wants_zone else None
+    # parsed once (on loading), and only when the number must answer something: parsing is most of its cost
+    number = (query.number or _parsed(query.phone)) if query.jurisdiction is None or wants_zone else None
     jurisdiction = query.jurisdiction or _jurisdiction_of_number(number)
     if wants_zone and number is not None:
         try:
@@ -198,7 +198,7 @@ def _decide_one(runtime, query: DecisionQuery, known: _Known) -> dict[str, Any]:
 
 
 def _parsed(phone: str | None) -> phonenumbers.PhoneNumber | None:
-    """The request's number (E.164, normalised on loading), parsed; None without one."""
+    """A query's number in E.164 parsed, for a query built without its parsed `number`; None without one."""
     if not phone:
         return None
     try:

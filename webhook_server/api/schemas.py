@@ -10,11 +10,12 @@ from typing import Any
 import marshmallow
 from marshmallow import Schema, fields, post_load, validates_schema
 from marshmallow.validate import Length, OneOf
+from phonenumbers import PhoneNumber
 
 from consentry.sdk.consent_state import LEDGER_CHANNELS, EventKind
 from consentry.sdk.errors import InvalidInputError
 from consentry.sdk.facts import Facts, is_time_zone
-from consentry.sdk.identity import normalise_email, normalise_phone
+from consentry.sdk.identity import e164, normalise_email, parse_phone
 from consentry.sdk.rights import RightsKind, RightsStatus
 from consentry.sdk.vocabulary import JURISDICTIONS, Audience, Channel, LegalBasis, Verdict
 
@@ -31,10 +32,10 @@ class ApiSchema(Schema):
         unknown = marshmallow.RAISE
 
 
-def _identifiers(data: dict[str, Any], region: str | None) -> tuple[str | None, str | None]:
-    """Normalised email and phone; a malformed one is an error naming its field."""
+def _identifiers(data: dict[str, Any], region: str | None) -> tuple[str | None, PhoneNumber | None]:
+    """The normalised email and the parsed number; a malformed one is an error naming its field."""
     errors: dict[str, list[str]] = {}
-    email = phone = None
+    email = number = None
     if data.get("email"):
         try:
             email = normalise_email(data["email"])
@@ -42,12 +43,12 @@ def _identifiers(data: dict[str, Any], region: str | None) -> tuple[str | None, 
             errors["email"] = [str(error)]
     if data.get("phone"):
         try:
-            phone = normalise_phone(data["phone"], region or "FR")
+            number = parse_phone(data["phone"], region or "FR")
         except InvalidInputError as error:
             errors["phone"] = [str(error)]
     if errors:
         raise marshmallow.ValidationError(errors)
-    return email, phone
+    return email, number
 
 
 def _time_zone(value: str) -> None:
@@ -69,6 +70,8 @@ class DecisionQuery:
     email: str | None = field(default=None, repr=False)
     phone: str | None = field(default=None, repr=False)
     time_zone: str | None = None
+    # `phone` as loaded, parsed once: the decision reads its country and time zone from it
+    number: PhoneNumber | None = field(default=None, repr=False, compare=False)
 
 
 class DecisionRequestSchema(ApiSchema):
@@ -108,7 +111,7 @@ class DecisionRequestSchema(ApiSchema):
 
     @post_load
     def _query(self, data: dict[str, Any], **_kwargs: Any) -> DecisionQuery:
-        email, phone = _identifiers(data, data.get("jurisdiction"))
+        email, number = _identifiers(data, data.get("jurisdiction"))
         try:
             facts = Facts(data.get("facts") or {})
         except InvalidInputError as error:
@@ -121,8 +124,9 @@ class DecisionRequestSchema(ApiSchema):
             advertiser=data.get("advertiser"),
             facts=facts,
             email=email,
-            phone=phone,
+            phone=e164(number) if number is not None else None,
             time_zone=data.get("time_zone"),
+            number=number,
         )
 
 

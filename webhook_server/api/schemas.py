@@ -102,11 +102,12 @@ class DecisionRequestSchema(ApiSchema):
     advertiser = fields.String(
         allow_none=True, validate=Length(min=1, max=200), metadata={"description": "default the server's"}
     )
-    facts = fields.Dict(
-        keys=fields.String(),
-        values=fields.Raw(allow_none=True),
+    facts = fields.Dict(  # keys and values are checked by `Facts`: per-item fields here cost 5 ms a batch
         load_default=dict,
-        metadata={"description": "any fact of the vocabulary (docs/rules/facts.md); null means not known"},
+        metadata={
+            "description": "any fact of the vocabulary (docs/rules/facts.md); null means not known",
+            "additionalProperties": {"nullable": True},
+        },
     )
 
     @post_load

@@ -10,6 +10,7 @@ from flask import Flask, Response, jsonify
 from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.sansio.response import Response as SansioResponse
 
 from consentry.sdk.errors import ConfigurationError
 from consentry.sdk.json_input import check_nesting
@@ -45,7 +46,7 @@ class _OutsideJSON(DefaultJSONProvider):
         check_nesting(s)
         return super().loads(s, **kwargs)
 
-    def response(self, *args: Any, **kwargs: Any) -> Response:
+    def response(self, *args: Any, **kwargs: Any) -> SansioResponse:
         """The same document as Flask's: keys sorted, Flask's `default` for dates and dataclasses (orjson would
         write dates its own way). Debug's indented form, or anything orjson refuses (an integer key, a number
         beyond 64 bits), goes to Flask's own encoder."""
@@ -56,7 +57,7 @@ class _OutsideJSON(DefaultJSONProvider):
             body = orjson.dumps(document, default=self.default, option=_ORJSON_OPTIONS)
         except orjson.JSONEncodeError:
             return super().response(*args, **kwargs)
-        return self._app.response_class(body, mimetype=self.mimetype)
+        return Response(body, mimetype=self.mimetype)  # the app's response_class, which it never changes
 
 
 _ORJSON_OPTIONS = (

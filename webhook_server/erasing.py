@@ -118,7 +118,7 @@ def _claim(engine: Engine, target: str, moment: datetime, max_attempts: int, lea
         ).first()
     if row is None:  # another worker took it between the two statements
         return None, None, None
-    return _Claimed(row.id, row.channel, row.attempts, None, None), row.request_id, row.person_id
+    return _Claimed(row.id, row.channel, row.attempts, None, None, row.request_id), row.request_id, row.person_id
 
 
 def _subject(engine: Engine, target: str, request_id: int, person_id: int | None) -> DataSubject:

@@ -129,7 +129,7 @@ class _PropagationCollector:
 
 
 def _rights(engine):
-    from .rights import counts  # rights requests are few: counted at each scrape
+    from .rights import counts  # the requests not closed yet, counted at each scrape
 
     try:
         found = counts(engine)

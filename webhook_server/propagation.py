@@ -31,6 +31,7 @@ from consentry.sdk.http import Transport
 from consentry.sdk.store import persons, propagation_jobs, reading
 from consentry.sdk.suppression import SuppressionList
 
+from .rights import close_if_done
 from .wakeups import announce
 
 log = logging.getLogger("consentry.propagation")
@@ -74,6 +75,8 @@ def _finish(
     mine = and_(table.id == job.id, table.status == "running", table.attempts == job.attempts)
     if not connection.execute(update(propagation_jobs).where(mine).values(**values)).rowcount:
         return Outcome(job.id, "skipped")
+    if status == "done" and job.request_id is not None:
+        close_if_done(connection, job.request_id, now)
     return Outcome(job.id, status, retry_at)
 
 
@@ -158,6 +161,7 @@ class _Claimed:
     attempts: int  # after this claim: the fencing token of this worker's hold on the job
     email: str | None
     phone: str | None
+    request_id: int | None = None  # a rights request's job: the request closes when its last job is done
 
 
 def _run(engine, connectors, target, claimable, now, max_attempts: int, lease: timedelta, limit: int) -> list[Outcome]:
@@ -173,7 +177,15 @@ def _run(engine, connectors, target, claimable, now, max_attempts: int, lease: t
             .where(table.id.in_(ids))
             .where(claimable)
             .values(status="running", lease_until=moment + lease, attempts=table.attempts + 1, updated_at=moment)
-            .returning(table.id, table.channel, table.attempts, table.person_id, table.held_email, table.held_phone)
+            .returning(
+                table.id,
+                table.channel,
+                table.attempts,
+                table.person_id,
+                table.held_email,
+                table.held_phone,
+                table.request_id,
+            )
         ).all()
         claimed, nobody = _identified(connection, rows)
         outcomes = [_finish(connection, job, "dead", moment, error="PERSON_ERASED") for job in nobody]
@@ -216,7 +228,7 @@ def _identified(connection: Connection, rows) -> tuple[list[_Claimed], list[_Cla
     nobody: list[_Claimed] = []
     for row in rows:
         email, phone = people.get(row.person_id, (row.held_email, row.held_phone))
-        job = _Claimed(row.id, row.channel, row.attempts, email, phone)
+        job = _Claimed(row.id, row.channel, row.attempts, email, phone, row.request_id)
         (claimed if email or phone else nobody).append(job)
     return claimed, nobody
 

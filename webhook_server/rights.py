@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, exists, func, select, update
 
 from consentry.connectors.base import InboundEvent
 from consentry.sdk.consent_state import ALL_CHANNELS, EventKind
@@ -128,6 +128,7 @@ def open_request_in(
         _erasure_jobs(connection, targets, request_id, find_person(connection, email, phone), now)
     elif kind is RightsKind.OBJECTION:
         _objection(connection, services, targets, request_id, email, phone, advertiser, now)
+        close_if_done(connection, request_id, now)  # done at once when no other system is connected
     return Opened(request_id, due)
 
 
@@ -170,6 +171,7 @@ def _erasure_jobs(connection, targets, request_id: int, person_id, now: datetime
 
 def release_local_erasure(connection: Connection, request_id: int, now: datetime) -> bool:
     """Once every other system's erasure is done, Consentry's own may run."""
+    _lock(connection, request_id)
     table = propagation_jobs.c
     waiting_on = connection.execute(
         select(func.count()).where(
@@ -210,6 +212,28 @@ def _objection(connection, services, targets, request_id, email, phone, advertis
     connection.execute(
         update(propagation_jobs).where(table.event_key == request_key(request_id)).values(request_id=request_id)
     )
+
+
+def close_if_done(connection: Connection, request_id: int, now: datetime) -> None:
+    """Close an erasure or objection request once every one of its jobs is done (one with none, at once): from
+    then on, counting the open requests no longer reads it. An access request closes with its export."""
+    _lock(connection, request_id)
+    requests, table = rights_requests.c, propagation_jobs.c
+    unfinished = exists().where(table.request_id == request_id, table.status != "done")
+    connection.execute(
+        update(rights_requests)
+        .where(requests.id == request_id, requests.closed_at.is_(None), requests.kind != RightsKind.ACCESS.value)
+        .where(~unfinished)
+        .values(closed_at=now)
+    )
+
+
+def _lock(connection: Connection, request_id: int) -> None:
+    """Hold the request's row until the transaction ends, before reading its other jobs. Two workers that finish
+    its last two jobs at once would otherwise each see the other's still running (on PostgreSQL, which reads what
+    was committed), and neither would release Consentry's erasure or close the request. On SQLite, whose writers
+    take turns, there is no row lock and no need of one."""
+    connection.execute(select(rights_requests.c.id).where(rights_requests.c.id == request_id).with_for_update())
 
 
 # -- reading --------------------------------------------------------------------------------------------------------
@@ -253,9 +277,12 @@ def access_request(engine: Engine, request_id: int) -> Any:
 def record_export(engine: Engine, request_id: int, statuses: Mapping[str, str]) -> None:
     """Each system's part of an access request's export, "done" or "failed": the request is answered when all
     are done (`show`)."""
+    answered = all(status == RightsStatus.DONE.value for status in statuses.values())
     with engine.begin() as connection:
         connection.execute(
-            update(rights_requests).where(rights_requests.c.id == request_id).values(exported=json.dumps(statuses))
+            update(rights_requests)
+            .where(rights_requests.c.id == request_id)
+            .values(exported=json.dumps(statuses), closed_at=datetime.now(UTC) if answered else None)
         )
 
 
@@ -274,12 +301,17 @@ def list_requests(
     status: RightsStatus | None = None,
     ids: Sequence[int] | None = None,
     today: date | None = None,
+    not_done: bool = False,
 ) -> list[dict[str, Any]]:
-    """The requests, overdue first then by due date; `overdue`: not done and past their due date."""
+    """The requests, overdue first then by due date; `overdue`: not done and past their due date; `not_done`:
+    open or failed. Asked for requests not done, it reads only those not closed: a closed request is done."""
     today = today or datetime.now(ZoneInfo(DEFAULT_ZONE)).date()
     query = select(rights_requests).order_by(rights_requests.c.due_on, rights_requests.c.id)
     if ids is not None:
         query = query.where(rights_requests.c.id.in_(list(ids)))
+    not_done = not_done or overdue or status in (RightsStatus.OPEN, RightsStatus.FAILED)
+    if not_done:
+        query = query.where(rights_requests.c.closed_at.is_(None))
     with reading(engine) as connection:
         rows = connection.execute(query).all()
         jobs = _jobs_by_request(connection, [row.id for row in rows])
@@ -290,6 +322,8 @@ def list_requests(
         due = row.due_on
         late = state is not RightsStatus.DONE and due < today
         if (overdue and not late) or (status is not None and state is not status):
+            continue
+        if not_done and state is RightsStatus.DONE:
             continue
         answers.append(
             {
@@ -357,5 +391,5 @@ def _status(systems: Mapping[str, RightsStatus]) -> RightsStatus:
 
 def counts(engine: Engine, *, today: date | None = None) -> dict[str, int]:
     """For /metrics: requests not done, and those of them past their due date."""
-    pending = [answer for answer in list_requests(engine, today=today) if answer["status"] != "done"]
+    pending = list_requests(engine, today=today, not_done=True)
     return {"open": len(pending), "overdue": sum(answer["overdue"] for answer in pending)}

@@ -151,7 +151,9 @@ rights_requests = Table(
     Column("phone", String(32)),
     Column("exported", Text),  # access: JSON, each system's status at the last export
     Column("created_at", UtcDateTime(), nullable=False),
-    Column("completed_at", UtcDateTime()),
+    Column("completed_at", UtcDateTime()),  # an erasure: Consentry's own part done, the identifiers wiped
+    Column("closed_at", UtcDateTime()),  # every system's part done: no longer read to count open requests
+    Index("ix_rights_requests_closed_at", "closed_at"),
 )
 
 erased_records = Table(

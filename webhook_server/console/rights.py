@@ -3,8 +3,6 @@
 from flask import render_template
 from flask_login import login_required
 
-from consentry.sdk.rights import RightsStatus
-
 from ..rights import list_requests
 from .blueprint import blueprint, services
 
@@ -12,5 +10,5 @@ from .blueprint import blueprint, services
 @blueprint.get("/rights")
 @login_required
 def rights():
-    requests = [r for r in list_requests(services().engine) if r["status"] != RightsStatus.DONE.value]
+    requests = list_requests(services().engine, not_done=True)
     return render_template("console/rights.html", requests=requests)

@@ -226,7 +226,9 @@ def _identified(connection: Connection, rows) -> tuple[list[_Claimed], list[_Cla
     }
     claimed: list[_Claimed] = []
     nobody: list[_Claimed] = []
-    for row in rows:
+    # in the order of their rights requests: finishing a job locks its request's row (rights.close_if_done), and
+    # two workers locking two requests in opposite orders would deadlock on PostgreSQL
+    for row in sorted(rows, key=lambda row: (row.request_id or 0, row.id)):
         email, phone = people.get(row.person_id, (row.held_email, row.held_phone))
         job = _Claimed(row.id, row.channel, row.attempts, email, phone, row.request_id)
         (claimed if email or phone else nobody).append(job)

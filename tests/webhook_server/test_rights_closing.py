@@ -4,6 +4,7 @@ last two jobs at once still release Consentry's own erasure and close the reques
 
 import threading
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select, text, update
@@ -11,7 +12,7 @@ from sqlalchemy import select, text, update
 from consentry.connectors.base import Capability, Connector, ErasureReport
 from consentry.sdk.rights import LOCAL_SYSTEM, RightsKind
 from consentry.sdk.store import make_engine, persons, propagation_jobs, rights_requests, upgrade
-from consentry.webhook_server.propagation import run_target
+from consentry.webhook_server.propagation import _identified, run_target
 from consentry.webhook_server.rights import (
     counts,
     list_requests,
@@ -227,3 +228,24 @@ def test_the_migration_closes_the_requests_already_done(at_0010):
     assert closed[4] is not None
     assert closed[5] is None
     assert closed[6] is None
+
+
+def test_a_workers_jobs_are_finished_in_the_order_of_their_requests(engine):
+    """Finishing a request's job locks the request: every worker takes them in one order, requests first by id,
+    so that two workers never wait on each other's (a deadlock on PostgreSQL)."""
+
+    def row(job, request):
+        return SimpleNamespace(
+            id=job,
+            channel="email",
+            attempts=1,
+            person_id=None,
+            held_email="x@example.com",
+            held_phone=None,
+            request_id=request,
+        )
+
+    with engine.connect() as connection:
+        claimed, nobody = _identified(connection, [row(1, 7), row(2, None), row(3, 5), row(4, 7)])
+    assert nobody == []
+    assert [(job.request_id, job.id) for job in claimed] == [(None, 2), (5, 3), (7, 1), (7, 4)]

@@ -14,7 +14,8 @@ from sqlalchemy.engine import Dialect
 class DriverSql:
     """The SQL of one connection's dialect: `?` and `IN (?, ...)` on SQLite, `%s` and `= ANY(%s)` on PostgreSQL.
 
-    The connection's transaction is begun if it has not been, so that several reads share one snapshot."""
+    The connection's transaction is begun if it has not been, so that several reads share one snapshot (on SQLite;
+    see `reading`)."""
 
     def __init__(self, connection: Connection) -> None:
         if not connection.in_transaction():

@@ -91,7 +91,7 @@ def _known(runtime, queries: Sequence[DecisionQuery]) -> list[_Known]:
     services = runtime.services
     people = [(query.email, query.phone) for query in queries]
     now = datetime.now(UTC)
-    with brief_reads(services.engine) as connection:  # one snapshot and one checkout for the four reads
+    with brief_reads(services.engine) as connection:  # one checkout for the four reads (and on SQLite one snapshot)
         named = _people_named(connection, people)
         ids = [_chosen(found, email) for (email, _), found in zip(people, named, strict=True)]
         asked = [

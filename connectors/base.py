@@ -246,11 +246,12 @@ class Connector:
     def _counted(self, write: Callable[[], Report]) -> Report:
         """`write`'s report with `calls` set to the API requests it sent, as the transport counted them: look-ups,
         query pages, writes, polls and retries, whatever the steps report themselves. A connector keeps one counter
-        (a second transport shares the first's `calls`). An OAuth token request goes outside the transport and is
-        no API request: vendors' daily limits, which the figure is compared with, leave it out too."""
-        before = self.transport.calls.total
+        (a second transport shares the first's `calls`), counting only this thread's requests. An OAuth token request
+        goes outside the transport and is no API request: vendors' daily limits, which the figure is compared with,
+        leave it out too."""
+        before = self.transport.calls.this_thread
         report = write()
-        report.calls = self.transport.calls.total - before
+        report.calls = self.transport.calls.this_thread - before
         return report
 
     # -- hooks ---------------------------------------------------------------------------------------------------

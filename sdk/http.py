@@ -162,11 +162,19 @@ class CallCounter:
     total: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _threads: threading.local = field(default_factory=threading.local, repr=False, compare=False)
 
     def add(self, kind: str) -> None:
         with self._lock:  # a connector's transport serves the web server's request threads at once
             self.total += 1
             self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+        self._threads.total = self.this_thread + 1
+
+    @property
+    def this_thread(self) -> int:
+        """The calls this thread sent. A step's count is its difference before and after: `total`'s would take in
+        what other threads sent through the same transport meanwhile (the worker's drain beside a sync)."""
+        return getattr(self._threads, "total", 0)
 
 
 class _Retry(Exception):

@@ -82,16 +82,18 @@ def run_sync(
     readers = {name: c for name, c in runtime.connectors.items() if c.supports(Capability.SYNC_CONTACTS)}
     for name, connector in readers.items():
         summary.systems[name] = SystemSummary()
-        calls_before = connector.transport.calls.total
+        calls_before = connector.transport.calls.this_thread
         since = None if full else _watermark(runtime, name)
         _read(runtime, name, connector, connector.fetch_contacts(since), summary.systems[name], progress)
         if not dry_run:
             _set_watermark(runtime, name, now)
-        summary.systems[name].api_calls += connector.transport.calls.total - calls_before
+        summary.systems[name].api_calls += connector.transport.calls.this_thread - calls_before
     for name, connector in runtime.connectors.items():
-        calls_before = connector.transport.calls.total
+        calls_before = connector.transport.calls.this_thread
         _write_back(runtime, name, connector, summary, dry_run, tags, now)
-        summary.systems.setdefault(name, SystemSummary()).api_calls += connector.transport.calls.total - calls_before
+        summary.systems.setdefault(name, SystemSummary()).api_calls += (
+            connector.transport.calls.this_thread - calls_before
+        )
     summary.people = _count_people(runtime)
     return summary
 

@@ -5,6 +5,7 @@ from datetime import datetime
 from types import SimpleNamespace
 
 from consentry.connectors.base import Capability, Connector, RemoteContact, WriteReport
+from consentry.sdk.http import CallCounter
 
 
 @dataclass
@@ -26,7 +27,7 @@ class MemoryCRM(Connector):
 
     def __init__(self, config, **options):
         super().__init__(config, **options)
-        self.transport = SimpleNamespace(calls=SimpleNamespace(total=0))  # the sync counts calls through it
+        self.transport = SimpleNamespace(calls=CallCounter())  # the sync counts calls through it
 
     def fetch_contacts(self, since=None):
         for record_id, record in RECORDS.items():

@@ -38,11 +38,13 @@ def fresh_postgres(url: str) -> str:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path):
     """A freshly migrated database on each backend."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'consentry.db'}"
-    else:
-        url = fresh_postgres(service_url("postgres"))
-    upgrade(url)
+    return migrated(request.param, tmp_path)
+
+
+def migrated(backend: str, tmp_path, revision: str = "head") -> str:
+    """A fresh database on `backend` ("sqlite" in `tmp_path`, or "postgresql"), migrated to `revision`."""
+    url = f"sqlite:///{tmp_path / 'consentry.db'}" if backend == "sqlite" else fresh_postgres(service_url("postgres"))
+    upgrade(url, revision)
     return url
 
 

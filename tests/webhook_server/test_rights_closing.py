@@ -22,7 +22,7 @@ from consentry.webhook_server.rights import (
     show,
 )
 
-from ..conftest import fresh_postgres, service_url
+from ..conftest import migrated
 
 
 class ErasingCRM(Connector):
@@ -164,12 +164,7 @@ def test_two_workers_finishing_the_last_two_erasures_at_once_release_consentrys_
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def at_0010(request, tmp_path):
     """A database migrated to the revision before `closed_at`."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'consentry.db'}"
-    else:
-        url = fresh_postgres(service_url("postgres"))
-    upgrade(url, "0010")
-    return url
+    return migrated(request.param, tmp_path, "0010")
 
 
 def test_the_migration_closes_the_requests_already_done(at_0010):

@@ -122,9 +122,11 @@ class Ledger:
                 lifts.extend((value, channel) for _, value in identities)
         suppression.apply_in(connection, adds, lifts)
 
-    def events(self, *, email: str | None = None, phone: str | None = None) -> list[ConsentEvent]:
+    def events(
+        self, *, email: str | None = None, phone: str | None = None, within: Connection | None = None
+    ) -> list[ConsentEvent]:
         email, phone = identifiers(email, phone)
-        with reading(self.engine) as connection:
+        with reading(self.engine, within) as connection:
             person_id = find_person(connection, email, phone)
             if person_id is None:
                 return []
@@ -144,10 +146,13 @@ class Ledger:
     ) -> ConsentState:
         return derive_state(self.events(email=email, phone=phone), channel=channel, advertiser=advertiser, **scope)
 
-    def proof(self, *, email: str | None = None, phone: str | None = None) -> dict[str, Any]:
-        """Everything the ledger holds about one person, as evidence: events with their proof, and the states."""
+    def proof(
+        self, *, email: str | None = None, phone: str | None = None, within: Connection | None = None
+    ) -> dict[str, Any]:
+        """Everything the ledger holds about one person, as evidence: events with their proof, and the states.
+        `within`: see `reading`."""
         email, phone = identifiers(email, phone)
-        with reading(self.engine) as connection:
+        with reading(self.engine, within) as connection:
             person_id = find_person(connection, email, phone)
             person = connection.execute(select(persons).where(persons.c.id == person_id)).one_or_none()
             events = _events_of(connection, person_id) if person_id is not None else []

@@ -319,9 +319,11 @@ class SuppressionList:
                 count += 1
         return count
 
-    def entries_of(self, kind: IdentifierKind | str, identifier: str) -> list[dict[str, str]]:
+    def entries_of(
+        self, kind: IdentifierKind | str, identifier: str, within: Connection | None = None
+    ) -> list[dict[str, str]]:
         """One identifier's entries under every pepper, in the export's fields (the hash as hex): what the list
-        holds of a person, shown to them by an access request."""
+        holds of a person, shown to them by an access request. `within`: see `reading`."""
         digests = self.keyring.digests(normalise(IdentifierKind(kind), identifier))
         query = select(suppression_entries).where(
             or_(
@@ -331,7 +333,7 @@ class SuppressionList:
                 )
             )
         )
-        with reading(self.engine) as connection:
+        with reading(self.engine, within) as connection:
             return [dict(zip(EXPORT_FIELDS, _exported(row), strict=True)) for row in connection.execute(query)]
 
     def import_hashed(self, source: IO[str]) -> int:

@@ -9,6 +9,7 @@ says whether the request is answered.
 It holds personal data: written atomically, readable by its owner only (0600), never logged.
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -27,7 +28,7 @@ from consentry.sdk.identity import IdentifierKind
 from consentry.sdk.persons import find_person
 from consentry.sdk.rights import LOCAL_SYSTEM
 from consentry.sdk.services import Services
-from consentry.sdk.store import contacts, propagation_jobs, reading
+from consentry.sdk.store import consistent_reading, contacts, propagation_jobs
 
 from .rights import access_request, record_export
 from .runtime import Runtime
@@ -75,20 +76,29 @@ def export_request(runtime: Runtime, request_id: int, output: Path) -> dict[str,
 
 
 def gather(
-    services: Services, connectors: Mapping[str, Connector], *, email: str | None, phone: str | None
+    services: Services,
+    connectors: Mapping[str, Connector],
+    *,
+    email: str | None,
+    phone: str | None,
+    within: Connection | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Per system, its status and what it holds: Consentry's own first, then each connector's, by name."""
-    proof = services.ledger.proof(email=email, phone=phone)
-    with reading(services.engine) as connection:
+    """Per system, its status and what it holds: Consentry's own first, then each connector's, by name.
+
+    Consentry's own section is read in one snapshot (`within`, or its own `consistent_reading`): an opt-out that
+    lands meanwhile is in all of it or in none, never in the suppression entries without its event."""
+    with contextlib.ExitStack() as stack:
+        connection = within or stack.enter_context(consistent_reading(services.engine))
+        proof = services.ledger.proof(email=email, phone=phone, within=connection)
         person_id = find_person(connection, email, phone)
         synced = _contacts(connection, person_id)
         jobs = _jobs(connection, person_id)
-    suppression = [
-        _entry(entry)
-        for kind, identifier in ((IdentifierKind.EMAIL, email), (IdentifierKind.PHONE, phone))
-        if identifier
-        for entry in services.suppression.entries_of(kind, identifier)
-    ]
+        suppression = [
+            _entry(entry)
+            for kind, identifier in ((IdentifierKind.EMAIL, email), (IdentifierKind.PHONE, phone))
+            if identifier
+            for entry in services.suppression.entries_of(kind, identifier, within=connection)
+        ]
     held: dict[str, dict[str, Any]] = {
         LOCAL_SYSTEM: {
             "status": "done",

@@ -1,6 +1,6 @@
 """Storage: SQLAlchemy 2 tables, engine selection and Alembic migrations."""
 
-from .engine import insert_ignoring_duplicates, make_engine, reading
+from .engine import consistent_reading, insert_ignoring_duplicates, make_engine, reading
 from .migrate import upgrade
 from .schema import (
     api_keys,
@@ -24,6 +24,7 @@ __all__ = [
     "api_keys",
     "call_log",
     "consent_events",
+    "consistent_reading",
     "console_audit",
     "console_users",
     "contacts",

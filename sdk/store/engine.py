@@ -101,6 +101,16 @@ def reading(engine: Engine, within: Connection | None = None) -> Iterator[Connec
         yield connection
 
 
+@contextlib.contextmanager
+def consistent_reading(engine: Engine) -> Iterator[Connection]:
+    """`reading` whose statements all see one snapshot on PostgreSQL too ("repeatable read"), for a document made
+    of several reads that must agree with each other: an access export, the console's page on a person."""
+    with reading(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="REPEATABLE READ")
+        yield connection
+
+
 _brief_read_locks: dict[str, threading.Lock] = {}
 
 

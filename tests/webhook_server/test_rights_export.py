@@ -15,7 +15,8 @@ from consentry.sdk.errors import ConnectorError, InvalidInputError
 from consentry.sdk.rights import RightsKind
 from consentry.sdk.services import open_services
 from consentry.sdk.settings import load_settings
-from consentry.sdk.store import contacts, persons, propagation_jobs, rights_requests
+from consentry.sdk.store import consistent_reading, contacts, persons, propagation_jobs, rights_requests
+from consentry.webhook_server import rights_export
 from consentry.webhook_server.rights import open_request, show
 from consentry.webhook_server.rights_export import export_request
 from consentry.webhook_server.runtime import Runtime
@@ -268,3 +269,36 @@ def test_nothing_of_the_person_is_logged(services, folder, caplog):
     assert "SERVER_ERROR" in caplog.text
     for secret in (JANE, "jane.export", PHONE, "612345678", "Jane"):
         assert secret not in caplog.text
+
+
+def test_consentrys_section_is_one_snapshot_whatever_lands_while_it_is_read(services, monkeypatch):
+    """An opt-out committed between two of the section's reads is in all of it or none: before, each read had its
+    own connection, and the suppression entries could show an objection the ledger's events did not."""
+    with services.engine.begin() as connection:
+        connection.execute(persons.insert().values(email="late@example.com", created_at=datetime.now(UTC)))
+    reads_contacts = rights_export._contacts
+
+    def meanwhile(connection, person_id):
+        services.suppression.add("email", "late@example.com", reason_code="OBJECTION")  # committed at once
+        return reads_contacts(connection, person_id)
+
+    monkeypatch.setattr(rights_export, "_contacts", meanwhile)
+    held = rights_export.gather(services, {}, email="late@example.com", phone=None)["consentry"]
+    assert held["person"] == {"email": "late@example.com", "phone": None}
+    assert held["suppression"] == []  # read after the commit, but in the snapshot taken before it
+    assert len(services.suppression.entries_of("email", "late@example.com")) == 1
+
+
+@pytest.mark.postgres
+def test_the_snapshots_isolation_goes_back_to_the_pool_as_it_came(services, database_url):
+    """Writers on PostgreSQL stay at "read committed": a connection that served a snapshot is reset on return."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no isolation levels to restore")
+
+    def level(connection):
+        return connection.exec_driver_sql("SHOW transaction_isolation").scalar()
+
+    with consistent_reading(services.engine) as connection:
+        assert level(connection) == "repeatable read"
+    with services.engine.begin() as connection:
+        assert level(connection) == "read committed"

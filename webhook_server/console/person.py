@@ -13,6 +13,7 @@ from consentry.sdk.decision import Decision
 from consentry.sdk.identity import IdentifierKind, normalise
 from consentry.sdk.rights import LOCAL_SYSTEM
 from consentry.sdk.standing import standing_decision
+from consentry.sdk.store import consistent_reading
 from consentry.sdk.vocabulary import Audience
 
 from ..report import CHANNELS
@@ -44,13 +45,14 @@ def look_up(runtime: Runtime, kind: IdentifierKind, normalised: str, *, at: date
     email, phone = (normalised, None) if kind is IdentifierKind.EMAIL else (None, normalised)
     at = at or datetime.now(UTC)  # one moment for every channel's verdict
     services = runtime.services
-    held = gather(services, {}, email=email, phone=phone)[LOCAL_SYSTEM]
+    with consistent_reading(services.engine) as connection:  # the history and the verdicts agree
+        held = gather(services, {}, email=email, phone=phone, within=connection)[LOCAL_SYSTEM]
+        events = services.ledger.events(email=email, phone=phone, within=connection)
+        suppression = services.suppression.of_people([(email, phone)], within=connection)[0]
     synced = held["contacts"]
     jurisdiction = min((c["jurisdiction"] for c in synced if c["jurisdiction"]), default=None)
     audience = min((c["audience"] for c in synced if c["audience"]), default=None)
     known = {value.value for value in Audience}
-    events = services.ledger.events(email=email, phone=phone)
-    suppression = services.suppression.of_people([(email, phone)])[0]
     verdicts = [
         (
             channel.value,

@@ -9,7 +9,6 @@ says whether the request is answered.
 It holds personal data: written atomically, readable by its owner only (0600), never logged.
 """
 
-import contextlib
 import json
 import logging
 import os
@@ -87,8 +86,7 @@ def gather(
 
     Consentry's own section is read in one snapshot (`within`, or its own `consistent_reading`): an opt-out that
     lands meanwhile is in all of it or in none, never in the suppression entries without its event."""
-    with contextlib.ExitStack() as stack:
-        connection = within or stack.enter_context(consistent_reading(services.engine))
+    with consistent_reading(services.engine, within) as connection:
         proof = services.ledger.proof(email=email, phone=phone, within=connection)
         person_id = find_person(connection, email, phone)
         synced = _contacts(connection, person_id)

@@ -102,11 +102,12 @@ def reading(engine: Engine, within: Connection | None = None) -> Iterator[Connec
 
 
 @contextlib.contextmanager
-def consistent_reading(engine: Engine) -> Iterator[Connection]:
+def consistent_reading(engine: Engine, within: Connection | None = None) -> Iterator[Connection]:
     """`reading` whose statements all see one snapshot on PostgreSQL too ("repeatable read"), for a document made
-    of several reads that must agree with each other: an access export, the console's page on a person."""
-    with reading(engine) as connection:
-        if connection.dialect.name == "postgresql":
+    of several reads that must agree with each other: an access export, the console's page on a person. `within`,
+    a connection the caller opened so already, is used as it is."""
+    with reading(engine, within) as connection:
+        if within is None and connection.dialect.name == "postgresql":
             connection.execution_options(isolation_level="REPEATABLE READ")
         yield connection
 

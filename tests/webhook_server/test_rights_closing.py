@@ -180,6 +180,7 @@ def test_the_migration_closes_the_requests_already_done(at_0010):
                 (4, "access", '{"consentry": "done", "alpha": "done"}'),
                 (5, "access", '{"consentry": "done", "alpha": "failed"}'),
                 (6, "access", None),  # never exported
+                (7, "access", "{}"),  # exported with nothing connected: done, as `rights show` says
             ]:
                 connection.execute(
                     text(
@@ -223,6 +224,7 @@ def test_the_migration_closes_the_requests_already_done(at_0010):
     assert closed[4] is not None
     assert closed[5] is None
     assert closed[6] is None
+    assert closed[7] is not None
 
 
 def test_a_workers_jobs_are_finished_in_the_order_of_their_requests(engine):

@@ -50,7 +50,7 @@ def upgrade() -> None:
     exported = connection.execute(
         sa.select(requests.id, requests.exported).where(requests.kind == "access", requests.exported.is_not(None))
     ).all()
-    answered = [row.id for row in exported if set(json.loads(row.exported).values()) == {"done"}]
+    answered = [row.id for row in exported if all(value == "done" for value in json.loads(row.exported).values())]
     if answered:
         op.execute(_REQUESTS.update().where(requests.id.in_(answered)).values(closed_at=datetime.now(UTC)))
 

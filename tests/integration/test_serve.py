@@ -121,57 +121,43 @@ def test_serve_stops_its_processes_on_sigterm(served):
     assert not any(Path(f"/proc/{pid}").exists() for pid in started)
 
 
+def imported_wsgi(tmp_path, code: str, extra_env: dict[str, str] | None = None) -> str:
+    """What `code` prints in a fresh process after importing gunicorn's entry point, on a migrated SQLite file;
+    run from `tmp_path`, where the repository's folders are not importable: only the installed `consentry`."""
+    url = f"sqlite:///{tmp_path / 'consentry.db'}"
+    upgrade(url)
+    probe = f"import consentry.webhook_server.wsgi\n{code}"
+    env = server_env(tmp_path, url) | (extra_env or {})
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    return shown.stdout
+
+
 @pytest.mark.parametrize(
     ("writer_process", "interval"),
     [(True, 0.005), (False, 0.0005)],  # Python's default; short when this process hosts the writer thread
 )
 def test_a_web_process_shortens_the_switch_interval_only_for_its_own_writer_thread(tmp_path, writer_process, interval):
-    url = f"sqlite:///{tmp_path / 'consentry.db'}"
-    upgrade(url)
-    env = server_env(tmp_path, url)
-    if writer_process:
-        env |= {"CONSENTRY_INBOX_SOCKET": str(tmp_path / "inbox.sock"), "CONSENTRY_INBOX_KEY": "k" * 32}
-    probe = "import sys, consentry.webhook_server.wsgi; print(sys.getswitchinterval())"
-    shown = subprocess.run(
-        [sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True, check=True
-    )
-    assert float(shown.stdout) == pytest.approx(interval)
+    writer = {"CONSENTRY_INBOX_SOCKET": str(tmp_path / "inbox.sock"), "CONSENTRY_INBOX_KEY": "k" * 32}
+    shown = imported_wsgi(tmp_path, "import sys; print(sys.getswitchinterval())", writer if writer_process else None)
+    assert float(shown) == pytest.approx(interval)
 
 
 def test_a_web_process_freezes_what_it_built_before_serving(tmp_path):
     """So that a full collection under load walks the requests' objects, not every import (a 100 ms pause)."""
-    url = f"sqlite:///{tmp_path / 'consentry.db'}"
-    upgrade(url)
-    probe = "import gc, consentry.webhook_server.wsgi; print(gc.get_freeze_count(), len(gc.get_objects()))"
-    shown = subprocess.run(
-        [sys.executable, "-c", probe],
-        env=server_env(tmp_path, url),
-        cwd=tmp_path,  # the repository's folders are not importable from there: only the installed `consentry`
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    frozen, still_walked = map(int, shown.stdout.split())
+    shown = imported_wsgi(tmp_path, "import gc; print(gc.get_freeze_count(), len(gc.get_objects()))")
+    frozen, still_walked = map(int, shown.split())
     assert frozen > 10 * still_walked
 
 
 def test_a_web_process_reads_the_rule_catalogue_before_its_first_request(tmp_path):
     """Read lazily, the catalogue's files made each process's first decision 60 ms slower, outside the freeze."""
-    url = f"sqlite:///{tmp_path / 'consentry.db'}"
-    upgrade(url)
-    probe = (
-        "from consentry.sdk import catalogue; import consentry.webhook_server.wsgi; "
-        "print(*(f.cache_info().currsize for f in (catalogue.reasons, catalogue.conditions, catalogue.facts)))"
+    read = "(catalogue.reasons, catalogue.conditions, catalogue.facts)"
+    shown = imported_wsgi(
+        tmp_path, f"from consentry.sdk import catalogue; print(*(f.cache_info().currsize for f in {read}))"
     )
-    shown = subprocess.run(
-        [sys.executable, "-c", probe],
-        env=server_env(tmp_path, url),
-        cwd=tmp_path,  # the repository's folders are not importable from there: only the installed `consentry`
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert shown.stdout.split() == ["1", "1", "1"]
+    assert shown.split() == ["1", "1", "1"]
 
 
 @pytest.mark.integration

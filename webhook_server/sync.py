@@ -14,6 +14,7 @@ what the systems say (facts, idempotent) but writes nothing to any system and le
 
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -81,21 +82,27 @@ def run_sync(
     summary = SyncSummary(dry_run=dry_run)
     readers = {name: c for name, c in runtime.connectors.items() if c.supports(Capability.SYNC_CONTACTS)}
     for name, connector in readers.items():
-        summary.systems[name] = SystemSummary()
-        calls_before = connector.transport.calls.this_thread
-        since = None if full else _watermark(runtime, name)
-        _read(runtime, name, connector, connector.fetch_contacts(since), summary.systems[name], progress)
-        if not dry_run:
-            _set_watermark(runtime, name, now)
-        summary.systems[name].api_calls += connector.transport.calls.this_thread - calls_before
+        counts = summary.systems[name] = SystemSummary()
+        with _calls_counted(connector, counts):
+            since = None if full else _watermark(runtime, name)
+            _read(runtime, name, connector, connector.fetch_contacts(since), counts, progress)
+            if not dry_run:
+                _set_watermark(runtime, name, now)
     for name, connector in runtime.connectors.items():
-        calls_before = connector.transport.calls.this_thread
-        _write_back(runtime, name, connector, summary, dry_run, tags, now)
-        summary.systems.setdefault(name, SystemSummary()).api_calls += (
-            connector.transport.calls.this_thread - calls_before
-        )
+        with _calls_counted(connector, summary.systems.setdefault(name, SystemSummary())):
+            _write_back(runtime, name, connector, summary, dry_run, tags, now)
     summary.people = _count_people(runtime)
     return summary
+
+
+@contextmanager
+def _calls_counted(connector, counts: SystemSummary) -> Iterator[None]:
+    """The API calls this thread makes to `connector` within the block, added to `counts` (even when it fails)."""
+    before = connector.transport.calls.this_thread
+    try:
+        yield
+    finally:
+        counts.api_calls += connector.transport.calls.this_thread - before
 
 
 # -- reading ------------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -120,10 +121,11 @@ def _identity_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--phone", help="the person's phone number, E.164 or French national")
 
 
-def _services() -> Services:
+def _services() -> contextlib.closing[Services]:
+    """`with _services() as services:` the store's services, closed when the command is done with them."""
     from .services import open_services
 
-    return open_services()
+    return contextlib.closing(open_services())
 
 
 def _db_upgrade(_arguments: argparse.Namespace) -> int:
@@ -140,11 +142,8 @@ def _db_upgrade(_arguments: argparse.Namespace) -> int:
 
 
 def _ledger_proof(arguments: argparse.Namespace) -> int:
-    services = _services()
-    try:
+    with _services() as services:
         print(json.dumps(services.ledger.proof(email=arguments.email, phone=arguments.phone), indent=2))
-    finally:
-        services.close()
     return EXIT_OK
 
 
@@ -165,11 +164,8 @@ def _ledger_record(arguments: argparse.Namespace) -> int:
         ip=arguments.ip,
         user_agent=arguments.user_agent,
     )
-    services = _services()
-    try:
+    with _services() as services:
         added = services.ledger.append(event, email=arguments.email, phone=arguments.phone)
-    finally:
-        services.close()
     print("recorded" if added else "already recorded (same key)", file=sys.stderr)
     return EXIT_OK
 
@@ -182,22 +178,16 @@ def _one_identifier(arguments: argparse.Namespace) -> tuple[IdentifierKind, str]
 
 def _suppress_add(arguments: argparse.Namespace) -> int:
     kind, value = _one_identifier(arguments)
-    services = _services()
-    try:
+    with _services() as services:
         services.suppression.add(kind, value, channels=arguments.channels, reason_code=arguments.reason)
-    finally:
-        services.close()
     print("suppressed", file=sys.stderr)
     return EXIT_OK
 
 
 def _suppress_check(arguments: argparse.Namespace) -> int:
     kind, value = _one_identifier(arguments)
-    services = _services()
-    try:
+    with _services() as services:
         found = services.suppression.check(kind, value)
-    finally:
-        services.close()
     if found is None:
         print("not suppressed")
         return EXIT_OK
@@ -206,33 +196,33 @@ def _suppress_check(arguments: argparse.Namespace) -> int:
 
 
 def _suppress_import(arguments: argparse.Namespace) -> int:
-    services = _services()
-    try:
-        with arguments.file.open(newline="", encoding="utf-8") as source:
-            if arguments.clear:
-                values = [line.strip() for line in source if line.strip()]
-                count = services.suppression.import_identifiers(
-                    IdentifierKind(arguments.clear), values, channels=arguments.channels, reason_code=arguments.reason
-                )
-            else:
-                count = services.suppression.import_hashed(source)
-    except OSError as error:
-        raise InvalidInputError(f"cannot read {arguments.file}: {error.strerror}") from None
-    finally:
-        services.close()
+    with _services() as services:
+        try:
+            with arguments.file.open(newline="", encoding="utf-8") as source:
+                if arguments.clear:
+                    values = [line.strip() for line in source if line.strip()]
+                    count = services.suppression.import_identifiers(
+                        IdentifierKind(arguments.clear),
+                        values,
+                        channels=arguments.channels,
+                        reason_code=arguments.reason,
+                    )
+                else:
+                    count = services.suppression.import_hashed(source)
+        except OSError as error:
+            raise InvalidInputError(f"cannot read {arguments.file}: {error.strerror}") from None
     print(f"{count} entries imported", file=sys.stderr)
     return EXIT_OK
 
 
 def _suppress_export(arguments: argparse.Namespace) -> int:
-    services = _services()
-    out = arguments.output.open("w", newline="", encoding="utf-8") if arguments.output else sys.stdout
-    try:
-        count = services.suppression.export(out)
-    finally:
-        services.close()
-        if out is not sys.stdout:
-            out.close()
+    with _services() as services:  # first: a store that cannot open leaves no empty output file behind
+        out = arguments.output.open("w", newline="", encoding="utf-8") if arguments.output else sys.stdout
+        try:
+            count = services.suppression.export(out)
+        finally:
+            if out is not sys.stdout:
+                out.close()
     print(f"{count} entries exported", file=sys.stderr)
     return EXIT_OK
 
@@ -240,8 +230,7 @@ def _suppress_export(arguments: argparse.Namespace) -> int:
 def _retention_plan(arguments: argparse.Namespace) -> int:
     from .retention import plan
 
-    services = _services()
-    try:
+    with _services() as services:
         count = 0
         for item in plan(services.engine, at=arguments.at):
             count += 1
@@ -256,8 +245,6 @@ def _retention_plan(arguments: argparse.Namespace) -> int:
                     }
                 )
             )
-    finally:
-        services.close()
     print(f"{count} contacts due", file=sys.stderr)
     return EXIT_OK
 
@@ -265,11 +252,8 @@ def _retention_plan(arguments: argparse.Namespace) -> int:
 def _retention_apply(arguments: argparse.Namespace) -> int:
     from .retention import apply
 
-    services = _services()
-    try:
+    with _services() as services:
         deleted = apply(services.engine, at=arguments.at)
-    finally:
-        services.close()
     print(f"{deleted} contacts deleted; suppression hashes kept", file=sys.stderr)
     return EXIT_OK
 
@@ -277,14 +261,12 @@ def _retention_apply(arguments: argparse.Namespace) -> int:
 def _erase(arguments: argparse.Namespace) -> int:
     from .erasure import ErasureIncomplete, erase
 
-    services = _services()
-    try:
-        erased = erase(services.engine, services.suppression, email=arguments.email, phone=arguments.phone)
-    except ErasureIncomplete as error:
-        print(f"erasure incomplete: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    finally:
-        services.close()
+    with _services() as services:
+        try:
+            erased = erase(services.engine, services.suppression, email=arguments.email, phone=arguments.phone)
+        except ErasureIncomplete as error:
+            print(f"erasure incomplete: {error}", file=sys.stderr)
+            return EXIT_FAILED
     print(
         f"erased: {erased.events_removed} ledger events, {erased.contacts_removed} contacts; "
         "the suppression hash is kept",

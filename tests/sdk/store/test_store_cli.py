@@ -142,3 +142,20 @@ def test_without_a_pepper_the_suppression_commands_refuse_to_run(tmp_path):
     )
     assert result.returncode == 2
     assert "CONSENTRY_SUPPRESSION_PEPPER" in result.stderr
+
+
+def test_an_export_the_store_refuses_leaves_no_output_file(tmp_path):
+    """The store is opened before the file: a missing database must not leave an empty list where one was asked for."""
+    env = {**os.environ, "CONSENTRY_HOME": str(tmp_path), "CONSENTRY_SUPPRESSION_PEPPER": "p" * 32}
+    env.pop("CONSENTRY_DATABASE_URL", None)
+    output = tmp_path / "list.csv"
+    result = subprocess.run(
+        [sys.executable, "-m", "consentry.sdk.cli", "suppress", "export", "--output", str(output)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "consentry db upgrade" in result.stderr
+    assert not output.exists()

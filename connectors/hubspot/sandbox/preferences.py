@@ -6,6 +6,7 @@ in batches and for all email at once; subscribing needs a legal basis and its ex
 features on (the sandbox's default), and through v4 an opted-out address can be subscribed again.
 """
 
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -208,6 +209,17 @@ def unsubscribe_all(subscriber: str):
         return _action([book.public_status(email, d, reason=reason) for d in book.definitions] if _verbose() else [])
 
 
+def _addresses(inputs: list, errors: list[dict]) -> Iterator[str]:
+    """Each input's address, normalised; one that is not an address becomes an item error, as HubSpot answers it."""
+    for value in inputs:
+        try:
+            email = _address(value)
+        except HubSpotError as refusal:
+            errors.append(item_error(refusal.category, refusal.message, {"subscriberIdString": [str(value)]}))
+            continue
+        yield email
+
+
 @v4.post("/statuses/batch/read")
 def batch_read():
     sandbox = _sandbox()
@@ -216,12 +228,7 @@ def batch_read():
     results, errors = [], []
     with sandbox.state.lock:
         book = sandbox.consent
-        for value in inputs:
-            try:
-                email = _address(value)
-            except HubSpotError as refusal:
-                errors.append(item_error(refusal.category, refusal.message, {"subscriberIdString": [str(value)]}))
-                continue
+        for email in _addresses(inputs, errors):
             results.append(
                 {"subscriberIdString": email, "statuses": [book.public_status(email, d) for d in book.definitions]}
             )
@@ -257,12 +264,7 @@ def batch_unsubscribe_all():
     results, errors = [], []
     with sandbox.state.lock:
         book = sandbox.consent
-        for value in inputs:
-            try:
-                email = _address(value)
-            except HubSpotError as refusal:
-                errors.append(item_error(refusal.category, refusal.message, {"subscriberIdString": [str(value)]}))
-                continue
+        for email in _addresses(inputs, errors):
             changed = book.unsubscribe_all(email, source=API)
             result: dict = {"subscriberIdString": email}
             if verbose:
@@ -281,12 +283,7 @@ def batch_unsubscribe_all_read():
     results, errors = [], []
     with sandbox.state.lock:
         book = sandbox.consent
-        for value in inputs:
-            try:
-                email = _address(value)
-            except HubSpotError as refusal:
-                errors.append(item_error(refusal.category, refusal.message, {"subscriberIdString": [str(value)]}))
-                continue
+        for email in _addresses(inputs, errors):
             wide = book.wide_status(email)
             results.append({"subscriberIdString": email, "wideStatuses": [wide] if wide else []})
         response = _action(results, errors)

@@ -427,6 +427,25 @@ def test_v4_reads_need_the_channel_and_batches_report_per_address(hub):
     assert single.json()["results"] == []
 
 
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("batch/read", 207), ("batch/unsubscribe-all", 200), ("batch/unsubscribe-all/read", 207)],
+)
+def test_v4_batches_answer_an_input_that_is_no_address_as_an_item_error(hub, path, status):
+    hub.seed({"email": "r1@example.com"})
+    answer = hub.call(
+        "POST",
+        f"{V4}/statuses/{path}",
+        params={"channel": "EMAIL"},
+        json={"inputs": ["R1@Example.com", "not-an-address"]},
+    )
+    assert answer.status_code == status
+    body = answer.json()
+    assert [r["subscriberIdString"] for r in body["results"]] == ["r1@example.com"]
+    assert body["numErrors"] == 1
+    assert body["errors"][0]["context"] == {"subscriberIdString": ["not-an-address"]}
+
+
 # -- authentication, limits, faults, counters, state --------------------------------------------------------------
 
 

@@ -36,7 +36,7 @@ def _as_the_law_sees_it(request: Request) -> Request:
 RULES = (
     # Sends, every channel
     Rule(messages.objections),
-    Rule(lifecycle.retention, actions=frozenset({Action.SEND, Action.RETAIN})),
+    Rule(lifecycle.retention, actions=frozenset({Action.SEND, Action.RETAIN, Action.REUSE})),
     # Email, SMS, automated calls, fax, post
     Rule(
         messages.electronic_sector_ban,

@@ -28,6 +28,7 @@ CONSENT_VALID = {
     Channel.FAX: "FR_FAX_CONSENT",
 }
 SOFT_OPT_IN_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS, Channel.AUTOMATED_CALL})
+SOFT_OPT_IN_REMEDIES = {"FR_MSG_CONTENT": ("must_offer_objection_in_each_message",)}
 ENERGY_SECTORS = frozenset({"energy_renovation", "energy_saving", "renewable_energy"})
 ADAPTATION_SECTORS = frozenset({"housing_adaptation", "housing_adaptation_ageing", "housing_adaptation_disability"})
 BANNED_SECTORS = ENERGY_SECTORS | ADAPTATION_SECTORS
@@ -131,6 +132,9 @@ def _named_professional(request: Request, findings: Findings) -> bool:
     if facts.objection_offered_at_collection is False and not is_indirect(facts):
         findings.forbid(code, "must_offer_objection")
         return True
+    if _objection_reminder_missing(request, findings, code):
+        findings.forbid("FR_MSG_CONTENT", "must_offer_objection_in_each_message")
+        return True
     findings.permit(code, "must_relate_to_recipient_profession", basis=LegalBasis.LEGITIMATE_INTEREST)
     message_content(request, findings)
     return True
@@ -151,10 +155,18 @@ def _consumer(request: Request, findings: Findings, *, unrelated_b2b: bool = Fal
             message_content(request, findings)
             return
         for code in failures:
-            findings.forbid(code)
+            findings.forbid(code, *SOFT_OPT_IN_REMEDIES.get(code, ()))
     findings.forbid(required)
     if channel is Channel.SMS and request.facts.data_source == "public_web":
         findings.forbid("FR_PUBLIC_WEB_DATA")
+
+
+def _objection_reminder_missing(request: Request, findings: Findings, code: str) -> bool:
+    """Opt-out means a free objection at collection *and* in every message: messages that carry no reminder fail."""
+    if request.facts.objection_notice_each_message is not False:
+        return False
+    findings.forbid(code, "must_offer_objection_in_each_message", detail="the messages carry no objection reminder")
+    return True
 
 
 def _is_customer(request: Request) -> bool:
@@ -173,6 +185,8 @@ def soft_opt_in_failures(request: Request) -> list[str]:
         failures.append("FR_SOFT_OPTIN_OTHER_ENTITY")
     if facts.objection_offered_at_collection is not True:
         failures.append("FR_SOFT_OPTIN_NO_OBJECTION_AT_COLLECTION")
+    if facts.objection_notice_each_message is False:  # "at collection *and* in every message"
+        failures.append("FR_MSG_CONTENT")
     if is_indirect(facts):
         failures.append(CONSENT_REQUIRED[request.channel])
     return failures
@@ -188,6 +202,8 @@ def postal_basis(request: Request, findings: Findings) -> None:
         findings.note("FR_PARTNER_TRANSFER_POSTAL_PHONE")
     if facts.objection_offered_at_collection is False and not is_indirect(facts):
         findings.forbid("FR_POSTAL_OPTOUT", "must_offer_free_objection_means")
+        return
+    if _objection_reminder_missing(request, findings, "FR_POSTAL_OPTOUT"):
         return
     findings.permit("FR_POSTAL_OPTOUT", basis=LegalBasis.LEGITIMATE_INTEREST)
     message_content(request, findings)

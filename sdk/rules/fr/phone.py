@@ -128,6 +128,12 @@ def opt_in_era(request: Request, findings: Findings) -> None:
         return
     facts = request.facts
     within_contract = _within_contract(request)
+    if _refused_since_consent(request):
+        # the refusal is an objection (GDPR art. 21), for good: the contract in progress does not lift it either
+        if not within_contract:
+            findings.forbid("FR_CONSENT_WITHDRAWN", "must_add_to_suppression_list", detail="refusal during a call")
+        findings.forbid("GDPR_OBJECTION_ABSOLUTE", "must_add_to_suppression_list", detail="refusal during a call")
+        return
     if within_contract:
         findings.permit("FR_PHONE_CONTRACT_IN_PROGRESS", *CONSUMER_CALL, basis=LegalBasis.CONTRACT)
         data_source(request, findings)
@@ -136,10 +142,6 @@ def opt_in_era(request: Request, findings: Findings) -> None:
         findings.need("offer_related_to_contract")
     if facts.offer in PRESS_OFFERS:
         findings.note("FR_PHONE_PRESS_EXCEPTION", detail="not relied on: unconfirmed after 2026-08-11")
-    if _refused_since_consent(request):
-        findings.forbid("FR_CONSENT_WITHDRAWN", "must_add_to_suppression_list", detail="refusal during a call")
-        findings.forbid("GDPR_OBJECTION_ABSOLUTE", "must_add_to_suppression_list")
-        return
     if consent_on_file(facts):
         defects = consent_defects(request, required_code="FR_PHONE_B2C_OPTIN_2026")
         for code, remedies in defects:
@@ -156,7 +158,8 @@ def opt_in_era(request: Request, findings: Findings) -> None:
 
 
 def _refused_since_consent(request: Request) -> bool:
-    """From 2026-08-11 a refusal withdraws consent for good, unless a newer consent follows it."""
+    """From 2026-08-11 a refusal withdraws consent for good, unless a newer consent follows it; a refusal made
+    before the switch counts too (its 60-day pause would have run past the switch, and an objection lasts)."""
     refused = request.facts.refused_during_call_date
     if refused is None or refused > request.at.date():
         return False

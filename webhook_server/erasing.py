@@ -10,6 +10,7 @@ hashes stay.
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, and_, exists, not_, select, update
@@ -49,9 +50,10 @@ def run_erasure(
     lease: timedelta,
 ) -> list[Outcome]:
     """Carry out one due erasure job in `target`; [] when none is due there."""
-    job, request_id, person_id = _claim(engine, target, now(), max_attempts, lease)
-    if job is None:
+    claimed = _claim(engine, target, now(), max_attempts, lease)
+    if claimed is None:
         return []
+    job, request_id = claimed.job, claimed.request_id
     if target == LOCAL_SYSTEM:
         return [_erase_locally(engine, suppression, job, request_id, now)]
     connector = connectors.get(target)
@@ -59,7 +61,7 @@ def run_erasure(
         missing = "TARGET_NOT_CONFIGURED" if connector is None else "ERASURE_NOT_SUPPORTED"
         with engine.begin() as connection:
             return [_finish(connection, job, "dead", now(), error=missing)]
-    subject = _subject(engine, target, request_id, person_id)
+    subject = _subject(engine, target, request_id, claimed.person_id)
     try:
         with _renewing(engine, [job], lease, now):
             report = connector.erase_person(subject)
@@ -90,7 +92,16 @@ def _described(report) -> str:
     return described[:40]
 
 
-def _claim(engine: Engine, target: str, moment: datetime, max_attempts: int, lease: timedelta):
+@dataclass(frozen=True)
+class _ClaimedErasure:
+    job: _Claimed
+    request_id: int  # an erasure job always belongs to a rights request
+    person_id: int | None  # the person the request named, when Consentry knew them
+
+
+def _claim(
+    engine: Engine, target: str, moment: datetime, max_attempts: int, lease: timedelta
+) -> _ClaimedErasure | None:
     table = propagation_jobs.c
     earlier = aliased(propagation_jobs)
     opt_out_on_its_way = exists().where(
@@ -109,7 +120,7 @@ def _claim(engine: Engine, target: str, moment: datetime, max_attempts: int, lea
         _bury_abandoned(connection, moment, max_attempts, table.target_system == target, table.action == "erase")
         job_id = connection.execute(select(table.id).where(due).order_by(table.id).limit(1)).scalar()
         if job_id is None:
-            return None, None, None
+            return None
         row = connection.execute(
             update(propagation_jobs)
             .where(table.id == job_id, due)
@@ -117,8 +128,9 @@ def _claim(engine: Engine, target: str, moment: datetime, max_attempts: int, lea
             .returning(table.id, table.channel, table.attempts, table.request_id, table.person_id)
         ).first()
     if row is None:  # another worker took it between the two statements
-        return None, None, None
-    return _Claimed(row.id, row.channel, row.attempts, None, None, row.request_id), row.request_id, row.person_id
+        return None
+    job = _Claimed(row.id, row.channel, row.attempts, None, None, row.request_id)
+    return _ClaimedErasure(job, row.request_id, row.person_id)
 
 
 def _subject(engine: Engine, target: str, request_id: int, person_id: int | None) -> DataSubject:

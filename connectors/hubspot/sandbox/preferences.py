@@ -215,7 +215,11 @@ def _addresses(inputs: list, errors: list[dict]) -> Iterator[str]:
         try:
             email = _address(value)
         except HubSpotError as refusal:
-            errors.append(item_error(refusal.category, refusal.message, {"subscriberIdString": [str(value)]}))
+            errors.append(
+                item_error(
+                    refusal.category or "VALIDATION_ERROR", refusal.message, {"subscriberIdString": [str(value)]}
+                )
+            )
             continue
         yield email
 

@@ -51,6 +51,9 @@ class Jurisdiction:
     rules: tuple[Rule, ...]
     normalise: Callable[[Request], Request] | None = None
 
+    def __post_init__(self) -> None:
+        _LEGAL_ZONES[self.code] = self.legal_time_zone
+
     def legal_day(self, request: Request) -> date:
         """The calendar day in the jurisdiction's own time, which decides which rules are in force."""
         return request.at.astimezone(zone(self.legal_time_zone)).date()
@@ -73,6 +76,15 @@ class Jurisdiction:
 
 
 _SCOPES: dict[tuple[Any, ...], tuple[Rule, ...]] = {}
+_LEGAL_ZONES: dict[str, str] = {}  # each jurisdiction's own time zone, by code
+
+
+def legal_day(request: Request) -> date:
+    """The request's day in its jurisdiction's own time, for a rule that compares it with the date a law took effect
+    (as `Jurisdiction.apply` does for the rules in force): the offset the moment was written with must not carry it
+    across that date. Days counted from the facts' own dates stay in the request's calendar, where they were written."""
+    name = _LEGAL_ZONES.get(request.contact.jurisdiction or "")
+    return request.at.astimezone(zone(name)).date() if name else request.at.date()
 
 
 @cache

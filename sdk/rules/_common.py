@@ -243,6 +243,12 @@ def is_customer(facts: Facts) -> bool:
     )
 
 
+def own_offer(facts: Facts) -> bool:
+    """A customer soft opt-in covers the seller's own similar products only (ePrivacy art. 13(2)), so a sister
+    company is another person; nothing said otherwise, the sender is the seller."""
+    return facts.same_legal_entity_as_seller is not False
+
+
 def obtained_in_sale(facts: Facts) -> bool:
     """The soft opt-in's first condition: the details came from a sale or a service. Said so, or a purchase with
     nothing saying otherwise; an account alone, or nothing known, is not a sale."""

@@ -7,6 +7,7 @@ from ..decision import Findings
 from ..models import Request
 from ..vocabulary import Action, LegalBasis
 from ._base import Rule
+from ._common import is_indirect
 
 
 def rights_request(request: Request, findings: Findings) -> None:
@@ -16,8 +17,12 @@ def rights_request(request: Request, findings: Findings) -> None:
         findings.need("request_date")
         return
     deadline = add_months(facts.request_date, 3 if facts.extension_notified else 1)
-    objection = "objection" in (facts.request or ())
-    remedies = ("answer_immediately", "must_add_to_suppression_list") if objection else ("answer_immediately",)
+    asked = facts.request or ()
+    remedies = ["answer_immediately"]
+    if "objection" in asked:
+        remedies.append("must_add_to_suppression_list")
+    if "access" in asked and is_indirect(facts):  # Art. 15(1)(g): where the data came from
+        remedies.append("must_state_data_source")
     detail = f"deadline {deadline.isoformat()}"
     if facts.answered_on is not None:
         if facts.answered_on <= deadline:

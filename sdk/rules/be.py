@@ -10,6 +10,7 @@ from ._common import (
     honour_objections,
     is_customer,
     obtained_in_sale,
+    own_offer,
     valid_consent,
 )
 from ._gdpr import RIGHTS_REQUESTS
@@ -45,6 +46,7 @@ def electronic(request: Request, findings: Findings) -> None:
         request.channel in (Channel.EMAIL, Channel.SMS)
         and is_customer(facts)
         and facts.similar_product is True
+        and own_offer(facts)
         and facts.objection_offered_at_collection is True
         and obtained_in_sale(facts)
     )

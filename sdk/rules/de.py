@@ -4,7 +4,7 @@ from ..decision import Findings
 from ..models import Request
 from ..vocabulary import Action, Audience, Channel, LegalBasis
 from ._base import ELECTRONIC, Jurisdiction, Rule
-from ._common import STOP_MECHANISM, honour_objections, is_customer, obtained_in_sale, valid_consent
+from ._common import STOP_MECHANISM, honour_objections, is_customer, obtained_in_sale, own_offer, valid_consent
 from ._gdpr import RIGHTS_REQUESTS
 
 
@@ -39,6 +39,7 @@ def _soft_opt_in(request: Request, findings: Findings) -> bool:
     return (
         from_sale
         and facts.similar_product is True
+        and own_offer(facts)
         and notified
         and facts.objection_notice_each_message is not False
         and facts.objected is not True

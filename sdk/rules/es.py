@@ -6,7 +6,7 @@ from ..decision import Findings
 from ..models import Request
 from ..vocabulary import Channel, LegalBasis
 from ._base import ELECTRONIC, Jurisdiction, Rule
-from ._common import STOP_MECHANISM, channel_word, honour_objections, is_customer, valid_consent
+from ._common import STOP_MECHANISM, channel_word, honour_objections, is_customer, own_offer, valid_consent
 from ._gdpr import RIGHTS_REQUESTS
 
 CALL_CONDUCT = ("must_identify_caller", "must_offer_objection_during_call")
@@ -27,7 +27,9 @@ def electronic(request: Request, findings: Findings) -> None:
         request.channel in (Channel.EMAIL, Channel.SMS)
         and is_customer(facts)
         and facts.similar_product is True
+        and own_offer(facts)
         and facts.objection_offered_at_collection is True
+        and facts.objection_notice_each_message is not False  # "at collection and in each message"
     )
     if customer_exception:
         findings.permit(

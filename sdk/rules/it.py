@@ -4,7 +4,7 @@ from ..decision import Findings
 from ..models import Request
 from ..vocabulary import Channel, LegalBasis
 from ._base import ELECTRONIC, Jurisdiction, Rule
-from ._common import STOP_MECHANISM, honour_objections, is_customer, valid_consent
+from ._common import STOP_MECHANISM, honour_objections, is_customer, own_offer, valid_consent
 from ._gdpr import RIGHTS_REQUESTS
 
 RPO_LIST_VALID_DAYS = 15  # lists drawn from the RPO are stale after 15 days (press); the stricter figure
@@ -24,7 +24,13 @@ def electronic(request: Request, findings: Findings) -> None:
     if is_customer(facts):
         if request.channel is not Channel.EMAIL:
             findings.forbid("IT_SOFT_SPAM_EMAIL_ONLY")
-        elif facts.similar_product is True and facts.objection_offered_at_collection is True:
+        elif (
+            facts.similar_product is True
+            and own_offer(facts)
+            and facts.email_obtained_in_sale is not False  # "address given in a sale"
+            and facts.objection_offered_at_collection is True
+            and facts.objection_notice_each_message is not False  # "at collection and in each message"
+        ):
             findings.permit(
                 "IT_SOFT_SPAM_EMAIL_ONLY",
                 *content,

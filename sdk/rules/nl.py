@@ -7,7 +7,7 @@ from ..decision import Findings
 from ..models import Request
 from ..vocabulary import Audience, Channel, LegalBasis
 from ._base import ELECTRONIC, Jurisdiction, Rule
-from ._common import NATURAL_PERSON_FORMS, STOP_MECHANISM, honour_objections, is_customer, valid_consent
+from ._common import NATURAL_PERSON_FORMS, STOP_MECHANISM, honour_objections, is_customer, own_offer, valid_consent
 from ._gdpr import RIGHTS_REQUESTS
 
 CALL_CONDUCT = ("must_show_caller_number", "must_offer_objection_each_call")
@@ -30,7 +30,12 @@ def electronic(request: Request, findings: Findings) -> None:
     if valid_consent(request, findings, "NL_EMAIL_CONSENT_INCL_LEGAL_PERSONS"):
         findings.permit("NL_EMAIL_CONSENT_INCL_LEGAL_PERSONS", *content, basis=LegalBasis.CONSENT)
         return
-    if request.channel in (Channel.EMAIL, Channel.SMS) and is_customer(facts) and facts.similar_product is True:
+    if (
+        request.channel in (Channel.EMAIL, Channel.SMS)
+        and is_customer(facts)
+        and facts.similar_product is True
+        and own_offer(facts)
+    ):
         findings.permit(
             "NL_EMAIL_CONSENT_INCL_LEGAL_PERSONS",
             *content,

@@ -6,8 +6,8 @@ from ..decision import Findings
 from ..facts import Facts
 from ..models import Request
 from ..vocabulary import Audience, Channel, LegalBasis, SenderType
-from ._base import Jurisdiction, Rule
-from ._common import honour_objections, is_customer, valid_consent
+from ._base import Jurisdiction, Rule, legal_day
+from ._common import honour_objections, is_customer, own_offer, valid_consent
 from ._gdpr import RIGHTS_REQUESTS
 
 INDIVIDUAL_FORMS = frozenset({"sole_trader", "partnership", "non_scottish_partnership", "individual"})
@@ -36,7 +36,7 @@ def messages(request: Request, findings: Findings) -> None:
     facts = request.facts
     if (
         request.sender is SenderType.CHARITY
-        and request.at.date() >= CHARITY_SOFT_OPT_IN
+        and legal_day(request) >= CHARITY_SOFT_OPT_IN
         and _charity_soft_opt_in(facts)
     ):
         findings.permit(
@@ -61,7 +61,7 @@ def messages(request: Request, findings: Findings) -> None:
     content = ("must_identify_sender", "must_give_valid_address_to_opt_out")
     if valid_consent(request, findings, "UK_INDIVIDUAL_SUBSCRIBER"):
         findings.permit("UK_INDIVIDUAL_SUBSCRIBER", *content, basis=LegalBasis.CONSENT)
-    elif is_customer(facts) and facts.similar_product is True and _refusal_offered(facts):
+    elif is_customer(facts) and facts.similar_product is True and own_offer(facts) and _refusal_offered(facts):
         findings.permit(
             "UK_INDIVIDUAL_SUBSCRIBER",
             *content,

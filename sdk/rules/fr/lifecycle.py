@@ -8,6 +8,7 @@ from ...decision import Findings
 from ...facts import Facts
 from ...models import Request
 from ...vocabulary import Audience, Channel, LegalBasis
+from .._base import legal_day
 from .._common import INVALID_MECHANISMS, channel_word
 from .phone import OPT_IN_SWITCH
 
@@ -251,7 +252,7 @@ def partner_transfer(request: Request, findings: Findings) -> None:
             findings.permit("FR_B2B_TRANSFER", "must_offer_objection", *PARTNER_CONDITIONS[::2])
         return
     channels = [channel_word(c) for c in facts.campaign_channels or ()] or [request.channel]
-    if Channel.PHONE_HUMAN in channels and request.at.date() >= OPT_IN_SWITCH:  # partners need their own consent
+    if Channel.PHONE_HUMAN in channels and legal_day(request) >= OPT_IN_SWITCH:  # partners need their own consent
         _phone_transfer(request, findings)
     elif any(c is not None and c.is_electronic for c in channels):
         _electronic_transfer(request, findings)

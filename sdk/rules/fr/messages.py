@@ -35,10 +35,19 @@ BANNED_SECTORS = ENERGY_SECTORS | ADAPTATION_SECTORS
 
 
 def message_content(request: Request, findings: Findings) -> None:
-    """L34-5 'dans tous les cas': identify the advertiser and give a free, valid way to stop."""
-    findings.require("must_identify_advertiser", STOP_MECHANISM[request.channel])
-    if request.channel.is_electronic:
-        findings.note("FR_MSG_CONTENT")
+    """L34-5 'dans tous les cas': identify the advertiser and give a free, valid way to stop; an email's subject
+    relates to the offer. A message known to lack one of them is forbidden until it has it."""
+    stop = STOP_MECHANISM[request.channel]
+    findings.require("must_identify_advertiser", stop)
+    if not request.channel.is_electronic:
+        return
+    findings.note("FR_MSG_CONTENT")
+    facts = request.facts
+    missing = [stop] if facts.opt_out_mechanism is False else []
+    if request.channel is Channel.EMAIL and facts.headers_accurate is False:
+        missing.append("must_not_use_deceptive_headers_or_subject")
+    if missing:
+        findings.forbid("FR_MSG_CONTENT", *missing)
 
 
 def data_source(request: Request, findings: Findings) -> None:

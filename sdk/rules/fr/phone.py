@@ -11,6 +11,7 @@ from ...decision import Findings
 from ...models import Request
 from ...telephone import CallingCalendar, french_holidays
 from ...vocabulary import Audience, Channel, LegalBasis, SenderType
+from .._base import legal_day
 from .._common import callee_local_time, consent_defects, consent_on_file, newer_consent
 from .messages import data_source
 
@@ -233,7 +234,7 @@ def call_windows(request: Request, findings: Findings) -> None:
         findings.forbid("FR_PHONE_LOCAL_HOLIDAY_UNCLEAR", remedy)
     if local.time().replace(tzinfo=None) in {end for _start, end in calendar.windows}:
         findings.forbid("FR_PHONE_WINDOW_END_EXCLUSIVE", remedy)
-    if request.facts.out_of_hours_consent and request.at.date() >= OPT_IN_SWITCH:
+    if request.facts.out_of_hours_consent and legal_day(request) >= OPT_IN_SWITCH:
         findings.forbid("FR_PHONE_OUT_OF_HOURS_SLOT", remedy, detail="a general consent is not a precise slot")
 
 
@@ -245,7 +246,7 @@ def _closed_detail(calendar: CallingCalendar, local: datetime) -> str:
 def _agreed_slot(request: Request, findings: Findings, local: datetime) -> bool:
     """Out-of-window calls: a precise agreed slot from 2026-08-11, express consent before it."""
     facts = request.facts
-    if request.at.date() >= OPT_IN_SWITCH:
+    if legal_day(request) >= OPT_IN_SWITCH:
         slot = facts.specific_slot_consent
         if slot is None or facts.specific_slot_consent_proof is False:
             return False

@@ -10,6 +10,7 @@ from .._gdpr import RIGHTS_REQUESTS
 from . import lifecycle, messages, phone
 
 PHONE = frozenset({Channel.PHONE_HUMAN})
+CALLS = frozenset({Channel.PHONE_HUMAN, Channel.AUTOMATED_CALL})  # a machine's call is telephone canvassing too
 SMS = frozenset({Channel.SMS})
 POSTAL = frozenset({Channel.POSTAL})
 WRITTEN = ELECTRONIC | POSTAL
@@ -53,13 +54,13 @@ RULES = (
     Rule(phone.charity_call, channels=PHONE, audiences=CONSUMER),
     Rule(
         phone.sector_ban(messages.ENERGY_SECTORS),
-        channels=PHONE,
+        channels=CALLS,
         audiences=CONSUMER,
         in_force_from=date(2020, 7, 26),
     ),
     Rule(
         phone.sector_ban(messages.ADAPTATION_SECTORS),
-        channels=PHONE,
+        channels=CALLS,
         audiences=CONSUMER,
         in_force_from=date(2025, 7, 2),
     ),

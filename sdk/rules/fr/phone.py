@@ -7,6 +7,7 @@ prior consent or within a contract in progress. Days, hours and the frequency ca
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
+from ...dates import add_months
 from ...decision import Findings
 from ...models import Request
 from ...telephone import CallingCalendar, french_holidays
@@ -92,6 +93,10 @@ def bloctel_era(request: Request, findings: Findings) -> None:
         else:
             findings.forbid("FR_PHONE_BLOCTEL_REGISTERED")
             return
+    elif _screening_stale(request):  # "not registered" is as old as the last check against the list
+        check = "must_have_checked_bloctel_within_last_month"
+        findings.forbid("FR_PHONE_B2C_BLOCTEL_ERA", check, detail=f"checked {facts.last_screened_days_ago} days ago")
+        return
     else:
         findings.permit(
             "FR_PHONE_B2C_BLOCTEL_ERA",
@@ -100,6 +105,15 @@ def bloctel_era(request: Request, findings: Findings) -> None:
             basis=LegalBasis.LEGITIMATE_INTEREST,
         )
     data_source(request, findings)
+
+
+def _screening_stale(request: Request) -> bool:
+    """A file checked against Bloctel more than a month ago: the law asks for a check at least monthly."""
+    days = request.facts.last_screened_days_ago
+    if days is None:
+        return False
+    checked = request.at.date() - timedelta(days=days)
+    return add_months(checked, 1) < request.at.date()
 
 
 def _bloctel_applies(request: Request) -> bool | None:
@@ -234,8 +248,12 @@ def call_windows(request: Request, findings: Findings) -> None:
         findings.forbid("FR_PHONE_LOCAL_HOLIDAY_UNCLEAR", remedy)
     if local.time().replace(tzinfo=None) in {end for _start, end in calendar.windows}:
         findings.forbid("FR_PHONE_WINDOW_END_EXCLUSIVE", remedy)
-    if request.facts.out_of_hours_consent and legal_day(request) >= OPT_IN_SWITCH:
-        findings.forbid("FR_PHONE_OUT_OF_HOURS_SLOT", remedy, detail="a general consent is not a precise slot")
+    if legal_day(request) >= OPT_IN_SWITCH:
+        if request.facts.out_of_hours_consent:
+            findings.forbid("FR_PHONE_OUT_OF_HOURS_SLOT", remedy, detail="a general consent is not a precise slot")
+        elif request.facts.specific_slot_consent is not None:
+            detail = "the agreed slot does not cover this call, or its proof is missing"
+            findings.forbid("FR_PHONE_OUT_OF_HOURS_SLOT", remedy, detail=detail)
 
 
 def _closed_detail(calendar: CallingCalendar, local: datetime) -> str:
@@ -244,23 +262,35 @@ def _closed_detail(calendar: CallingCalendar, local: datetime) -> str:
 
 
 def _agreed_slot(request: Request, findings: Findings, local: datetime) -> bool:
-    """Out-of-window calls: a precise agreed slot from 2026-08-11, express consent before it."""
+    """Out-of-window calls: a precise agreed slot from 2026-08-11, express consent before it (a proven slot is
+    one)."""
     facts = request.facts
+    slot = _slot_covering(facts, local)
     if legal_day(request) >= OPT_IN_SWITCH:
-        slot = facts.specific_slot_consent
-        if slot is None or facts.specific_slot_consent_proof is False:
-            return False
-        if slot.tzinfo is None:
-            slot = slot.replace(tzinfo=local.tzinfo)
-        if not slot <= local < slot + SLOT_LENGTH:
+        if slot is None:
             return False
         findings.permit("FR_PHONE_OUT_OF_HOURS_SLOT", "must_keep_slot_consent_proof")
+        findings.hold_until(slot + SLOT_LENGTH)
+        return True
+    if slot is not None:
+        findings.permit("FR_PHONE_OUT_OF_HOURS_OLD", "must_keep_consent_proof")
         findings.hold_until(slot + SLOT_LENGTH)
         return True
     if facts.out_of_hours_consent and facts.out_of_hours_consent != "none" and facts.consent_documented is not False:
         findings.permit("FR_PHONE_OUT_OF_HOURS_OLD", "must_keep_consent_proof")
         return True
     return False
+
+
+def _slot_covering(facts, local: datetime) -> datetime | None:
+    """The start of the slot the consumer agreed to be called in, when it covers `local` and is not known to lack
+    its proof; an agreed time with no end is read as the hour from it."""
+    slot = facts.specific_slot_consent
+    if slot is None or facts.specific_slot_consent_proof is False:
+        return None
+    if slot.tzinfo is None:
+        slot = slot.replace(tzinfo=local.tzinfo)
+    return slot if slot <= local < slot + SLOT_LENGTH else None
 
 
 def sms_windows(request: Request, findings: Findings) -> None:

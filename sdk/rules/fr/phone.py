@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 
 from ...dates import add_months
 from ...decision import Findings
+from ...facts import Facts
 from ...models import Request
 from ...telephone import CallingCalendar, french_holidays
 from ...vocabulary import Audience, Channel, LegalBasis, SenderType
@@ -282,7 +283,7 @@ def _agreed_slot(request: Request, findings: Findings, local: datetime) -> bool:
     return False
 
 
-def _slot_covering(facts, local: datetime) -> datetime | None:
+def _slot_covering(facts: Facts, local: datetime) -> datetime | None:
     """The start of the slot the consumer agreed to be called in, when it covers `local` and is not known to lack
     its proof; an agreed time with no end is read as the hour from it."""
     slot = facts.specific_slot_consent

@@ -9,7 +9,7 @@ from ...facts import Facts
 from ...models import Request
 from ...vocabulary import Audience, Channel, LegalBasis
 from .._base import legal_day
-from .._common import INVALID_MECHANISMS, channel_word
+from .._common import INVALID_MECHANISMS, channel_word, honour_objections, objection_dates
 from .phone import OPT_IN_SWITCH
 
 OPEN_EVENTS = frozenset({"open", "email_open", "opened", "pixel_open"})
@@ -240,6 +240,16 @@ def _inactive_years(request: Request) -> float:
     return request.at.year - int(match.group(1)) if match else 0
 
 
+def objectors_left_out(request: Request, findings: Findings) -> None:
+    """Whoever objected, withdrew or is on the suppression list stays out of a file given to partners: the
+    objection is absolute and holds whatever the source (§5.2), and a file leaves out its objectors (§5.4)."""
+    today = request.at.date()
+    if not [day for day in objection_dates(request.facts, request.channel) if day is None or day <= today]:
+        return
+    if not honour_objections(request, findings, list_code="FR_SUPPRESSION_LIST_HIT"):
+        findings.remedy("exclude_objectors_and_non_consenting")
+
+
 def partner_transfer(request: Request, findings: Findings) -> None:
     """Giving prospect data to partners (CNIL 2018): consent to the transfer for electronic use."""
     facts = request.facts
@@ -267,6 +277,9 @@ def partner_transfer(request: Request, findings: Findings) -> None:
 
 def _electronic_transfer(request: Request, findings: Findings) -> None:
     facts = request.facts
+    if facts.objected_to_transfer:  # a consent to the transfer, withdrawn since
+        findings.forbid("FR_PARTNER_TRANSFER_CONSENT", "exclude_objectors_and_non_consenting")
+        return
     if facts.partners_named_at_collection is False or facts.partner_list_available is False:
         findings.forbid("FR_PARTNER_NOT_NAMED", "exclude_objectors_and_non_consenting")
     if facts.transfer_consent is not True:
@@ -279,6 +292,9 @@ def _phone_transfer(request: Request, findings: Findings) -> None:
     """From 2026-08-11 a partner may call a consumer only on a consent to its calls (new L223-1): numbers passed
     for partners' phone canvassing need the consumer's consent to those partners, as for electronic use."""
     facts = request.facts
+    if facts.objected_to_transfer:
+        findings.forbid("FR_PARTNER_TRANSFER_CONSENT", "exclude_objectors_and_non_consenting")
+        return
     if facts.partners_named_at_collection is False or facts.partner_list_available is False:
         findings.forbid("FR_PARTNER_NOT_NAMED", "exclude_objectors_and_non_consenting")
     if facts.transfer_consent is not True:

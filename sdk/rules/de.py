@@ -90,10 +90,13 @@ def postal(request: Request, findings: Findings) -> None:
 
 def proof_retention(request: Request, findings: Findings) -> None:
     """§7a: consumer phone consent documented and kept 5 years from grant and after each use."""
+    remedy = "must_keep_consent_record_5y_after_grant_and_each_use"
+    if request.channel is Channel.PHONE_HUMAN and request.facts.consent_documented is False:
+        findings.forbid("DE_CONSENT_DOC_5Y", remedy, detail="the consent was not documented when given")
+        return
     years = request.facts.proof_retention_policy_years
     if years is None:
         return
-    remedy = "must_keep_consent_record_5y_after_grant_and_each_use"
     if years < 5:
         findings.forbid("DE_CONSENT_DOC_5Y", remedy)
     else:
@@ -109,7 +112,7 @@ JURISDICTION = Jurisdiction(
         Rule(electronic, channels=ELECTRONIC),
         Rule(phone, channels=frozenset({Channel.PHONE_HUMAN})),
         Rule(postal, channels=frozenset({Channel.POSTAL})),
-        Rule(proof_retention, actions=frozenset({Action.RETAIN})),
+        Rule(proof_retention, actions=frozenset({Action.RETAIN, Action.COLLECT})),
         RIGHTS_REQUESTS,
     ),
 )

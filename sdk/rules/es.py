@@ -4,7 +4,7 @@ from datetime import date
 
 from ..decision import Findings
 from ..models import Request
-from ..vocabulary import Channel, LegalBasis
+from ..vocabulary import Audience, Channel, LegalBasis
 from ._base import ELECTRONIC, Jurisdiction, Rule
 from ._common import STOP_MECHANISM, channel_word, honour_objections, is_customer, own_offer, valid_consent
 from ._gdpr import RIGHTS_REQUESTS
@@ -46,7 +46,8 @@ def phone(request: Request, findings: Findings) -> None:
     """Since 2023-06-29: consent or another legal basis; legitimate interest is presumed for customers."""
     if valid_consent(request, findings, "ES_PHONE_OPTIN_2023"):
         findings.permit("ES_PHONE_OPTIN_2023", *CALL_CONDUCT, basis=LegalBasis.CONSENT)
-    elif is_customer(request.facts):
+    elif is_customer(request.facts) and request.facts.similar_product is not False and own_offer(request.facts):
+        # the LSSI 21.2 relationship the presumption rests on: own similar products
         findings.permit("ES_PHONE_LEGIT_INTEREST_CUSTOMER", *CALL_CONDUCT, basis=LegalBasis.LEGITIMATE_INTEREST)
     else:
         findings.forbid("ES_PHONE_OPTIN_2023", "rebuild_or_recollect_consent")
@@ -60,6 +61,8 @@ def robinson(request: Request, findings: Findings) -> None:
     """Lista Robinson: no marketing to registered non-customers who did not consent, per channel; a registration
     not known reads as one, until the list is checked."""
     facts = request.facts
+    if request.contact.audience is Audience.GENERIC_BUSINESS_ADDRESS:  # a list of people, not of companies
+        return
     if facts.robinson_registered is False or is_customer(facts):
         return
     channels = [channel_word(word) for word in facts.robinson_channels or ()]

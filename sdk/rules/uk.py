@@ -10,7 +10,26 @@ from ._base import Jurisdiction, Rule, legal_day
 from ._common import honour_objections, is_customer, own_offer, valid_consent
 from ._gdpr import RIGHTS_REQUESTS
 
-INDIVIDUAL_FORMS = frozenset({"sole_trader", "partnership", "non_scottish_partnership", "individual"})
+# Corporate subscribers under PECR: bodies with their own legal personality. Any other form (a sole trader, an
+# English or Welsh partnership, limited or not, a form nobody recognises) reads as an individual subscriber, the
+# stricter reading.
+CORPORATE_FORMS = frozenset(
+    {
+        "company",
+        "limited_company",
+        "ltd",
+        "plc",
+        "public_limited_company",
+        "llp",
+        "limited_liability_partnership",
+        "scottish_partnership",
+        "scottish_limited_partnership",
+        "public_body",
+        "public_authority",
+        "community_interest_company",
+        "corporation",
+    }
+)
 TPS_RESCREEN_DAYS = 28
 CHARITY_SOFT_OPT_IN = date(2026, 2, 5)
 
@@ -23,9 +42,11 @@ def subscriber_is_individual(request: Request, findings: Findings) -> bool | Non
     """PECR's split: consumers, sole traders and non-Scottish partnerships are individual subscribers."""
     audience = request.contact.audience
     form = request.facts.recipient_legal_form
-    if audience is Audience.CONSUMER or form in INDIVIDUAL_FORMS:
+    if audience is Audience.CONSUMER:
         return True
-    if form is not None or audience is Audience.GENERIC_BUSINESS_ADDRESS:
+    if form is not None:
+        return form.strip().lower().replace("-", "_").replace(" ", "_") not in CORPORATE_FORMS
+    if audience is Audience.GENERIC_BUSINESS_ADDRESS:
         return False
     findings.need("recipient_legal_form")
     return None

@@ -6,7 +6,7 @@ from ..decision import Findings
 from ..models import Request
 from ..telephone import CallingCalendar
 from ..vocabulary import Channel, LegalBasis
-from ._base import Jurisdiction, Rule
+from ._base import BUSINESS, CONSUMER, Jurisdiction, Rule
 from ._common import callee_local_time, honour_objections, valid_consent
 
 TCPA_CALENDAR = CallingCalendar(windows=((time(8), time(21)),), weekdays=frozenset(range(7)), observe_holidays=False)
@@ -44,19 +44,39 @@ def live_call(request: Request, findings: Findings) -> None:
         findings.forbid("US_TCPA_DNC")
         if facts.national_dnc_registered is None:
             findings.need("national_dnc_registered")
-    local, _zone_known = callee_local_time(request)
-    if not request.standing and TCPA_CALENDAR.window_at(local) is None:
-        findings.forbid("US_TCPA_HOURS", detail=f"callee local time {local.strftime('%H:%M')}")
+    if not _within_calling_hours(request, findings):
         return
     basis = LegalBasis.CONSENT if consented else LegalBasis.LEGITIMATE_INTEREST
     findings.permit("US_TCPA_HOURS", "must_identify_caller", basis=basis)  # standing: the hours bind each call
-    if not request.standing:
-        findings.hold_until(TCPA_CALENDAR.closes_at(local))
+
+
+def _within_calling_hours(request: Request, findings: Findings) -> bool:
+    """08:00 to 21:00 on the callee's clock; a standing verdict leaves the hours to each call."""
+    if request.standing:
+        return True
+    local, _zone_known = callee_local_time(request)
+    if TCPA_CALENDAR.window_at(local) is None:
+        findings.forbid("US_TCPA_HOURS", detail=f"callee local time {local.strftime('%H:%M')}")
+        return False
+    findings.hold_until(TCPA_CALENDAR.closes_at(local))
+    return True
+
+
+def business_call(request: Request, findings: Findings) -> None:
+    """The calling hours and the national Do-Not-Call registry protect residences; a business line keeps the
+    company-specific do-not-call list (an objection) and the caller's identification."""
+    if honour_objections(request, findings, list_code="US_TCPA_DNC", objection_code="US_TCPA_DNC"):
+        return
+    findings.permit("US_TCPA_HOURS", "must_identify_caller", basis=LegalBasis.LEGITIMATE_INTEREST)
 
 
 def autodialled(request: Request, findings: Findings) -> None:
     """Prerecorded or autodialled calls and texts need prior express consent."""
     honour_objections(request, findings, list_code="US_TCPA_DNC", objection_code="US_TCPA_DNC")
+    if request.channel is Channel.AUTOMATED_CALL:  # a machine's call is a telephone solicitation too: same hours
+        if not _within_calling_hours(request, findings):
+            return
+        findings.note("US_TCPA_HOURS")
     if valid_consent(request, findings, "US_TCPA_AUTODIALER"):
         findings.permit("US_TCPA_AUTODIALER", "must_identify_sender", "must_include_opt_out", basis=LegalBasis.CONSENT)
     else:
@@ -69,7 +89,8 @@ JURISDICTION = Jurisdiction(
     "America/New_York",
     (
         Rule(email, channels=frozenset({Channel.EMAIL})),
-        Rule(live_call, channels=frozenset({Channel.PHONE_HUMAN})),
+        Rule(live_call, channels=frozenset({Channel.PHONE_HUMAN}), audiences=CONSUMER),
+        Rule(business_call, channels=frozenset({Channel.PHONE_HUMAN}), audiences=BUSINESS),
         Rule(autodialled, channels=frozenset({Channel.AUTOMATED_CALL, Channel.SMS})),
     ),
 )

@@ -125,6 +125,12 @@ def test_bad_input_gets_a_clear_error_and_changes_nothing(run, tmp_path, argumen
     assert exported.stdout.count("\n") == 1  # the header only
 
 
+def consentry_in(env: dict[str, str], *arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "consentry.sdk.cli", *arguments], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
 def test_without_a_pepper_the_suppression_commands_refuse_to_run(tmp_path):
     env = {**os.environ, "CONSENTRY_HOME": str(tmp_path)}
     env.pop("CONSENTRY_SUPPRESSION_PEPPER", None)
@@ -133,13 +139,7 @@ def test_without_a_pepper_the_suppression_commands_refuse_to_run(tmp_path):
         [sys.executable, "-m", "consentry.sdk.cli", "db", "upgrade"], env=env, capture_output=True, timeout=60
     )
     assert upgraded.returncode == 0
-    result = subprocess.run(
-        [sys.executable, "-m", "consentry.sdk.cli", "suppress", "check", "--email", "a@example.com"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = consentry_in(env, "suppress", "check", "--email", "a@example.com")
     assert result.returncode == 2
     assert "CONSENTRY_SUPPRESSION_PEPPER" in result.stderr
 
@@ -149,13 +149,7 @@ def test_an_export_the_store_refuses_leaves_no_output_file(tmp_path):
     env = {**os.environ, "CONSENTRY_HOME": str(tmp_path), "CONSENTRY_SUPPRESSION_PEPPER": "p" * 32}
     env.pop("CONSENTRY_DATABASE_URL", None)
     output = tmp_path / "list.csv"
-    result = subprocess.run(
-        [sys.executable, "-m", "consentry.sdk.cli", "suppress", "export", "--output", str(output)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = consentry_in(env, "suppress", "export", "--output", str(output))
     assert result.returncode == 2
     assert "consentry db upgrade" in result.stderr
     assert not output.exists()

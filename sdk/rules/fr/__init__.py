@@ -78,7 +78,7 @@ RULES = (
     # Keeping data
     Rule(lifecycle.suppression_entry, actions=frozenset({Action.RETAIN})),
     Rule(lifecycle.phone_proof_retention, actions=frozenset({Action.RETAIN}), in_force_from=OPT_IN_STARTS),
-    Rule(lifecycle.art14_notice, actions=frozenset({Action.RETAIN, Action.REUSE})),
+    Rule(lifecycle.art14_notice, actions=frozenset({Action.SEND, Action.RETAIN, Action.REUSE})),
     Rule(lifecycle.minimisation, actions=frozenset({Action.COLLECT, Action.RETAIN})),
     Rule(lifecycle.retained_data, actions=frozenset({Action.RETAIN})),
     # Collecting, reusing and passing on data

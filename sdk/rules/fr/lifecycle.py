@@ -7,9 +7,9 @@ from ...dates import add_months, add_years
 from ...decision import Findings
 from ...facts import Facts
 from ...models import Request
-from ...vocabulary import Audience, Channel, LegalBasis
+from ...vocabulary import Action, Audience, Channel, LegalBasis
 from .._base import legal_day
-from .._common import INVALID_MECHANISMS, channel_word, honour_objections, objection_dates
+from .._common import INVALID_MECHANISMS, channel_word, honour_objections, is_indirect, objection_dates
 from .phone import OPT_IN_SWITCH
 
 OPEN_EVENTS = frozenset({"open", "email_open", "opened", "pixel_open"})
@@ -136,14 +136,15 @@ def phone_proof_retention(request: Request, findings: Findings) -> None:
 
 
 def art14_notice(request: Request, findings: Findings) -> None:
-    """Indirectly collected data: notice with the source within 1 month, or at first contact if earlier."""
+    """Indirectly collected data: notice with the source within 1 month, or at first contact if earlier. A send
+    a month after the data came, with no notice yet, is already late: the notice goes first."""
     facts = request.facts
     if facts.acquired_on is None or facts.art14_notice_sent or facts.first_contact_date:
         return
     deadline = add_months(facts.acquired_on, 1)
     if request.at.date() > deadline:
         findings.forbid("FR_DATA_SOURCE_ART14", "send_art14_notice_now", detail=f"due by {deadline.isoformat()}")
-    else:
+    elif request.action is not Action.SEND:  # a send within the month carries the notice (messages.data_source)
         findings.permit("FR_DATA_SOURCE_ART14", "send_art14_notice_now", detail=f"due by {deadline.isoformat()}")
 
 
@@ -189,6 +190,18 @@ def collection(request: Request, findings: Findings) -> None:
             )
     if facts.consent_mechanism and not findings.blocked:
         findings.permit("FR_CONSENT_PROOF", "must_keep_consent_proof", basis=LegalBasis.CONSENT)
+    if _postal_opt_out_missed(request):
+        findings.forbid("FR_POSTAL_OPTOUT", "must_offer_free_objection_means")
+
+
+def _postal_opt_out_missed(request: Request) -> bool:
+    """Addressed post is opt-out: a person's details collected for it without notice or a free way to object."""
+    facts = request.facts
+    if request.channel is not Channel.POSTAL or request.contact.audience not in PERSONAL_DATA_AUDIENCES:
+        return False
+    if is_indirect(facts):
+        return False
+    return facts.informed_at_collection is False or facts.objection_offered_at_collection is False
 
 
 def suppression_reuse(request: Request, findings: Findings) -> None:

@@ -15,5 +15,5 @@ DATA = Path(__file__).parents[1] / "data"
 def test_every_scenario_of_the_file_passes(path):
     results = list(run_scenarios(load_scenarios(path)))
     failed = [result.scenario.id for result in results if not result.passed]
-    assert len(results) >= 50
+    assert len(results) >= 40  # each file holds dozens: fewer would mean a truncated or misread file
     assert failed == []

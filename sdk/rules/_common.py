@@ -191,9 +191,15 @@ def newer_consent(request: Request, since: list[date | None]) -> date | None:
 
 
 def honour_objections(
-    request: Request, findings: Findings, *, list_code: str, objection_code: str = "GDPR_OBJECTION_ABSOLUTE"
+    request: Request,
+    findings: Findings,
+    *,
+    list_code: str,
+    objection_code: str = "GDPR_OBJECTION_ABSOLUTE",
+    remedies: tuple[str, ...] = (),
 ) -> bool:
-    """Block on any objection, withdrawal or suppression entry unless a newer explicit consent lifts it.
+    """Block on any objection, withdrawal or suppression entry unless a newer explicit consent lifts it; `remedies`
+    are added to a block's own.
 
     Returns True when a newer consent lifted an earlier objection, so the caller treats it as the consent.
     """
@@ -219,7 +225,7 @@ def honour_objections(
     if facts.ad_says_no_canvassing:
         refused = local_code(request, "FR_PUBLIC_WEB_DATA")
         findings.forbid(refused, *suppress, detail="the person's own ad refuses canvassing")
-    findings.forbid(objection_code, *suppress)
+    findings.forbid(objection_code, *suppress, *remedies)
     return False
 
 

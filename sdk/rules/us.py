@@ -5,7 +5,7 @@ from datetime import time
 from ..decision import Findings
 from ..models import Request
 from ..telephone import CallingCalendar
-from ..vocabulary import Channel, LegalBasis
+from ..vocabulary import Audience, Channel, LegalBasis
 from ._base import BUSINESS, CONSUMER, Jurisdiction, Rule
 from ._common import callee_local_time, honour_objections, valid_consent
 
@@ -65,15 +65,15 @@ def _within_calling_hours(request: Request, findings: Findings) -> bool:
 def business_call(request: Request, findings: Findings) -> None:
     """The calling hours and the national Do-Not-Call registry protect residences; a business line keeps the
     company-specific do-not-call list (an objection) and the caller's identification."""
-    if honour_objections(request, findings, list_code="US_TCPA_DNC", objection_code="US_TCPA_DNC"):
-        return
+    honour_objections(request, findings, list_code="US_TCPA_DNC", objection_code="US_TCPA_DNC")
     findings.permit("US_TCPA_HOURS", "must_identify_caller", basis=LegalBasis.LEGITIMATE_INTEREST)
 
 
 def autodialled(request: Request, findings: Findings) -> None:
     """Prerecorded or autodialled calls and texts need prior express consent."""
     honour_objections(request, findings, list_code="US_TCPA_DNC", objection_code="US_TCPA_DNC")
-    if request.channel is Channel.AUTOMATED_CALL:  # a machine's call is a telephone solicitation too: same hours
+    if request.channel is Channel.AUTOMATED_CALL and request.contact.audience is Audience.CONSUMER:
+        # a machine's call to a residence is a telephone solicitation too: the same hours
         if not _within_calling_hours(request, findings):
             return
         findings.note("US_TCPA_HOURS")

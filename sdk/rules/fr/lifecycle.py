@@ -9,7 +9,7 @@ from ...facts import Facts
 from ...models import Request
 from ...vocabulary import Action, Audience, Channel, LegalBasis
 from .._base import legal_day
-from .._common import INVALID_MECHANISMS, channel_word, honour_objections, is_indirect, objection_dates
+from .._common import INVALID_MECHANISMS, channel_word, honour_objections, is_indirect
 from .phone import OPT_IN_SWITCH
 
 OPEN_EVENTS = frozenset({"open", "email_open", "opened", "pixel_open"})
@@ -256,11 +256,8 @@ def _inactive_years(request: Request) -> float:
 def objectors_left_out(request: Request, findings: Findings) -> None:
     """Whoever objected, withdrew or is on the suppression list stays out of a file given to partners: the
     objection is absolute and holds whatever the source (§5.2), and a file leaves out its objectors (§5.4)."""
-    today = request.at.date()
-    if not [day for day in objection_dates(request.facts, request.channel) if day is None or day <= today]:
-        return
-    if not honour_objections(request, findings, list_code="FR_SUPPRESSION_LIST_HIT"):
-        findings.remedy("exclude_objectors_and_non_consenting")
+    remedy = ("exclude_objectors_and_non_consenting",)
+    honour_objections(request, findings, list_code="FR_SUPPRESSION_LIST_HIT", remedies=remedy)
 
 
 def partner_transfer(request: Request, findings: Findings) -> None:

@@ -54,14 +54,11 @@ class Jurisdiction:
     def __post_init__(self) -> None:
         _LEGAL_ZONES[self.code] = self.legal_time_zone
 
-    def legal_day(self, request: Request) -> date:
-        """The calendar day in the jurisdiction's own time, which decides which rules are in force."""
-        return request.at.astimezone(zone(self.legal_time_zone)).date()
-
     def apply(self, request: Request, findings: Findings) -> None:
+        """Run the rules in scope that are in force on the request's day in the jurisdiction's own time."""
         if self.normalise is not None:
             request = self.normalise(request)
-        day = self.legal_day(request)
+        day = legal_day(request)
         for rule in self._in_scope(request):
             if rule.in_force_on(day):
                 rule.check(request, findings)
@@ -83,7 +80,7 @@ def legal_day(request: Request) -> date:
     """The request's day in its jurisdiction's own time, for a rule that compares it with the date a law took effect
     (as `Jurisdiction.apply` does for the rules in force): the offset the moment was written with must not carry it
     across that date. Days counted from the facts' own dates stay in the request's calendar, where they were written."""
-    name = _LEGAL_ZONES.get(request.contact.jurisdiction or "")
+    name = _LEGAL_ZONES.get((request.contact.jurisdiction or "").upper())
     return request.at.astimezone(zone(name)).date() if name else request.at.date()
 
 

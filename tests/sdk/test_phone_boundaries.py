@@ -1,10 +1,12 @@
 """French consumer phone canvassing at its boundaries: dates, hours, holidays, time zones, the call cap."""
 
 from dataclasses import replace
+from datetime import date
 
 import pytest
 
 from consentry.sdk import evaluate, next_lawful_call, request_from_fields
+from consentry.sdk.rules._base import legal_day
 
 CONSENT = {"consent_state": "opt_in", "consent_date": "2026-09-01"}
 
@@ -35,6 +37,19 @@ def test_the_same_consumer_gets_the_bloctel_era_answer_on_10_august_and_the_opt_
     assert "FR_PHONE_B2C_BLOCTEL_ERA" in before.reason_codes
     assert not after.allowed
     assert "FR_PHONE_B2C_OPTIN_2026" in after.reason_codes
+
+
+def test_the_switch_is_read_on_the_day_in_paris_whatever_the_offset():
+    """22:30 UTC on 10 August is already 11 August in Paris: the opt-in regime, though the timestamp says the 10th."""
+    decision = decide("2026-08-10T22:30:00+00:00", bloctel_registered=False)
+    assert "FR_PHONE_B2C_OPTIN_2026" in decision.reason_codes
+    assert "FR_PHONE_B2C_BLOCTEL_ERA" not in decision.reason_codes
+
+
+@pytest.mark.parametrize("code", ["FR", "fr"])
+def test_a_rule_s_legal_day_is_the_jurisdiction_s_whatever_the_code_s_case(code):
+    request = call("2026-08-10T22:30:00+00:00")
+    assert legal_day(replace(request, contact=replace(request.contact, jurisdiction=code))) == date(2026, 8, 11)
 
 
 def test_bloctel_registration_forbids_the_call_in_the_bloctel_era():

@@ -216,7 +216,7 @@ def measure(arguments, work: Path, running: ExitStack) -> dict:
     env.update(counters)
     if directory is not None:
         running.callback(shutil.rmtree, directory, True)
-    env.update(writer_settings())  # as `consentry serve` on SQLite
+    env.update(running.enter_context(writer_settings()))  # as `consentry serve` on SQLite
     with (work / "inbox.log").open("ab") as log:
         writer = start_writer(env, stdout=log, stderr=log)
     running.enter_context(bench_ingest._stopping(writer))

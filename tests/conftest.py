@@ -1,6 +1,7 @@
 """Shared fixtures: real databases (a SQLite file, and PostgreSQL when the CI services are up)."""
 
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -11,8 +12,13 @@ from consentry.sdk.suppression import Keyring
 
 pytest_plugins = ["tests.processes"]  # the run fails when a test leaves a process or a listening socket behind
 IN_CI = os.environ.get("CONSENTRY_CI") == "1"
-# Files the code under test creates by default (the SQLite queue, the default database) go to a scratch home.
-os.environ["CONSENTRY_HOME"] = tempfile.mkdtemp(prefix="consentry-tests-")
+# Files the code under test creates by default (the default database) go to a scratch home, removed at the end.
+SCRATCH_HOME = tempfile.mkdtemp(prefix="consentry-tests-")
+os.environ["CONSENTRY_HOME"] = SCRATCH_HOME
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(SCRATCH_HOME, ignore_errors=True)
 
 
 def service_url(name: str) -> str:

@@ -94,8 +94,9 @@ def _serve(arguments) -> int:
     try:
         if not on_sqlite:  # PostgreSQL takes concurrent writers: each gunicorn process commits its own deliveries
             return _supervise([subprocess.Popen(server, env=env)])
-        env |= writer_settings()
-        return _supervise([start_writer(env), subprocess.Popen(server, env=env)])
+        with writer_settings() as inbox:
+            env |= inbox
+            return _supervise([start_writer(env), subprocess.Popen(server, env=env)])
     finally:
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)

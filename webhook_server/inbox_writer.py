@@ -15,12 +15,14 @@ import gc
 import logging
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client, Connection, Listener, wait
 from pathlib import Path
@@ -126,11 +128,17 @@ def _replier(connection):
     return reply
 
 
-def writer_settings() -> dict[str, str]:
+@contextlib.contextmanager
+def writer_settings() -> Iterator[dict[str, str]]:
     """The environment that makes the web processes hand their deliveries to one writer process: a socket in a
-    private directory (Unix socket paths must stay short) and a fresh key."""
-    address = str(Path(tempfile.mkdtemp(prefix="consentry-inbox-")) / "inbox.sock")
-    return {f"CONSENTRY_{SOCKET_SETTING}": address, f"CONSENTRY_{KEY_SETTING}": secrets.token_hex(32)}
+    private directory (Unix socket paths must stay short) and a fresh key. The directory goes at the end of the
+    block, with whatever a writer killed outright left in it."""
+    directory = tempfile.mkdtemp(prefix="consentry-inbox-")
+    try:
+        address = str(Path(directory) / "inbox.sock")
+        yield {f"CONSENTRY_{SOCKET_SETTING}": address, f"CONSENTRY_{KEY_SETTING}": secrets.token_hex(32)}
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def start_writer(env: dict[str, str], **popen) -> subprocess.Popen:
@@ -156,12 +164,8 @@ def main() -> None:
     address, key = runtime.config.get(SOCKET_SETTING), runtime.config.get(KEY_SETTING)
     if not address or not key:
         raise SystemExit(f"CONSENTRY_{SOCKET_SETTING} and CONSENTRY_{KEY_SETTING} are required")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so that the socket and its directory go away
-    try:
-        serve(commit_group(runtime), str(address), str(key).encode())
-    finally:
-        with contextlib.suppress(OSError):  # the directory `writer_settings` made, when empty
-            Path(str(address)).parent.rmdir()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so that the socket file goes away
+    serve(commit_group(runtime), str(address), str(key).encode())
 
 
 if __name__ == "__main__":

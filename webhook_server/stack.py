@@ -60,7 +60,7 @@ class Stack:
             self._exit.callback(shutil.rmtree, directory, True)
         self._run("db", "upgrade")
         if self.writer_process and self.database_url.startswith("sqlite"):
-            self.env.update(writer_settings())
+            self.env.update(self._exit.enter_context(writer_settings()))
             with (self.home / "inbox.log").open("ab") as log:
                 self.processes["inbox"] = start_writer(self.env, stdout=log, stderr=subprocess.STDOUT)
         self.processes["server"] = self._spawn(

@@ -1,7 +1,7 @@
 """Rules as data: each rule names its scope and its dates in force, and a small function does the judging."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import cache
 from typing import Any
@@ -55,13 +55,21 @@ class Jurisdiction:
         _LEGAL_ZONES[self.code] = self.legal_time_zone
 
     def apply(self, request: Request, findings: Findings) -> None:
-        """Run the rules in scope that are in force on the request's day in the jurisdiction's own time."""
+        """Run the rules in scope that are in force on the request's day in the jurisdiction's own time.
+
+        Reusing data to prospect on a channel is judged by that channel's rules for sending, between sends (no call
+        or message at hand: the hours bind each one), as well as by the rules on reuse itself."""
         if self.normalise is not None:
             request = self.normalise(request)
         day = legal_day(request)
         for rule in self._in_scope(request):
             if rule.in_force_on(day):
                 rule.check(request, findings)
+        if request.action is Action.REUSE and request.channel is not Channel.ANY:
+            as_sent = replace(request, action=Action.SEND, standing=True)
+            for rule in self._in_scope(as_sent):
+                if Action.REUSE not in rule.actions and rule.in_force_on(day):
+                    rule.check(as_sent, findings)
 
     def _in_scope(self, request: Request) -> tuple[Rule, ...]:
         """The rules for this action, channel and audience, computed once per combination."""

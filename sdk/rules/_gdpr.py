@@ -1,13 +1,27 @@
-"""GDPR duties shared by every EU/EEA jurisdiction and the UK: answering rights requests (Art. 12(3))."""
+"""GDPR duties shared by every EU/EEA jurisdiction and the UK: answering rights requests (Art. 12(3)), collecting
+only what the planned channels need (Art. 5(1)(c)), telling people where their data came from (Art. 14).
 
-from datetime import datetime
+Outside France the engine has no full rule set for collecting and keeping data, so the last two only ever block:
+they name what is wrong and clear nothing (fail closed)."""
+
+from datetime import date, datetime
 
 from ..dates import add_months
 from ..decision import Findings
 from ..models import Request
-from ..vocabulary import Action, LegalBasis
+from ..vocabulary import Action, Channel, LegalBasis
 from ._base import Rule
-from ._common import is_indirect
+from ._common import channel_word, is_indirect
+
+FIELDS_BY_CHANNEL = {
+    Channel.EMAIL: {"email"},
+    Channel.SMS: {"phone", "mobile"},
+    Channel.PHONE_HUMAN: {"phone", "mobile"},
+    Channel.AUTOMATED_CALL: {"phone", "mobile"},
+    Channel.FAX: {"fax"},
+    Channel.POSTAL: {"postal_address", "address"},
+}
+IDENTITY_FIELDS = frozenset({"name", "first_name", "last_name", "full_name", "civility", "company", "job_title"})
 
 
 def rights_request(request: Request, findings: Findings) -> None:
@@ -37,4 +51,40 @@ def rights_request(request: Request, findings: Findings) -> None:
     findings.hold_until(datetime.combine(deadline, datetime.max.time(), tzinfo=request.at.tzinfo))
 
 
+def fields_beyond_need(request: Request) -> list[str] | None:
+    """The collected fields that no planned channel needs (None when the fields are not given)."""
+    facts = request.facts
+    if facts.fields_collected is None:
+        return None
+    planned = [channel_word(word) for word in facts.campaign_channels or (request.channel.value,)]
+    needed = set().union(*(FIELDS_BY_CHANNEL.get(channel, set()) for channel in planned if channel))
+    return [field for field in facts.fields_collected if field not in needed and field not in IDENTITY_FIELDS]
+
+
+def art14_deadline(request: Request) -> date | None:
+    """When the notice to a person whose data came from elsewhere is due: a month after it came (None when no
+    notice is pending, or the date it came is not given)."""
+    facts = request.facts
+    if facts.acquired_on is None or facts.art14_notice_sent or facts.first_contact_date:
+        return None
+    return add_months(facts.acquired_on, 1)
+
+
+def too_much_collected(request: Request, findings: Findings) -> None:
+    extra = fields_beyond_need(request)
+    if extra:
+        findings.forbid("GDPR_MINIMISATION", "collect_only_fields_needed_for_the_channel", detail=", ".join(extra))
+
+
+def art14_notice_late(request: Request, findings: Findings) -> None:
+    deadline = art14_deadline(request)
+    if deadline is not None and request.at.date() > deadline:
+        findings.forbid("GDPR_ART14_NOTICE", "send_art14_notice_now", detail=f"due by {deadline.isoformat()}")
+
+
 RIGHTS_REQUESTS = Rule(rights_request, actions=frozenset({Action.ANSWER_RIGHTS_REQUEST}))
+GDPR_DUTIES = (
+    RIGHTS_REQUESTS,
+    Rule(too_much_collected, actions=frozenset({Action.COLLECT, Action.RETAIN})),
+    Rule(art14_notice_late, actions=frozenset({Action.SEND, Action.RETAIN, Action.REUSE})),
+)

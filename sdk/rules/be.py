@@ -13,7 +13,7 @@ from ._common import (
     own_offer,
     valid_consent,
 )
-from ._gdpr import RIGHTS_REQUESTS
+from ._gdpr import GDPR_DUTIES
 
 IMPERSONAL = frozenset({"impersonal", "generic_role_address"})
 
@@ -101,6 +101,6 @@ JURISDICTION = Jurisdiction(
         Rule(electronic, channels=ELECTRONIC),
         Rule(phone, channels=frozenset({Channel.PHONE_HUMAN})),
         Rule(postal, channels=frozenset({Channel.POSTAL})),
-        RIGHTS_REQUESTS,
+        *GDPR_DUTIES,
     ),
 )

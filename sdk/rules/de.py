@@ -5,7 +5,7 @@ from ..models import Request
 from ..vocabulary import Action, Audience, Channel, LegalBasis
 from ._base import ELECTRONIC, Jurisdiction, Rule
 from ._common import STOP_MECHANISM, honour_objections, is_customer, obtained_in_sale, own_offer, valid_consent
-from ._gdpr import RIGHTS_REQUESTS
+from ._gdpr import GDPR_DUTIES
 
 
 def objections(request: Request, findings: Findings) -> None:
@@ -113,6 +113,6 @@ JURISDICTION = Jurisdiction(
         Rule(phone, channels=frozenset({Channel.PHONE_HUMAN})),
         Rule(postal, channels=frozenset({Channel.POSTAL})),
         Rule(proof_retention, actions=frozenset({Action.RETAIN, Action.COLLECT})),
-        RIGHTS_REQUESTS,
+        *GDPR_DUTIES,
     ),
 )

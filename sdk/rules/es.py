@@ -7,7 +7,7 @@ from ..models import Request
 from ..vocabulary import Audience, Channel, LegalBasis
 from ._base import ELECTRONIC, Jurisdiction, Rule
 from ._common import STOP_MECHANISM, channel_word, honour_objections, is_customer, own_offer, valid_consent
-from ._gdpr import RIGHTS_REQUESTS
+from ._gdpr import GDPR_DUTIES
 
 CALL_CONDUCT = ("must_identify_caller", "must_offer_objection_during_call")
 
@@ -99,6 +99,6 @@ JURISDICTION = Jurisdiction(
         Rule(phone, channels=PHONE, in_force_from=date(2023, 6, 29)),
         Rule(phone_before_2023, channels=PHONE, in_force_until=date(2023, 6, 28)),
         Rule(postal, channels=frozenset({Channel.POSTAL})),
-        RIGHTS_REQUESTS,
+        *GDPR_DUTIES,
     ),
 )

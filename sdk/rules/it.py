@@ -5,7 +5,7 @@ from ..models import Request
 from ..vocabulary import Channel, LegalBasis
 from ._base import ELECTRONIC, Jurisdiction, Rule
 from ._common import STOP_MECHANISM, honour_objections, is_customer, own_offer, valid_consent
-from ._gdpr import RIGHTS_REQUESTS
+from ._gdpr import GDPR_DUTIES
 
 RPO_LIST_VALID_DAYS = 15  # lists drawn from the RPO are stale after 15 days (press); the stricter figure
 
@@ -83,6 +83,6 @@ JURISDICTION = Jurisdiction(
         Rule(objections),
         Rule(electronic, channels=ELECTRONIC),
         Rule(registry, channels=frozenset({Channel.PHONE_HUMAN, Channel.POSTAL})),
-        RIGHTS_REQUESTS,
+        *GDPR_DUTIES,
     ),
 )

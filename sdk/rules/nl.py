@@ -8,7 +8,7 @@ from ..models import Request
 from ..vocabulary import Audience, Channel, LegalBasis
 from ._base import ELECTRONIC, Jurisdiction, Rule
 from ._common import NATURAL_PERSON_FORMS, STOP_MECHANISM, honour_objections, is_customer, own_offer, valid_consent
-from ._gdpr import RIGHTS_REQUESTS
+from ._gdpr import GDPR_DUTIES
 
 CALL_CONDUCT = ("must_show_caller_number", "must_offer_objection_each_call")
 
@@ -92,6 +92,6 @@ JURISDICTION = Jurisdiction(
         Rule(electronic, channels=ELECTRONIC),
         Rule(phone, channels=frozenset({Channel.PHONE_HUMAN}), in_force_from=date(2021, 7, 1)),
         Rule(postal, channels=frozenset({Channel.POSTAL})),
-        RIGHTS_REQUESTS,
+        *GDPR_DUTIES,
     ),
 )

@@ -8,7 +8,7 @@ from ..models import Request
 from ..vocabulary import Audience, Channel, LegalBasis, SenderType
 from ._base import Jurisdiction, Rule, legal_day
 from ._common import honour_objections, is_customer, own_offer, valid_consent
-from ._gdpr import RIGHTS_REQUESTS
+from ._gdpr import GDPR_DUTIES
 
 # Corporate subscribers under PECR: bodies with their own legal personality. Any other form (a sole trader, an
 # English or Welsh partnership, limited or not, a form nobody recognises) reads as an individual subscriber, the
@@ -136,6 +136,8 @@ def live_call(request: Request, findings: Findings) -> None:
         return
     stale = facts.last_screened_days_ago is not None and facts.last_screened_days_ago > TPS_RESCREEN_DAYS
     if facts.tps_registered is not False or stale:
+        if facts.tps_registered is not False:  # not known to be off the TPS: it may be on it
+            findings.forbid("UK_TPS", "rescreen_against_tps_ctps")
         findings.forbid("UK_TPS_RESCREEN_28D", "rescreen_against_tps_ctps")
         return
     findings.permit("UK_TPS", "rescreen_against_tps_ctps", "must_identify_caller", basis=LegalBasis.LEGITIMATE_INTEREST)
@@ -162,6 +164,6 @@ JURISDICTION = Jurisdiction(
         Rule(fax, channels=frozenset({Channel.FAX})),
         Rule(live_call, channels=frozenset({Channel.PHONE_HUMAN})),
         Rule(postal, channels=frozenset({Channel.POSTAL})),
-        RIGHTS_REQUESTS,
+        *GDPR_DUTIES,
     ),
 )

@@ -9,7 +9,11 @@ from ..vocabulary import Audience, Channel, LegalBasis
 from ._base import BUSINESS, CONSUMER, Jurisdiction, Rule
 from ._common import callee_local_time, honour_objections, valid_consent
 
-TCPA_CALENDAR = CallingCalendar(windows=((time(8), time(21)),), weekdays=frozenset(range(7)), observe_holidays=False)
+# "before 8 a.m. or after 9 p.m.": 9 p.m. itself is inside, any moment after it is not (the window's end is exclusive)
+NINE_PM_ITSELF = time(21, 0, 1)
+TCPA_CALENDAR = CallingCalendar(
+    windows=((time(8), NINE_PM_ITSELF),), weekdays=frozenset(range(7)), observe_holidays=False
+)
 CANSPAM_REQUIREMENTS = (
     ("physical_postal_address", "must_include_valid_postal_address"),
     ("opt_out_mechanism", "must_include_opt_out"),
@@ -36,7 +40,7 @@ def email(request: Request, findings: Findings) -> None:
 
 
 def live_call(request: Request, findings: Findings) -> None:
-    """No solicitation before 08:00 or from 21:00 local time, nor to Do-Not-Call numbers."""
+    """No solicitation before 08:00 or after 21:00 local time, nor to Do-Not-Call numbers."""
     honour_objections(request, findings, list_code="US_TCPA_DNC", objection_code="US_TCPA_DNC")
     facts = request.facts
     consented = valid_consent(request, findings, "US_TCPA_DNC")
@@ -51,7 +55,7 @@ def live_call(request: Request, findings: Findings) -> None:
 
 
 def _within_calling_hours(request: Request, findings: Findings) -> bool:
-    """08:00 to 21:00 on the callee's clock; a standing verdict leaves the hours to each call."""
+    """08:00 to 21:00 (both included) on the callee's clock; a standing verdict leaves the hours to each call."""
     if request.standing:
         return True
     local, _zone_known = callee_local_time(request)

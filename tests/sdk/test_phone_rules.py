@@ -422,3 +422,23 @@ def test_a_standing_verdict_on_a_us_call_keeps_the_tcpa_hours_as_its_reason():
     standing = evaluate(replace(request, standing=True))
     assert standing.verdict is Verdict.ALLOWED_WITH_CONDITIONS
     assert "US_TCPA_HOURS" in codes(standing, Effect.PERMITS)
+
+
+@pytest.mark.parametrize(
+    ("local", "allowed"),
+    [("07:59:59", False), ("08:00:00", True), ("20:59:59", True), ("21:00:00", True), ("21:00:01", False)],
+)
+def test_us_calling_hours_run_from_8_am_to_9_pm_both_included(local, allowed):
+    """ "before 8 a.m. or after 9 p.m.": 9 p.m. itself is not after 9 p.m.; a second later is."""
+    request = request_from_fields(
+        {
+            "jurisdiction": "US",
+            "channel": "phone_human",
+            "audience": "b2c",
+            "evaluated_at": f"2026-11-23T{local}-05:00",
+            "facts": {"national_dnc_registered": False, "callee_timezone": "America/New_York"},
+        }
+    )
+    decision = evaluate(request)
+    assert decision.allowed is allowed
+    assert ("US_TCPA_HOURS" in blocks(decision)) is not allowed

@@ -84,7 +84,7 @@ RULES = (
     # Collecting, reusing and passing on data
     Rule(lifecycle.collection, actions=frozenset({Action.COLLECT})),
     Rule(lifecycle.suppression_reuse, actions=frozenset({Action.REUSE})),
-    Rule(lifecycle.public_data_reuse, actions=frozenset({Action.REUSE})),
+    Rule(lifecycle.public_data, actions=frozenset({Action.REUSE})),
     Rule(lifecycle.objectors_left_out, actions=frozenset({Action.TRANSFER})),
     Rule(lifecycle.file_sale, actions=frozenset({Action.TRANSFER})),
     Rule(lifecycle.partner_transfer, actions=frozenset({Action.TRANSFER})),

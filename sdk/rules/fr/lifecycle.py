@@ -3,26 +3,26 @@
 import re
 from datetime import date, datetime
 
-from ...dates import add_months, add_years
+from ...dates import add_years
 from ...decision import Findings
 from ...facts import Facts
 from ...models import Request
 from ...vocabulary import Action, Audience, Channel, LegalBasis
 from .._base import legal_day
-from .._common import INVALID_MECHANISMS, channel_word, honour_objections, is_indirect
+from .._common import (
+    INVALID_MECHANISMS,
+    channel_word,
+    collected_by_third_party,
+    consent_defects,
+    consent_on_file,
+    honour_objections,
+    is_indirect,
+)
+from .._gdpr import art14_deadline, fields_beyond_need
 from .phone import OPT_IN_SWITCH
 
 OPEN_EVENTS = frozenset({"open", "email_open", "opened", "pixel_open"})
 POSITIVE_ANSWERS = frozenset({"yes", "positive", "opt_in", "confirmed", "keep"})
-FIELDS_BY_CHANNEL = {
-    Channel.EMAIL: {"email"},
-    Channel.SMS: {"phone", "mobile"},
-    Channel.PHONE_HUMAN: {"phone", "mobile"},
-    Channel.AUTOMATED_CALL: {"phone", "mobile"},
-    Channel.FAX: {"fax"},
-    Channel.POSTAL: {"postal_address", "address"},
-}
-IDENTITY_FIELDS = frozenset({"name", "first_name", "last_name", "full_name", "civility", "company", "job_title"})
 SUPPRESSION_FIELD_WORDS = ("hash", "sha256", "hmac", "date", "channel", "reason", "scope", "email", "phone")
 SUPPRESSION_PURPOSES = frozenset({"suppression", "honour_objections", "objection_check", "compliance"})
 PERSONAL_DATA_AUDIENCES = frozenset({Audience.CONSUMER, Audience.NAMED_PROFESSIONAL})
@@ -138,10 +138,9 @@ def phone_proof_retention(request: Request, findings: Findings) -> None:
 def art14_notice(request: Request, findings: Findings) -> None:
     """Indirectly collected data: notice with the source within 1 month, or at first contact if earlier. A send
     a month after the data came, with no notice yet, is already late: the notice goes first."""
-    facts = request.facts
-    if facts.acquired_on is None or facts.art14_notice_sent or facts.first_contact_date:
+    deadline = art14_deadline(request)
+    if deadline is None:
         return
-    deadline = add_months(facts.acquired_on, 1)
     if request.at.date() > deadline:
         findings.forbid("FR_DATA_SOURCE_ART14", "send_art14_notice_now", detail=f"due by {deadline.isoformat()}")
     elif request.action is not Action.SEND:  # a send within the month carries the notice (messages.data_source)
@@ -159,12 +158,9 @@ def retained_data(request: Request, findings: Findings) -> None:
 
 def minimisation(request: Request, findings: Findings) -> None:
     """Collect only what the planned channels need (GDPR Art. 5(1)(c))."""
-    facts = request.facts
-    if facts.fields_collected is None:
+    extra = fields_beyond_need(request)
+    if extra is None:
         return
-    planned = [channel_word(word) for word in facts.campaign_channels or (request.channel.value,)]
-    needed = set().union(*(FIELDS_BY_CHANNEL.get(channel, set()) for channel in planned if channel))
-    extra = [f for f in facts.fields_collected if f not in needed and f not in IDENTITY_FIELDS]
     if extra:
         findings.forbid("FR_MINIMIZATION", "collect_only_fields_needed_for_the_channel", detail=", ".join(extra))
     else:
@@ -172,14 +168,37 @@ def minimisation(request: Request, findings: Findings) -> None:
 
 
 def collection(request: Request, findings: Findings) -> None:
-    """How data and consent are collected: a valid mechanism, and not from restricted or public sources."""
+    """How data and consent are collected: a valid mechanism, a consent a third party collected that counts, never
+    a person who objected or is suppressed (a re-import from another source lifts nothing), and not from restricted
+    or public sources."""
     facts = request.facts
+    asks_anew = (facts.consent_mechanism or facts.reoptin_mechanism) and not collected_by_third_party(facts)
+    if not asks_anew:  # asking the person for a new consent is how an objection may be lifted
+        honour_objections(request, findings, list_code="FR_SUPPRESSION_LIST_HIT")
     if facts.consent_mechanism in INVALID_MECHANISMS:
         findings.forbid(INVALID_MECHANISMS[facts.consent_mechanism], "rebuild_or_recollect_consent")
+    if consent_on_file(facts) and collected_by_third_party(facts):
+        for code, remedies in consent_defects(request, required_code="FR_CONSENT_PROOF"):
+            findings.forbid(code, *remedies)
+    public_data(request, findings)
+    if facts.consent_mechanism and not findings.blocked:
+        findings.permit("FR_CONSENT_PROOF", "must_keep_consent_proof", basis=LegalBasis.CONSENT)
+    if _postal_opt_out_missed(request):
+        findings.forbid("FR_POSTAL_OPTOUT", "must_offer_free_objection_means")
+    if _phone_notice_missed(request):
+        findings.forbid("FR_PHONE_B2C_OPTIN_2026", detail="not told that commercial calls need prior consent (L223-2)")
+
+
+def public_data(request: Request, findings: Findings) -> None:
+    """Details found online are not free to use: a restricted profile never; for a consumer's email, SMS,
+    automated calls or fax, and for calls from 2026-08-11, consent first; else a notice with the source."""
+    facts = request.facts
     if facts.profile_visibility and facts.profile_visibility != "public":
         findings.forbid("FR_PUBLIC_WEB_DATA", detail="the person restricted who may see these details")
     elif facts.data_source == "public_web" or facts.collection_method:
-        if request.channel.is_electronic and request.contact.audience is Audience.CONSUMER:
+        channel, audience = request.channel, request.contact.audience
+        opt_in = channel.is_electronic or (channel is Channel.PHONE_HUMAN and legal_day(request) >= OPT_IN_SWITCH)
+        if channel is Channel.ANY or (opt_in and audience is Audience.CONSUMER):
             findings.forbid("FR_PUBLIC_WEB_DATA", "rebuild_or_recollect_consent")
         else:
             findings.permit(
@@ -188,10 +207,13 @@ def collection(request: Request, findings: Findings) -> None:
                 "must_send_art14_information_at_first_contact",
                 basis=LegalBasis.LEGITIMATE_INTEREST,
             )
-    if facts.consent_mechanism and not findings.blocked:
-        findings.permit("FR_CONSENT_PROOF", "must_keep_consent_proof", basis=LegalBasis.CONSENT)
-    if _postal_opt_out_missed(request):
-        findings.forbid("FR_POSTAL_OPTOUT", "must_offer_free_objection_means")
+
+
+def _phone_notice_missed(request: Request) -> bool:
+    """From 2026-08-11, whoever collects a consumer's number must say that commercial calls need prior consent."""
+    if request.channel is not Channel.PHONE_HUMAN or request.contact.audience is not Audience.CONSUMER:
+        return False
+    return legal_day(request) >= OPT_IN_SWITCH and request.facts.informed_at_collection is False
 
 
 def _postal_opt_out_missed(request: Request) -> bool:
@@ -205,20 +227,15 @@ def _postal_opt_out_missed(request: Request) -> bool:
 
 
 def suppression_reuse(request: Request, findings: Findings) -> None:
-    """The suppression list serves only to honour objections (CNIL, liste repoussoir)."""
+    """The suppression list serves only to honour objections (CNIL, liste repoussoir). A reuse on a channel with no
+    purpose stated is judged by that channel's rules, where the entry blocks unless a newer consent lifts it."""
     facts = request.facts
     if not facts.on_suppression_list:
         return
     if facts.purpose in SUPPRESSION_PURPOSES:
         findings.permit("FR_SUPPRESSION_PURPOSE", "suppression_list_no_other_purpose")
-    else:
+    elif facts.purpose is not None or request.channel is Channel.ANY:
         findings.forbid("FR_SUPPRESSION_PURPOSE", "suppression_list_no_other_purpose")
-
-
-def public_data_reuse(request: Request, findings: Findings) -> None:
-    facts = request.facts
-    if facts.data_source == "public_web" or facts.collection_method or facts.profile_visibility:
-        findings.forbid("FR_PUBLIC_WEB_DATA")
 
 
 def file_sale(request: Request, findings: Findings) -> None:

@@ -5,6 +5,7 @@ from ...models import Request
 from ...vocabulary import Audience, Channel, LegalBasis, SenderType
 from .._common import (
     STOP_MECHANISM,
+    collected_by_third_party,
     consent_defects,
     consent_on_file,
     honour_objections,
@@ -155,6 +156,7 @@ def _consumer(request: Request, findings: Findings, *, unrelated_b2b: bool = Fal
     required = "FR_B2B_UNRELATED_OFFER" if unrelated_b2b else CONSENT_REQUIRED[channel]
     if valid_consent(request, findings, required):
         findings.permit(CONSENT_VALID[channel], basis=LegalBasis.CONSENT)
+        partner_consent_named(request, findings)
         message_content(request, findings)
         return
     if channel in SOFT_OPT_IN_CHANNELS and _is_customer(request):
@@ -168,6 +170,20 @@ def _consumer(request: Request, findings: Findings, *, unrelated_b2b: bool = Fal
     findings.forbid(required)
     if channel is Channel.SMS and request.facts.data_source == "public_web":
         findings.forbid("FR_PUBLIC_WEB_DATA")
+
+
+def partner_consent_named(request: Request, findings: Findings) -> None:
+    """A valid consent a partner or broker collected: say that it rests on the advertiser being named among the
+    partners at collection, with its proof (CNIL partner guidance), when the facts show both."""
+    facts = request.facts
+    named = True in (
+        facts.advertiser_named_at_collection,
+        facts.partners_named_at_collection,
+        facts.partner_list_available,
+    )
+    proved = True in (facts.individual_consent_proof, facts.consent_proof_stored, facts.consent_documented)
+    if collected_by_third_party(facts) and named and proved:
+        findings.permit("FR_PARTNER_CONSENT_NAMED", "must_keep_consent_proof")
 
 
 def _objection_reminder_missing(request: Request, findings: Findings, code: str) -> bool:

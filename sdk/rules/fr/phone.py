@@ -15,7 +15,7 @@ from ...telephone import CallingCalendar, french_holidays
 from ...vocabulary import Audience, Channel, LegalBasis, SenderType
 from .._base import legal_day
 from .._common import callee_local_time, consent_defects, consent_on_file, newer_consent
-from .messages import data_source
+from .messages import data_source, partner_consent_named
 
 OPT_IN_SWITCH = date(2026, 8, 11)
 CONSENT_LIFETIME = timedelta(days=365)
@@ -166,6 +166,7 @@ def opt_in_era(request: Request, findings: Findings) -> None:
             findings.permit(
                 "FR_PHONE_B2C_OPTIN_2026", *CONSUMER_CALL, "must_keep_consent_proof", basis=LegalBasis.CONSENT
             )
+            partner_consent_named(request, findings)
             data_source(request, findings)
             return
     findings.forbid("FR_PHONE_B2C_OPTIN_2026", "rebuild_or_recollect_consent")

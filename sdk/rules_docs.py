@@ -161,6 +161,15 @@ def _index() -> str:
         "and, when it depends on the moment (calling hours, a retention period, a deadline), the time until which it "
         "holds. A verdict can change with the date: each dated rule applies only on the days it is in force, judged "
         "on the jurisdiction's own calendar.",
+        "## The actions\n\n"
+        "- `send`: one message or call on the channel, at the moment given (calling hours, caps and pauses count).\n"
+        "- `collect_data`: gathering a person's details or consent for prospecting: how, from where, which fields.\n"
+        "- `retain_data`: keeping what is held (retention periods, suppression entries, proofs).\n"
+        "- `reuse_data`: using data already held to prospect on a channel. It is judged by that channel's rules for "
+        "sending, between sends (the hours then bind each call), and by the rules on reuse itself (the suppression "
+        "list's single purpose, data found online). With channel `any` only the latter apply.\n"
+        "- `transfer_data`: giving, selling or renting a file to partners.\n"
+        "- `respond_dsar`: answering a rights request (access, objection, erasure) in time.",
         "## How sure the law behind a code is\n\n"
         "Each reason code states its confidence, the same for every source it cites:\n\n" + levels,
         "## Reason codes by jurisdiction\n\n" + by_jurisdiction,

@@ -605,3 +605,18 @@ def test_outside_france_the_gdpr_duties_to_collect_little_and_give_the_source_bl
     )
     assert "GDPR_ART14_NOTICE" in blocks(late)
     assert "send_art14_notice_now" in late.conditions
+
+
+@pytest.mark.parametrize("mechanism", ["contest_form_asymmetric_buttons", "pre_ticked_checkbox", "bundled_with_terms"])
+def test_a_consent_to_a_transfer_given_through_an_invalid_form_is_none(mechanism):
+    transfer = {
+        "action": "transfer_data",
+        "transfer_consent": True,
+        "partners_named_at_collection": True,
+        "partner_list_link_in_form": True,
+    }
+    assert decide(at="2026-11-23T10:00:00+01:00", **transfer).allowed
+    invalid = decide(at="2026-11-23T10:00:00+01:00", consent_mechanism=mechanism, **transfer)
+    assert not invalid.allowed
+    assert "FR_PARTNER_TRANSFER_CONSENT" in blocks(invalid)
+    assert "rebuild_or_recollect_consent" in invalid.conditions

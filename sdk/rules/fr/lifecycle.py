@@ -309,10 +309,20 @@ def _electronic_transfer(request: Request, findings: Findings) -> None:
         return
     if facts.partners_named_at_collection is False or facts.partner_list_available is False:
         findings.forbid("FR_PARTNER_NOT_NAMED", "exclude_objectors_and_non_consenting")
-    if facts.transfer_consent is not True:
+    if facts.transfer_consent is not True or _consent_form_invalid(request, findings):
         findings.forbid("FR_PARTNER_TRANSFER_CONSENT", "exclude_objectors_and_non_consenting")
         return
     findings.permit("FR_PARTNER_TRANSFER_CONSENT", *PARTNER_CONDITIONS, basis=LegalBasis.CONSENT)
+
+
+def _consent_form_invalid(request: Request, findings: Findings) -> bool:
+    """A consent to the transfer given through a pre-ticked box, general terms or a lopsided contest form is none
+    (CNIL, TAGADAMEDIA 2023)."""
+    mechanism = request.facts.consent_mechanism
+    if mechanism not in INVALID_MECHANISMS:
+        return False
+    findings.forbid(INVALID_MECHANISMS[mechanism], "rebuild_or_recollect_consent")
+    return True
 
 
 def _phone_transfer(request: Request, findings: Findings) -> None:
@@ -324,7 +334,7 @@ def _phone_transfer(request: Request, findings: Findings) -> None:
         return
     if facts.partners_named_at_collection is False or facts.partner_list_available is False:
         findings.forbid("FR_PARTNER_NOT_NAMED", "exclude_objectors_and_non_consenting")
-    if facts.transfer_consent is not True:
+    if facts.transfer_consent is not True or _consent_form_invalid(request, findings):
         findings.forbid("FR_PHONE_B2C_OPTIN_2026", "exclude_objectors_and_non_consenting")
         findings.forbid("FR_PARTNER_TRANSFER_CONSENT", "exclude_objectors_and_non_consenting")
         return

@@ -620,3 +620,15 @@ def test_a_consent_to_a_transfer_given_through_an_invalid_form_is_none(mechanism
     assert not invalid.allowed
     assert "FR_PARTNER_TRANSFER_CONSENT" in blocks(invalid)
     assert "rebuild_or_recollect_consent" in invalid.conditions
+
+
+@pytest.mark.parametrize(("planned", "allowed"), [(["postal"], True), (["postal", "email"], False), (None, False)])
+def test_details_found_online_for_no_given_channel_are_judged_by_the_campaign_s_channels(planned, allowed):
+    decision = decide(
+        at="2026-11-23T10:00:00+01:00",
+        channel="any",
+        action="collect_data",
+        data_source="public_web",
+        campaign_channels=planned,
+    )
+    assert ("FR_PUBLIC_WEB_DATA" in blocks(decision)) is not allowed

@@ -191,14 +191,15 @@ def collection(request: Request, findings: Findings) -> None:
 
 def public_data(request: Request, findings: Findings) -> None:
     """Details found online are not free to use: a restricted profile never; for a consumer's email, SMS,
-    automated calls or fax, and for calls from 2026-08-11, consent first; else a notice with the source."""
+    automated calls or fax, and for calls from 2026-08-11, consent first; else a notice with the source. The
+    channels planned are the campaign's, or the request's; none known, none is cleared."""
     facts = request.facts
     if facts.profile_visibility and facts.profile_visibility != "public":
         findings.forbid("FR_PUBLIC_WEB_DATA", detail="the person restricted who may see these details")
     elif facts.data_source == "public_web" or facts.collection_method:
-        channel, audience = request.channel, request.contact.audience
-        opt_in = channel.is_electronic or (channel is Channel.PHONE_HUMAN and legal_day(request) >= OPT_IN_SWITCH)
-        if channel is Channel.ANY or (opt_in and audience is Audience.CONSUMER):
+        planned = [channel_word(word) for word in facts.campaign_channels or ()] or [request.channel]
+        consumer = request.contact.audience is Audience.CONSUMER
+        if any(channel in (None, Channel.ANY) or (consumer and _needs_opt_in(request, channel)) for channel in planned):
             findings.forbid("FR_PUBLIC_WEB_DATA", "rebuild_or_recollect_consent")
         else:
             findings.permit(
@@ -207,6 +208,10 @@ def public_data(request: Request, findings: Findings) -> None:
                 "must_send_art14_information_at_first_contact",
                 basis=LegalBasis.LEGITIMATE_INTEREST,
             )
+
+
+def _needs_opt_in(request: Request, channel: Channel) -> bool:
+    return channel.is_electronic or (channel is Channel.PHONE_HUMAN and legal_day(request) >= OPT_IN_SWITCH)
 
 
 def _phone_notice_missed(request: Request) -> bool:

@@ -1,8 +1,10 @@
 """GDPR duties shared by every EU/EEA jurisdiction and the UK: answering rights requests (Art. 12(3)), collecting
-only what the planned channels need (Art. 5(1)(c)), telling people where their data came from (Art. 14).
+a consent that counts and only what the planned channels need (Art. 5(1)(c)), telling people where their data came
+from (Art. 14).
 
-Outside France the engine has no full rule set for collecting and keeping data, so the last two only ever block:
-they name what is wrong and clear nothing (fail closed)."""
+Collecting a consent (Art. 4(11), 7) is judged everywhere alike. Outside France the engine has no full rule set for
+collecting and keeping data otherwise, so minimisation and the Art. 14 notice only ever block there: they name what
+is wrong and clear nothing (fail closed)."""
 
 from datetime import date, datetime
 
@@ -11,7 +13,16 @@ from ..decision import Findings
 from ..models import Request
 from ..vocabulary import Action, Channel, LegalBasis
 from ._base import Rule
-from ._common import channel_word, is_indirect
+from ._common import (
+    INVALID_MECHANISMS,
+    channel_word,
+    collected_by_third_party,
+    consent_defects,
+    consent_on_file,
+    honour_objections,
+    is_indirect,
+    local_code,
+)
 
 FIELDS_BY_CHANNEL = {
     Channel.EMAIL: {"email"},
@@ -70,6 +81,24 @@ def art14_deadline(request: Request) -> date | None:
     return add_months(facts.acquired_on, 1)
 
 
+def consent_collection(request: Request, findings: Findings) -> None:
+    """Collecting details or a consent for prospecting (GDPR Art. 4(11), 7, 21): never a person who objected or
+    is suppressed (a re-import from another source lifts nothing) unless the person is asked anew; a consent given
+    through a valid mechanism, or bought or received with its proof. What it allows needs the proof kept."""
+    facts = request.facts
+    asks_anew = (facts.consent_mechanism or facts.reoptin_mechanism) and not collected_by_third_party(facts)
+    if not asks_anew:  # asking the person for a new consent is how an objection may be lifted
+        honour_objections(request, findings, list_code=local_code(request, "FR_SUPPRESSION_LIST_HIT"))
+    if facts.consent_mechanism in INVALID_MECHANISMS:
+        code = local_code(request, INVALID_MECHANISMS[facts.consent_mechanism])
+        findings.forbid(code, "rebuild_or_recollect_consent")
+    if consent_on_file(facts) and collected_by_third_party(facts):
+        for code, remedies in consent_defects(request, required_code="FR_CONSENT_PROOF"):
+            findings.forbid(code, *remedies)
+    if facts.consent_mechanism and not findings.blocked:
+        findings.permit(local_code(request, "FR_CONSENT_PROOF"), "must_keep_consent_proof", basis=LegalBasis.CONSENT)
+
+
 def too_much_collected(request: Request, findings: Findings) -> None:
     extra = fields_beyond_need(request)
     if extra:
@@ -85,6 +114,7 @@ def art14_notice_late(request: Request, findings: Findings) -> None:
 RIGHTS_REQUESTS = Rule(rights_request, actions=frozenset({Action.ANSWER_RIGHTS_REQUEST}))
 GDPR_DUTIES = (
     RIGHTS_REQUESTS,
+    Rule(consent_collection, actions=frozenset({Action.COLLECT})),
     Rule(too_much_collected, actions=frozenset({Action.COLLECT, Action.RETAIN})),
     Rule(art14_notice_late, actions=frozenset({Action.SEND, Action.RETAIN, Action.REUSE})),
 )

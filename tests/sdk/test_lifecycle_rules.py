@@ -632,3 +632,23 @@ def test_details_found_online_for_no_given_channel_are_judged_by_the_campaign_s_
         campaign_channels=planned,
     )
     assert ("FR_PUBLIC_WEB_DATA" in blocks(decision)) is not allowed
+
+
+@pytest.mark.parametrize("jurisdiction", ["DE", "IT", "ES", "BE", "NL", "UK"])
+def test_a_consent_is_collected_alike_in_every_gdpr_country(jurisdiction):
+    def collect(**facts) -> Decision:
+        return decide(at="2026-11-23T10:00:00+01:00", jurisdiction=jurisdiction, action="collect_data", **facts)
+
+    valid = collect(consent_mechanism="unticked_checkbox_specific_to_prospecting", fields_collected=["email"])
+    assert valid.verdict is Verdict.ALLOWED_WITH_CONDITIONS
+    assert "must_keep_consent_proof" in valid.conditions
+    assert "GDPR_CONSENT_INVALID" in blocks(collect(consent_mechanism="pre_ticked_checkbox"))
+    reimport = collect(data_source="purchased_list", on_suppression_list=True, suppression_date="2025-01-15")
+    assert "GDPR_OBJECTION_ABSOLUTE" in blocks(reimport)
+    unproved = collect(
+        data_source="purchased_list",
+        consent_state="opt_in",
+        consent_collected_by="data_broker",
+        individual_consent_proof=False,
+    )
+    assert "GDPR_CONSENT_PROOF" in blocks(unproved)

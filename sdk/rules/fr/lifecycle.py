@@ -12,13 +12,10 @@ from .._base import legal_day
 from .._common import (
     INVALID_MECHANISMS,
     channel_word,
-    collected_by_third_party,
-    consent_defects,
-    consent_on_file,
     honour_objections,
     is_indirect,
 )
-from .._gdpr import art14_deadline, fields_beyond_need
+from .._gdpr import art14_deadline, consent_collection, fields_beyond_need
 from .phone import OPT_IN_SWITCH
 
 OPEN_EVENTS = frozenset({"open", "email_open", "opened", "pixel_open"})
@@ -168,21 +165,10 @@ def minimisation(request: Request, findings: Findings) -> None:
 
 
 def collection(request: Request, findings: Findings) -> None:
-    """How data and consent are collected: a valid mechanism, a consent a third party collected that counts, never
-    a person who objected or is suppressed (a re-import from another source lifts nothing), and not from restricted
-    or public sources."""
-    facts = request.facts
-    asks_anew = (facts.consent_mechanism or facts.reoptin_mechanism) and not collected_by_third_party(facts)
-    if not asks_anew:  # asking the person for a new consent is how an objection may be lifted
-        honour_objections(request, findings, list_code="FR_SUPPRESSION_LIST_HIT")
-    if facts.consent_mechanism in INVALID_MECHANISMS:
-        findings.forbid(INVALID_MECHANISMS[facts.consent_mechanism], "rebuild_or_recollect_consent")
-    if consent_on_file(facts) and collected_by_third_party(facts):
-        for code, remedies in consent_defects(request, required_code="FR_CONSENT_PROOF"):
-            findings.forbid(code, *remedies)
+    """How data and consent are collected: as everywhere in the EU (objections, the consent's form and proof), and
+    not from restricted or public sources, with the notices French law asks for post and, from 2026-08-11, calls."""
     public_data(request, findings)
-    if facts.consent_mechanism and not findings.blocked:
-        findings.permit("FR_CONSENT_PROOF", "must_keep_consent_proof", basis=LegalBasis.CONSENT)
+    consent_collection(request, findings)
     if _postal_opt_out_missed(request):
         findings.forbid("FR_POSTAL_OPTOUT", "must_offer_free_objection_means")
     if _phone_notice_missed(request):

@@ -1,11 +1,12 @@
 """Judgements shared by every jurisdiction: is there a consent that counts, has the person objected?"""
 
+from dataclasses import replace
 from datetime import date, datetime
 
 from ..decision import Findings
 from ..facts import CONSENT_GIVEN, CONSENT_WITHDRAWN, INDIRECT_SOURCES, THIRD_PARTY_COLLECTORS, Facts
 from ..models import Request
-from ..vocabulary import Channel
+from ..vocabulary import Audience, Channel
 from ._base import zone
 
 INVALID_MECHANISMS = {
@@ -62,6 +63,7 @@ def local_code(request: Request, code: str) -> str:
     return EU_CODES.get(code, code)
 
 
+POSITIVE_ANSWERS = frozenset({"yes", "positive", "opt_in", "confirmed", "keep"})  # to a re-permission message
 STOP_MECHANISM = {
     Channel.EMAIL: "must_include_free_unsubscribe",
     Channel.SMS: "must_include_free_stop_mechanism",
@@ -276,3 +278,12 @@ def callee_local_time(request: Request) -> tuple[datetime, bool]:
     if given is not None:
         return datetime.combine(request.at.date(), given, tzinfo=request.at.tzinfo), False
     return request.at, False
+
+
+def called_as_consumer(request: Request, private: bool) -> Request:
+    """The request with a business audience read as a consumer when a `private` call is made to a professional."""
+    contact = request.contact
+    business = contact.audience is not None and contact.audience.is_business
+    if request.channel is not Channel.PHONE_HUMAN or not business or not private:
+        return request
+    return replace(request, contact=replace(contact, audience=Audience.CONSUMER))

@@ -4,7 +4,15 @@ from ..decision import Findings
 from ..models import Request
 from ..vocabulary import Action, Audience, Channel, LegalBasis
 from ._base import ELECTRONIC, Jurisdiction, Rule
-from ._common import STOP_MECHANISM, honour_objections, is_customer, obtained_in_sale, own_offer, valid_consent
+from ._common import (
+    STOP_MECHANISM,
+    called_as_consumer,
+    honour_objections,
+    is_customer,
+    obtained_in_sale,
+    own_offer,
+    valid_consent,
+)
 from ._gdpr import GDPR_DUTIES
 
 
@@ -103,6 +111,12 @@ def proof_retention(request: Request, findings: Findings) -> None:
         findings.permit("DE_CONSENT_DOC_5Y", remedy, basis=LegalBasis.LEGAL_OBLIGATION)
 
 
+def _as_the_law_sees_it(request: Request) -> Request:
+    """A professional reached as a private person is called as a consumer; an offer unrelated to the business is
+    instead what a business call's presumed consent is judged on."""
+    return called_as_consumer(request, bool(request.facts.callee_is_consumer))
+
+
 JURISDICTION = Jurisdiction(
     "DE",
     "Germany",
@@ -115,4 +129,5 @@ JURISDICTION = Jurisdiction(
         Rule(proof_retention, actions=frozenset({Action.RETAIN, Action.COLLECT})),
         *GDPR_DUTIES,
     ),
+    normalise=_as_the_law_sees_it,
 )

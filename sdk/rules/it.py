@@ -53,7 +53,8 @@ def registry(request: Request, findings: Findings) -> None:
             and facts.consent_date > registered
         )
         if consented_after:
-            findings.permit("IT_PHONE_OPTOUT_RPO", "must_identify_caller", basis=LegalBasis.CONSENT)
+            remedies = ("must_identify_caller", "must_check_rpo_before_campaign")  # the list is checked all the same
+            findings.permit("IT_PHONE_OPTOUT_RPO", *remedies, basis=LegalBasis.CONSENT)
             return
         if facts.consent_date is not None:
             findings.forbid("IT_RPO_REVOKES_CONSENT")

@@ -58,12 +58,15 @@ def phone(request: Request, findings: Findings) -> None:
         if facts.recipient_legal_form not in NATURAL_PERSON_FORMS:
             findings.permit("NL_TELEMARKETING_LEGAL_PERSON", *CALL_CONDUCT, basis=LegalBasis.LEGITIMATE_INTEREST)
             return
-    if valid_consent(request, findings, "NL_TELEMARKETING_OPTIN_2021"):
+    consented = valid_consent(request, findings, "NL_TELEMARKETING_OPTIN_2021")
+    periodless = "consent_period_stated" in facts.unknown  # a consent must say how long it lasts
+    if consented and not periodless:
         findings.permit("NL_TELEMARKETING_OPTIN_2021", *CALL_CONDUCT, basis=LegalBasis.CONSENT)
     elif _customer_within_3_years(request) or facts.existing_donor:
         findings.permit("NL_TELEMARKETING_CUSTOMER", *CALL_CONDUCT, basis=LegalBasis.LEGITIMATE_INTEREST)
     else:
-        findings.forbid("NL_TELEMARKETING_OPTIN_2021", "rebuild_or_recollect_consent")
+        detail = "the consent states no period" if consented else ""
+        findings.forbid("NL_TELEMARKETING_OPTIN_2021", "rebuild_or_recollect_consent", detail=detail)
 
 
 def _customer_within_3_years(request: Request) -> bool:

@@ -6,6 +6,7 @@ from datetime import date
 from ...models import Request
 from ...vocabulary import Action, Audience, Channel
 from .._base import BUSINESS, CONSUMER, ELECTRONIC, Jurisdiction, Rule
+from .._common import called_as_consumer
 from .._gdpr import RIGHTS_REQUESTS
 from . import lifecycle, messages, phone
 
@@ -23,15 +24,11 @@ def _as_the_law_sees_it(request: Request) -> Request:
     """A 'generic' address naming a person is personal data; a professional called about a private matter,
     or who is in fact a consumer, is a consumer."""
     contact, facts = request.contact, request.facts
-    audience = contact.audience
-    if audience is Audience.GENERIC_BUSINESS_ADDRESS and facts.address_type == "generic_but_identifies_natural_person":
-        audience = Audience.NAMED_PROFESSIONAL
-    private_call = facts.callee_is_consumer or facts.offer_related_to_profession is False
-    if request.channel is Channel.PHONE_HUMAN and audience in BUSINESS and private_call:
-        audience = Audience.CONSUMER
-    if audience is contact.audience:
-        return request
-    return replace(request, contact=replace(contact, audience=audience))
+    if contact.audience is Audience.GENERIC_BUSINESS_ADDRESS and (
+        facts.address_type == "generic_but_identifies_natural_person"
+    ):
+        request = replace(request, contact=replace(contact, audience=Audience.NAMED_PROFESSIONAL))
+    return called_as_consumer(request, bool(facts.callee_is_consumer or facts.offer_related_to_profession is False))
 
 
 RULES = (

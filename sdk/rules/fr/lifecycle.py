@@ -11,6 +11,7 @@ from ...vocabulary import Action, Audience, Channel, LegalBasis
 from .._base import legal_day
 from .._common import (
     INVALID_MECHANISMS,
+    POSITIVE_ANSWERS,
     channel_word,
     honour_objections,
     is_indirect,
@@ -19,7 +20,6 @@ from .._gdpr import art14_deadline, consent_collection, fields_beyond_need
 from .phone import OPT_IN_SWITCH
 
 OPEN_EVENTS = frozenset({"open", "email_open", "opened", "pixel_open"})
-POSITIVE_ANSWERS = frozenset({"yes", "positive", "opt_in", "confirmed", "keep"})
 SUPPRESSION_FIELD_WORDS = ("hash", "sha256", "hmac", "date", "channel", "reason", "scope", "email", "phone")
 SUPPRESSION_PURPOSES = frozenset({"suppression", "honour_objections", "objection_check", "compliance"})
 PERSONAL_DATA_AUDIENCES = frozenset({Audience.CONSUMER, Audience.NAMED_PROFESSIONAL})

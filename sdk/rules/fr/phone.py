@@ -14,7 +14,7 @@ from ...models import Request
 from ...telephone import CallingCalendar, french_holidays
 from ...vocabulary import Audience, Channel, LegalBasis, SenderType
 from .._base import legal_day
-from .._common import callee_local_time, consent_defects, consent_on_file, newer_consent
+from .._common import POSITIVE_ANSWERS, callee_local_time, consent_defects, consent_on_file, newer_consent
 from .messages import data_source, partner_consent_named
 
 OPT_IN_SWITCH = date(2026, 8, 11)
@@ -193,11 +193,17 @@ def _consent_still_current(request: Request, findings: Findings) -> bool:
         findings.note("FR_PHONE_CONSENT_MAX_1Y", detail="consent date unknown: check it is under 1 year old")
         return True
     expires = given + CONSENT_LIFETIME
-    if request.at.date() > expires and facts.renewed is not True:
+    if request.at.date() > expires and not _renewed_expressly(facts):
         findings.forbid("FR_PHONE_CONSENT_MAX_1Y", "rebuild_or_recollect_consent")
         return False
     findings.hold_until(datetime.combine(expires, datetime.max.time(), tzinfo=request.at.tzinfo))
     return True
+
+
+def _renewed_expressly(facts: Facts) -> bool:
+    """A renewal counts as a new positive act, never as silence after a reminder (no tacit renewal)."""
+    unanswered = facts.reconfirmation_sent and facts.reconfirmation_answer not in POSITIVE_ANSWERS
+    return facts.renewed is True and not unanswered
 
 
 def frequency_cap(request: Request, findings: Findings) -> None:

@@ -1,7 +1,9 @@
 """Headless Chromium through selenium for the tests that need a real browser (the unsubscribe page, the report's
 charts, the console), or a skip when it is not installed: a failure in CI, where .ci/services.sh installs it."""
 
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,8 +29,11 @@ def chromium(*arguments: str, prefs: dict[str, Any] | None = None) -> Iterator[A
         options.add_argument(argument)
     if prefs:
         options.add_experimental_option("prefs", prefs)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
+    # Chromium leaves its single-instance socket folder in TMPDIR: give it one of its own, removed after it quits.
+    with tempfile.TemporaryDirectory(prefix="consentry-chromium-") as temporary:
+        service = Service(shutil.which("chromedriver"), env={**os.environ, "TMPDIR": temporary})
+        driver = webdriver.Chrome(service=service, options=options)
+        try:
+            yield driver
+        finally:
+            driver.quit()

@@ -1,5 +1,6 @@
 """Every example runs and prints what its docstring promises."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,12 +19,20 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_example_runs(name):
+def test_example_runs_and_leaves_no_temporary_file(name, tmp_path):
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / name)], capture_output=True, text=True, timeout=120, cwd=EXAMPLES.parent
+        [sys.executable, str(EXAMPLES / name)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=EXAMPLES.parent,
+        env={**os.environ, "TMPDIR": str(temporary)},
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert EXPECTED[name] in result.stdout
+    assert list(temporary.iterdir()) == []
 
 
 def test_every_example_is_listed():

@@ -433,6 +433,9 @@ def test_decisions_serialise_with_their_reasons_sources_and_confidence():
     assert all(isinstance(key, str) for key in soft["sources"])
 
 
+NOW = "2026-11-23T10:00:00+01:00"
+BEFORE_THE_SWITCH = "2026-07-06T10:00:00+02:00"
+GDPR_COUNTRIES = ["DE", "IT", "ES", "BE", "NL", "UK"]
 CUSTOMER_SOFT_OPT_IN = {
     "existing_customer": True,
     "email_obtained_in_sale": True,
@@ -443,70 +446,56 @@ CUSTOMER_SOFT_OPT_IN = {
     "objection_offered_at_collection": True,
     "objection_notice_each_message": True,
 }
+BROKER_CONSENT = {"data_source": "purchased_list", "consent_state": "opt_in", "consent_collected_by": "data_broker"}
+ASKED_ANEW = {"consent_collected_by": "advertiser", "consent_mechanism": "unticked_checkbox_specific_to_prospecting"}
+FOUND_ONLINE = {"data_source": "public_web", "collection_method": "web_scraping_classified_ads"}
+
+
+def act(action: str, *, at: str = NOW, **options) -> Decision:
+    """`action` (email to a French consumer unless told otherwise) at `at`."""
+    return decide(at=at, action=action, **options)
 
 
 def test_reusing_data_on_a_channel_is_judged_by_that_channel_s_rules_for_sending():
-    lawful = decide(at="2026-11-23T10:00:00+01:00", action="reuse_data", **CUSTOMER_SOFT_OPT_IN)
+    lawful = act("reuse_data", **CUSTOMER_SOFT_OPT_IN)
     assert lawful.verdict is Verdict.ALLOWED_WITH_CONDITIONS
     assert "FR_SOFT_OPTIN" in codes(lawful, Effect.PERMITS)
-    objected = decide(
-        at="2026-11-23T10:00:00+01:00",
-        action="reuse_data",
-        objected=True,
-        objection_date="2026-10-01",
-        **CUSTOMER_SOFT_OPT_IN,
-    )
+    objected = act("reuse_data", objected=True, objection_date="2026-10-01", **CUSTOMER_SOFT_OPT_IN)
     assert "GDPR_OBJECTION_ABSOLUTE" in blocks(objected)
-    no_basis = decide(at="2026-11-23T10:00:00+01:00", action="reuse_data", consent_state="none")
-    assert "FR_EMAIL_B2C_CONSENT_REQUIRED" in blocks(no_basis)
-    assert blocks(decide(at="2026-11-23T10:00:00+01:00", channel="any", action="reuse_data")) == {"NO_RULE"}
+    assert "FR_EMAIL_B2C_CONSENT_REQUIRED" in blocks(act("reuse_data", consent_state="none"))
+    assert blocks(act("reuse_data", channel="any")) == {"NO_RULE"}
 
 
 def test_a_reuse_is_not_a_call_so_the_calling_hours_do_not_refuse_it_at_night():
     consented = {"consent_state": "opt_in", "consent_date": "2026-09-01", "callee_timezone": "Europe/Paris"}
     night = "2026-11-23T23:30:00+01:00"
-    assert not decide(at=night, channel="phone_human", **consented).allowed  # a call now would be out of hours
-    reuse = decide(at=night, channel="phone_human", action="reuse_data", **consented)
+    assert not act("send", at=night, channel="phone_human", **consented).allowed  # a call now would be out of hours
+    reuse = act("reuse_data", at=night, channel="phone_human", **consented)
     assert reuse.allowed
     assert "must_call_within_allowed_days_and_hours_consumer_tz" in reuse.conditions
 
 
 def test_a_suppressed_person_reused_without_a_purpose_stays_blocked_unless_a_newer_consent_lifts_it():
     suppressed = {"on_suppression_list": True, "suppression_date": "2026-03-01", "consent_state": "opt_in"}
-    blocked = decide(at="2026-11-23T10:00:00+01:00", action="reuse_data", **suppressed)
-    assert "FR_SUPPRESSION_LIST_HIT" in blocks(blocked)
-    lifted = decide(
-        at="2026-11-23T10:00:00+01:00",
-        action="reuse_data",
-        reoptin_date="2026-10-01",
-        reoptin_mechanism="unticked_checkbox_plus_confirmation_email",
-        consent_collected_by="advertiser",
-        consent_proof_stored=True,
-        **suppressed,
-    )
+    assert "FR_SUPPRESSION_LIST_HIT" in blocks(act("reuse_data", **suppressed))
+    reoptin = {"reoptin_date": "2026-10-01", "reoptin_mechanism": "unticked_checkbox_plus_confirmation_email"}
+    lifted = act("reuse_data", consent_collected_by="advertiser", consent_proof_stored=True, **reoptin, **suppressed)
     assert lifted.verdict is Verdict.ALLOWED_WITH_CONDITIONS
     assert "must_lift_suppression_only_for_this_channel_and_advertiser" in lifted.conditions
-    winback = decide(at="2026-11-23T10:00:00+01:00", action="reuse_data", purpose="winback_campaign", **suppressed)
-    assert "FR_SUPPRESSION_PURPOSE" in blocks(winback)
+    assert "FR_SUPPRESSION_PURPOSE" in blocks(act("reuse_data", purpose="winback_campaign", **suppressed))
 
 
 @pytest.mark.parametrize(
     ("channel", "at", "allowed"),
     [
-        ("postal", "2026-11-23T10:00:00+01:00", True),
-        ("phone_human", "2026-07-06T10:00:00+02:00", True),  # before the opt-in switch: notice and objection
-        ("phone_human", "2026-11-23T10:00:00+01:00", False),  # after it: consent first
-        ("sms", "2026-11-23T10:00:00+01:00", False),
+        ("postal", NOW, True),
+        ("phone_human", BEFORE_THE_SWITCH, True),  # before the opt-in switch: notice and objection
+        ("phone_human", NOW, False),  # after it: consent first
+        ("sms", NOW, False),
     ],
 )
 def test_details_found_online_may_be_collected_for_post_and_pre_switch_calls_with_a_notice_only(channel, at, allowed):
-    decision = decide(
-        at=at,
-        channel=channel,
-        action="collect_data",
-        data_source="public_web",
-        collection_method="web_scraping_classified_ads",
-    )
+    decision = act("collect_data", at=at, channel=channel, **FOUND_ONLINE)
     assert decision.allowed is allowed
     if allowed:
         assert "must_send_art14_information_at_first_contact" in decision.conditions
@@ -514,130 +503,67 @@ def test_details_found_online_may_be_collected_for_post_and_pre_switch_calls_wit
         assert "FR_PUBLIC_WEB_DATA" in blocks(decision)
 
 
+@pytest.mark.parametrize(("planned", "allowed"), [(["postal"], True), (["postal", "email"], False), (None, False)])
+def test_details_found_online_for_no_given_channel_are_judged_by_the_campaign_s_channels(planned, allowed):
+    decision = act("collect_data", channel="any", campaign_channels=planned, **FOUND_ONLINE)
+    assert ("FR_PUBLIC_WEB_DATA" in blocks(decision)) is not allowed
+
+
 def test_a_collection_never_reimports_an_objector_but_may_ask_for_a_new_consent():
     suppressed = {"on_suppression_list": True, "suppression_date": "2025-01-15"}
-    reimport = decide(
-        at="2026-11-23T10:00:00+01:00",
-        action="collect_data",
-        data_source="purchased_list",
-        consent_state="opt_in",
-        consent_collected_by="data_broker",
-        individual_consent_proof=True,
-        **suppressed,
-    )
+    reimport = act("collect_data", individual_consent_proof=True, **BROKER_CONSENT, **suppressed)
     assert "FR_SUPPRESSION_LIST_HIT" in blocks(reimport)
-    asked_anew = decide(
-        at="2026-11-23T10:00:00+01:00",
-        action="collect_data",
-        consent_collected_by="advertiser",
-        consent_mechanism="unticked_checkbox_specific_to_prospecting",
-        **suppressed,
-    )
-    assert asked_anew.allowed
-    no_ad_canvassing = decide(
-        at="2026-11-23T10:00:00+01:00",
-        channel="postal",
-        action="collect_data",
-        data_source="public_web",
-        ad_says_no_canvassing=True,
-    )
-    assert not no_ad_canvassing.allowed
+    assert act("collect_data", **ASKED_ANEW, **suppressed).allowed
+    assert not act("collect_data", channel="postal", data_source="public_web", ad_says_no_canvassing=True).allowed
 
 
 def test_a_bought_consent_must_be_proved_at_collection_and_a_phone_collection_must_say_calls_need_consent():
-    bought = decide(
-        at="2026-11-23T10:00:00+01:00",
-        action="collect_data",
-        data_source="purchased_list",
-        consent_state="opt_in",
-        consent_collected_by="data_broker",
-        advertiser_named_at_collection=True,
-        individual_consent_proof=False,
-    )
+    bought = act("collect_data", advertiser_named_at_collection=True, individual_consent_proof=False, **BROKER_CONSENT)
     assert "FR_PURCHASED_LIST_NO_PROOF" in blocks(bought)
-    untold = {"channel": "phone_human", "action": "collect_data", "informed_at_collection": False}
-    assert "FR_PHONE_B2C_OPTIN_2026" in blocks(decide(at="2026-11-23T10:00:00+01:00", **untold))
-    assert "FR_PHONE_B2C_OPTIN_2026" not in blocks(decide(at="2026-07-06T10:00:00+02:00", **untold))  # no duty yet
+    untold = {"channel": "phone_human", "informed_at_collection": False}
+    assert "FR_PHONE_B2C_OPTIN_2026" in blocks(act("collect_data", **untold))
+    assert "FR_PHONE_B2C_OPTIN_2026" not in blocks(act("collect_data", at=BEFORE_THE_SWITCH, **untold))  # no duty yet
 
 
 def test_a_valid_consent_a_partner_collected_names_the_advertiser_among_the_partners():
-    partner = {
-        "consent_state": "opt_in",
-        "consent_collected_by": "partner",
-        "data_source": "partner_transfer",
-        "advertiser_named_at_collection": True,
-        "individual_consent_proof": True,
-        "transfer_consent": True,
-    }
-    decision = decide(at="2026-11-23T10:00:00+01:00", **partner)
-    assert "FR_PARTNER_CONSENT_NAMED" in codes(decision, Effect.PERMITS)
-    first_party = decide(at="2026-11-23T10:00:00+01:00", consent_state="opt_in", consent_collected_by="advertiser")
+    partner = {"consent_collected_by": "partner", "data_source": "partner_transfer", "transfer_consent": True}
+    named = act(
+        "send", consent_state="opt_in", advertiser_named_at_collection=True, individual_consent_proof=True, **partner
+    )
+    assert "FR_PARTNER_CONSENT_NAMED" in codes(named, Effect.PERMITS)
+    first_party = act("send", consent_state="opt_in", consent_collected_by="advertiser")
     assert "FR_PARTNER_CONSENT_NAMED" not in first_party.reason_codes
-
-
-@pytest.mark.parametrize("jurisdiction", ["DE", "IT", "ES", "BE", "NL", "UK"])
-def test_outside_france_the_gdpr_duties_to_collect_little_and_give_the_source_block_but_clear_nothing(jurisdiction):
-    extra = decide(
-        at="2026-11-23T10:00:00+01:00",
-        jurisdiction=jurisdiction,
-        action="collect_data",
-        campaign_channels=["email"],
-        fields_collected=["email", "phone"],
-    )
-    assert "GDPR_MINIMISATION" in blocks(extra)
-    assert "collect_only_fields_needed_for_the_channel" in extra.conditions
-    minimal = decide(
-        at="2026-11-23T10:00:00+01:00",
-        jurisdiction=jurisdiction,
-        action="collect_data",
-        campaign_channels=["email"],
-        fields_collected=["email"],
-    )
-    assert blocks(minimal) == {"NO_RULE"}  # nothing wrong found, and nothing that clears the collection either
-    late = decide(
-        at="2026-11-23T10:00:00+01:00",
-        jurisdiction=jurisdiction,
-        channel="any",
-        action="retain_data",
-        data_source="purchased_list",
-        acquired_on="2026-09-01",
-        art14_notice_sent=False,
-    )
-    assert "GDPR_ART14_NOTICE" in blocks(late)
-    assert "send_art14_notice_now" in late.conditions
 
 
 @pytest.mark.parametrize("mechanism", ["contest_form_asymmetric_buttons", "pre_ticked_checkbox", "bundled_with_terms"])
 def test_a_consent_to_a_transfer_given_through_an_invalid_form_is_none(mechanism):
-    transfer = {
-        "action": "transfer_data",
-        "transfer_consent": True,
-        "partners_named_at_collection": True,
-        "partner_list_link_in_form": True,
-    }
-    assert decide(at="2026-11-23T10:00:00+01:00", **transfer).allowed
-    invalid = decide(at="2026-11-23T10:00:00+01:00", consent_mechanism=mechanism, **transfer)
+    transfer = {"transfer_consent": True, "partners_named_at_collection": True, "partner_list_link_in_form": True}
+    assert act("transfer_data", **transfer).allowed
+    invalid = act("transfer_data", consent_mechanism=mechanism, **transfer)
     assert not invalid.allowed
     assert "FR_PARTNER_TRANSFER_CONSENT" in blocks(invalid)
     assert "rebuild_or_recollect_consent" in invalid.conditions
 
 
-@pytest.mark.parametrize(("planned", "allowed"), [(["postal"], True), (["postal", "email"], False), (None, False)])
-def test_details_found_online_for_no_given_channel_are_judged_by_the_campaign_s_channels(planned, allowed):
-    decision = decide(
-        at="2026-11-23T10:00:00+01:00",
-        channel="any",
-        action="collect_data",
-        data_source="public_web",
-        campaign_channels=planned,
+@pytest.mark.parametrize("jurisdiction", GDPR_COUNTRIES)
+def test_outside_france_the_gdpr_duties_to_collect_little_and_give_the_source_block_but_clear_nothing(jurisdiction):
+    extra = act(
+        "collect_data", jurisdiction=jurisdiction, campaign_channels=["email"], fields_collected=["email", "phone"]
     )
-    assert ("FR_PUBLIC_WEB_DATA" in blocks(decision)) is not allowed
+    assert "GDPR_MINIMISATION" in blocks(extra)
+    assert "collect_only_fields_needed_for_the_channel" in extra.conditions
+    minimal = act("collect_data", jurisdiction=jurisdiction, campaign_channels=["email"], fields_collected=["email"])
+    assert blocks(minimal) == {"NO_RULE"}  # nothing wrong found, and nothing that clears the collection either
+    bought = {"data_source": "purchased_list", "acquired_on": "2026-09-01", "art14_notice_sent": False}
+    late = act("retain_data", jurisdiction=jurisdiction, channel="any", **bought)
+    assert "GDPR_ART14_NOTICE" in blocks(late)
+    assert "send_art14_notice_now" in late.conditions
 
 
-@pytest.mark.parametrize("jurisdiction", ["DE", "IT", "ES", "BE", "NL", "UK"])
+@pytest.mark.parametrize("jurisdiction", GDPR_COUNTRIES)
 def test_a_consent_is_collected_alike_in_every_gdpr_country(jurisdiction):
     def collect(**facts) -> Decision:
-        return decide(at="2026-11-23T10:00:00+01:00", jurisdiction=jurisdiction, action="collect_data", **facts)
+        return act("collect_data", jurisdiction=jurisdiction, **facts)
 
     valid = collect(consent_mechanism="unticked_checkbox_specific_to_prospecting", fields_collected=["email"])
     assert valid.verdict is Verdict.ALLOWED_WITH_CONDITIONS
@@ -645,10 +571,4 @@ def test_a_consent_is_collected_alike_in_every_gdpr_country(jurisdiction):
     assert "GDPR_CONSENT_INVALID" in blocks(collect(consent_mechanism="pre_ticked_checkbox"))
     reimport = collect(data_source="purchased_list", on_suppression_list=True, suppression_date="2025-01-15")
     assert "GDPR_OBJECTION_ABSOLUTE" in blocks(reimport)
-    unproved = collect(
-        data_source="purchased_list",
-        consent_state="opt_in",
-        consent_collected_by="data_broker",
-        individual_consent_proof=False,
-    )
-    assert "GDPR_CONSENT_PROOF" in blocks(unproved)
+    assert "GDPR_CONSENT_PROOF" in blocks(collect(individual_consent_proof=False, **BROKER_CONSENT))

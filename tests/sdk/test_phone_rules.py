@@ -424,85 +424,45 @@ def test_a_standing_verdict_on_a_us_call_keeps_the_tcpa_hours_as_its_reason():
     assert "US_TCPA_HOURS" in codes(standing, Effect.PERMITS)
 
 
+def call_in(jurisdiction: str, *, at: str = "2026-11-23T11:00:00+01:00", audience: str = "b2c", **facts) -> Decision:
+    """A human phone call in another jurisdiction than France's (or in France at 11:00 on a Monday)."""
+    fields = {"jurisdiction": jurisdiction, "channel": "phone_human", "audience": audience, "evaluated_at": at}
+    return evaluate(request_from_fields({**fields, "facts": facts}))
+
+
 @pytest.mark.parametrize(
     ("local", "allowed"),
     [("07:59:59", False), ("08:00:00", True), ("20:59:59", True), ("21:00:00", True), ("21:00:01", False)],
 )
 def test_us_calling_hours_run_from_8_am_to_9_pm_both_included(local, allowed):
     """ "before 8 a.m. or after 9 p.m.": 9 p.m. itself is not after 9 p.m.; a second later is."""
-    request = request_from_fields(
-        {
-            "jurisdiction": "US",
-            "channel": "phone_human",
-            "audience": "b2c",
-            "evaluated_at": f"2026-11-23T{local}-05:00",
-            "facts": {"national_dnc_registered": False, "callee_timezone": "America/New_York"},
-        }
-    )
-    decision = evaluate(request)
+    at = f"2026-11-23T{local}-05:00"
+    decision = call_in("US", at=at, national_dnc_registered=False, callee_timezone="America/New_York")
     assert decision.allowed is allowed
     assert ("US_TCPA_HOURS" in blocks(decision)) is not allowed
 
 
 def test_a_german_professional_reached_as_a_private_person_is_called_as_a_consumer():
-    def call(**facts):
-        return evaluate(
-            request_from_fields(
-                {
-                    "jurisdiction": "DE",
-                    "channel": "phone_human",
-                    "audience": "b2b_nominative",
-                    "evaluated_at": "2026-11-23T11:00:00+01:00",
-                    "facts": {"consent_state": "none", "existing_business_relationship": True, **facts},
-                }
-            )
-        )
-
-    private = call(callee_is_consumer=True)
+    business = {"audience": "b2b_nominative", "consent_state": "none", "existing_business_relationship": True}
+    private = call_in("DE", callee_is_consumer=True, **business)
     assert "DE_PHONE_B2C_CONSENT" in private.reason_codes
     assert "DE_PHONE_B2B_PRESUMED" not in private.reason_codes
-    unrelated = call(offer_related_to_profession=False)  # still a business call, whose presumed consent fails
+    unrelated = call_in("DE", offer_related_to_profession=False, **business)  # a business call, presumed consent fails
     assert "DE_PHONE_B2B_PRESUMED" in unrelated.reason_codes
     assert not unrelated.allowed
 
 
 def test_a_french_phone_consent_is_not_renewed_by_silence_after_a_reminder():
-    def call(**facts):
-        return evaluate(
-            request_from_fields(
-                {
-                    "jurisdiction": "FR",
-                    "channel": "phone_human",
-                    "audience": "b2c",
-                    "evaluated_at": "2026-11-23T11:00:00+01:00",
-                    "facts": {"consent_state": "opt_in", "consent_date": "2025-10-01", "renewed": True, **facts},
-                }
-            )
-        )
-
-    assert call().allowed  # renewed by a new positive act
-    silent = call(reconfirmation_sent="2026-09-15", reconfirmation_answer=None)
+    renewed = {"consent_state": "opt_in", "consent_date": "2025-10-01", "renewed": True}
+    assert call_in("FR", **renewed).allowed  # renewed by a new positive act
+    silent = call_in("FR", reconfirmation_sent="2026-09-15", reconfirmation_answer=None, **renewed)
     assert "FR_PHONE_CONSENT_MAX_1Y" in blocks(silent)
-    assert call(reconfirmation_sent="2026-09-15", reconfirmation_answer="yes").allowed
+    assert call_in("FR", reconfirmation_sent="2026-09-15", reconfirmation_answer="yes", **renewed).allowed
 
 
 def test_an_italian_consent_given_after_the_rpo_registration_still_asks_for_the_list_to_be_checked():
-    decision = evaluate(
-        request_from_fields(
-            {
-                "jurisdiction": "IT",
-                "channel": "phone_human",
-                "audience": "b2c",
-                "evaluated_at": "2026-11-23T11:00:00+01:00",
-                "facts": {
-                    "rpo_registered": True,
-                    "rpo_registration_date": "2025-03-01",
-                    "consent_state": "opt_in",
-                    "consent_date": "2025-03-02",
-                },
-            }
-        )
-    )
+    registered = {"rpo_registered": True, "rpo_registration_date": "2025-03-01"}
+    decision = call_in("IT", consent_state="opt_in", consent_date="2025-03-02", **registered)
     assert decision.allowed
     assert "must_check_rpo_before_campaign" in decision.conditions
 
@@ -512,15 +472,4 @@ def test_a_dutch_telemarketing_consent_that_states_no_period_does_not_count(cust
     facts = {"consent_state": "opt_in", "consent_date": "2026-06-01", "consent_period_stated": None}
     if customer:
         facts |= {"customer_relationship": True, "relationship_current": True, "similar_product": True}
-    decision = evaluate(
-        request_from_fields(
-            {
-                "jurisdiction": "NL",
-                "channel": "phone_human",
-                "audience": "b2c",
-                "evaluated_at": "2026-11-23T11:00:00+01:00",
-                "facts": facts,
-            }
-        )
-    )
-    assert decision.allowed is allowed
+    assert call_in("NL", **facts).allowed is allowed

@@ -63,6 +63,7 @@ def local_code(request: Request, code: str) -> str:
     return EU_CODES.get(code, code)
 
 
+SUPPRESSION_PURPOSES = frozenset({"suppression", "honour_objections", "objection_check", "compliance"})
 POSITIVE_ANSWERS = frozenset({"yes", "positive", "opt_in", "confirmed", "keep"})  # to a re-permission message
 STOP_MECHANISM = {
     Channel.EMAIL: "must_include_free_unsubscribe",
@@ -88,10 +89,18 @@ def is_indirect(facts: Facts) -> bool:
     return facts.data_source in INDIRECT_SOURCES
 
 
-def consent_on_file(facts: Facts) -> bool:
-    return facts.consent_state in CONSENT_GIVEN or (
-        facts.reoptin_date is not None and facts.consent_state not in ("none",)
-    )
+def consent_on_file(request: Request) -> bool:
+    """Whether a consent stood on the request's day: given (or renewed by a re-opt-in) by then, and not yet
+    withdrawn then. A consent dated after the day stood on nothing; one withdrawn after it still stood."""
+    facts, day = request.facts, request.at.date()
+    if facts.reoptin_date is not None and facts.reoptin_date <= day and facts.consent_state not in ("none",):
+        return True
+    if facts.consent_date is not None and facts.consent_date > day:
+        return False
+    if facts.consent_state in CONSENT_WITHDRAWN:
+        later = facts.withdrawal_date is not None and facts.withdrawal_date > day
+        return later and facts.consent_date is not None
+    return facts.consent_state in CONSENT_GIVEN
 
 
 def collected_by_third_party(facts: Facts) -> bool:
@@ -122,18 +131,22 @@ def _consent_defects(request: Request, required_code: str) -> list[tuple[str, tu
     if collected_by_third_party(facts):
         if facts.data_source == "purchased_list" and facts.individual_consent_proof is not True:
             defects.append(("FR_PURCHASED_LIST_NO_PROOF", recollect))
-        named = (
-            facts.advertiser_named_at_collection,
-            facts.partners_named_at_collection,
-            facts.partner_list_available,
-        )
-        if False in named or (facts.privacy_policy_mentions_partners and not any(named)):
+        if _advertiser_not_named(facts):
             defects.append(("FR_PARTNER_NOT_NAMED", recollect))
         if facts.individual_consent_proof is False and facts.data_source != "purchased_list":
             defects.append(("FR_CONSENT_PROOF", recollect))
     if _proof_incomplete(facts):
         defects.append(("FR_CONSENT_PROOF", ("rebuild_or_recollect_consent", "must_keep_consent_proof")))
     return defects
+
+
+def _advertiser_not_named(facts: Facts) -> bool:
+    """A consent collected by another counts for the advertiser only if it was named, itself or in a partner list
+    shown at collection: a list missing, or a mere mention in a privacy policy, names nobody."""
+    if facts.advertiser_named_at_collection is not None:
+        return not facts.advertiser_named_at_collection
+    listed = (facts.partners_named_at_collection, facts.partner_list_available)
+    return False in listed or bool(facts.privacy_policy_mentions_partners and not any(listed))
 
 
 def _proof_incomplete(facts: Facts) -> bool:
@@ -234,7 +247,7 @@ def honour_objections(
 
 def valid_consent(request: Request, findings: Findings, required_code: str) -> bool:
     """True when a consent is on file and counts; its defects are recorded as blocks."""
-    if not consent_on_file(request.facts):
+    if not consent_on_file(request):
         return False
     defects = consent_defects(request, required_code=required_code)
     for code, remedies in defects:
@@ -287,3 +300,15 @@ def called_as_consumer(request: Request, private: bool) -> Request:
     if request.channel is not Channel.PHONE_HUMAN or not business or not private:
         return request
     return replace(request, contact=replace(contact, audience=Audience.CONSUMER))
+
+
+def suppression_list_purpose(request: Request, findings: Findings, code: str) -> None:
+    """A suppression list serves only to honour objections. A reuse on a channel with no purpose stated is judged
+    by that channel's rules, where the entry blocks unless a newer consent lifts it."""
+    facts = request.facts
+    if not facts.on_suppression_list:
+        return
+    if facts.purpose in SUPPRESSION_PURPOSES:
+        findings.permit(code, "suppression_list_no_other_purpose")
+    elif facts.purpose is not None or request.channel is Channel.ANY:
+        findings.forbid(code, "suppression_list_no_other_purpose")

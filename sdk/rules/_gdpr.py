@@ -92,7 +92,7 @@ def consent_collection(request: Request, findings: Findings) -> None:
     if facts.consent_mechanism in INVALID_MECHANISMS:
         code = local_code(request, INVALID_MECHANISMS[facts.consent_mechanism])
         findings.forbid(code, "rebuild_or_recollect_consent")
-    if consent_on_file(facts) and collected_by_third_party(facts):
+    if consent_on_file(request) and collected_by_third_party(facts):
         for code, remedies in consent_defects(request, required_code="FR_CONSENT_PROOF"):
             findings.forbid(code, *remedies)
     if facts.consent_mechanism and not findings.blocked:

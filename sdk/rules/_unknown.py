@@ -23,8 +23,8 @@ from ..catalogue import facts as fact_catalogue
 from ..decision import Decision, Effect, Reason, make_reason
 from ..models import Request
 from ..vocabulary import Verdict
-from ._common import INVALID_MECHANISMS, NATURAL_PERSON_FORMS
-from .fr.lifecycle import OPEN_EVENTS, SUPPRESSION_PURPOSES
+from ._common import INVALID_MECHANISMS, NATURAL_PERSON_FORMS, SUPPRESSION_PURPOSES
+from .fr.lifecycle import OPEN_EVENTS
 from .fr.messages import BANNED_SECTORS
 from .fr.phone import PRESS_OFFERS
 

@@ -5,9 +5,9 @@ from datetime import time
 from ..decision import Findings
 from ..models import Request
 from ..telephone import CallingCalendar
-from ..vocabulary import Audience, Channel, LegalBasis
+from ..vocabulary import Action, Audience, Channel, LegalBasis
 from ._base import BUSINESS, CONSUMER, Jurisdiction, Rule
-from ._common import callee_local_time, honour_objections, valid_consent
+from ._common import callee_local_time, honour_objections, suppression_list_purpose, valid_consent
 
 # "before 8 a.m. or after 9 p.m.": 9 p.m. itself is inside, any moment after it is not (the window's end is exclusive)
 NINE_PM_ITSELF = time(21, 0, 1)
@@ -87,6 +87,11 @@ def autodialled(request: Request, findings: Findings) -> None:
         findings.forbid("US_TCPA_AUTODIALER", "rebuild_or_recollect_consent")
 
 
+def suppression_reuse(request: Request, findings: Findings) -> None:
+    """CAN-SPAM: the list of opt-outs serves compliance only (no selling it, no win-back campaign from it)."""
+    suppression_list_purpose(request, findings, "US_CANSPAM_OPTOUT")
+
+
 JURISDICTION = Jurisdiction(
     "US",
     "United States",
@@ -96,5 +101,6 @@ JURISDICTION = Jurisdiction(
         Rule(live_call, channels=frozenset({Channel.PHONE_HUMAN}), audiences=CONSUMER),
         Rule(business_call, channels=frozenset({Channel.PHONE_HUMAN}), audiences=BUSINESS),
         Rule(autodialled, channels=frozenset({Channel.AUTOMATED_CALL, Channel.SMS})),
+        Rule(suppression_reuse, actions=frozenset({Action.REUSE})),
     ),
 )

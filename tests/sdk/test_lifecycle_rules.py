@@ -572,3 +572,35 @@ def test_a_consent_is_collected_alike_in_every_gdpr_country(jurisdiction):
     reimport = collect(data_source="purchased_list", on_suppression_list=True, suppression_date="2025-01-15")
     assert "GDPR_OBJECTION_ABSOLUTE" in blocks(reimport)
     assert "GDPR_CONSENT_PROOF" in blocks(collect(individual_consent_proof=False, **BROKER_CONSENT))
+
+
+def test_a_consent_stands_from_its_date_until_its_withdrawal_on_the_day_decided():
+    withdrawn = {"consent_state": "withdrawn", "consent_date": "2025-05-01", "withdrawal_date": "2026-10-01"}
+    assert act("send", at="2026-09-30T10:00:00+02:00", **withdrawn).allowed  # not yet withdrawn that day
+    assert "FR_CONSENT_WITHDRAWN" in blocks(act("send", at="2026-10-15T10:00:00+02:00", **withdrawn))
+    future = act("send", at="2026-01-05T10:00:00+01:00", consent_state="opt_in", consent_date="2026-06-01")
+    assert "FR_EMAIL_B2C_CONSENT_REQUIRED" in blocks(future)  # a consent given later justifies nothing before
+
+
+@pytest.mark.parametrize(
+    ("naming", "named"),
+    [
+        ({"advertiser_named_at_collection": True, "partner_list_available": False}, True),
+        ({"advertiser_named_at_collection": False, "partner_list_available": True}, False),
+        ({"partners_named_at_collection": True}, True),
+        ({"partner_list_available": False}, False),
+        ({"privacy_policy_mentions_partners": True}, False),
+    ],
+)
+def test_a_consent_another_collected_counts_when_the_advertiser_was_named_itself_or_in_a_list(naming, named):
+    decision = act("send", consent_state="opt_in", data_source="partner_transfer", **naming)
+    assert ("FR_PARTNER_NOT_NAMED" not in blocks(decision)) is named
+
+
+def test_a_us_opt_out_list_serves_compliance_only():
+    us = {"jurisdiction": "US", "on_suppression_list": True}
+    misused = act("reuse_data", purpose="winback_campaign", **us)
+    assert "US_CANSPAM_OPTOUT" in blocks(misused)
+    assert "suppression_list_no_other_purpose" in misused.conditions
+    checked = act("reuse_data", channel="any", purpose="compliance", **us)
+    assert checked.allowed

@@ -473,3 +473,9 @@ def test_a_dutch_telemarketing_consent_that_states_no_period_does_not_count(cust
     if customer:
         facts |= {"customer_relationship": True, "relationship_current": True, "similar_product": True}
     assert call_in("NL", **facts).allowed is allowed
+
+
+def test_after_the_switch_an_old_refusal_and_no_consent_both_forbid_the_call():
+    refused = {"consent_state": "none", "refused_during_call_date": "2026-06-01", "objected_to_all_calls": False}
+    decision = call_in("FR", at="2026-08-12T11:00:00+02:00", **refused)
+    assert {"FR_PHONE_B2C_OPTIN_2026", "GDPR_OBJECTION_ABSOLUTE"} <= blocks(decision)

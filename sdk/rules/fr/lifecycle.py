@@ -15,13 +15,13 @@ from .._common import (
     channel_word,
     honour_objections,
     is_indirect,
+    suppression_list_purpose,
 )
 from .._gdpr import art14_deadline, consent_collection, fields_beyond_need
 from .phone import OPT_IN_SWITCH
 
 OPEN_EVENTS = frozenset({"open", "email_open", "opened", "pixel_open"})
 SUPPRESSION_FIELD_WORDS = ("hash", "sha256", "hmac", "date", "channel", "reason", "scope", "email", "phone")
-SUPPRESSION_PURPOSES = frozenset({"suppression", "honour_objections", "objection_check", "compliance"})
 PERSONAL_DATA_AUDIENCES = frozenset({Audience.CONSUMER, Audience.NAMED_PROFESSIONAL})
 PARTNER_CONDITIONS = (
     "partners_must_inform_at_first_contact_with_source",
@@ -218,15 +218,8 @@ def _postal_opt_out_missed(request: Request) -> bool:
 
 
 def suppression_reuse(request: Request, findings: Findings) -> None:
-    """The suppression list serves only to honour objections (CNIL, liste repoussoir). A reuse on a channel with no
-    purpose stated is judged by that channel's rules, where the entry blocks unless a newer consent lifts it."""
-    facts = request.facts
-    if not facts.on_suppression_list:
-        return
-    if facts.purpose in SUPPRESSION_PURPOSES:
-        findings.permit("FR_SUPPRESSION_PURPOSE", "suppression_list_no_other_purpose")
-    elif facts.purpose is not None or request.channel is Channel.ANY:
-        findings.forbid("FR_SUPPRESSION_PURPOSE", "suppression_list_no_other_purpose")
+    """The suppression list serves only to honour objections (CNIL, liste repoussoir)."""
+    suppression_list_purpose(request, findings, "FR_SUPPRESSION_PURPOSE")
 
 
 def file_sale(request: Request, findings: Findings) -> None:

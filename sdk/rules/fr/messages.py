@@ -105,7 +105,7 @@ def _charity(request: Request, findings: Findings) -> None:
 
 def _political(request: Request, findings: Findings) -> None:
     facts = request.facts
-    consented = consent_on_file(facts) and not consent_defects(request, required_code="FR_POLITICAL_CONSENT")
+    consented = consent_on_file(request) and not consent_defects(request, required_code="FR_POLITICAL_CONSENT")
     if consented or facts.political_use_announced_at_collection:
         basis = LegalBasis.CONSENT if consented else LegalBasis.LEGITIMATE_INTEREST
         findings.permit("FR_POLITICAL_CONSENT", "must_offer_objection_in_each_message", basis=basis)

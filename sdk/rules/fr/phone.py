@@ -149,6 +149,8 @@ def opt_in_era(request: Request, findings: Findings) -> None:
         if not within_contract:
             findings.forbid("FR_CONSENT_WITHDRAWN", "must_add_to_suppression_list", detail="refusal during a call")
         findings.forbid("GDPR_OBJECTION_ABSOLUTE", "must_add_to_suppression_list", detail="refusal during a call")
+        if not within_contract and not consent_on_file(request):  # nor was there a consent to call at all
+            findings.forbid("FR_PHONE_B2C_OPTIN_2026", "rebuild_or_recollect_consent")
         return
     if within_contract:
         findings.permit("FR_PHONE_CONTRACT_IN_PROGRESS", *CONSUMER_CALL, basis=LegalBasis.CONTRACT)
@@ -158,7 +160,7 @@ def opt_in_era(request: Request, findings: Findings) -> None:
         findings.need("offer_related_to_contract")
     if facts.offer in PRESS_OFFERS:
         findings.note("FR_PHONE_PRESS_EXCEPTION", detail="not relied on: unconfirmed after 2026-08-11")
-    if consent_on_file(facts):
+    if consent_on_file(request):
         defects = consent_defects(request, required_code="FR_PHONE_B2C_OPTIN_2026")
         for code, remedies in defects:
             findings.forbid(code, *remedies)

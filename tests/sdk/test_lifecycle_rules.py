@@ -604,3 +604,17 @@ def test_a_us_opt_out_list_serves_compliance_only():
     assert "suppression_list_no_other_purpose" in misused.conditions
     checked = act("reuse_data", channel="any", purpose="compliance", **us)
     assert checked.allowed
+
+
+def test_a_bought_file_is_kept_three_years_from_the_day_it_came_once_its_notice_went():
+    bought = {"data_source": "purchased_list", "art14_notice_sent": True}
+    kept = act("retain_data", channel="any", acquired_on="2026-10-15", **bought)
+    assert kept.allowed
+    assert "FR_RETENTION_PROSPECT_3Y" in codes(kept, Effect.PERMITS)
+    assert not act("retain_data", channel="any", acquired_on="2023-10-15", **bought).allowed
+
+
+def test_a_commercial_consent_does_not_cover_political_messages_unless_that_use_was_announced():
+    opted_in = {"is_political": True, "consent_state": "opt_in", "consent_date": "2026-01-10"}
+    assert "FR_POLITICAL_CONSENT" in blocks(act("send", political_use_announced_at_collection=False, **opted_in))
+    assert act("send", political_use_announced_at_collection=True, **opted_in).allowed

@@ -31,7 +31,8 @@ PARTNER_CONDITIONS = (
 
 
 def retention(request: Request, findings: Findings) -> None:
-    """3 years from the last contact coming from a prospect, or from the end of a customer relationship.
+    """3 years from the collection (a bought file's: the day it came) or the last contact coming from a prospect,
+    or from the end of a customer relationship.
 
     On the expiry day itself only a re-permission message may go out (the scenarios' convention).
     """
@@ -70,7 +71,8 @@ def _retention_clock(request: Request, findings: Findings) -> tuple[str, date] |
             return None
         ended = facts.relationship_end_date or _latest(facts.last_purchase, facts.purchase_date, _contact(facts))
         return ("FR_RETENTION_CUSTOMER_3Y", ended) if ended else None
-    started = _latest(_contact(facts), facts.consent_date, facts.reoptin_date, facts.last_purchase, _renewed(facts))
+    collected = (_contact(facts), facts.consent_date, facts.reoptin_date, facts.last_purchase, facts.acquired_on)
+    started = _latest(*collected, _renewed(facts))
     if started is None:
         return None
     if facts.last_open and facts.last_open > started:
@@ -149,7 +151,9 @@ def retained_data(request: Request, findings: Findings) -> None:
     if findings.blocked or findings.permitted:
         return
     retention(request, findings)
-    if not findings.blocked and request.facts.has_any(("last_interaction", "last_purchase", "consent_date")):
+    if not findings.blocked and request.facts.has_any(
+        ("last_interaction", "last_purchase", "consent_date", "acquired_on")
+    ):
         findings.permit("FR_RETENTION_PROSPECT_3Y", basis=LegalBasis.LEGITIMATE_INTEREST)
 
 

@@ -104,8 +104,11 @@ def _charity(request: Request, findings: Findings) -> None:
 
 
 def _political(request: Request, findings: Findings) -> None:
+    """Political messages built on a commercial file: a consent that covers them, or notice of the political use
+    at collection (CNIL). A consent given where that use was not announced is a consent to commercial offers."""
     facts = request.facts
     consented = consent_on_file(request) and not consent_defects(request, required_code="FR_POLITICAL_CONSENT")
+    consented = consented and facts.political_use_announced_at_collection is not False
     if consented or facts.political_use_announced_at_collection:
         basis = LegalBasis.CONSENT if consented else LegalBasis.LEGITIMATE_INTEREST
         findings.permit("FR_POLITICAL_CONSENT", "must_offer_objection_in_each_message", basis=basis)

@@ -73,12 +73,15 @@ def fields_beyond_need(request: Request) -> list[str] | None:
 
 
 def art14_deadline(request: Request) -> date | None:
-    """When the notice to a person whose data came from elsewhere is due: a month after it came (None when no
-    notice is pending, or the date it came is not given)."""
+    """When the notice to a person whose data came from elsewhere is due: a month after it came, or at the first
+    contact if that is sooner (None when no notice is pending, or nothing says when the data came or was used)."""
     facts = request.facts
-    if facts.acquired_on is None or facts.art14_notice_sent or facts.first_contact_date:
+    if facts.art14_notice_sent or (facts.acquired_on is None and not is_indirect(facts)):
         return None
-    return add_months(facts.acquired_on, 1)
+    due = [add_months(facts.acquired_on, 1)] if facts.acquired_on is not None else []
+    if facts.first_contact_date is not None:
+        due.append(facts.first_contact_date)
+    return min(due) if due else None
 
 
 def consent_collection(request: Request, findings: Findings) -> None:

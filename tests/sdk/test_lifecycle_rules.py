@@ -618,3 +618,11 @@ def test_a_commercial_consent_does_not_cover_political_messages_unless_that_use_
     opted_in = {"is_political": True, "consent_state": "opt_in", "consent_date": "2026-01-10"}
     assert "FR_POLITICAL_CONSENT" in blocks(act("send", political_use_announced_at_collection=False, **opted_in))
     assert act("send", political_use_announced_at_collection=True, **opted_in).allowed
+
+
+def test_the_art14_notice_is_due_at_the_first_contact_when_that_comes_before_the_month_is_out():
+    bought = {"data_source": "purchased_list", "acquired_on": "2026-10-15", "art14_notice_sent": False}
+    late = act("retain_data", at="2026-11-10T10:00:00+01:00", channel="any", first_contact_date="2026-11-05", **bought)
+    assert "FR_DATA_SOURCE_ART14" in blocks(late)
+    on_the_day = act("send", at="2026-11-05T10:00:00+01:00", first_contact_date="2026-11-05", **bought)
+    assert "FR_DATA_SOURCE_ART14" not in blocks(on_the_day)  # the first message carries the notice

@@ -168,7 +168,7 @@ def objection_dates(facts: Facts, channel: Channel) -> list[date | None]:
         found.append(facts.objection_date)
     if facts.objected_to_all_calls and channel in (Channel.PHONE_HUMAN, Channel.AUTOMATED_CALL):
         found.append(facts.objection_date)
-    if _requests_objection(facts):
+    if requests_objection(facts):
         found.append(facts.request_date)
     if withdrawn(facts, channel):
         found.append(facts.withdrawal_date)
@@ -184,7 +184,7 @@ def withdrawn(facts: Facts, channel: Channel) -> bool:
     return covered is None or covered is channel
 
 
-def _requests_objection(facts: Facts) -> bool:
+def requests_objection(facts: Facts) -> bool:
     return any(word in ("objection", "opt_out", "unsubscribe") for word in facts.request or ())
 
 

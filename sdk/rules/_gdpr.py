@@ -22,6 +22,7 @@ from ._common import (
     honour_objections,
     is_indirect,
     local_code,
+    requests_objection,
 )
 
 FIELDS_BY_CHANNEL = {
@@ -36,17 +37,25 @@ IDENTITY_FIELDS = frozenset({"name", "first_name", "last_name", "full_name", "ci
 
 
 def rights_request(request: Request, findings: Findings) -> None:
-    """Answer within 1 month of receipt; 3 only if the person was told of the extension in the first month."""
+    """Answer within 1 month of receipt; 3 only if the person was told of the extension in the first month. An
+    objection to prospecting takes effect at once and for good (Art. 21(3)), whenever the answer goes."""
     facts = request.facts
+    asked = facts.request or ()
+    if requests_objection(facts):
+        if facts.prospecting_continued:
+            detail = "prospecting went on after the objection"
+            findings.forbid("GDPR_OBJECTION_ABSOLUTE", "must_add_to_suppression_list", detail=detail)
+        else:
+            findings.note("GDPR_OBJECTION_ABSOLUTE")
     if facts.request_date is None:
+        findings.forbid("GDPR_RIGHTS_1_MONTH", "answer_immediately", detail="the date of receipt is not known")
         findings.need("request_date")
         return
     deadline = add_months(facts.request_date, 3 if facts.extension_notified else 1)
-    asked = facts.request or ()
     remedies = ["answer_immediately"]
-    if "objection" in asked:
+    if requests_objection(facts):
         remedies.append("must_add_to_suppression_list")
-    if "access" in asked and is_indirect(facts):  # Art. 15(1)(g): where the data came from
+    if "access" in asked and (is_indirect(facts) or "data_source" in facts.unknown):  # Art. 15(1)(g): the source
         remedies.append("must_state_data_source")
     detail = f"deadline {deadline.isoformat()}"
     if facts.answered_on is not None:

@@ -626,3 +626,21 @@ def test_the_art14_notice_is_due_at_the_first_contact_when_that_comes_before_the
     assert "FR_DATA_SOURCE_ART14" in blocks(late)
     on_the_day = act("send", at="2026-11-05T10:00:00+01:00", first_contact_date="2026-11-05", **bought)
     assert "FR_DATA_SOURCE_ART14" not in blocks(on_the_day)  # the first message carries the notice
+
+
+def test_an_objection_request_binds_at_once_whatever_the_answer_s_date():
+    objection = {"request": ["objection"], "request_date": "2026-11-10"}
+    in_time = act("respond_dsar", channel="any", **objection)
+    assert "GDPR_OBJECTION_ABSOLUTE" in in_time.reason_codes
+    assert "must_add_to_suppression_list" in in_time.conditions
+    ignored = act("respond_dsar", channel="any", answered_on="2026-11-14", prospecting_continued=True, **objection)
+    assert "GDPR_OBJECTION_ABSOLUTE" in blocks(ignored)
+    undated = act("respond_dsar", channel="any", request=["access"], request_date=None)
+    assert "GDPR_RIGHTS_1_MONTH" in blocks(undated)
+
+
+def test_a_charity_without_the_free_objection_at_collection_falls_back_on_the_channel_s_consent():
+    charity = {"sender_type": "charity", "informed_at_collection": True, "objection_offered_at_collection": False}
+    refused = act("send", channel="sms", **charity)
+    assert {"FR_NONCOMMERCIAL_CHARITY", "FR_SMS_B2C_CONSENT_REQUIRED"} <= blocks(refused)
+    assert act("send", channel="sms", consent_state="opt_in", consent_date="2026-03-01", **charity).allowed

@@ -70,6 +70,10 @@ def messages(request: Request, findings: Findings) -> None:
     individual = subscriber_is_individual(request, findings)
     if individual is None:
         return
+    code = "UK_INDIVIDUAL_SUBSCRIBER" if individual else "UK_CORPORATE_SUBSCRIBER"
+    if facts.opt_out_mechanism is False:  # reg 23: every marketing email gives a valid address to opt out
+        findings.forbid(code, "must_give_valid_address_to_opt_out")
+        return
     if not individual:
         findings.permit(
             "UK_CORPORATE_SUBSCRIBER",

@@ -644,3 +644,19 @@ def test_a_charity_without_the_free_objection_at_collection_falls_back_on_the_ch
     refused = act("send", channel="sms", **charity)
     assert {"FR_NONCOMMERCIAL_CHARITY", "FR_SMS_B2C_CONSENT_REQUIRED"} <= blocks(refused)
     assert act("send", channel="sms", consent_state="opt_in", consent_date="2026-03-01", **charity).allowed
+
+
+def test_a_marketing_email_known_to_lack_what_it_must_carry_is_refused():
+    company = {"jurisdiction": "UK", "audience": "b2b_nominative", "recipient_legal_form": "limited_company"}
+    assert act("send", **company).allowed
+    no_address = act("send", opt_out_mechanism=False, **company)
+    assert "UK_CORPORATE_SUBSCRIBER" in blocks(no_address)
+    assert "must_give_valid_address_to_opt_out" in no_address.conditions
+    consented = {"consent_state": "opt_in", "consent_date": "2026-03-01"}
+    assert act("send", **consented).allowed
+    assert "FR_MSG_CONTENT" in blocks(act("send", identified_as_ad=False, **consented))
+
+
+def test_a_political_sender_selling_something_is_prospecting_like_anyone():
+    selling = {"sender_type": "political", "message_commercial": True, "consent_state": "none"}
+    assert "FR_EMAIL_B2C_CONSENT_REQUIRED" in blocks(act("send", **selling))

@@ -37,7 +37,8 @@ BANNED_SECTORS = ENERGY_SECTORS | ADAPTATION_SECTORS
 
 def message_content(request: Request, findings: Findings) -> None:
     """L34-5 'dans tous les cas': identify the advertiser and give a free, valid way to stop; an email's subject
-    relates to the offer. A message known to lack one of them is forbidden until it has it."""
+    relates to the offer and it reads as advertising (LCEN art. 20). A message known to lack one of them is forbidden
+    until it has it."""
     stop = STOP_MECHANISM[request.channel]
     findings.require("must_identify_advertiser", stop)
     if not request.channel.is_electronic:
@@ -47,6 +48,8 @@ def message_content(request: Request, findings: Findings) -> None:
     missing = [stop] if facts.opt_out_mechanism is False else []
     if request.channel is Channel.EMAIL and facts.headers_accurate is False:
         missing.append("must_not_use_deceptive_headers_or_subject")
+    if request.channel is Channel.EMAIL and facts.identified_as_ad is False:  # LCEN art. 20 (unconfirmed)
+        missing.append("must_identify_advertiser")
     if missing:
         findings.forbid("FR_MSG_CONTENT", *missing)
 
@@ -78,7 +81,7 @@ def electronic_basis(request: Request, findings: Findings) -> None:
     if request.sender is SenderType.CHARITY and facts.message_commercial is not True:
         _charity(request, findings)
         return
-    if request.sender is SenderType.POLITICAL:
+    if request.sender is SenderType.POLITICAL and facts.message_commercial is not True:  # selling is prospecting
         _political(request, findings)
         return
     audience = request.contact.audience

@@ -85,11 +85,17 @@ _LEGAL_ZONES: dict[str, str] = {}  # each jurisdiction's own time zone, by code
 
 
 def legal_day(request: Request) -> date:
-    """The request's day in its jurisdiction's own time, for a rule that compares it with the date a law took effect
-    (as `Jurisdiction.apply` does for the rules in force): the offset the moment was written with must not carry it
-    across that date. Days counted from the facts' own dates stay in the request's calendar, where they were written."""
+    """The request's day in its jurisdiction's own time: the day that decides which laws are in force and the day
+    every duration (a deadline, a retention period, a consent's lifetime) is counted to. One moment gets one answer,
+    whatever offset it is written with."""
     name = _LEGAL_ZONES.get((request.contact.jurisdiction or "").upper())
     return request.at.astimezone(zone(name)).date() if name else request.at.date()
+
+
+def latest_day(request: Request) -> date:
+    """The later of the day as written and the jurisdiction's day: an objection or a refusal dated either one is
+    already on file (an opt-out always wins)."""
+    return max(request.at.date(), legal_day(request))
 
 
 @cache

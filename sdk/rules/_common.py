@@ -7,7 +7,7 @@ from ..decision import Findings
 from ..facts import CONSENT_GIVEN, CONSENT_WITHDRAWN, INDIRECT_SOURCES, THIRD_PARTY_COLLECTORS, Facts
 from ..models import Request
 from ..vocabulary import Audience, Channel
-from ._base import zone
+from ._base import latest_day, legal_day, zone
 
 INVALID_MECHANISMS = {
     "pre_ticked_checkbox": "FR_CONSENT_INVALID_PRETICKED",
@@ -92,7 +92,7 @@ def is_indirect(facts: Facts) -> bool:
 def consent_on_file(request: Request) -> bool:
     """Whether a consent stood on the request's day: given (or renewed by a re-opt-in) by then, and not yet
     withdrawn then. A consent dated after the day stood on nothing; one withdrawn after it still stood."""
-    facts, day = request.facts, request.at.date()
+    facts, day = request.facts, legal_day(request)
     if facts.reoptin_date is not None and facts.reoptin_date <= day and facts.consent_state not in ("none",):
         return True
     if facts.consent_date is not None and facts.consent_date > day:
@@ -197,7 +197,7 @@ def newer_consent(request: Request, since: list[date | None]) -> date | None:
     candidates = [facts.reoptin_date]
     if facts.consent_collected_by == "advertiser" and facts.consent_state in CONSENT_GIVEN:
         candidates.append(facts.consent_date)
-    dated = [d for d in candidates if d is not None and d <= request.at.date()]
+    dated = [d for d in candidates if d is not None and d <= legal_day(request)]
     if not dated or collected_by_third_party(facts):
         return None
     latest = max(dated)
@@ -220,7 +220,7 @@ def honour_objections(
     Returns True when a newer consent lifted an earlier objection, so the caller treats it as the consent.
     """
     facts = request.facts
-    today = request.at.date()
+    today = latest_day(request)
     on_file = [d for d in objection_dates(facts, request.channel) if d is None or d <= today]
     if not on_file:
         return False

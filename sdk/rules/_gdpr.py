@@ -12,7 +12,7 @@ from ..dates import add_months
 from ..decision import Findings
 from ..models import Request
 from ..vocabulary import Action, Channel, LegalBasis
-from ._base import Rule
+from ._base import Rule, legal_day
 from ._common import (
     INVALID_MECHANISMS,
     channel_word,
@@ -64,7 +64,7 @@ def rights_request(request: Request, findings: Findings) -> None:
         else:
             findings.forbid("GDPR_RIGHTS_1_MONTH", detail=f"answered late; {detail}")
         return
-    if request.at.date() > deadline:
+    if legal_day(request) > deadline:
         findings.forbid("GDPR_RIGHTS_1_MONTH", *remedies, detail=detail)
         return
     findings.permit("GDPR_RIGHTS_1_MONTH", *remedies, basis=LegalBasis.LEGAL_OBLIGATION, detail=detail)
@@ -119,7 +119,7 @@ def too_much_collected(request: Request, findings: Findings) -> None:
 
 def art14_notice_late(request: Request, findings: Findings) -> None:
     deadline = art14_deadline(request)
-    if deadline is not None and request.at.date() > deadline:
+    if deadline is not None and legal_day(request) > deadline:
         findings.forbid("GDPR_ART14_NOTICE", "send_art14_notice_now", detail=f"due by {deadline.isoformat()}")
 
 

@@ -6,7 +6,7 @@ from ..dates import add_years
 from ..decision import Findings
 from ..models import Request
 from ..vocabulary import Audience, Channel, LegalBasis
-from ._base import ELECTRONIC, Jurisdiction, Rule
+from ._base import ELECTRONIC, Jurisdiction, Rule, legal_day
 from ._common import NATURAL_PERSON_FORMS, STOP_MECHANISM, honour_objections, is_customer, own_offer, valid_consent
 from ._gdpr import GDPR_DUTIES
 
@@ -74,7 +74,7 @@ def _customer_within_3_years(request: Request) -> bool:
     if facts.similar_product is not True or not (is_customer(facts) or facts.relationship_current):
         return False
     ended = facts.relationship_end_date
-    return ended is None or request.at.date() <= add_years(ended, 3)
+    return ended is None or legal_day(request) <= add_years(ended, 3)
 
 
 def postal(request: Request, findings: Findings) -> None:

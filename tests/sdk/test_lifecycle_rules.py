@@ -4,7 +4,9 @@ Retention anniversaries follow the scenarios' convention: the day before the thi
 usual; on the anniversary only a re-permission message may go out; the day after, the data must go.
 """
 
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -660,3 +662,42 @@ def test_a_marketing_email_known_to_lack_what_it_must_carry_is_refused():
 def test_a_political_sender_selling_something_is_prospecting_like_anyone():
     selling = {"sender_type": "political", "message_commercial": True, "consent_state": "none"}
     assert "FR_EMAIL_B2C_CONSENT_REQUIRED" in blocks(act("send", **selling))
+
+
+@pytest.mark.parametrize(
+    ("options", "paris"),
+    [
+        ({"action": "retain_data", "channel": "any", "last_interaction": "2023-11-22"}, "2026-11-23T00:30:00+01:00"),
+        (
+            {"action": "respond_dsar", "channel": "any", "request": ["access"], "request_date": "2026-10-20"},
+            "2026-11-21T01:30:00+01:00",
+        ),
+        (
+            {
+                "action": "retain_data",
+                "channel": "any",
+                "data_source": "purchased_list",
+                "acquired_on": "2026-10-15",
+                "art14_notice_sent": False,
+            },
+            "2026-11-16T00:30:00+01:00",
+        ),
+    ],
+)
+def test_one_moment_gets_one_answer_whatever_offset_it_is_written_with(options, paris):
+    """Durations are counted to the jurisdiction's own day: 00:30 in Paris is still the day before in UTC."""
+    moment = datetime.fromisoformat(paris)
+    answers = {
+        decide(at=moment.astimezone(ZoneInfo(zone)).isoformat(), **options).verdict
+        for zone in ("Europe/Paris", "UTC", "America/New_York", "Pacific/Kiritimati")
+    }
+    assert answers == {Verdict.FORBIDDEN}
+
+
+def test_the_sixty_day_pause_after_a_refusal_runs_on_the_consumer_s_calendar():
+    refused = {"refused_during_call_date": "2026-06-04", "bloctel_registered": False, "consent_state": "none"}
+    moment = "2026-08-04T01:30:00+02:00"  # 3 August, 19:30 in Martinique: day 60
+    martinique = decide(at=moment, channel="phone_human", callee_timezone="America/Martinique", **refused)
+    assert "FR_PHONE_REFUSAL_60D" in blocks(martinique)
+    paris = decide(at="2026-08-04T10:30:00+02:00", channel="phone_human", callee_timezone="Europe/Paris", **refused)
+    assert "FR_PHONE_REFUSAL_60D" not in blocks(paris)

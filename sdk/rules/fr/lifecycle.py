@@ -44,7 +44,7 @@ def retention(request: Request, findings: Findings) -> None:
         return
     code, started = clock
     expiry = add_years(started, 3)
-    today = request.at.date()
+    today = legal_day(request)
     if facts.reconfirmation_sent and facts.reconfirmation_answer not in POSITIVE_ANSWERS and today >= expiry:
         findings.forbid(code, "must_delete_or_archive", detail="no positive answer to the re-permission message")
         findings.forbid("FR_RETENTION_RECONFIRM", "must_delete_or_archive")
@@ -140,7 +140,7 @@ def art14_notice(request: Request, findings: Findings) -> None:
     deadline = art14_deadline(request)
     if deadline is None:
         return
-    if request.at.date() > deadline:
+    if legal_day(request) > deadline:
         findings.forbid("FR_DATA_SOURCE_ART14", "send_art14_notice_now", detail=f"due by {deadline.isoformat()}")
     elif request.action is not Action.SEND:  # a send within the month carries the notice (messages.data_source)
         findings.permit("FR_DATA_SOURCE_ART14", "send_art14_notice_now", detail=f"due by {deadline.isoformat()}")
@@ -254,7 +254,7 @@ def _inactive_years(request: Request) -> float:
     match = re.search(r"(\d{4})", facts.segment or "")
     ended = facts.relationship_end_date or facts.last_purchase
     if ended is not None:
-        return (request.at.date() - ended).days / 365.25
+        return (legal_day(request) - ended).days / 365.25
     return request.at.year - int(match.group(1)) if match else 0
 
 

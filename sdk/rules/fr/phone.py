@@ -13,7 +13,7 @@ from ...facts import Facts
 from ...models import Request
 from ...telephone import CallingCalendar, french_holidays
 from ...vocabulary import Audience, Channel, LegalBasis, SenderType
-from .._base import legal_day
+from .._base import latest_day, legal_day
 from .._common import POSITIVE_ANSWERS, callee_local_time, consent_defects, consent_on_file, newer_consent
 from .messages import data_source, partner_consent_named
 
@@ -113,8 +113,8 @@ def _screening_stale(request: Request) -> bool:
     days = request.facts.last_screened_days_ago
     if days is None:
         return False
-    checked = request.at.date() - timedelta(days=days)
-    return add_months(checked, 1) < request.at.date()
+    today = legal_day(request)
+    return add_months(today - timedelta(days=days), 1) < today
 
 
 def _bloctel_applies(request: Request) -> bool | None:
@@ -125,16 +125,17 @@ def _bloctel_applies(request: Request) -> bool | None:
     if not facts.bloctel_registered:
         return False
     effective = facts.bloctel_effective_date
-    return effective is None or effective <= request.at.date()
+    return effective is None or effective <= legal_day(request)
 
 
 def refusal_pause(request: Request, findings: Findings) -> None:
-    """Until 2026-08-10: 60 full days without a call after a refusal; day 1 is the day after [H]."""
+    """Until 2026-08-10: 60 full days without a call after a refusal; day 1 is the day after [H], on the consumer's
+    own calendar, as the calling hours are."""
     refused = request.facts.refused_during_call_date
     if refused is None or is_non_commercial(request):
         return
     resumes = refused + timedelta(days=61)
-    if request.at.date() < resumes:
+    if callee_local_time(request)[0].date() < resumes:
         findings.forbid("FR_PHONE_REFUSAL_60D", detail=f"calls may resume on {resumes.isoformat()}")
 
 
@@ -180,7 +181,7 @@ def _refused_since_consent(request: Request) -> bool:
     """From 2026-08-11 a refusal withdraws consent for good, unless a newer consent follows it; a refusal made
     before the switch counts too (its 60-day pause would have run past the switch, and an objection lasts)."""
     refused = request.facts.refused_during_call_date
-    if refused is None or refused > request.at.date():
+    if refused is None or refused > latest_day(request):
         return False
     return newer_consent(request, [refused]) is None and not (
         request.facts.consent_date and request.facts.consent_date > refused
@@ -195,7 +196,7 @@ def _consent_still_current(request: Request, findings: Findings) -> bool:
         findings.note("FR_PHONE_CONSENT_MAX_1Y", detail="consent date unknown: check it is under 1 year old")
         return True
     expires = given + CONSENT_LIFETIME
-    if request.at.date() > expires and not _renewed_expressly(facts):
+    if legal_day(request) > expires and not _renewed_expressly(facts):
         findings.forbid("FR_PHONE_CONSENT_MAX_1Y", "rebuild_or_recollect_consent")
         return False
     findings.hold_until(datetime.combine(expires, datetime.max.time(), tzinfo=request.at.tzinfo))

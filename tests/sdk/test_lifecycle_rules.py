@@ -533,6 +533,7 @@ def test_a_valid_consent_a_partner_collected_names_the_advertiser_among_the_part
         "send", consent_state="opt_in", advertiser_named_at_collection=True, individual_consent_proof=True, **partner
     )
     assert "FR_PARTNER_CONSENT_NAMED" in codes(named, Effect.PERMITS)
+    assert "must_not_retransfer_without_new_consent" in named.conditions  # a partner cannot pass the consent on
     first_party = act("send", consent_state="opt_in", consent_collected_by="advertiser")
     assert "FR_PARTNER_CONSENT_NAMED" not in first_party.reason_codes
 

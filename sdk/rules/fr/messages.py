@@ -199,7 +199,9 @@ def partner_consent_named(request: Request, findings: Findings) -> None:
     )
     proved = True in (facts.individual_consent_proof, facts.consent_proof_stored, facts.consent_documented)
     if collected_by_third_party(facts) and named and proved:
-        findings.permit("FR_PARTNER_CONSENT_NAMED", "must_keep_consent_proof")
+        findings.permit(
+            "FR_PARTNER_CONSENT_NAMED", "must_keep_consent_proof", "must_not_retransfer_without_new_consent"
+        )
 
 
 def _objection_reminder_missing(request: Request, findings: Findings, code: str) -> bool:

@@ -245,6 +245,15 @@ def honour_objections(
     return False
 
 
+def consent_form_invalid(request: Request, findings: Findings) -> bool:
+    """A consent given through a pre-ticked box, general terms or a lopsided form is none: recorded as a block."""
+    mechanism = request.facts.consent_mechanism
+    if mechanism not in INVALID_MECHANISMS:
+        return False
+    findings.forbid(local_code(request, INVALID_MECHANISMS[mechanism]), "rebuild_or_recollect_consent")
+    return True
+
+
 def valid_consent(request: Request, findings: Findings, required_code: str) -> bool:
     """True when a consent is on file and counts; its defects are recorded as blocks."""
     if not consent_on_file(request):

@@ -14,15 +14,14 @@ from ..models import Request
 from ..vocabulary import Action, Channel, LegalBasis
 from ._base import Rule, legal_day
 from ._common import (
-    INVALID_MECHANISMS,
     channel_word,
     collected_by_third_party,
-    consent_defects,
-    consent_on_file,
+    consent_form_invalid,
     honour_objections,
     is_indirect,
     local_code,
     requests_objection,
+    valid_consent,
 )
 
 FIELDS_BY_CHANNEL = {
@@ -40,8 +39,8 @@ def rights_request(request: Request, findings: Findings) -> None:
     """Answer within 1 month of receipt; 3 only if the person was told of the extension in the first month. An
     objection to prospecting takes effect at once and for good (Art. 21(3)), whenever the answer goes."""
     facts = request.facts
-    asked = facts.request or ()
-    if requests_objection(facts):
+    asked, objecting = facts.request or (), requests_objection(facts)
+    if objecting:
         if facts.prospecting_continued:
             detail = "prospecting went on after the objection"
             findings.forbid("GDPR_OBJECTION_ABSOLUTE", "must_add_to_suppression_list", detail=detail)
@@ -53,7 +52,7 @@ def rights_request(request: Request, findings: Findings) -> None:
         return
     deadline = add_months(facts.request_date, 3 if facts.extension_notified else 1)
     remedies = ["answer_immediately"]
-    if requests_objection(facts):
+    if objecting:
         remedies.append("must_add_to_suppression_list")
     if "access" in asked and (is_indirect(facts) or "data_source" in facts.unknown):  # Art. 15(1)(g): the source
         remedies.append("must_state_data_source")
@@ -101,12 +100,9 @@ def consent_collection(request: Request, findings: Findings) -> None:
     asks_anew = (facts.consent_mechanism or facts.reoptin_mechanism) and not collected_by_third_party(facts)
     if not asks_anew:  # asking the person for a new consent is how an objection may be lifted
         honour_objections(request, findings, list_code=local_code(request, "FR_SUPPRESSION_LIST_HIT"))
-    if facts.consent_mechanism in INVALID_MECHANISMS:
-        code = local_code(request, INVALID_MECHANISMS[facts.consent_mechanism])
-        findings.forbid(code, "rebuild_or_recollect_consent")
-    if consent_on_file(request) and collected_by_third_party(facts):
-        for code, remedies in consent_defects(request, required_code="FR_CONSENT_PROOF"):
-            findings.forbid(code, *remedies)
+    consent_form_invalid(request, findings)
+    if collected_by_third_party(facts):  # a bought or received consent counts only with its proof and naming
+        valid_consent(request, findings, "FR_CONSENT_PROOF")
     if facts.consent_mechanism and not findings.blocked:
         findings.permit(local_code(request, "FR_CONSENT_PROOF"), "must_keep_consent_proof", basis=LegalBasis.CONSENT)
 

@@ -702,3 +702,11 @@ def test_the_sixty_day_pause_after_a_refusal_runs_on_the_consumer_s_calendar():
     assert "FR_PHONE_REFUSAL_60D" in blocks(martinique)
     paris = decide(at="2026-08-04T10:30:00+02:00", channel="phone_human", callee_timezone="Europe/Paris", **refused)
     assert "FR_PHONE_REFUSAL_60D" not in blocks(paris)
+
+
+def test_keeping_data_whose_only_dated_contact_is_an_email_open_is_not_cleared():
+    contact = {"channel": "any", "last_interaction": "2026-01-01"}
+    assert act("retain_data", last_interaction_type="click", **contact).allowed
+    opened = act("retain_data", last_interaction_type="open", **contact)  # an open dates nothing (CNIL)
+    assert not opened.allowed
+    assert act("retain_data", channel="any", existing_customer=True, relationship_current=True).allowed

@@ -10,9 +10,9 @@ from ...models import Request
 from ...vocabulary import Action, Audience, Channel, LegalBasis
 from .._base import legal_day
 from .._common import (
-    INVALID_MECHANISMS,
     POSITIVE_ANSWERS,
     channel_word,
+    consent_form_invalid,
     honour_objections,
     is_indirect,
     suppression_list_purpose,
@@ -39,10 +39,12 @@ def retention(request: Request, findings: Findings) -> None:
     if request.contact.audience not in PERSONAL_DATA_AUDIENCES:
         return
     facts = request.facts
-    clock = _retention_clock(request, findings)
+    clock = _retention_clock(request)
     if clock is None:
         return
     code, started = clock
+    if facts.last_open and facts.last_open > started:
+        findings.note("FR_OPEN_NOT_CONTACT")
     expiry = add_years(started, 3)
     today = legal_day(request)
     if facts.reconfirmation_sent and facts.reconfirmation_answer not in POSITIVE_ANSWERS and today >= expiry:
@@ -64,7 +66,8 @@ def retention(request: Request, findings: Findings) -> None:
         findings.forbid("FR_OPEN_NOT_CONTACT", *remedies)
 
 
-def _retention_clock(request: Request, findings: Findings) -> tuple[str, date] | None:
+def _retention_clock(request: Request) -> tuple[str, date] | None:
+    """The retention period that runs and the day it started from (None: none runs, or nothing dates it)."""
     facts = request.facts
     if facts.existing_customer or facts.relationship_current or facts.relationship_end_date:
         if facts.relationship_current or facts.contract_in_progress:
@@ -73,11 +76,7 @@ def _retention_clock(request: Request, findings: Findings) -> tuple[str, date] |
         return ("FR_RETENTION_CUSTOMER_3Y", ended) if ended else None
     collected = (_contact(facts), facts.consent_date, facts.reoptin_date, facts.last_purchase, facts.acquired_on)
     started = _latest(*collected, _renewed(facts))
-    if started is None:
-        return None
-    if facts.last_open and facts.last_open > started:
-        findings.note("FR_OPEN_NOT_CONTACT")
-    return "FR_RETENTION_PROSPECT_3Y", started
+    return ("FR_RETENTION_PROSPECT_3Y", started) if started else None
 
 
 def _renewed(facts: Facts) -> date | None:
@@ -147,13 +146,14 @@ def art14_notice(request: Request, findings: Findings) -> None:
 
 
 def retained_data(request: Request, findings: Findings) -> None:
-    """Keeping prospect data is lawful while its retention period runs."""
+    """Keeping prospect data is lawful while its retention period runs: one that is known to run (an email open
+    dates nothing), or a customer relationship still going on."""
     if findings.blocked or findings.permitted:
         return
     retention(request, findings)
-    if not findings.blocked and request.facts.has_any(
-        ("last_interaction", "last_purchase", "consent_date", "acquired_on")
-    ):
+    facts = request.facts
+    known = facts.relationship_current or facts.contract_in_progress or _retention_clock(request) is not None
+    if not findings.blocked and known:
         findings.permit("FR_RETENTION_PROSPECT_3Y", basis=LegalBasis.LEGITIMATE_INTEREST)
 
 
@@ -297,20 +297,10 @@ def _electronic_transfer(request: Request, findings: Findings) -> None:
         return
     if facts.partners_named_at_collection is False or facts.partner_list_available is False:
         findings.forbid("FR_PARTNER_NOT_NAMED", "exclude_objectors_and_non_consenting")
-    if facts.transfer_consent is not True or _consent_form_invalid(request, findings):
+    if facts.transfer_consent is not True or consent_form_invalid(request, findings):
         findings.forbid("FR_PARTNER_TRANSFER_CONSENT", "exclude_objectors_and_non_consenting")
         return
     findings.permit("FR_PARTNER_TRANSFER_CONSENT", *PARTNER_CONDITIONS, basis=LegalBasis.CONSENT)
-
-
-def _consent_form_invalid(request: Request, findings: Findings) -> bool:
-    """A consent to the transfer given through a pre-ticked box, general terms or a lopsided contest form is none
-    (CNIL, TAGADAMEDIA 2023)."""
-    mechanism = request.facts.consent_mechanism
-    if mechanism not in INVALID_MECHANISMS:
-        return False
-    findings.forbid(INVALID_MECHANISMS[mechanism], "rebuild_or_recollect_consent")
-    return True
 
 
 def _phone_transfer(request: Request, findings: Findings) -> None:
@@ -322,7 +312,7 @@ def _phone_transfer(request: Request, findings: Findings) -> None:
         return
     if facts.partners_named_at_collection is False or facts.partner_list_available is False:
         findings.forbid("FR_PARTNER_NOT_NAMED", "exclude_objectors_and_non_consenting")
-    if facts.transfer_consent is not True or _consent_form_invalid(request, findings):
+    if facts.transfer_consent is not True or consent_form_invalid(request, findings):
         findings.forbid("FR_PHONE_B2C_OPTIN_2026", "exclude_objectors_and_non_consenting")
         findings.forbid("FR_PARTNER_TRANSFER_CONSENT", "exclude_objectors_and_non_consenting")
         return

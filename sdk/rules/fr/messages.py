@@ -98,15 +98,11 @@ def _charity(request: Request, findings: Findings) -> None:
     exception fails, and the channel's own rule (a consent, for a consumer) decides."""
     facts = request.facts
     if facts.objection_offered_at_collection is False or facts.informed_at_collection is False:
-        if request.contact.audience is Audience.CONSUMER and valid_consent(
-            request, findings, CONSENT_REQUIRED[request.channel]
-        ):
-            findings.permit(CONSENT_VALID[request.channel], basis=LegalBasis.CONSENT)
-            message_content(request, findings)
-            return
-        findings.forbid("FR_NONCOMMERCIAL_CHARITY", "must_offer_free_objection_means")
         if request.contact.audience is Audience.CONSUMER:
-            findings.forbid(CONSENT_REQUIRED[request.channel])
+            _consumer(request, findings)
+            if not findings.blocked:
+                return
+        findings.forbid("FR_NONCOMMERCIAL_CHARITY", "must_offer_free_objection_means")
         return
     findings.permit(
         "FR_NONCOMMERCIAL_CHARITY",
